@@ -1,0 +1,1 @@
+"""The app's own code: one module per concern (see README, "Architecture")."""

@@ -1,0 +1,5 @@
+"""Fixtures for the whole suite: each stand-in starts once per session on free ports."""
+
+pytest_plugins = [
+    "tests.fixtures.azurite",
+]
