@@ -2,4 +2,5 @@
 
 pytest_plugins = [
     "tests.fixtures.azurite",
+    "tests.fixtures.identity",
 ]
