@@ -23,9 +23,13 @@ _BEARER = re.compile(r"(?i)(Bearer\s+)[A-Za-z0-9._~+/=-]+")
 # A compact JWT anywhere (three base64url parts, header starting with eyJ).
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 # Secrets as JSON fields, including JSON escaped inside a string (\"primaryKey\":\"...\").
-_SECRET_FIELD_NAMES = r"primaryKey|secondaryKey|sharedAccessKey|primaryConnectionString|secondaryConnectionString|accessToken|access_token|password|symmetricKey"
+
+_SENSITIVE_FIELDS = (
+    r"primaryKey|secondaryKey|sharedAccessKey|primaryConnectionString|secondaryConnectionString"
+    r"|accessToken|access_token|password|symmetricKey"
+)
 _JSON_SECRET = re.compile(
-    r"(?i)((?:\\?\")(?:" + _SECRET_FIELD_NAMES + r")(?:\\?\")\s*:\s*)(\\?\")((?:(?!\\?\").)*)(\\?\")"
+    r"(?i)((?:\\?\")(?:" + _SENSITIVE_FIELDS + r")(?:\\?\")\s*:\s*)(\\?\")((?:(?!\\?\").)*)(\\?\")"
 )
 
 
@@ -62,7 +66,7 @@ def redact_value(value: Any) -> Any:
 
 
 def _redact_field(key: str, value: Any) -> Any:
-    if isinstance(value, str) and re.fullmatch(_SECRET_FIELD_NAMES, key, flags=re.IGNORECASE):
+    if isinstance(value, str) and re.fullmatch(_SENSITIVE_FIELDS, key, flags=re.IGNORECASE):
         return REDACTED
     return redact_value(value)
 

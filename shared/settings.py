@@ -81,6 +81,7 @@ _BLOB_PREFIX = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
 _BOOL_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 AZURE_HUB_SUFFIX = ".azure-devices.net"
 DEFAULT_STORAGE_HOST_ALLOWLIST = ("*.blob.core.windows.net",)
+DEFAULT_STATE_CONTAINER = "jobmonitor-state"
 
 
 class HubAuthMode(str, Enum):
@@ -254,7 +255,8 @@ def _connection_strings(reader: _Reader) -> dict[str, ConnectionString]:
     raw = reader.text(IOTHUB_CONNECTION_STRINGS)
     if raw is None:
         return {}
-    parsed = [ConnectionString.parse(text, setting=IOTHUB_CONNECTION_STRINGS) for text in raw.split("|") if text.strip()]
+    texts = [text for text in raw.split("|") if text.strip()]
+    parsed = [ConnectionString.parse(text, setting=IOTHUB_CONNECTION_STRINGS) for text in texts]
     return {cs.hub_name: cs for cs in parsed}
 
 
@@ -350,8 +352,7 @@ def _poller_settings(reader: _Reader) -> PollerSettings:
     if len(schedule.split()) != 6:
         raise SettingsError(POLL_SCHEDULE, "must be a 6-field NCRONTAB expression ({second} {minute} ...)")
     allowlist = tuple(p.lower() for p in reader.items(MONITOR_STORAGE_HOST_ALLOWLIST)) or DEFAULT_STORAGE_HOST_ALLOWLIST
-    state_container = _container(reader, MONITOR_STATE_CONTAINER, "jobmonitor-state")
-    assert state_container is not None
+    state_container = _container(reader, MONITOR_STATE_CONTAINER, DEFAULT_STATE_CONTAINER) or DEFAULT_STATE_CONTAINER
     return PollerSettings(
         schedule=schedule,
         prefix=prefix,

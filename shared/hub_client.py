@@ -1,0 +1,274 @@
+"""The IoT Hub jobs API client: one pooled requests.Session per hub, retries within a time budget.
+
+Only idempotent GETs go through here (retrieve one job, list all jobs). Failures come out as the
+shared.errors hierarchy; the hub's own error body is parsed for its code and tracking id, never
+passed on raw.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from shared.credentials import HubAuth, build_hub_auth
+from shared.errors import (
+    CredentialError,
+    HubAuthError,
+    HubError,
+    HubServiceError,
+    HubThrottledError,
+    HubTimeoutError,
+    JobNotFoundError,
+)
+from shared.retry import RETRYABLE_STATUSES, BackoffPolicy, Deadline, retry_after_seconds
+from shared.settings import HubClientSettings, HubSettings
+
+T = TypeVar("T")
+
+USER_AGENT = "iothub-job-monitor/1.0"
+REQUEST_ID_HEADER = "x-ms-request-id"
+ERROR_CODE_HEADER = "iothub-errorcode"
+POOL_SIZE = 64  # concurrent invocations per worker process share one session per hub
+_MESSAGE_CODE = re.compile(r"ErrorCode:\s*([A-Za-z0-9]+)")
+_TRACKING_ID = re.compile(r"Tracking ID:\s*([A-Za-z0-9-]+?)(?:-G:|$|\s)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class HubResult(Generic[T]):
+    value: T
+    status_code: int
+    attempts: int
+    tracking_id: str | None
+    duration_ms: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class _HubErrorInfo:
+    error_code: str | None
+    tracking_id: str | None
+
+
+class HubClient:
+    def __init__(
+        self,
+        *,
+        settings: HubClientSettings,
+        auth: HubAuth,
+        backoff: BackoffPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._settings = settings
+        self._auth = auth
+        self._backoff = backoff or BackoffPolicy()
+        self._sleep = sleep
+        self._sessions: dict[str, requests.Session] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def auth_kind(self) -> str:
+        return self._auth.kind
+
+    def get_job(
+        self, hub: HubSettings, job_id: str, *, api_version: str | None = None, deadline: Deadline | None = None
+    ) -> HubResult[dict[str, Any]]:
+        path = f"/jobs/{urllib.parse.quote(job_id, safe='')}"
+        return self._get(hub, path, api_version=api_version, deadline=deadline, expect=dict)
+
+    def list_jobs(
+        self, hub: HubSettings, *, api_version: str | None = None, deadline: Deadline | None = None
+    ) -> HubResult[list[dict[str, Any]]]:
+        result = self._get(hub, "/jobs", api_version=api_version, deadline=deadline, expect=list)
+        if not all(isinstance(job, dict) for job in result.value):
+            raise HubServiceError(
+                "the hub listed jobs that are not JSON objects", hub=hub.name, status_code=200,
+                tracking_id=result.tracking_id, attempts=result.attempts,
+            )
+        return result
+
+    def close(self) -> None:
+        with self._lock:
+            for session in self._sessions.values():
+                session.close()
+            self._sessions.clear()
+
+    def _session(self, hub: HubSettings) -> requests.Session:
+        with self._lock:
+            session = self._sessions.get(hub.name)
+            if session is None:
+                session = requests.Session()
+                # Retries are ours (budget, Retry-After); urllib3's own would hide them.
+                adapter = HTTPAdapter(pool_connections=1, pool_maxsize=POOL_SIZE, max_retries=0)
+                session.mount("https://", adapter)
+                session.mount("http://", adapter)
+                session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
+                self._sessions[hub.name] = session
+            return session
+
+    def _get(
+        self,
+        hub: HubSettings,
+        path: str,
+        *,
+        api_version: str | None,
+        deadline: Deadline | None,
+        expect: type,
+    ) -> HubResult[Any]:
+        deadline = deadline or Deadline(self._settings.retry_budget_seconds)
+        url = f"{hub.endpoint}{path}"
+        params = {"api-version": api_version or self._settings.api_version}
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            retry_after: float | None = None
+            try:
+                result = self._attempt(hub, url, params, deadline=deadline, expect=expect, attempt=attempt)
+                return HubResult(
+                    value=result[0], status_code=result[1], attempts=attempt, tracking_id=result[2],
+                    duration_ms=round((time.monotonic() - started) * 1000, 1),
+                )
+            except _Retryable as retryable:
+                error: HubError | CredentialError = retryable.error
+                retry_after = retryable.retry_after
+            if attempt >= self._settings.max_attempts:
+                raise _final(error, retry_after, attempt)
+            delay = self._backoff.delay(attempt=attempt, retry_after=retry_after)
+            if delay >= deadline.remaining():
+                raise _final(error, retry_after if retry_after is not None else delay, attempt)
+            self._sleep(delay)
+
+    def _attempt(
+        self, hub: HubSettings, url: str, params: dict[str, str], *, deadline: Deadline, expect: type, attempt: int
+    ) -> tuple[Any, int, str | None]:
+        try:
+            authorization = self._auth.authorization(hub)
+        except CredentialError as exc:
+            raise _Retryable(exc) from None
+        remaining = deadline.remaining()
+        if remaining <= 0:
+            raise _Retryable(HubTimeoutError("the time budget ran out before the hub answered", hub=hub.name))
+        timeout = (
+            min(self._settings.connect_timeout_seconds, remaining),
+            min(self._settings.read_timeout_seconds, remaining),
+        )
+        try:
+            response = self._session(hub).get(
+                url, params=params, headers={"Authorization": authorization}, timeout=timeout, allow_redirects=False
+            )
+        except requests.Timeout:
+            raise _Retryable(HubTimeoutError("the hub did not answer in time", hub=hub.name)) from None
+        except requests.RequestException as exc:
+            # Connection refused or dropped: the exception text is safe (no headers) but say it our way.
+            raise _Retryable(
+                HubServiceError(f"could not reach the hub ({type(exc).__name__})", hub=hub.name)
+            ) from None
+        tracking_id = response.headers.get(REQUEST_ID_HEADER)
+        if response.status_code == 200:
+            try:
+                value = response.json()
+            except ValueError:
+                value = None
+            if isinstance(value, expect):
+                return value, 200, tracking_id
+            raise _Retryable(
+                HubServiceError(
+                    "the hub answered 200 with a body that is not the documented JSON",
+                    hub=hub.name, status_code=200, tracking_id=tracking_id,
+                )
+            )
+        info = _error_info(response)
+        tracking_id = info.tracking_id or tracking_id
+        status = response.status_code
+        common: dict[str, Any] = {
+            "hub": hub.name, "status_code": status, "error_code": info.error_code, "tracking_id": tracking_id,
+            "attempts": attempt,
+        }
+        if status == 404:
+            raise JobNotFoundError("the hub has no such job", **common)
+        if status in (401, 403):
+            raise HubAuthError(
+                f"the hub refused this app's {self._auth.kind} credentials ({info.error_code or status})", **common
+            )
+        if status == 429:
+            wait = retry_after_seconds(response.headers, response.text)
+            raise _Retryable(HubThrottledError("the hub is throttling requests", retry_after=wait or 0, **common), wait)
+        if status in RETRYABLE_STATUSES:
+            raise _Retryable(HubServiceError(f"the hub answered {status}", **common))
+        raise HubServiceError(f"the hub answered {status} ({info.error_code or 'no error code'})", **common)
+
+
+class _Retryable(Exception):
+    def __init__(self, error: HubError | CredentialError, retry_after: float | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retry_after = retry_after
+
+
+def _final(error: HubError | CredentialError, retry_after: float | None, attempts: int) -> Exception:
+    if isinstance(error, HubError):
+        error.attempts = attempts
+    if isinstance(error, HubThrottledError):
+        error.retry_after = max(1.0, retry_after or error.retry_after or 1.0)
+    return error
+
+
+def _error_info(response: requests.Response) -> _HubErrorInfo:
+    """Read the error code and tracking id from any of the three body shapes IoT Hub uses."""
+    code = response.headers.get(ERROR_CODE_HEADER)
+    tracking: str | None = None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        message = body.get("Message") or body.get("message")
+        if isinstance(message, str):
+            nested = _json_object(message)
+            if nested is not None:
+                body = {**body, **nested}
+            elif code is None and (match := _MESSAGE_CODE.search(message)):
+                code = match.group(1)
+        if code is None and body.get("errorCode") is not None:
+            code = str(body.get("errorCode"))
+        tracking_value = body.get("trackingId")
+        if isinstance(tracking_value, str):
+            tracking = tracking_value
+        exception_message = body.get("ExceptionMessage")
+        if tracking is None and isinstance(exception_message, str):
+            match = _TRACKING_ID.search(exception_message)
+            tracking = match.group(1) if match else None
+    return _HubErrorInfo(error_code=code, tracking_id=tracking)
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    text = text.strip()
+    if not text.startswith("{"):
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+_default_lock = threading.Lock()
+_default_clients: dict[HubClientSettings, HubClient] = {}
+
+
+def default_hub_client(settings: HubClientSettings) -> HubClient:
+    """The process's client for these settings (its sessions and credentials outlive invocations)."""
+    with _default_lock:
+        client = _default_clients.get(settings)
+        if client is None:
+            client = HubClient(settings=settings, auth=build_hub_auth(settings))
+            _default_clients[settings] = client
+        return client
