@@ -1,0 +1,25 @@
+"""GET /api/jobs/{jobId}: an import/export job's properties, fetched with the app's own credentials."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from shared.errors import SettingsError
+from shared.job_proxy import ProxyRequest, configuration_error_response, default_job_proxy
+
+
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    try:
+        proxy = default_job_proxy()
+    except SettingsError as error:
+        answer = configuration_error_response(error)
+    else:
+        answer = proxy.handle(
+            ProxyRequest(
+                method=req.method,
+                job_id=req.route_params.get("jobId", ""),
+                params=req.params,
+                headers={name.lower(): value for name, value in req.headers.items()},
+            )
+        )
+    return func.HttpResponse(body=answer.body, status_code=answer.status_code, headers=answer.headers)

@@ -1,0 +1,114 @@
+"""Throttle protection for get_job: terminal jobs cached for good, active ones coalesced briefly.
+
+Sync functions run on a thread pool, so one instance is shared by concurrent invocations: every
+structure here is guarded by a lock, and callers waiting on the same key share one upstream call.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Generic, TypeVar
+
+V = TypeVar("V")
+
+
+class CacheOutcome(str, Enum):
+    MISS = "miss"  # this caller went upstream
+    COALESCED = "coalesced"  # waited for another caller's upstream call
+    HIT = "hit"  # served from a recent answer (TTL)
+    TERMINAL_HIT = "terminal-hit"  # served from the terminal-job cache
+
+
+@dataclass
+class _Flight(Generic[V]):
+    done: threading.Event
+    value: V | None = None
+    error: BaseException | None = None
+
+
+class JobCache(Generic[V]):
+    """Single-flight with a short TTL for every answer, plus a bounded LRU for final ones.
+
+    `is_final(value)` says an answer never changes (a job in a terminal state). Errors are shared
+    with the callers already waiting but, unless `cache_error` says so, not kept for later ones.
+    """
+
+    def __init__(
+        self,
+        *,
+        ttl_seconds: float,
+        max_final_entries: int,
+        is_final: Callable[[V], bool],
+        cache_error: Callable[[BaseException], bool] = lambda _error: False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._ttl = ttl_seconds
+        self._max_final = max_final_entries
+        self._is_final = is_final
+        self._cache_error = cache_error
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._final: OrderedDict[Hashable, V] = OrderedDict()
+        self._recent: dict[Hashable, tuple[float, V | None, BaseException | None]] = {}
+        self._flights: dict[Hashable, _Flight[V]] = {}
+
+    def get(self, key: Hashable, fetch: Callable[[], V]) -> tuple[V, CacheOutcome]:
+        with self._lock:
+            if key in self._final:
+                self._final.move_to_end(key)
+                return self._final[key], CacheOutcome.TERMINAL_HIT
+            recent = self._recent.get(key)
+            if recent is not None:
+                expires, value, error = recent
+                if self._clock() < expires:
+                    if error is not None:
+                        raise error
+                    return value, CacheOutcome.HIT  # type: ignore[return-value]
+                del self._recent[key]
+            flight = self._flights.get(key)
+            leader = flight is None
+            if flight is None:
+                flight = _Flight(done=threading.Event())
+                self._flights[key] = flight
+        if not leader:
+            flight.done.wait()
+            if flight.error is not None:
+                raise flight.error
+            return flight.value, CacheOutcome.COALESCED  # type: ignore[return-value]
+        try:
+            value = fetch()
+        except BaseException as error:
+            self._land(key, flight, None, error)
+            raise
+        self._land(key, flight, value, None)
+        return value, CacheOutcome.MISS
+
+    def _land(self, key: Hashable, flight: _Flight[V], value: V | None, error: BaseException | None) -> None:
+        with self._lock:
+            flight.value, flight.error = value, error
+            del self._flights[key]
+            if error is None and value is not None and self._is_final(value) and self._max_final > 0:
+                self._final[key] = value
+                self._final.move_to_end(key)
+                while len(self._final) > self._max_final:
+                    self._final.popitem(last=False)
+            elif self._ttl > 0 and (error is None or self._cache_error(error)):
+                self._recent[key] = (self._clock() + self._ttl, value, error)
+                self._prune()
+        flight.done.set()
+
+    def _prune(self) -> None:
+        # Keeps the TTL map from growing with ids nobody asks for again.
+        if len(self._recent) > max(64, 4 * self._max_final):
+            now = self._clock()
+            for stale in [k for k, (expires, _v, _e) in self._recent.items() if expires <= now]:
+                del self._recent[stale]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._final) + len(self._recent)

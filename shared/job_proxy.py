@@ -1,0 +1,284 @@
+"""get_job's behaviour: validate, fetch through the cache, redact, and shape the answer.
+
+Kept free of azure.functions so it is tested and benchmarked directly; get_job/__init__.py only
+translates the Functions request and response.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from shared.errors import (
+    CredentialError,
+    HubAuthError,
+    HubError,
+    HubThrottledError,
+    HubTimeoutError,
+    JobNotFoundError,
+    SettingsError,
+)
+from shared.job_cache import CacheOutcome, JobCache
+from shared.jobs import JobStatus
+from shared.logs import log_event
+from shared.redaction import redact_job
+from shared.retry import Deadline
+from shared.settings import AppSettings, HubSettings, ProxySettings
+from shared.validation import is_known_api_version, is_valid_hub_name, is_valid_job_id
+
+if TYPE_CHECKING:
+    from shared.hub_client import HubClient
+
+logger = logging.getLogger("get_job")
+
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+# Seconds to suggest to callers when the token endpoint or the hub is unavailable.
+UNAVAILABLE_RETRY_AFTER_SECONDS = 5
+
+
+class ApiErrorCode(str, Enum):
+    INVALID_JOB_ID = "InvalidJobId"
+    INVALID_API_VERSION = "InvalidApiVersion"
+    UNKNOWN_HUB = "UnknownHub"
+    METHOD_NOT_ALLOWED = "MethodNotAllowed"
+    JOB_NOT_FOUND = "JobNotFound"
+    UPSTREAM_UNAUTHORIZED = "UpstreamUnauthorized"
+    UPSTREAM_THROTTLED = "UpstreamThrottled"
+    UPSTREAM_ERROR = "UpstreamError"
+    UPSTREAM_TIMEOUT = "UpstreamTimeout"
+    CREDENTIAL_UNAVAILABLE = "CredentialUnavailable"
+    CONFIGURATION_ERROR = "ConfigurationError"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProxyRequest:
+    method: str
+    job_id: str
+    params: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)  # keys lower-case
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProxyResponse:
+    status_code: int
+    body: bytes
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreparedJob:
+    """A hub answer made ready to serve: redacted body bytes and their ETag, computed once."""
+
+    body: bytes
+    etag: str
+    status: JobStatus
+    tracking_id: str | None
+    attempts: int
+
+
+class _Failure(Exception):
+    def __init__(
+        self, status: int, code: ApiErrorCode, message: str, *, headers: dict[str, str] | None = None,
+        tracking_id: str | None = None, upstream_status: int | None = None, attempts: int = 0,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.headers = headers or {}
+        self.tracking_id, self.upstream_status, self.attempts = tracking_id, upstream_status, attempts
+
+
+class JobProxy:
+    def __init__(self, *, settings: AppSettings, client: HubClient) -> None:
+        self._settings = settings
+        self._client = client
+        proxy: ProxySettings = settings.proxy
+        self._cache: JobCache[PreparedJob] = JobCache(
+            ttl_seconds=proxy.cache_ttl_seconds,
+            max_final_entries=proxy.terminal_cache_size,
+            is_final=lambda job: job.status.is_terminal,
+            # An unknown id is asked for again and again by pollers: answer those from the TTL too.
+            cache_error=lambda error: isinstance(error, JobNotFoundError),
+        )
+
+    def handle(self, request: ProxyRequest) -> ProxyResponse:
+        started = time.monotonic()
+        job_id: str | None = request.job_id if is_valid_job_id(request.job_id) else None
+        hub_name: str | None = None
+        outcome: CacheOutcome | None = None
+        try:
+            hub = self._select_hub(request)
+            hub_name = hub.name
+            if job_id is None:
+                raise _Failure(
+                    400, ApiErrorCode.INVALID_JOB_ID,
+                    "jobId must be 1-128 characters: letters, digits, '-', '_' and '.', starting with a letter "
+                    "or digit, without '..'",
+                )
+            api_version = self._api_version(request)
+            prepared, outcome = self._fetch(hub, job_id, api_version)
+            response = self._ok(request, prepared)
+            self._log(request, job_id, hub_name, response.status_code, 200, outcome,
+                      prepared.attempts if outcome is CacheOutcome.MISS else 0, started, prepared.tracking_id)
+            return response
+        except _Failure as failure:
+            self._log(request, job_id, hub_name, failure.status, failure.upstream_status, outcome,
+                      failure.attempts, started, failure.tracking_id, error=failure.code.value)
+            return _error_response(failure, job_id=job_id, hub=hub_name, method=request.method)
+
+    def _select_hub(self, request: ProxyRequest) -> HubSettings:
+        name = request.params.get("hub")
+        if name is None or name == "":
+            return self._settings.hub.default_hub
+        hub = self._settings.hub.hub(name) if is_valid_hub_name(name) else None
+        if hub is None:
+            known = ", ".join(h.name for h in self._settings.hub.hubs)
+            raise _Failure(400, ApiErrorCode.UNKNOWN_HUB, f"hub must be one of the configured hubs: {known}")
+        return hub
+
+    def _api_version(self, request: ProxyRequest) -> str:
+        value = request.params.get("api-version")
+        if value is None or value == "":
+            return self._settings.hub.api_version
+        if not is_known_api_version(value):
+            raise _Failure(400, ApiErrorCode.INVALID_API_VERSION, "api-version is not a known IoT Hub api-version")
+        return value
+
+    def _fetch(self, hub: HubSettings, job_id: str, api_version: str) -> tuple[PreparedJob, CacheOutcome]:
+        def fetch() -> PreparedJob:
+            result = self._client.get_job(hub, job_id, api_version=api_version, deadline=deadline)
+            body = json.dumps(
+                redact_job(result.value, redact_sas=self._settings.proxy.redact_sas), separators=(",", ":")
+            ).encode()
+            return PreparedJob(
+                body=body,
+                etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+                status=JobStatus.parse(result.value.get("status")),
+                tracking_id=result.tracking_id,
+                attempts=result.attempts,
+            )
+
+        deadline = Deadline(self._settings.hub.retry_budget_seconds)
+        try:
+            return self._cache.get((hub.name, job_id, api_version), fetch)
+        except JobNotFoundError as error:
+            raise _upstream_failure(404, ApiErrorCode.JOB_NOT_FOUND, "the hub has no job with this id", error) from None
+        except HubAuthError as error:
+            raise _upstream_failure(
+                502, ApiErrorCode.UPSTREAM_UNAUTHORIZED,
+                f"the hub refused this function's {self._client.auth_kind} credentials", error,
+            ) from None
+        except HubThrottledError as error:
+            seconds = str(max(1, math.ceil(error.retry_after)))
+            raise _upstream_failure(
+                429, ApiErrorCode.UPSTREAM_THROTTLED, "the hub is throttling requests; retry after the given delay",
+                error, headers={"Retry-After": seconds},
+            ) from None
+        except HubTimeoutError as error:
+            raise _upstream_failure(
+                504, ApiErrorCode.UPSTREAM_TIMEOUT, "the hub did not answer in time", error
+            ) from None
+        except HubError as error:
+            headers = {"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)} if error.status_code == 503 else None
+            raise _upstream_failure(
+                503 if headers else 502, ApiErrorCode.UPSTREAM_ERROR, f"the hub failed: {error.message}", error,
+                headers=headers,
+            ) from None
+        except CredentialError as error:
+            raise _Failure(
+                503, ApiErrorCode.CREDENTIAL_UNAVAILABLE,
+                f"no {error.credential_kind} token could be obtained for the hub",
+                headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)},
+            ) from None
+
+    def _ok(self, request: ProxyRequest, prepared: PreparedJob) -> ProxyResponse:
+        headers = {"ETag": prepared.etag, "Cache-Control": "no-store", "Content-Type": JSON_CONTENT_TYPE}
+        if prepared.tracking_id:
+            headers["x-upstream-request-id"] = prepared.tracking_id
+        if _etag_matches(request.headers.get("if-none-match"), prepared.etag):
+            return ProxyResponse(status_code=304, body=b"", headers=headers)
+        body = b"" if request.method.upper() == "HEAD" else prepared.body
+        return ProxyResponse(status_code=200, body=body, headers=headers)
+
+    def _log(
+        self, request: ProxyRequest, job_id: str | None, hub: str | None, status: int, upstream_status: int | None,
+        outcome: CacheOutcome | None, attempts: int, started: float, tracking_id: str | None,
+        *, error: str | None = None,
+    ) -> None:
+        log_event(
+            logger, "get_job", level=logging.WARNING if status >= 500 else logging.INFO,
+            jobId=job_id, hub=hub, method=request.method.upper(), status=status, upstreamStatus=upstream_status,
+            cache=outcome.value if outcome else None, attempts=attempts,
+            durationMs=round((time.monotonic() - started) * 1000, 2), upstreamTrackingId=tracking_id, error=error,
+        )
+
+
+def _upstream_failure(
+    status: int, code: ApiErrorCode, message: str, error: HubError, *, headers: dict[str, str] | None = None
+) -> _Failure:
+    return _Failure(
+        status, code, message, headers=headers, tracking_id=error.tracking_id, upstream_status=error.status_code,
+        attempts=error.attempts,
+    )
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    candidates = {item.strip().removeprefix("W/") for item in header.split(",")}
+    return "*" in candidates or etag in candidates
+
+
+def _error_response(failure: _Failure, *, job_id: str | None, hub: str | None, method: str) -> ProxyResponse:
+    body = {
+        "error": {
+            "code": failure.code.value,
+            "message": failure.message,
+            "jobId": job_id,
+            "hub": hub,
+            "upstreamTrackingId": failure.tracking_id,
+        }
+    }
+    headers = {"Cache-Control": "no-store", "Content-Type": JSON_CONTENT_TYPE, **failure.headers}
+    payload = b"" if method.upper() == "HEAD" else json.dumps(body, separators=(",", ":")).encode()
+    return ProxyResponse(status_code=failure.status, body=payload, headers=headers)
+
+
+def configuration_error_response(error: SettingsError) -> ProxyResponse:
+    """The answer while the app's settings are invalid: the setting is named, its value never shown."""
+    log_event(logger, "get_job_misconfigured", level=logging.ERROR, setting=error.setting)
+    failure = _Failure(500, ApiErrorCode.CONFIGURATION_ERROR, f"the function app's setting {error.setting} is invalid")
+    return _error_response(failure, job_id=None, hub=None, method="GET")
+
+
+_default_lock = threading.Lock()
+_default_proxy: JobProxy | None = None
+
+
+def default_job_proxy() -> JobProxy:
+    """The process's proxy, built from the environment on first use (raises SettingsError)."""
+    global _default_proxy
+    with _default_lock:
+        if _default_proxy is None:
+            # Imported here: requests is the largest import on get_job's path, and the worker
+            # imports function modules before the first call arrives.
+            from shared.hub_client import default_hub_client
+
+            settings = AppSettings.from_environ(os.environ)
+            _default_proxy = JobProxy(settings=settings, client=default_hub_client(settings.hub))
+        return _default_proxy
+
+
+def reset_default_job_proxy() -> None:
+    """Forget the process's proxy (tests change settings between cases)."""
+    global _default_proxy
+    with _default_lock:
+        _default_proxy = None
