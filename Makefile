@@ -1,0 +1,41 @@
+# The README's two commands: `make run` and `make test`. Each does its own set-up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PY_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+
+.PHONY: setup run test lint static unit fuzz soak bench audit clean
+
+setup: $(PY_STAMP) $(NODE_STAMP)
+
+$(PY_STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The whole stack on the well-known ports; Ctrl-C stops it all.
+run: setup
+	$(PY) -m devstack.run
+
+# Static checks, then the whole suite (the stand-ins start themselves on free ports).
+test: setup static unit
+
+static: setup
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+	bash infra/check.sh
+
+unit: setup
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) node_modules .devstack .pytest_cache .mypy_cache .ruff_cache
