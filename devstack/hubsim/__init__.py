@@ -1,0 +1,63 @@
+"""IoT Hub import/export jobs simulator (`POST /jobs/create`, `GET /jobs`, `GET|DELETE /jobs/{id}`).
+
+One stdlib ThreadingHTTPServer per hub (HTTP/1.1 keep-alive, TCP_NODELAY, each response written with
+one sendall), several hubs per process. Requests are authenticated for real (IoT Hub SAS against
+devstack.wellknown.HUB_POLICY_KEYS, or a bearer JWT for https://iothubs.azure.net signed with
+devstack.wellknown.TOKEN_SIGNING_KEY). Export/import jobs really read and write blobs (azure-storage-blob).
+A control API under /devstack on each hub's port (no auth) drives faults, throttling, latency, counters,
+seeding and timing; `HubControl` is its typed client.
+
+Choices where the real service's behaviour is unknown (the harder case for the client is taken):
+- GET and list echo the container URIs WITH their SAS, exactly as given (the app must redact).
+- `x-ms-request-id` is on every response, faults included (except a dropped connection).
+- DELETE on an active job: 200 with the job, now `cancelled` (switchable to 204 with no body through
+  PUT /devstack/cancel-status). DELETE on a terminal job: 200 with the job UNCHANGED (it stays
+  completed/failed/cancelled), so a client must not assume its cancel won.
+- The api-version is checked after authentication: an unauthenticated request gets 401 whatever it sends.
+  Unknown /jobs paths (404) and wrong methods (405) are answered before authentication.
+- endTimeUtc is absent until a job ends; failureReason only on failed jobs; progress may jump.
+- An import with any bad line ends `failed` with failureReason `ErrorCode:ImportErrors;...`; the good
+  lines are still applied, and importErrors.log lines are `{"deviceId","errorCode","errorStatus"}`
+  echoing the input line (it can contain keys).
+- Storage failures (missing container, forbidden or expired SAS, missing input blob, no token) do not
+  refuse the create: the job is accepted, then ends `failed` with
+  `ErrorCode:BlobContainerValidationError;Unable to access blob container '<name>' (<URI without SAS>)...`.
+- identityBased create on a hub without a configured identity (no token provider/endpoint) is refused
+  at create time with 400 ManagedIdentityNotEnabled. `identity.userAssignedIdentity` is accepted and
+  echoed, but the simulator always uses its one configured identity.
+- A job cancelled while its blob work runs stays cancelled, but that work may still complete (an import
+  may still change the registry), as a real distributed cancel could.
+- The per-minute throttle counts every arrival in its sliding 60 s window, throttled ones included, so
+  a client hammering while throttled stays throttled. Faults and the throttle come before auth.
+- List returns jobs in creation/seeding order: clients must not rely on any order.
+- Retention: a terminal job disappears (404 JobNotFound, gone from the list) `retention_seconds` after
+  its endTimeUtc (default 30 days).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from devstack.hubsim.control import HubControl
+from devstack.hubsim.jobs import JobTiming
+from devstack.hubsim.simulator import HubConfig, HubSimulator, SimulatorConfig
+from devstack.hubsim.storage import IdentityEndpoint, StorageToken, StorageTokenProvider
+from devstack.hubsim.vocab import FaultKind, JobStatus, JobType, Operation
+
+SCHEMA_FILE = Path(__file__).with_name("jobproperties.schema.json")
+
+__all__ = [
+    "SCHEMA_FILE",
+    "FaultKind",
+    "HubConfig",
+    "HubControl",
+    "HubSimulator",
+    "IdentityEndpoint",
+    "JobStatus",
+    "JobTiming",
+    "JobType",
+    "Operation",
+    "SimulatorConfig",
+    "StorageToken",
+    "StorageTokenProvider",
+]

@@ -1,0 +1,100 @@
+"""Typed client for a hub's control API (see devstack.hubsim.control_api for the routes)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import requests
+
+from devstack.hubsim.vocab import FaultKind, Operation
+
+DEFAULT_TIMEOUT = 10.0
+
+
+class HubControl:
+    def __init__(self, base_url: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._timeout = timeout
+        self._session = requests.Session()
+
+    def _call(self, method: str, route: str, payload: Any = None) -> Any:
+        response = self._session.request(
+            method, f"{self.base_url}/devstack/{route}", json=payload, timeout=self._timeout
+        )
+        if response.status_code != requests.codes.ok:
+            raise RuntimeError(f"control {method} {route}: HTTP {response.status_code} {response.text}")
+        return response.json()
+
+    def close(self) -> None:
+        self._session.close()
+
+    def health(self) -> dict[str, Any]:
+        return dict(self._call("GET", "health"))
+
+    def queue_fault(
+        self,
+        kind: FaultKind,
+        *,
+        count: int = 1,
+        operation: Operation = Operation.ANY,
+        retry_after: int | None = None,
+        wait_seconds: int = 10,
+        delay_ms: int = 0,
+    ) -> dict[str, Any]:
+        payload = {
+            "kind": FaultKind(kind).value,
+            "count": count,
+            "operation": Operation(operation).value,
+            "retry_after": retry_after,
+            "wait_seconds": wait_seconds,
+            "delay_ms": delay_ms,
+        }
+        return dict(self._call("POST", "faults", payload))
+
+    def faults(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "faults"))
+
+    def set_rate_limit(self, per_minute: int | None) -> None:
+        self._call("PUT", "rate-limit", {"per_minute": per_minute})
+
+    def set_latency(self, ms: int) -> None:
+        self._call("PUT", "latency", {"ms": ms})
+
+    def counters(self) -> dict[str, int]:
+        return {str(k): int(v) for k, v in self._call("GET", "counters").items()}
+
+    def reset(self, *, jobs: bool = False) -> None:
+        """Faults, counters, rate limit and latency off; with jobs=True also jobs, registry, timing."""
+        self._call("POST", "reset", {"jobs": jobs})
+
+    def seed_jobs(self, jobs: Iterable[Mapping[str, Any]]) -> list[str]:
+        return [str(job_id) for job_id in self._call("POST", "jobs", [dict(job) for job in jobs])["jobIds"]]
+
+    def forget_jobs(self) -> None:
+        self._call("DELETE", "jobs")
+
+    def timing(self) -> dict[str, Any]:
+        return dict(self._call("GET", "timing"))
+
+    def set_timing(
+        self,
+        *,
+        enqueued_ms: int | None = None,
+        running_ms: int | None = None,
+        progress_steps: int | None = None,
+        retention_seconds: float | None = None,
+    ) -> dict[str, Any]:
+        values = {
+            "enqueued_ms": enqueued_ms,
+            "running_ms": running_ms,
+            "progress_steps": progress_steps,
+            "retention_seconds": retention_seconds,
+        }
+        return dict(self._call("PUT", "timing", {k: v for k, v in values.items() if v is not None}))
+
+    def set_cancel_status(self, status: int) -> None:
+        self._call("PUT", "cancel-status", {"status": status})
+
+    def registry(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "registry"))

@@ -1,0 +1,100 @@
+"""Per-hub test knobs: queued faults, the per-minute throttle, added latency and request counters."""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from dataclasses import asdict, dataclass
+
+from devstack.hubsim.vocab import COUNTED_OPERATIONS, THROTTLE_WINDOW_SECONDS, FaultKind, Operation
+
+DEFAULT_WAIT_SECONDS = 10
+
+
+@dataclass(kw_only=True)
+class Fault:
+    kind: FaultKind
+    count: int = 1
+    operation: Operation = Operation.ANY
+    retry_after: int | None = None
+    wait_seconds: int = DEFAULT_WAIT_SECONDS
+    delay_ms: int = 0
+
+    def matches(self, operation: Operation) -> bool:
+        return self.operation in (Operation.ANY, operation)
+
+    def to_json(self) -> dict[str, object]:
+        data = asdict(self)
+        data["kind"] = self.kind.value
+        data["operation"] = self.operation.value
+        return data
+
+
+class HubKnobs:
+    """Thread-safe knobs of one hub; `reset()` turns everything off and zeroes the counters."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+        self._window: collections.deque[float] = collections.deque()
+        self._counters: dict[Operation, int] = {}
+        self.rate_limit_per_minute: int | None = None
+        self.latency_ms = 0
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._faults.clear()
+            self._window.clear()
+            self._counters = dict.fromkeys(COUNTED_OPERATIONS, 0)
+            self.rate_limit_per_minute = None
+            self.latency_ms = 0
+
+    def queue(self, fault: Fault) -> None:
+        if fault.count < 1:
+            raise ValueError("count must be at least 1")
+        with self._lock:
+            self._faults.append(fault)
+
+    def faults(self) -> list[Fault]:
+        with self._lock:
+            return [Fault(**asdict(f)) for f in self._faults]
+
+    def set_rate_limit(self, per_minute: int | None) -> None:
+        if per_minute is not None and per_minute < 1:
+            raise ValueError("per_minute must be positive or null")
+        with self._lock:
+            self.rate_limit_per_minute = per_minute
+            self._window.clear()
+
+    def arrive(self, operation: Operation) -> tuple[Fault | None, bool]:
+        """Count one /jobs request; return the fault to apply (if any) and whether the throttle refuses it.
+
+        Every arrival enters the sliding window, throttled ones included: a client that keeps calling
+        while throttled stays throttled (the harder case; the real service's accounting is unknown).
+        """
+        now = time.monotonic()
+        with self._lock:
+            self._counters[operation] += 1
+            fault = None
+            for candidate in self._faults:
+                if candidate.matches(operation):
+                    candidate.count -= 1
+                    if candidate.count == 0:
+                        self._faults.remove(candidate)
+                    fault = Fault(**asdict(candidate))
+                    break
+            throttled = False
+            if self.rate_limit_per_minute is not None:
+                while self._window and self._window[0] <= now - THROTTLE_WINDOW_SECONDS:
+                    self._window.popleft()
+                throttled = len(self._window) >= self.rate_limit_per_minute
+                self._window.append(now)
+            return fault, throttled
+
+    def counters(self) -> dict[str, int]:
+        with self._lock:
+            data = {op.value: n for op, n in self._counters.items()}
+        data["total"] = sum(data.values())
+        return data

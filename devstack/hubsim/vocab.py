@@ -1,0 +1,101 @@
+"""The simulator's vocabulary: IoT Hub job enums, api-versions, operations and fault kinds."""
+
+from __future__ import annotations
+
+import enum
+
+HUB_DOMAIN = "azure-devices.net"
+
+# api-versions the real service and its SDKs have used (iothub-jobs-facts.md); anything else is refused.
+API_VERSIONS: frozenset[str] = frozenset(
+    {
+        "2016-02-03",
+        "2016-11-14",
+        "2017-06-30",
+        "2018-06-30",
+        "2019-03-30",
+        "2019-10-01",
+        "2020-03-13",
+        "2020-09-30",
+        "2021-04-12",
+        "2024-03-31",
+    }
+)
+API_VERSION_PARAM = "api-version"
+
+DEFAULT_DEVICES_BLOB = "devices.txt"
+IMPORT_ERRORS_BLOB = "importErrors.log"
+DEFAULT_RETENTION_SECONDS = 30 * 24 * 3600.0
+THROTTLE_WINDOW_SECONDS = 60.0
+
+
+class JobType(str, enum.Enum):
+    EXPORT = "export"
+    IMPORT = "import"
+
+
+class JobStatus(str, enum.Enum):
+    UNKNOWN = "unknown"
+    ENQUEUED = "enqueued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+
+class StorageAuthenticationType(str, enum.Enum):
+    KEY_BASED = "keyBased"
+    IDENTITY_BASED = "identityBased"
+
+
+class ImportMode(str, enum.Enum):
+    CREATE = "create"
+    CREATE_OR_UPDATE = "createOrUpdate"
+    CREATE_OR_UPDATE_IF_MATCH_ETAG = "createOrUpdateIfMatchETag"
+    DELETE = "delete"
+    DELETE_IF_MATCH_ETAG = "deleteIfMatchETag"
+    UPDATE = "update"
+    UPDATE_IF_MATCH_ETAG = "updateIfMatchETag"
+    UPDATE_TWIN = "updateTwin"
+    UPDATE_TWIN_IF_MATCH_ETAG = "updateTwinIfMatchETag"
+
+
+class Operation(str, enum.Enum):
+    """A /jobs request as counted and as matched by queued faults."""
+
+    ANY = "any"
+    GET = "get"
+    LIST = "list"
+    CREATE = "create"
+    CANCEL = "cancel"
+    OTHER = "other"  # a /jobs request that is none of the four (unknown path, wrong method)
+
+
+COUNTED_OPERATIONS = (Operation.GET, Operation.LIST, Operation.CREATE, Operation.CANCEL, Operation.OTHER)
+
+
+class FaultKind(str, enum.Enum):
+    THROTTLE = "throttle"  # 429 with the real ThrottlingBacklogTimeout body (Retry-After optional)
+    SERVER_ERROR = "server_error"  # 500 ServerError
+    UNAVAILABLE = "unavailable"  # 503 ServiceUnavailable
+    SLOW = "slow"  # wait delay_ms, then answer normally
+    DROP = "drop"  # close the connection without any response
+    MALFORMED = "malformed"  # 200 with a body that is not JSON
+
+
+class Header(str, enum.Enum):
+    REQUEST_ID = "x-ms-request-id"
+    ERROR_CODE = "iothub-errorcode"
+    RETRY_AFTER = "Retry-After"
+    AUTHORIZATION = "Authorization"
+    CONTENT_TYPE = "Content-Type"
+    CONTENT_LENGTH = "Content-Length"
