@@ -14,7 +14,7 @@ from shared.jobs import CONTAINER_URI_FIELDS
 REDACTED = "REDACTED"
 
 # `sig=` query parameter of a SAS (also URL-encoded as sig%3D inside another value).
-_SAS_SIG = re.compile(r"(?i)(?<![A-Za-z0-9])(sig(?:=|%3D))[^&\s\"'<>;,]+")
+_SAS_SIG = re.compile(r"(?i)((?:(?<![A-Za-z0-9%])|(?<=%3F)|(?<=%26))sig(?:=|%3D))[^&\s\"'<>;,]+")
 # Keys inside connection strings.
 _CONNECTION_STRING_KEY = re.compile(r"(?i)\b((?:SharedAccessKey|AccountKey)=)[^;\s\"'<>]+")
 # An IoT Hub / Service Bus SAS token in an Authorization header or text.

@@ -1,0 +1,94 @@
+"""The get_job cache: single flight under real threads, TTL, terminal LRU, errors."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from shared.job_cache import CacheOutcome, JobCache
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _cache(clock: Clock, *, ttl: float = 2.0, size: int = 3) -> JobCache[str]:
+    return JobCache(ttl_seconds=ttl, max_final_entries=size, is_final=lambda v: v.startswith("done"),
+                    cache_error=lambda e: isinstance(e, LookupError), clock=clock)
+
+
+def test_fifty_concurrent_callers_share_one_fetch() -> None:
+    cache = _cache(Clock())
+    release = threading.Event()
+    calls = 0
+
+    def fetch() -> str:
+        nonlocal calls
+        calls += 1
+        release.wait(5)
+        return "running"
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        futures = [pool.submit(cache.get, "job", fetch) for _ in range(50)]
+        while calls == 0:  # the leader is inside fetch; give the others a moment to park on its flight
+            time.sleep(0.001)
+        time.sleep(0.05)
+        release.set()
+        results = [f.result(timeout=10) for f in futures]
+    assert calls == 1
+    assert {value for value, _ in results} == {"running"}
+    outcomes = [outcome for _, outcome in results]
+    assert outcomes.count(CacheOutcome.MISS) == 1
+    assert set(outcomes) <= {CacheOutcome.MISS, CacheOutcome.COALESCED, CacheOutcome.HIT}
+
+
+def test_active_answers_expire_after_the_ttl() -> None:
+    clock = Clock()
+    cache = _cache(clock)
+    assert cache.get("j", lambda: "running-1") == ("running-1", CacheOutcome.MISS)
+    clock.now = 1.9
+    assert cache.get("j", lambda: "running-2") == ("running-1", CacheOutcome.HIT)
+    clock.now = 2.0
+    assert cache.get("j", lambda: "running-2") == ("running-2", CacheOutcome.MISS)
+
+
+def test_terminal_answers_never_expire_and_the_lru_is_bounded() -> None:
+    clock = Clock()
+    cache = _cache(clock, size=2)
+    cache.get("a", lambda: "done-a")
+    cache.get("b", lambda: "done-b")
+    clock.now = 10_000
+    assert cache.get("a", lambda: "x") == ("done-a", CacheOutcome.TERMINAL_HIT)  # a becomes most recent
+    cache.get("c", lambda: "done-c")  # evicts b, the least recently used
+    assert cache.get("b", lambda: "done-b2") == ("done-b2", CacheOutcome.MISS)
+    assert cache.get("c", lambda: "x") == ("done-c", CacheOutcome.TERMINAL_HIT)
+    assert len(cache) == 2
+
+
+def test_errors_reach_waiters_and_only_chosen_ones_are_kept() -> None:
+    clock = Clock()
+    cache = _cache(clock)
+
+    def boom() -> str:
+        raise RuntimeError("upstream failed")
+
+    with pytest.raises(RuntimeError):
+        cache.get("j", boom)
+    assert cache.get("j", lambda: "running") == ("running", CacheOutcome.MISS)  # not kept
+
+    def missing() -> str:
+        raise LookupError("no such job")
+
+    with pytest.raises(LookupError):
+        cache.get("k", missing)
+    with pytest.raises(LookupError):
+        cache.get("k", lambda: "running")  # kept for the TTL
+    clock.now = 5
+    assert cache.get("k", lambda: "running") == ("running", CacheOutcome.MISS)

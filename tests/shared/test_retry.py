@@ -1,0 +1,49 @@
+"""Retry timing: Retry-After (seconds or date), the throttling body's "Wait N seconds", backoff."""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+
+from shared.retry import BackoffPolicy, Deadline, retry_after_seconds
+
+THROTTLE_BODY = (
+    '{"Message":"ErrorCode:ThrottlingBacklogTimeout;The request has been throttled. Wait 10 seconds and try again. '
+    'Operation type: CRUD","ExceptionMessage":"Tracking ID:55f07849-G:0-TimeStamp:10/12/2021 07:18:02"}'
+)
+
+
+def test_retry_after_header_wins_over_body() -> None:
+    assert retry_after_seconds({"Retry-After": "3"}, THROTTLE_BODY) == 3.0
+
+
+def test_retry_after_http_date() -> None:
+    when = email.utils.formatdate(time.time() + 30, usegmt=True)
+    seconds = retry_after_seconds({"Retry-After": when}, "")
+    assert seconds is not None and 25 <= seconds <= 31
+
+
+def test_wait_text_of_the_real_throttling_body() -> None:
+    assert retry_after_seconds({}, THROTTLE_BODY) == 10.0
+    assert retry_after_seconds({}, "{}") is None
+    assert retry_after_seconds({"Retry-After": "soon"}, "") is None
+
+
+def test_backoff_grows_and_is_bounded() -> None:
+    policy = BackoffPolicy(base_seconds=0.5, max_seconds=4, rng=random.Random(7))
+    delays = [policy.delay(attempt=n, retry_after=None) for n in range(1, 8)]
+    assert 0.25 <= delays[0] <= 0.5
+    assert all(d <= 4 for d in delays)
+    assert 2 <= delays[-1] <= 4
+    assert 10 <= policy.delay(attempt=1, retry_after=10) <= 10.5
+
+
+def test_deadline_counts_down_on_the_given_clock() -> None:
+    now = [100.0]
+    deadline = Deadline(5, clock=lambda: now[0])
+    assert deadline.remaining() == 5
+    now[0] = 104.0
+    assert deadline.remaining() == 1 and not deadline.expired
+    now[0] = 106.0
+    assert deadline.remaining() == 0 and deadline.expired

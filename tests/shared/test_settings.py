@@ -1,0 +1,91 @@
+"""Settings: read once, typed, and every invalid value named by its setting."""
+
+from __future__ import annotations
+
+import pytest
+
+from devstack.wellknown import hub_connection_string
+from shared.errors import SettingsError
+from shared.settings import AppSettings, HubAuthMode
+
+BASE = {"IOTHUB_HUBS": "devhub", "AzureWebJobsStorage": "UseDevelopmentStorage=true"}
+
+
+def test_defaults() -> None:
+    settings = AppSettings.from_environ(BASE)
+    hub = settings.hub.default_hub
+    assert (hub.name, hub.endpoint, hub.host_name) == ("devhub", "https://devhub.azure-devices.net", "devhub.azure-devices.net")
+    assert settings.hub.auth_mode is HubAuthMode.MANAGED_IDENTITY
+    assert settings.hub.api_version == "2021-04-12"
+    assert settings.proxy.cache_ttl_seconds <= 2
+    assert settings.proxy.redact_sas is True
+    assert settings.poller.schedule == "0 */5 * * * *"
+    assert settings.poller.stall_after_seconds == 7200
+    assert settings.poller.host_allowed("acct.blob.core.windows.net")
+    assert not settings.poller.host_allowed("evil.example.com")
+
+
+def test_several_hubs_endpoint_override_and_connection_strings() -> None:
+    settings = AppSettings.from_environ(
+        {
+            **BASE,
+            "IOTHUB_HUBS": "devhub, hub-eu",
+            "IOTHUB_ENDPOINTS": "devhub=http://127.0.0.1:7081",
+            "IOTHUB_AUTH": "sharedAccessPolicy",
+            "IOTHUB_CONNECTION_STRINGS": f"{hub_connection_string('devhub')}|{hub_connection_string('hub-eu', 'service')}",
+        }
+    )
+    devhub, eu = settings.hub.hubs
+    assert devhub.endpoint == "http://127.0.0.1:7081"
+    assert eu.endpoint == "https://hub-eu.azure-devices.net"
+    assert eu.connection_string is not None and eu.connection_string.policy_name == "service"
+    assert settings.hub.hub("HUB-EU") is eu
+    assert "SharedAccessKey" not in repr(settings) and "key=" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "setting"),
+    [
+        ({"IOTHUB_HUBS": ""}, "IOTHUB_HUBS"),
+        ({"IOTHUB_HUBS": "a"}, "IOTHUB_HUBS"),
+        ({"IOTHUB_HUBS": "good,bad_name"}, "IOTHUB_HUBS"),
+        ({"IOTHUB_HUBS": "devhub,DEVHUB"}, "IOTHUB_HUBS"),
+        ({"IOTHUB_AUTH": "password"}, "IOTHUB_AUTH"),
+        ({"IOTHUB_ENDPOINTS": "devhub=ftp://x"}, "IOTHUB_ENDPOINTS"),
+        ({"IOTHUB_ENDPOINTS": "other=http://127.0.0.1:1"}, "IOTHUB_ENDPOINTS"),
+        ({"IOTHUB_AUTH": "sharedAccessPolicy"}, "IOTHUB_CONNECTION_STRINGS"),
+        ({"IOTHUB_AUTH": "sharedAccessPolicy", "IOTHUB_CONNECTION_STRINGS": "HostName=devhub.azure-devices.net"},
+         "IOTHUB_CONNECTION_STRINGS"),
+        ({"IOTHUB_API_VERSION": "2099-01-01"}, "IOTHUB_API_VERSION"),
+        ({"IOTHUB_SAS_TTL_SECONDS": "ten"}, "IOTHUB_SAS_TTL_SECONDS"),
+        ({"IOTHUB_RETRY_BUDGET_SECONDS": "500"}, "IOTHUB_RETRY_BUDGET_SECONDS"),
+        ({"GET_JOB_REDACT_SAS": "maybe"}, "GET_JOB_REDACT_SAS"),
+        ({"POLL_SCHEDULE": "*/5 * * * *"}, "POLL_SCHEDULE"),
+        ({"MONITOR_CONTAINER": "Bad_Container"}, "MONITOR_CONTAINER"),
+        ({"MONITOR_PREFIX": "a//b"}, "MONITOR_PREFIX"),
+        ({"AzureWebJobsStorage": ""}, "AzureWebJobsStorage"),
+    ],
+)
+def test_invalid_settings_name_the_setting(overrides: dict[str, str], setting: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        AppSettings.from_environ({**BASE, **overrides})
+    assert raised.value.setting == setting
+    assert setting in str(raised.value)
+
+
+def test_connection_string_key_never_in_error_text() -> None:
+    secret = "c2VjcmV0LWtleS12YWx1ZQ=="
+    with pytest.raises(SettingsError) as raised:
+        AppSettings.from_environ(
+            {**BASE, "IOTHUB_AUTH": "sharedAccessPolicy",
+             "IOTHUB_CONNECTION_STRINGS": f"HostName=other.azure-devices.net;SharedAccessKeyName=x;SharedAccessKey={secret}"}
+        )
+    assert secret not in str(raised.value)
+
+
+def test_identity_based_state_storage() -> None:
+    settings = AppSettings.from_environ(
+        {"IOTHUB_HUBS": "devhub", "AzureWebJobsStorage__accountName": "monitorstate"}
+    )
+    assert settings.poller.state_storage.account_url == "https://monitorstate.blob.core.windows.net"
+    assert settings.poller.state_storage.connection_string is None
