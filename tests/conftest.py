@@ -3,4 +3,6 @@
 pytest_plugins = [
     "tests.fixtures.azurite",
     "tests.fixtures.identity",
+    "tests.fixtures.hubsim",
+    "tests.fixtures.hubsim",
 ]

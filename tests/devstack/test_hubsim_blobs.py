@@ -1,0 +1,179 @@
+"""Export and import jobs do real blob I/O against Azurite (SAS and bearer token)."""
+
+from __future__ import annotations
+
+import json
+
+import requests
+from azure.iot.hub.models import JobProperties
+
+from devstack.azurite import AzuriteInfo
+from devstack.hubsim import HubSimulator
+from tests.devstack.hubsim_helpers import (
+    API,
+    auth_headers,
+    container_sas,
+    read_blob,
+    sdk,
+    wait_terminal,
+    write_blob,
+)
+
+
+def _create(url: str, body: dict[str, object], hub: str = "devhub") -> str:
+    response = requests.post(f"{url}/jobs/create?{API}", json=body, headers=auth_headers(hub), timeout=5)
+    assert response.status_code == 200, response.text
+    return str(response.json()["jobId"])
+
+
+def test_export_writes_the_registry_with_keys(hubsim_clean: HubSimulator, azurite: AzuriteInfo) -> None:
+    url = hubsim_clean.hub_url("devhub")
+    container, output = container_sas(azurite)
+    job = wait_terminal(url, _create(url, {"type": "export", "outputBlobContainerUri": output}))
+    assert job["status"] == "completed", job
+    lines = [json.loads(line) for line in read_blob(azurite, container, "devices.txt").splitlines()]
+    registry = hubsim_clean.control("devhub").registry()
+    assert [d["id"] for d in lines] == [d["id"] for d in registry]
+    assert 10 <= len(lines) <= 50
+    for device in lines:
+        assert device["eTag"]
+        assert device["status"] in ("enabled", "disabled")
+        keys = device["authentication"]["symmetricKey"]
+        assert keys["primaryKey"]
+        assert keys["secondaryKey"]
+
+
+def test_export_without_keys_and_custom_blob_name(hubsim_clean: HubSimulator, azurite: AzuriteInfo) -> None:
+    url = hubsim_clean.hub_url("otherhub")
+    container, output = container_sas(azurite)
+    body = {"type": "export", "outputBlobContainerUri": output, "excludeKeysInExport": True, "outputBlobName": "x.txt"}
+    job = wait_terminal(url, _create(url, body, "otherhub"), "otherhub")
+    assert job["status"] == "completed", job
+    lines = [json.loads(line) for line in read_blob(azurite, container, "x.txt").splitlines()]
+    assert lines
+    assert all(d["authentication"]["symmetricKey"] == {"primaryKey": None, "secondaryKey": None} for d in lines)
+
+
+def test_export_is_deterministic_per_hub(hubsim_clean: HubSimulator) -> None:
+    first = hubsim_clean.control("devhub").registry()
+    hubsim_clean.control("devhub").reset(jobs=True)
+    assert hubsim_clean.control("devhub").registry() == first
+    assert hubsim_clean.control("otherhub").registry() != first
+
+
+def test_import_applies_good_lines_and_logs_bad_ones(hubsim_clean: HubSimulator, azurite: AzuriteInfo) -> None:
+    url = hubsim_clean.hub_url("devhub")
+    control = hubsim_clean.control("devhub")
+    in_container, input_uri = container_sas(azurite)
+    out_container, output = container_sas(azurite)
+    lines = [
+        json.dumps({"id": "new-1", "importMode": "create", "status": "enabled"}),
+        json.dumps({"id": "new-2"}),  # createOrUpdate by default
+        json.dumps({"id": "device-001", "importMode": "delete"}),
+        json.dumps({"id": "device-002", "importMode": "update", "status": "disabled"}),
+        json.dumps({"id": "device-003", "importMode": "updateTwin", "tags": {"site": "lab"}}),
+        "{not json",
+        json.dumps({"status": "enabled"}),  # no id
+        json.dumps({"id": "device-004", "importMode": "create"}),  # exists
+        json.dumps({"id": "ghost", "importMode": "delete"}),  # missing
+        json.dumps({"id": "device-005", "importMode": "updateIfMatchETag", "eTag": "wrong"}),
+        json.dumps({"id": "device-006", "importMode": "explode"}),
+    ]
+    write_blob(azurite, in_container, "devices.txt", "\n".join(lines) + "\n")
+    body = {"type": "import", "inputBlobContainerUri": input_uri, "outputBlobContainerUri": output}
+    job = wait_terminal(url, _create(url, body))
+    assert job["status"] == "failed"
+    assert job["failureReason"].startswith("ErrorCode:ImportErrors;6 of 11 devices failed")
+    devices = {d["id"]: d for d in control.registry()}
+    assert {"new-1", "new-2"} <= devices.keys()
+    assert "device-001" not in devices
+    assert devices["device-002"]["status"] == "disabled"
+    assert devices["device-003"]["tags"] == {"site": "lab"}
+    errors = [json.loads(line) for line in read_blob(azurite, out_container, "importErrors.log").splitlines()]
+    assert [(e["deviceId"], e["errorCode"]) for e in errors] == [
+        ("", 400012),
+        ("", 400012),
+        ("device-004", 409001),
+        ("ghost", 404001),
+        ("device-005", 412002),
+        ("device-006", 400004),
+    ]
+    assert errors[0]["errorStatus"].startswith("Invalid device format in line: {not json.")
+    assert lines[7] in errors[2]["errorStatus"]
+
+
+def test_import_of_good_lines_completes_with_custom_blob(hubsim_clean: HubSimulator, azurite: AzuriteInfo) -> None:
+    url = hubsim_clean.hub_url("devhub")
+    in_container, input_uri = container_sas(azurite, read_only=True)
+    _, output = container_sas(azurite)
+    write_blob(azurite, in_container, "in.txt", json.dumps({"id": "fresh", "importMode": "createOrUpdate"}))
+    body = {"type": "import", "inputBlobContainerUri": input_uri, "inputBlobName": "in.txt", "outputBlobContainerUri": output}
+    job = wait_terminal(url, _create(url, body))
+    assert job["status"] == "completed", job
+    assert "fresh" in {d["id"] for d in hubsim_clean.control("devhub").registry()}
+
+
+def test_identity_based_export_against_oauth_azurite(hubsim_clean: HubSimulator, azurite_oauth: AzuriteInfo) -> None:
+    from azure.storage.blob import BlobServiceClient
+
+    container = "identity-export"
+    service = BlobServiceClient.from_connection_string(
+        azurite_oauth.connection_string, connection_verify=str(azurite_oauth.ca_bundle)
+    )
+    if not service.get_container_client(container).exists():
+        service.create_container(container)
+    url = hubsim_clean.hub_url("devhub")
+    manager = sdk(url)
+    job = manager.create_import_export_job(
+        JobProperties(
+            type="export",
+            output_blob_container_uri=f"{azurite_oauth.account_url}/{container}",
+            storage_authentication_type="identityBased",
+        )
+    )
+    final = wait_terminal(url, job.job_id)
+    assert final["status"] == "completed", final
+    text = service.get_container_client(container).download_blob("devices.txt").readall().decode()
+    assert len(text.splitlines()) == len(hubsim_clean.control("devhub").registry())
+
+
+def _assert_storage_failure(job: dict[str, object], container: str) -> None:
+    assert job["status"] == "failed"
+    reason = str(job["failureReason"])
+    assert reason.startswith("ErrorCode:BlobContainerValidationError;")
+    assert container in reason
+    assert "sig=" not in reason
+    assert "?" not in reason
+
+
+def test_missing_output_container_fails_the_job(hubsim_clean: HubSimulator, azurite: AzuriteInfo) -> None:
+    url = hubsim_clean.hub_url("devhub")
+    container, output = container_sas(azurite, create=False)
+    job = wait_terminal(url, _create(url, {"type": "export", "outputBlobContainerUri": output}))
+    _assert_storage_failure(job, container)
+    assert "404" in str(job["failureReason"])
+
+
+def test_expired_sas_fails_the_job(hubsim_clean: HubSimulator, azurite: AzuriteInfo) -> None:
+    url = hubsim_clean.hub_url("devhub")
+    container, output = container_sas(azurite, expired=True)
+    job = wait_terminal(url, _create(url, {"type": "export", "outputBlobContainerUri": output}))
+    _assert_storage_failure(job, container)
+    assert "403" in str(job["failureReason"])
+
+
+def test_read_only_sas_on_output_fails_the_export(hubsim_clean: HubSimulator, azurite: AzuriteInfo) -> None:
+    url = hubsim_clean.hub_url("devhub")
+    container, output = container_sas(azurite, read_only=True)
+    job = wait_terminal(url, _create(url, {"type": "export", "outputBlobContainerUri": output}))
+    _assert_storage_failure(job, container)
+
+
+def test_missing_input_blob_fails_the_import(hubsim_clean: HubSimulator, azurite: AzuriteInfo) -> None:
+    url = hubsim_clean.hub_url("devhub")
+    in_container, input_uri = container_sas(azurite)
+    _, output = container_sas(azurite)
+    body = {"type": "import", "inputBlobContainerUri": input_uri, "outputBlobContainerUri": output}
+    job = wait_terminal(url, _create(url, body))
+    _assert_storage_failure(job, in_container)
+    assert "devices.txt" in str(job["failureReason"])
