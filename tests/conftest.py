@@ -4,5 +4,4 @@ pytest_plugins = [
     "tests.fixtures.azurite",
     "tests.fixtures.identity",
     "tests.fixtures.hubsim",
-    "tests.fixtures.hubsim",
 ]
