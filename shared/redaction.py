@@ -31,6 +31,11 @@ _SENSITIVE_FIELDS = (
 _JSON_SECRET = re.compile(
     r"(?i)((?:\\?\")(?:" + _SENSITIVE_FIELDS + r")(?:\\?\")\s*:\s*)(\\?\")((?:(?!\\?\").)*)(\\?\")"
 )
+# The same field whose string never closes (a malformed device line echoed in importErrors.log, or a
+# cut text): the value runs to the next quote, backslash or blank. Values already redacted are skipped.
+_JSON_SECRET_UNTERMINATED = re.compile(
+    r"(?i)((?:\\?\")(?:" + _SENSITIVE_FIELDS + r")(?:\\?\")\s*:\s*)(\\?\")(?!" + REDACTED + r"(?:[\\\"\s]|$))[^\"\\\s]+"
+)
 
 
 def redact_text(text: str) -> str:
@@ -40,7 +45,9 @@ def redact_text(text: str) -> str:
     text = _SAS_TOKEN.sub(rf"\g<1>{REDACTED}", text)
     text = _BEARER.sub(rf"\g<1>{REDACTED}", text)
     text = _JWT.sub(REDACTED, text)
-    return _JSON_SECRET.sub(_redact_json_value, text)
+    text = _JSON_SECRET.sub(_redact_json_value, text)
+    # Closed with the opening quote, so that the text stays stable when redacted again inside JSON.
+    return _JSON_SECRET_UNTERMINATED.sub(rf"\g<1>\g<2>{REDACTED}\g<2>", text)
 
 
 def _redact_json_value(match: re.Match[str]) -> str:
