@@ -50,7 +50,14 @@ def managed_identity_credential(client_id: str | None) -> TokenCredential:
         if credential is None:
             from azure.identity import ManagedIdentityCredential
 
-            credential = ManagedIdentityCredential(client_id=client_id) if client_id else ManagedIdentityCredential()
+            # One quick retry inside azure-identity; the hub client's budgeted loop retries the rest
+            # (azure-core's default of ten retries with backoff would outlast an HTTP request).
+            options = {"retry_total": 1, "retry_backoff_factor": 0.2}
+            credential = (
+                ManagedIdentityCredential(client_id=client_id, **options)
+                if client_id
+                else ManagedIdentityCredential(**options)
+            )
             _credentials[key] = credential
         return credential
 
@@ -68,6 +75,17 @@ def default_azure_credential(client_id: str | None) -> TokenCredential:
         return credential
 
 
+def discard_credential(credential: TokenCredential) -> None:
+    """Drop one credential so the next call builds a fresh one.
+
+    ManagedIdentityCredential marks itself unavailable for good after a failed token request (an
+    intermittent 500 from the endpoint would otherwise break the process until it restarts).
+    """
+    with _credentials_lock:
+        for key in [k for k, v in _credentials.items() if v is credential]:
+            del _credentials[key]
+
+
 def forget_credentials() -> None:
     """Drop the process's credentials (tests switch identity endpoints between sessions)."""
     with _credentials_lock:
@@ -82,9 +100,11 @@ class TokenAuth:
         self._credential_factory = credential_factory
 
     def authorization(self, hub: HubSettings) -> str:
+        credential = self._credential_factory()
         try:
-            token = self._credential_factory().get_token(IOTHUB_SCOPE)
+            token = credential.get_token(IOTHUB_SCOPE)
         except Exception as exc:
+            discard_credential(credential)
             # The exception text of azure-identity can quote endpoint responses: keep only its type.
             raise CredentialError(
                 self.kind, f"could not get a token for {IOTHUB_SCOPE} ({type(exc).__name__})"

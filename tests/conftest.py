@@ -3,5 +3,6 @@
 pytest_plugins = [
     "tests.fixtures.azurite",
     "tests.fixtures.identity",
+    "tests.fixtures.funchost",
     "tests.fixtures.hubsim",
 ]

@@ -1,0 +1,112 @@
+"""Each credential mode end to end against the simulator and the identity endpoint."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from devstack.hubsim import HubSimulator
+from devstack.identity import IdentityControl, IdentityEndpoint
+from devstack.identity.state import FaultKind
+from devstack.wellknown import IOTHUB_AUDIENCE, USER_ASSIGNED_CLIENT_IDS, hub_connection_string
+from shared.credentials import SasAuth, forget_credentials
+from shared.hub_client import HubClient
+from shared.job_proxy import JobProxy
+from shared.settings import AppSettings
+from tests.get_job.conftest import FAST_BACKOFF, get, hub_calls, seed
+
+
+@pytest.fixture
+def managed_identity(
+    monkeypatch: pytest.MonkeyPatch, identity_endpoint: IdentityEndpoint, identity_control: IdentityControl
+) -> Iterator[IdentityControl]:
+    monkeypatch.setenv("IDENTITY_ENDPOINT", identity_endpoint.url)
+    monkeypatch.setenv("IDENTITY_HEADER", identity_endpoint.header)
+    forget_credentials()
+    yield identity_control
+    forget_credentials()
+
+
+def test_managed_identity_system_assigned(
+    hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy], managed_identity: IdentityControl
+) -> None:
+    seed(hubsim_clean)
+    proxy = make_proxy(IOTHUB_AUTH="managedIdentity", GET_JOB_CACHE_TTL_SECONDS="0")
+    for _ in range(3):
+        assert get(proxy).status_code == 200
+    assert hub_calls(hubsim_clean) == 3
+    assert managed_identity.counters().issued(IOTHUB_AUDIENCE) == 1  # one token, cached by the credential
+
+
+def test_managed_identity_user_assigned(
+    hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy], managed_identity: IdentityControl
+) -> None:
+    seed(hubsim_clean)
+    client_id = next(iter(USER_ASSIGNED_CLIENT_IDS))
+    assert get(make_proxy(IOTHUB_AUTH="managedIdentity", IOTHUB_MANAGED_IDENTITY_CLIENT_ID=client_id)).status_code == 200
+    forget_credentials()
+    unknown = get(make_proxy(IOTHUB_AUTH="managedIdentity", IOTHUB_MANAGED_IDENTITY_CLIENT_ID="not-a-known-client",
+                             IOTHUB_RETRY_BUDGET_SECONDS="1"))
+    assert unknown.status_code == 503
+    error = json.loads(unknown.body)["error"]
+    assert error["code"] == "CredentialUnavailable" and "managedIdentity" in error["message"]
+    assert unknown.headers["Retry-After"]
+
+
+def test_token_endpoint_failing_then_recovering(
+    hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy], managed_identity: IdentityControl
+) -> None:
+    seed(hubsim_clean)
+    managed_identity.add_fault(FaultKind.ERROR_500, count=3)
+    assert get(make_proxy(IOTHUB_AUTH="managedIdentity")).status_code == 200
+    assert managed_identity.counters().faults_pending == 0
+    assert hub_calls(hubsim_clean) == 1
+
+
+def test_token_endpoint_down_is_503_and_the_hub_is_never_called(
+    hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy], managed_identity: IdentityControl
+) -> None:
+    seed(hubsim_clean)
+    managed_identity.add_fault(FaultKind.ERROR_500, count=100)
+    response = get(make_proxy(IOTHUB_AUTH="managedIdentity", IOTHUB_MAX_ATTEMPTS="2"))
+    assert response.status_code == 503
+    assert json.loads(response.body)["error"]["code"] == "CredentialUnavailable"
+    assert hub_calls(hubsim_clean) == 0
+    managed_identity.reset()
+    assert get(make_proxy(IOTHUB_AUTH="managedIdentity")).status_code == 200  # and it recovers
+
+
+def test_sas_is_renewed_across_expiry(hubsim_clean: HubSimulator, hub_env: dict[str, str]) -> None:
+    """A SAS minted with a 120 s TTL, on a clock that then moves past its renewal point: the next
+    call carries a new SAS, which the simulator (on the real clock) accepts."""
+    seed(hubsim_clean, status="running")
+    settings = AppSettings.from_environ({**hub_env, "IOTHUB_SAS_TTL_SECONDS": "120", "GET_JOB_CACHE_TTL_SECONDS": "0"})
+    clock = [time.time() - 100]  # the first SAS expires 20 s from now
+    auth = SasAuth(ttl_seconds=120, clock=lambda: clock[0])
+    proxy = JobProxy(settings=settings, client=HubClient(settings=settings.hub, auth=auth, backoff=FAST_BACKOFF))
+    assert get(proxy).status_code == 200
+    assert get(proxy).status_code == 200 and auth.minted == 1  # reused
+    clock[0] = time.time()  # past the renewal point (30 s before expiry)
+    assert get(proxy).status_code == 200 and auth.minted == 2
+
+
+def test_an_expired_sas_is_refused_by_the_hub(hubsim_clean: HubSimulator, hub_env: dict[str, str]) -> None:
+    seed(hubsim_clean)
+    settings = AppSettings.from_environ(hub_env)
+    stale = SasAuth(ttl_seconds=60, clock=lambda: time.time() - 3600)
+    proxy = JobProxy(settings=settings, client=HubClient(settings=settings.hub, auth=stale, backoff=FAST_BACKOFF))
+    response = get(proxy)
+    assert response.status_code == 502
+    assert json.loads(response.body)["error"]["code"] == "UpstreamUnauthorized"
+
+
+def test_a_policy_without_read_rights_is_not_needed_registry_read_suffices(
+    hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy]
+) -> None:
+    seed(hubsim_clean)
+    proxy = make_proxy(IOTHUB_HUBS="devhub", IOTHUB_ENDPOINTS=f"devhub={hubsim_clean.hub_url('devhub')}",
+                       IOTHUB_CONNECTION_STRINGS=hub_connection_string("devhub", "registryRead"))
+    assert get(proxy).status_code == 200

@@ -1,0 +1,134 @@
+"""Upstream faults from the simulator's control API, each mapped to its answer, with call counts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+
+from devstack.hubsim import HubSimulator
+from devstack.hubsim.vocab import FaultKind
+from devstack.wellknown import hub_connection_string
+from shared.job_proxy import JobProxy
+from tests.get_job.conftest import get, hub_calls, seed
+
+# A policy key of the right shape that the hub does not know.
+WRONG_KEY_CONNECTION_STRING = hub_connection_string("devhub").rsplit("SharedAccessKey=", 1)[0] + (
+    "SharedAccessKey=d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXk="
+)
+
+
+@pytest.mark.parametrize(
+    ("kind", "extra"),
+    [
+        (FaultKind.THROTTLE, {"retry_after": 0}),
+        (FaultKind.SERVER_ERROR, {}),
+        (FaultKind.UNAVAILABLE, {}),
+        (FaultKind.DROP, {}),
+        (FaultKind.MALFORMED, {}),
+        (FaultKind.SLOW, {"delay_ms": 300}),
+    ],
+)
+def test_one_transient_fault_is_retried(
+    hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy], kind: FaultKind, extra: dict[str, int]
+) -> None:
+    seed(hubsim_clean)
+    hubsim_clean.control("devhub").queue_fault(kind, **extra)
+    response = get(make_proxy(IOTHUB_READ_TIMEOUT_SECONDS="0.2"))
+    assert response.status_code == 200
+    assert json.loads(response.body)["jobId"] == "job-1"
+    assert hub_calls(hubsim_clean) == 2
+
+
+def test_throttle_wait_text_is_honoured_without_retry_after(
+    hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy]
+) -> None:
+    seed(hubsim_clean)
+    hubsim_clean.control("devhub").queue_fault(FaultKind.THROTTLE, wait_seconds=1)
+    response = get(make_proxy())
+    assert response.status_code == 200 and hub_calls(hubsim_clean) == 2
+
+
+def test_persistent_throttle_is_429_with_retry_after(
+    hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy]
+) -> None:
+    seed(hubsim_clean)
+    hubsim_clean.control("devhub").queue_fault(FaultKind.THROTTLE, count=10, retry_after=0)
+    response = get(make_proxy(IOTHUB_MAX_ATTEMPTS="3"))
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) >= 1
+    error = json.loads(response.body)["error"]
+    assert error["code"] == "UpstreamThrottled" and error["upstreamTrackingId"]
+    assert hub_calls(hubsim_clean) == 3
+
+
+def test_throttle_longer_than_the_budget_is_answered_at_once(
+    hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy]
+) -> None:
+    seed(hubsim_clean)
+    hubsim_clean.control("devhub").queue_fault(FaultKind.THROTTLE, count=5, wait_seconds=30)
+    response = get(make_proxy(IOTHUB_RETRY_BUDGET_SECONDS="2"))
+    assert response.status_code == 429 and int(response.headers["Retry-After"]) >= 30
+    assert hub_calls(hubsim_clean) == 1
+
+
+def test_the_real_per_minute_throttle(hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy]) -> None:
+    seed(hubsim_clean)
+    control = hubsim_clean.control("devhub")
+    control.set_rate_limit(3)
+    proxy = make_proxy(GET_JOB_CACHE_TTL_SECONDS="0", IOTHUB_MAX_ATTEMPTS="2", IOTHUB_RETRY_BUDGET_SECONDS="1")
+    statuses = [get(proxy).status_code for _ in range(4)]
+    assert statuses[:3] == [200, 200, 200]
+    assert statuses[3] == 429
+
+
+@pytest.mark.parametrize(("kind", "status", "code"), [
+    (FaultKind.SERVER_ERROR, 502, "UpstreamError"),
+    (FaultKind.UNAVAILABLE, 503, "UpstreamError"),
+    (FaultKind.MALFORMED, 502, "UpstreamError"),
+    (FaultKind.DROP, 502, "UpstreamError"),
+])
+def test_persistent_faults_end_in_a_clear_error(
+    hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy], kind: FaultKind, status: int, code: str
+) -> None:
+    seed(hubsim_clean)
+    hubsim_clean.control("devhub").queue_fault(kind, count=10)
+    response = get(make_proxy(IOTHUB_MAX_ATTEMPTS="3"))
+    assert response.status_code == status
+    assert json.loads(response.body)["error"]["code"] == code
+    if status == 503:
+        assert int(response.headers["Retry-After"]) >= 1
+    assert hub_calls(hubsim_clean) == 3
+
+
+def test_upstream_timeout_is_504(hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy]) -> None:
+    seed(hubsim_clean)
+    hubsim_clean.control("devhub").queue_fault(FaultKind.SLOW, count=5, delay_ms=600)
+    response = get(make_proxy(IOTHUB_READ_TIMEOUT_SECONDS="0.2", IOTHUB_MAX_ATTEMPTS="2"))
+    assert response.status_code == 504
+    assert json.loads(response.body)["error"]["code"] == "UpstreamTimeout"
+    assert hub_calls(hubsim_clean) == 2
+
+
+def test_hub_refusing_our_credentials_is_502_without_retry(
+    hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy]
+) -> None:
+    seed(hubsim_clean)
+    response = get(make_proxy(IOTHUB_HUBS="devhub", IOTHUB_ENDPOINTS=f"devhub={hubsim_clean.hub_url('devhub')}",
+                              IOTHUB_CONNECTION_STRINGS=WRONG_KEY_CONNECTION_STRING))
+    assert response.status_code == 502
+    error = json.loads(response.body)["error"]
+    assert error["code"] == "UpstreamUnauthorized"
+    assert "sharedAccessPolicy" in error["message"]
+    assert "SharedAccessKey" not in response.body.decode()
+    assert hub_calls(hubsim_clean) == 1
+
+
+def test_unreachable_hub_is_502(hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy]) -> None:
+    from devstack.processes import free_port
+
+    response = get(make_proxy(IOTHUB_HUBS="devhub", IOTHUB_ENDPOINTS=f"devhub=http://127.0.0.1:{free_port()}",
+                              IOTHUB_CONNECTION_STRINGS=hub_connection_string("devhub"), IOTHUB_MAX_ATTEMPTS="2"))
+    assert response.status_code == 502
+    assert json.loads(response.body)["error"]["code"] == "UpstreamError"
