@@ -1,0 +1,195 @@
+"""The host's HTTP front: function routes under the routePrefix and the admin routes.
+
+Admin routes (no key needed, as with Core Tools locally):
+- ``GET  /admin/host/status`` → 200 ``{"state": "Running", "errors": [...]}``.
+- ``POST /admin/functions/{name}`` body ``{"input": ""}`` → 202; the run happens in the background.
+  Devstack extension: ``?wait=true`` answers 202 only once the run (with its retries) finished; the
+  body is the run record (``id``, ``state``: succeeded/failed, ``attempts``, ``error``).
+- ``GET  /admin/functions/{name}/status`` (devstack extension) → counts and the latest runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import traceback
+import uuid
+from http import HTTPStatus
+from http.server import ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from devstack.funchost.discovery import AuthLevel
+from devstack.funchost.httpio import OneWriteHandler
+from devstack.funchost.httpmodel import build_request, response_parts
+from devstack.funchost.keys import KEY_HEADER, KEY_QUERY_PARAM
+from devstack.funchost.logs import in_function
+
+if TYPE_CHECKING:
+    from devstack.funchost.host import FunctionsHost, HttpFunction
+
+LOG = logging.getLogger("devstack.funchost")
+ADMIN_PREFIX = "/admin/"
+HOST_STATUS_PATH = "/admin/host/status"
+FUNCTIONS_ADMIN_PREFIX = "/admin/functions/"
+STATUS_SUFFIX = "/status"
+TRUE_VALUES = frozenset({"1", "true", "yes"})
+
+
+class HostServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], host: FunctionsHost) -> None:
+        super().__init__(address, _Handler)
+        self.host = host
+
+
+class _Handler(OneWriteHandler):
+    server: HostServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        LOG.debug("%s - %s", self.address_string(), format % args)
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_HEAD(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def do_PATCH(self) -> None:
+        self._dispatch()
+
+    def do_OPTIONS(self) -> None:
+        self._dispatch()
+
+    # --- helpers -------------------------------------------------------------------------------
+    def _json(self, status: HTTPStatus, payload: Any, *, headers: list[tuple[str, str]] | None = None) -> None:
+        self.write_response(
+            status, json.dumps(payload).encode(), headers=headers or [], head_only=self.command == "HEAD"
+        )
+
+    def _dispatch(self) -> None:
+        try:
+            body = self.read_body()
+        except ValueError:
+            self.close_connection = True
+            self._json(HTTPStatus.BAD_REQUEST, {"error": "bad Content-Length"})
+            return
+        split = urlsplit(self.path)
+        if split.path.lower().startswith(ADMIN_PREFIX):
+            self._admin(split.path, split.query, body)
+        else:
+            self._function(split.path, split.query, body)
+
+    # --- functions -----------------------------------------------------------------------------
+    def _function(self, path: str, query: str, body: bytes) -> None:
+        host = self.server.host
+        matched = host.match_route(path)
+        if not matched:
+            self._json(HTTPStatus.NOT_FOUND, {"error": "Not Found"})
+            return
+        method = self.command.upper()
+        chosen = next(((fn, params) for fn, params in matched if fn.accepts(method)), None)
+        if chosen is None:
+            allowed = sorted({m for fn, _ in matched for m in fn.allowed_methods()})
+            self._json(
+                HTTPStatus.METHOD_NOT_ALLOWED, {"error": "Method Not Allowed"}, headers=[("Allow", ", ".join(allowed))]
+            )
+            return
+        function, route_params = chosen
+        if not self._authorised(function, query):
+            self._json(HTTPStatus.UNAUTHORIZED, {"error": "Unauthorized"})
+            return
+        url = f"http://{self.headers.get('Host') or host.authority}{self.path}"
+        request = build_request(
+            method=method,
+            url=url,
+            query=query,
+            headers=self.headers.items(),
+            route_params={name: unquote(value) for name, value in route_params.items()},
+            body=body,
+        )
+        invocation_id = str(uuid.uuid4())
+        try:
+            with in_function(function.spec.name):
+                result = function.invoke(request)
+            status, headers, payload = response_parts(result)
+        except Exception:
+            LOG.error(
+                "%s: invocation %s failed\n%s", function.spec.name, invocation_id, traceback.format_exc()
+            )
+            failure = {"error": "Internal Server Error", "invocationId": invocation_id}
+            self._json(HTTPStatus.INTERNAL_SERVER_ERROR, failure)
+            return
+        self.write_response(status, payload, content_type=None, headers=headers, head_only=method == "HEAD")
+
+    def _authorised(self, function: HttpFunction, query: str) -> bool:
+        level = function.trigger.auth_level
+        if level is AuthLevel.ANONYMOUS:
+            return True
+        presented = self.headers.get(KEY_HEADER)
+        if presented is None:
+            codes = parse_qs(query).get(KEY_QUERY_PARAM)
+            presented = codes[0] if codes else None
+        keys = self.server.host.keys
+        if level is AuthLevel.ADMIN:
+            return keys.is_master(presented)
+        return keys.allows_function(function.spec.name, presented)
+
+    # --- admin ---------------------------------------------------------------------------------
+    def _admin(self, path: str, query: str, body: bytes) -> None:
+        host = self.server.host
+        method = self.command.upper()
+        lowered = path.rstrip("/").lower()
+        if lowered == HOST_STATUS_PATH:
+            if method not in ("GET", "HEAD"):
+                self._json(HTTPStatus.METHOD_NOT_ALLOWED, {"error": "Method Not Allowed"}, headers=[("Allow", "GET")])
+                return
+            self._json(HTTPStatus.OK, host.status())
+            return
+        if not lowered.startswith(FUNCTIONS_ADMIN_PREFIX):
+            self._json(HTTPStatus.NOT_FOUND, {"error": "Not Found"})
+            return
+        rest = path.rstrip("/")[len(FUNCTIONS_ADMIN_PREFIX) :]
+        if rest.lower().endswith(STATUS_SUFFIX):
+            runner = host.runner(rest[: -len(STATUS_SUFFIX)])
+            if runner is None:
+                self._json(HTTPStatus.NOT_FOUND, {"error": "Not Found"})
+            elif method not in ("GET", "HEAD"):
+                self._json(HTTPStatus.METHOD_NOT_ALLOWED, {"error": "Method Not Allowed"}, headers=[("Allow", "GET")])
+            else:
+                self._json(HTTPStatus.OK, runner.status())
+            return
+        if method != "POST":
+            self._json(HTTPStatus.METHOD_NOT_ALLOWED, {"error": "Method Not Allowed"}, headers=[("Allow", "POST")])
+            return
+        if host.http_function(rest) is not None:
+            self._json(HTTPStatus.BAD_REQUEST, {"error": f"{rest} is an HTTP function: call its route"})
+            return
+        runner = host.runner(rest)
+        if runner is None:
+            self._json(HTTPStatus.NOT_FOUND, {"error": "Not Found"})
+            return
+        try:
+            payload = json.loads(body) if body.strip() else {}
+        except ValueError:
+            self._json(HTTPStatus.BAD_REQUEST, {"error": 'body must be JSON like {"input": ""}'})
+            return
+        del payload  # the timer's input is ignored, as with Core Tools
+        wait = parse_qs(query).get("wait", ["false"])[0].lower() in TRUE_VALUES
+        record = runner.new_run(host.admin_cause(), past_due=False)
+        runner.run_in_background(record)
+        if wait:
+            record.done.wait()
+        self._json(HTTPStatus.ACCEPTED, record.to_json())
