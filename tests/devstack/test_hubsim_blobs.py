@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import requests
 from azure.iot.hub.models import JobProperties
@@ -20,7 +21,7 @@ from tests.devstack.hubsim_helpers import (
 )
 
 
-def _create(url: str, body: dict[str, object], hub: str = "devhub") -> str:
+def _create(url: str, body: Mapping[str, object], hub: str = "devhub") -> str:
     response = requests.post(f"{url}/jobs/create?{API}", json=body, headers=auth_headers(hub), timeout=5)
     assert response.status_code == 200, response.text
     return str(response.json()["jobId"])
@@ -107,7 +108,12 @@ def test_import_of_good_lines_completes_with_custom_blob(hubsim_clean: HubSimula
     in_container, input_uri = container_sas(azurite, read_only=True)
     _, output = container_sas(azurite)
     write_blob(azurite, in_container, "in.txt", json.dumps({"id": "fresh", "importMode": "createOrUpdate"}))
-    body = {"type": "import", "inputBlobContainerUri": input_uri, "inputBlobName": "in.txt", "outputBlobContainerUri": output}
+    body = {
+        "type": "import",
+        "inputBlobContainerUri": input_uri,
+        "inputBlobName": "in.txt",
+        "outputBlobContainerUri": output,
+    }
     job = wait_terminal(url, _create(url, body))
     assert job["status"] == "completed", job
     assert "fresh" in {d["id"] for d in hubsim_clean.control("devhub").registry()}

@@ -86,7 +86,8 @@ def test_every_response_body_validates_against_the_schema(hubsim_clean: HubSimul
     assert isinstance(listed, list)
     for entry in listed:
         validate_job(entry)
-    second = session.post(f"{url}/jobs/create?{API}", json={"type": "export", "outputBlobContainerUri": output}, timeout=5)
+    body = {"type": "export", "outputBlobContainerUri": output}
+    second = session.post(f"{url}/jobs/create?{API}", json=body, timeout=5)
     cancelled = session.delete(f"{url}/jobs/{second.json()['jobId']}?{API}", timeout=5)
     assert validate_job(cancelled.json())["status"] == "cancelled"
 
