@@ -52,11 +52,10 @@ def managed_identity_credential(client_id: str | None) -> TokenCredential:
 
             # One quick retry inside azure-identity; the hub client's budgeted loop retries the rest
             # (azure-core's default of ten retries with backoff would outlast an HTTP request).
-            options = {"retry_total": 1, "retry_backoff_factor": 0.2}
             credential = (
-                ManagedIdentityCredential(client_id=client_id, **options)
+                ManagedIdentityCredential(client_id=client_id, retry_total=1, retry_backoff_factor=0.2)
                 if client_id
-                else ManagedIdentityCredential(**options)
+                else ManagedIdentityCredential(retry_total=1, retry_backoff_factor=0.2)
             )
             _credentials[key] = credential
         return credential

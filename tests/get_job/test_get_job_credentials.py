@@ -46,7 +46,8 @@ def test_managed_identity_user_assigned(
 ) -> None:
     seed(hubsim_clean)
     client_id = next(iter(USER_ASSIGNED_CLIENT_IDS))
-    assert get(make_proxy(IOTHUB_AUTH="managedIdentity", IOTHUB_MANAGED_IDENTITY_CLIENT_ID=client_id)).status_code == 200
+    proxy = make_proxy(IOTHUB_AUTH="managedIdentity", IOTHUB_MANAGED_IDENTITY_CLIENT_ID=client_id)
+    assert get(proxy).status_code == 200
     forget_credentials()
     unknown = get(make_proxy(IOTHUB_AUTH="managedIdentity", IOTHUB_MANAGED_IDENTITY_CLIENT_ID="not-a-known-client",
                              IOTHUB_RETRY_BUDGET_SECONDS="1"))

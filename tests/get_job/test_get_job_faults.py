@@ -34,7 +34,8 @@ def test_one_transient_fault_is_retried(
     hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy], kind: FaultKind, extra: dict[str, int]
 ) -> None:
     seed(hubsim_clean)
-    hubsim_clean.control("devhub").queue_fault(kind, **extra)
+    control = hubsim_clean.control("devhub")
+    control.queue_fault(kind, retry_after=extra.get("retry_after"), delay_ms=extra.get("delay_ms", 0))
     response = get(make_proxy(IOTHUB_READ_TIMEOUT_SECONDS="0.2"))
     assert response.status_code == 200
     assert json.loads(response.body)["jobId"] == "job-1"

@@ -1,0 +1,120 @@
+"""Blob names and documents of the poller's output: snapshots, latest.json and the failure report.
+
+Layout under the job's folder (`{prefix}/{jobId}/`):
+    snapshots/{seq:05d}-{status}-{progress}.json   one per observed (status, progress) change
+    latest.json                                    the newest snapshot, plus stall fields
+    failure-report.json, failure-report.md         failed and cancelled jobs
+Names are deterministic (seq comes from the monitor state), so a retried write lands on the same blob.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from shared.jobs import JobStatus
+from shared.redaction import redact_job
+
+# jobIds are GUIDs when the hub makes them; a caller-chosen one must still be one safe path segment.
+_SAFE_JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@=+-]{0,199}$")
+NO_PROGRESS = "na"
+LATEST_BLOB = "latest.json"
+REPORT_JSON_BLOB = "failure-report.json"
+REPORT_MD_BLOB = "failure-report.md"
+
+
+def safe_job_id(value: object) -> str | None:
+    """The jobId if it can be a blob path segment as is (no slashes, dots-only or control characters)."""
+    if isinstance(value, str) and _SAFE_JOB_ID.match(value) and ".." not in value:
+        return value
+    return None
+
+
+def job_status(job: Mapping[str, Any]) -> JobStatus:
+    return JobStatus.parse(job.get("status"))
+
+
+def job_progress(job: Mapping[str, Any]) -> int | None:
+    value = job.get("progress")
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def job_folder(prefix: str, job_id: str) -> str:
+    return f"{prefix}/{job_id}"
+
+
+def snapshot_blob_name(prefix: str, job_id: str, *, seq: int, status: JobStatus, progress: int | None) -> str:
+    shown = NO_PROGRESS if progress is None else str(progress)
+    return f"{job_folder(prefix, job_id)}/snapshots/{seq:05d}-{status.value}-{shown}.json"
+
+
+def latest_blob_name(prefix: str, job_id: str) -> str:
+    return f"{job_folder(prefix, job_id)}/{LATEST_BLOB}"
+
+
+def report_json_blob_name(prefix: str, job_id: str) -> str:
+    return f"{job_folder(prefix, job_id)}/{REPORT_JSON_BLOB}"
+
+
+def report_md_blob_name(prefix: str, job_id: str) -> str:
+    return f"{job_folder(prefix, job_id)}/{REPORT_MD_BLOB}"
+
+
+def utc_iso(moment: datetime.datetime) -> str:
+    """`2026-11-28T16:31:58.123Z`: milliseconds, UTC, as IoT Hub writes its own times."""
+    moment = moment.astimezone(datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_utc(value: object) -> datetime.datetime | None:
+    """Read an ISO 8601 time as IoT Hub or .NET writes it (Z suffix, up to 7 fractional digits)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    # Python 3.10's fromisoformat takes neither "Z" nor more than 6 fractional digits.
+    text = re.sub(r"[Zz]$", "+00:00", value.strip())
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.astimezone(datetime.timezone.utc)
+
+
+def snapshot_document(job: Mapping[str, Any], *, hub: str, polled_at: datetime.datetime) -> dict[str, Any]:
+    """The job's properties with every SAS and secret redacted, plus when and where it was polled."""
+    document = redact_job(job)
+    document["polledAtUtc"] = utc_iso(polled_at)
+    document["hub"] = hub
+    return document
+
+
+def latest_document(
+    snapshot: Mapping[str, Any],
+    *,
+    seq: int,
+    snapshot_blob: str,
+    stalled: bool,
+    stalled_since: str | None,
+    stall_after_seconds: float,
+) -> dict[str, Any]:
+    """latest.json: the newest snapshot, which blob it is, and whether the job looks stalled."""
+    document = dict(snapshot)
+    document["snapshotSeq"] = seq
+    document["snapshotBlob"] = snapshot_blob
+    document["stalled"] = stalled
+    if stalled:
+        document["stalledSinceUtc"] = stalled_since
+        document["stallAfterSeconds"] = stall_after_seconds
+    return document
