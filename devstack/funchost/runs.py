@@ -15,6 +15,7 @@ from enum import Enum
 from typing import Any
 
 from devstack.funchost.discovery import FunctionSpec
+from devstack.funchost.logs import in_function
 
 LOG = logging.getLogger("devstack.funchost")
 KEPT_RUNS = 50
@@ -91,10 +92,13 @@ class FunctionRunner:
                     self._invoke(record.past_due, retries)
                 except Exception as exc:
                     record.error = f"{type(exc).__name__}: {exc}"
-                    LOG.error(
-                        "%s: execution failed (attempt %d)\n%s", self.spec.name, record.attempts,
-                        traceback.format_exc(),
-                    )
+                    with in_function(self.spec.name):
+                        LOG.error(
+                            "%s: execution failed (attempt %d)\n%s",
+                            self.spec.name,
+                            record.attempts,
+                            traceback.format_exc(),
+                        )
                     policy = self.spec.retry
                     if policy is None or not policy.allows(retries) or self._stop.is_set():
                         record.state = RunState.FAILED

@@ -126,9 +126,8 @@ class _Handler(OneWriteHandler):
                 result = function.invoke(request)
             status, headers, payload = response_parts(result)
         except Exception:
-            LOG.error(
-                "%s: invocation %s failed\n%s", function.spec.name, invocation_id, traceback.format_exc()
-            )
+            with in_function(function.spec.name):
+                LOG.error("%s: invocation %s failed\n%s", function.spec.name, invocation_id, traceback.format_exc())
             failure = {"error": "Internal Server Error", "invocationId": invocation_id}
             self._json(HTTPStatus.INTERNAL_SERVER_ERROR, failure)
             return
@@ -186,7 +185,8 @@ class _Handler(OneWriteHandler):
         except ValueError:
             self._json(HTTPStatus.BAD_REQUEST, {"error": 'body must be JSON like {"input": ""}'})
             return
-        del payload  # the timer's input is ignored, as with Core Tools
+        # The input is ignored for timers, as with Core Tools (payload only has to be JSON).
+        del payload
         wait = parse_qs(query).get("wait", ["false"])[0].lower() in TRUE_VALUES
         record = runner.new_run(host.admin_cause(), past_due=False)
         runner.run_in_background(record)

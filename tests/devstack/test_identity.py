@@ -203,7 +203,7 @@ def test_iothub_token_is_refused_by_azurite(msi_env: IdentityControl, azurite_oa
 
 def test_cli_serves_until_sigterm_and_never_prints_tokens() -> None:
     port = processes.free_port()
-    process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+    process = subprocess.Popen(
         [sys.executable, "-m", "devstack.identity", "--port", str(port), "--verbose"],
         cwd=processes.REPO_ROOT,
         stdout=subprocess.PIPE,
