@@ -105,6 +105,9 @@ class HubClient:
             session = self._sessions.get(hub.name)
             if session is None:
                 session = requests.Session()
+                # The hub's address and trust come from settings alone: no proxy, netrc or CA
+                # bundle picked up from the environment (and no scan of os.environ per request).
+                session.trust_env = False
                 # Retries are ours (budget, Retry-After); urllib3's own would hide them.
                 adapter = HTTPAdapter(pool_connections=1, pool_maxsize=POOL_SIZE, max_retries=0)
                 session.mount("https://", adapter)

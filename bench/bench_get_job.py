@@ -1,0 +1,111 @@
+"""get_job per-call cost against the same simulator job, as ratios measured in one run.
+
+(a) get_job's main() on a cache miss, (b) a plain pooled requests GET, (c) the azure-iot-hub SDK's
+get_import_export_job, (d) get_job's main() on a cache hit. Warm token (SAS). Targets: a/b <= 1.2,
+a/c <= 0.6, b/d >= 20. Also the import time of get_job against `import azure.functions` alone
+(target < 1.5x). Run: `make bench` or `.venv/bin/python -m bench.bench_get_job`.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import azure.functions as func
+import requests
+from azure.iot.hub import IoTHubJobManager
+
+from bench.common import interleaved_medians, simulator_process, verdict
+from devstack.hubsim.control import HubControl
+from devstack.wellknown import hub_connection_string
+from shared.credentials import SasAuth
+from shared.job_proxy import reset_default_job_proxy
+from shared.settings import AppSettings
+
+REPO = Path(__file__).resolve().parent.parent
+ROUNDS, REPEAT = 15, 40
+IMPORT_RUNS = 7
+
+
+def _request(job_id: str) -> func.HttpRequest:
+    return func.HttpRequest(
+        "GET", f"http://localhost/api/jobs/{job_id}", params={}, route_params={"jobId": job_id}, body=b""
+    )
+
+
+def _import_ms(statement: str) -> float:
+    code = f"import time; t = time.perf_counter(); {statement}; print((time.perf_counter() - t) * 1000)"
+    runs = [
+        float(subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout)
+        for _ in range(IMPORT_RUNS)
+    ]
+    return statistics.median(runs)
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp, simulator_process("devhub", log_dir=Path(tmp)) as urls:
+        url = urls["devhub"]
+        control = HubControl(url)
+        control.seed_jobs([
+            {"jobId": "active", "type": "export", "status": "running", "progress": 50,
+             "outputBlobContainerUri": "https://a.blob.core.windows.net/c?sv=1&sig=abc"},
+            {"jobId": "done", "type": "export", "status": "completed", "progress": 100,
+             "outputBlobContainerUri": "https://a.blob.core.windows.net/c?sv=1&sig=abc"},
+        ])
+        connection_string = hub_connection_string("devhub")
+        os.environ.update({
+            "IOTHUB_HUBS": "devhub", "IOTHUB_ENDPOINTS": f"devhub={url}", "IOTHUB_AUTH": "sharedAccessPolicy",
+            "IOTHUB_CONNECTION_STRINGS": connection_string, "AzureWebJobsStorage": "UseDevelopmentStorage=true",
+            # TTL 0: every call for the active job goes upstream (a miss); the terminal one is cached.
+            "GET_JOB_CACHE_TTL_SECONDS": "0",
+        })
+        reset_default_job_proxy()
+        import get_job
+
+        settings = AppSettings.from_environ(os.environ)
+        hub = settings.hub.default_hub
+        session = requests.Session()
+        authorization = SasAuth(ttl_seconds=3600).authorization(hub)
+        manager = IoTHubJobManager.from_connection_string(connection_string)
+        manager.protocol.config.base_url = url
+        miss_request, hit_request = _request("active"), _request("done")
+
+        def plain_get() -> None:
+            response = session.get(f"{url}/jobs/active", params={"api-version": "2021-04-12"},
+                                   headers={"Authorization": authorization, "Accept": "application/json"}, timeout=10)
+            response.json()
+
+        contenders = {
+            "a get_job miss": lambda: get_job.main(miss_request),
+            "b plain requests": plain_get,
+            "c azure-iot-hub SDK": lambda: manager.get_import_export_job("active"),
+            "d get_job hit": lambda: get_job.main(hit_request),
+        }
+        for call in contenders.values():  # warm up: connections, token, terminal cache
+            for _ in range(20):
+                call()
+        before = control.counters()["get"]
+        medians = interleaved_medians(contenders, rounds=ROUNDS, repeat=REPEAT)
+        hub_gets = control.counters()["get"] - before
+
+    a, b, c, d = (medians[k] for k in contenders)
+    print("get_job benchmark: median per-call time over interleaved rounds (same simulator job)")
+    for name, seconds in medians.items():
+        print(f"  {name:<22} {seconds * 1e6:10.1f} us")
+    print(f"  a/b = {a / b:6.2f}   ({verdict(a / b, target=1.2, at_most=True)})")
+    print(f"  a/c = {a / c:6.2f}   ({verdict(a / c, target=0.6, at_most=True)})")
+    print(f"  b/d = {b / d:6.1f}   ({verdict(b / d, target=20, at_most=False)})")
+    print(f"  hub GETs during the timed rounds: {hub_gets} (a, b and c go upstream; d never does)")
+    base_ms = _import_ms("import azure.functions")
+    app_ms = _import_ms("import get_job")
+    ratio = app_ms / base_ms
+    print(f"  import get_job {app_ms:.0f} ms vs import azure.functions {base_ms:.0f} ms: "
+          f"{ratio:.2f}x ({verdict(ratio, target=1.5, at_most=True)})")
+
+
+if __name__ == "__main__":
+    main()
