@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import logging
 import threading
 import time
 import uuid
@@ -26,6 +27,8 @@ from devstack.hubsim.vocab import (
     JobType,
     StorageAuthenticationType,
 )
+
+log = logging.getLogger("devstack.hubsim.jobs")
 
 # Fields the service generates: ignored (overwritten) at creation.
 SYSTEM_FIELDS = ("jobId", "startTimeUtc", "endTimeUtc", "status", "progress", "failureReason")
@@ -268,6 +271,10 @@ class JobStore:
             failure = self._do_work(props)
         except StorageFailure as exc:
             failure = str(exc)
+        except Exception:
+            log.exception("job %s: unexpected error in its blob work", props.get("jobId"))
+            failure = f"ErrorCode:{ErrorCode.SERVER_ERROR.code_name};An internal error occurred while running the job."
+
         with self._lock:
             if job.active:
                 self._finish(job, JobStatus.FAILED if failure else JobStatus.COMPLETED, failure)

@@ -100,7 +100,8 @@ class HubRequestHandler(BaseHTTPRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         self.close_connection = True
         text = message or HTTPStatus(code).phrase
-        response = Response(code, error_body(ErrorCode.ARGUMENT_INVALID.code_name, text))
+        name = ErrorCode.ARGUMENT_INVALID.code_name
+        response = Response(code, error_body(name, text), ((Header.ERROR_CODE.value, name),))
         self._write(response, str(uuid.uuid4()))
 
     def log_message(self, format: str, *args: Any) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from azure.core.credentials import AccessToken
-from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
+from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
 from azure.storage.blob import ContainerClient
 
 from devstack import wellknown
@@ -29,6 +29,7 @@ IDENTITY_API_VERSION = "2019-08-01"
 IDENTITY_HEADER_NAME = "X-IDENTITY-HEADER"
 STORAGE_RESOURCE = wellknown.STORAGE_AUDIENCE
 BLOB_TIMEOUT_SECONDS = 10
+NO_TOKEN = "the IoT hub's managed identity could not get a token for storage"  # noqa: S105 - a message
 
 
 class StorageToken(NamedTuple):
@@ -71,7 +72,10 @@ class _ProviderCredential:
         self._provider = provider
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        token = self._provider()
+        try:
+            token = self._provider()
+        except Exception as exc:  # any provider failure (HTTP error, bad JSON, refused): no token
+            raise ClientAuthenticationError(message=f"{NO_TOKEN}: {type(exc).__name__}") from None
         return AccessToken(token.token, token.expires_on)
 
 
@@ -140,8 +144,12 @@ def _failure_reason(uri: str, exc: Exception, *, action: str) -> str:
     if isinstance(exc, StorageFailure):
         return str(exc)
     detail = type(exc).__name__
-    if isinstance(exc, HttpResponseError):
-        detail = f"HTTP {exc.status_code} {getattr(exc, 'error_code', None) or exc.reason or ''}".strip()
+    if isinstance(exc, ClientAuthenticationError) and exc.response is None:
+        detail = exc.message
+    elif isinstance(exc, HttpResponseError):
+        code = getattr(exc, "error_code", None)
+        code_text = str(getattr(code, "value", code) or exc.reason or "")
+        detail = f"HTTP {exc.status_code} {code_text}".strip()
     return (
         f"ErrorCode:{ErrorCode.BLOB_CONTAINER_VALIDATION_ERROR.code_name};"
         f"Unable to access blob container '{_container_name(uri)}' ({strip_sas(uri)}) to {action.split()[0]} "

@@ -9,7 +9,7 @@ import time
 import uuid
 from typing import Any
 
-import jsonschema  # type: ignore[import-untyped]  # no types-jsonschema in the venv
+import jsonschema
 import requests
 from azure.iot.hub import IoTHubJobManager
 from azure.storage.blob import BlobServiceClient, ContainerSasPermissions, generate_container_sas

@@ -183,3 +183,72 @@ def test_missing_input_blob_fails_the_import(hubsim_clean: HubSimulator, azurite
     job = wait_terminal(url, _create(url, body))
     _assert_storage_failure(job, in_container)
     assert "devices.txt" in str(job["failureReason"])
+
+
+def test_demo_import_fails_with_error_lines(hubsim_clean: HubSimulator, azurite: AzuriteInfo) -> None:
+    from devstack.hubsim.demo import DEMO_NEW_DEVICE_IDS, demo_import_text
+
+    url = hubsim_clean.hub_url("thirdhub")
+    control = hubsim_clean.control("thirdhub")
+    in_container, input_uri = container_sas(azurite)
+    out_container, output = container_sas(azurite)
+    write_blob(azurite, in_container, "devices.txt", demo_import_text([d["id"] for d in control.registry()]))
+    body = {"type": "import", "inputBlobContainerUri": input_uri, "outputBlobContainerUri": output}
+    job = wait_terminal(url, _create(url, body, "thirdhub"), "thirdhub")
+    assert job["status"] == "failed"
+    assert "importErrors.log" in job["failureReason"]
+    assert len(read_blob(azurite, out_container, "importErrors.log").splitlines()) == 6
+    assert set(DEMO_NEW_DEVICE_IDS) <= {d["id"] for d in control.registry()}
+
+
+def test_token_provider_and_its_failure(azurite_oauth: AzuriteInfo) -> None:
+    import time
+
+    from azure.storage.blob import BlobServiceClient
+
+    from devstack import tokens, wellknown
+    from devstack.hubsim import HubConfig, JobTiming, SimulatorConfig, StorageToken
+
+    service = BlobServiceClient.from_connection_string(
+        azurite_oauth.connection_string, connection_verify=str(azurite_oauth.ca_bundle)
+    )
+    container = "provider-export"
+    if not service.get_container_client(container).exists():
+        service.create_container(container)
+    state = {"fail": False}
+
+    def provider() -> StorageToken:
+        if state["fail"]:
+            raise RuntimeError("identity endpoint down")
+        now = int(time.time())
+        claims = {
+            "aud": wellknown.STORAGE_AUDIENCE,
+            "iss": wellknown.TOKEN_ISSUER,
+            "iat": now - 60,
+            "nbf": now - 60,
+            "exp": now + 600,
+            "tid": wellknown.TENANT_ID,
+            "oid": "00000000-0000-4000-8000-00000000abcd",
+        }
+        return StorageToken(tokens.mint(claims, key=wellknown.TOKEN_SIGNING_KEY), now + 600)
+
+    config = SimulatorConfig(
+        hubs=(HubConfig(name="devhub"),),
+        timing=JobTiming(enqueued_ms=10, running_ms=50, progress_steps=1),
+        ca_bundle=azurite_oauth.ca_bundle,
+        storage_token_provider=provider,
+    )
+    body = {
+        "type": "export",
+        "outputBlobContainerUri": f"{azurite_oauth.account_url}/{container}",
+        "storageAuthenticationType": "identityBased",
+    }
+    with HubSimulator(config) as simulator:
+        url = simulator.hub_url("devhub")
+        first = wait_terminal(url, _create(url, body))
+        assert first["status"] == "completed", first["failureReason"]
+        assert service.get_container_client(container).get_blob_client("devices.txt").exists()
+        state["fail"] = True
+        failed = wait_terminal(url, _create(url, body))
+        assert failed["status"] == "failed"
+        assert "managed identity could not get a token" in failed["failureReason"]

@@ -185,7 +185,7 @@ def test_control_api_refuses_bad_input(hubsim_clean: HubSimulator) -> None:
 
 def test_cli_runs_until_sigterm(tmp_path: object) -> None:
     port = processes.free_port()
-    process = subprocess.Popen(  # noqa: S603 - our own module
+    process = subprocess.Popen(
         [sys.executable, "-m", "devstack.hubsim", "--hub", f"clihub:{port}", "--job-ms", "100"],
         cwd=processes.REPO_ROOT,
         stdout=subprocess.PIPE,
