@@ -1,0 +1,110 @@
+"""One source of truth for setting names: shared.settings.SETTING_NAMES.
+
+Every name in it must be set by infra/main.bicep (unless deliberately not set in Azure, listed below with the
+reason), listed in local.settings.sample.json and mentioned in README.md; and the template must set no app
+setting the app does not read, beyond the platform's own.
+
+The template's app settings are parsed from the Bicep text with a simple regex: every `name: '...'` line
+between the `// app-settings:begin` and `// app-settings:end` markers of infra/main.bicep. (The Bicep compiler
+is not available on the build machines; infra/check.sh runs checkov on the same file.)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from shared.settings import AZURE_WEBJOBS_STORAGE_ACCOUNT_NAME, SETTING_NAMES
+
+ROOT = Path(__file__).resolve().parent.parent
+BICEP = ROOT / "infra" / "main.bicep"
+PARAMETERS = ROOT / "infra" / "main.parameters.json"
+SAMPLE = ROOT / "local.settings.sample.json"
+README = ROOT / "README.md"
+
+# Names the app reads that the template deliberately does not set in Azure.
+NOT_SET_IN_AZURE = {
+    "AzureWebJobsStorage": "replaced by AzureWebJobsStorage__accountName: host storage by managed identity, no key",
+    "IOTHUB_ENDPOINTS": "endpoint override for the local devstack; in Azure a hub is <name>.azure-devices.net",
+}
+
+# Settings the platform reads (Functions host, App Service, Application Insights), not the app's code.
+PLATFORM_SETTINGS = {
+    "FUNCTIONS_EXTENSION_VERSION",
+    "FUNCTIONS_WORKER_RUNTIME",
+    "APPLICATIONINSIGHTS_CONNECTION_STRING",
+    "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+    "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING",
+    "WEBSITE_CONTENTSHARE",
+    "WEBSITE_RUN_FROM_PACKAGE",
+    "WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID",
+}
+PLATFORM_PREFIXES = ("AzureWebJobsStorage__",)
+
+_BLOCK = re.compile(r"^// app-settings:begin\b(?P<body>.*?)^// app-settings:end\b", re.MULTILINE | re.DOTALL)
+_NAME = re.compile(r"^\s*name:\s*'(?P<name>[A-Za-z0-9_]+)'\s*$", re.MULTILINE)
+
+
+def template_setting_names() -> set[str]:
+    match = _BLOCK.search(BICEP.read_text(encoding="utf-8"))
+    assert match, "infra/main.bicep lacks the // app-settings:begin ... // app-settings:end markers"
+    return {m["name"] for m in _NAME.finditer(match["body"])}
+
+
+def is_platform(name: str) -> bool:
+    return name in PLATFORM_SETTINGS or name.startswith(PLATFORM_PREFIXES)
+
+
+def mentioned(name: str, text: str) -> bool:
+    """The name as a whole word: AzureWebJobsStorage inside AzureWebJobsStorage__accountName does not count."""
+    return re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", text) is not None
+
+
+def test_parser_finds_the_template_settings() -> None:
+    names = template_setting_names()
+    assert len(names) >= 20
+    assert "IOTHUB_HUBS" in names
+    assert AZURE_WEBJOBS_STORAGE_ACCOUNT_NAME in names
+
+
+def test_exceptions_name_real_settings() -> None:
+    assert set(NOT_SET_IN_AZURE) <= set(SETTING_NAMES)
+
+
+@pytest.mark.parametrize("name", [n for n in SETTING_NAMES if n not in NOT_SET_IN_AZURE])
+def test_template_sets_every_setting_the_app_reads(name: str) -> None:
+    assert name in template_setting_names(), f"infra/main.bicep does not set {name}"
+
+
+@pytest.mark.parametrize("name", sorted(NOT_SET_IN_AZURE))
+def test_template_leaves_out_the_deliberate_exceptions(name: str) -> None:
+    assert name not in template_setting_names(), f"{name} is set by infra/main.bicep: {NOT_SET_IN_AZURE[name]}"
+
+
+def test_template_sets_no_setting_the_app_does_not_read() -> None:
+    read = set(SETTING_NAMES) | {AZURE_WEBJOBS_STORAGE_ACCOUNT_NAME}
+    unread = sorted(n for n in template_setting_names() if n not in read and not is_platform(n))
+    assert not unread, f"infra/main.bicep sets settings nothing reads: {unread}"
+
+
+@pytest.mark.parametrize("name", SETTING_NAMES)
+def test_sample_settings_list_every_setting(name: str) -> None:
+    assert SAMPLE.exists(), "local.settings.sample.json is missing"
+    values = json.loads(SAMPLE.read_text(encoding="utf-8")).get("Values", {})
+    assert name in values, f"local.settings.sample.json does not list {name}"
+
+
+@pytest.mark.parametrize("name", SETTING_NAMES)
+def test_readme_mentions_every_setting(name: str) -> None:
+    assert README.exists(), "README.md is missing"
+    assert mentioned(name, README.read_text(encoding="utf-8")), f"README.md does not mention {name}"
+
+
+def test_parameters_file_only_sets_declared_parameters() -> None:
+    declared = set(re.findall(r"^param\s+([A-Za-z0-9_]+)\s", BICEP.read_text(encoding="utf-8"), re.MULTILINE))
+    given = set(json.loads(PARAMETERS.read_text(encoding="utf-8"))["parameters"])
+    assert given <= declared, f"main.parameters.json sets undeclared parameters: {sorted(given - declared)}"
+    assert "iotHubNames" in given, "main.parameters.json must give iotHubNames (no default)"
