@@ -136,13 +136,13 @@ def _text(value: object) -> str | None:
 def _cell(value: object) -> str:
     """A Markdown table cell: one line, pipes escaped, redacted."""
     if value is None:
-        return "–"
+        return "-"
     text = redact_text(str(value)).replace("\r", " ").replace("\n", " ").replace("|", "\\|")
     return text.replace("`", "'")
 
 
 def _code(value: object) -> str:
-    return f"`{_cell(value)}`" if value is not None else "–"
+    return f"`{_cell(value)}`" if value is not None else "-"
 
 
 def render_markdown(report: Mapping[str, Any]) -> str:
@@ -227,7 +227,7 @@ def _import_errors_section(report: Mapping[str, Any]) -> list[str]:
 
 def _duration(value: object) -> str:
     if not isinstance(value, (int, float)):
-        return "–"
+        return "-"
     seconds = float(value)
     if seconds < 120:
         return f"{seconds:.1f} s"

@@ -1,0 +1,19 @@
+"""Timer: poll every configured hub's import/export jobs once, recording snapshots and failure reports."""
+
+from __future__ import annotations
+
+import os
+
+import azure.functions as func
+
+from shared.poller import TickFailedError, default_poller
+from shared.settings import AppSettings
+
+
+def main(timer: func.TimerRequest) -> None:
+    # Settings are read per invocation (cheap) and the poller behind them is process-wide and reused.
+    poller = default_poller(AppSettings.from_environ(os.environ))
+    result = poller.tick(past_due=timer.past_due)
+    if result.all_failed:
+        # Let the function's retry policy try again; a partial failure is logged and waits for the next tick.
+        raise TickFailedError("every hub failed this tick: " + ", ".join(sorted(result.hubs)))

@@ -1,0 +1,217 @@
+"""Where the poller writes a job's files, with which credential, and the clients that do it.
+
+- The job's output container, with the SAS of its `outputBlobContainerUri` when it has one; without one
+  (identityBased jobs, or a URI whose `sig` came back redacted) with the function's managed identity.
+- MONITOR_CONTAINER puts the files in that container of the same storage account instead. A container SAS
+  cannot open another container, so there the managed identity is used unless the URI carries an account
+  SAS (`ss=` and `srt=`).
+- Only hosts on MONITOR_STORAGE_HOST_ALLOWLIST are ever contacted (writes, and reading importErrors.log);
+  plain http only to loopback hosts (the devstack's Azurite). A job pointing elsewhere is rejected here,
+  before any client exists, so no token or data can be sent there.
+
+TLS: every client shares one requests.Session with `trust_env` on, so `REQUESTS_CA_BUNDLE` is honoured
+(azure-core passes `verify=True`, which requests replaces with that bundle). The devstack's HTTPS Azurite
+with its self-signed certificate is trusted that way; nothing is needed in Azure.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from shared.credentials import managed_identity_credential
+from shared.jobs import StorageAuthenticationType
+from shared.redaction import REDACTED
+from shared.settings import PollerSettings, StateStorage
+
+if TYPE_CHECKING:
+    from azure.core.pipeline.policies import HTTPPolicy, SansIOHTTPPolicy
+    from azure.core.pipeline.transport import RequestsTransport
+    from azure.storage.blob import BlobServiceClient, ContainerClient
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+CONNECTION_TIMEOUT_SECONDS = 5.0
+READ_TIMEOUT_SECONDS = 30.0
+RETRY_TOTAL = 2  # azure-storage's default (3 tries, 15 s apart) would eat the tick's budget
+RETRY_BACKOFF_SECONDS = 0.5
+# Download in pieces this big so an importErrors.log of any size is read in bounded memory.
+DOWNLOAD_CHUNK_BYTES = 4 * 1024 * 1024
+POOL_SIZE = 64
+
+
+class TargetRejected(Exception):
+    """The job's container URI cannot or must not be used; `reason` says why (never the SAS)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContainerRef:
+    """A container and how to open it. `sas` never shows in repr or `describe()`."""
+
+    account_url: str
+    container: str
+    host: str
+    sas: str | None = field(default=None, repr=False)
+
+    @property
+    def uses_identity(self) -> bool:
+        return self.sas is None
+
+    def describe(self) -> str:
+        return f"{self.account_url}/{self.container}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobTargets:
+    """`monitor`: where the poller's files go; `output`: the job's own output container (importErrors.log)."""
+
+    monitor: ContainerRef
+    output: ContainerRef
+
+
+def _usable_sas(query: str) -> str | None:
+    params = urllib.parse.parse_qs(query, keep_blank_values=True)
+    signature = params.get("sig", [""])[0]
+    if not signature or signature == REDACTED:
+        return None
+    return query
+
+
+def _is_account_sas(sas: str) -> bool:
+    params = urllib.parse.parse_qs(sas)
+    return "ss" in params and "srt" in params
+
+
+def parse_container_uri(uri: object, settings: PollerSettings, *, field_name: str) -> ContainerRef:
+    """A container URI checked against the allowlist. Path-style URIs (`/account/container`, Azurite) too."""
+    if not isinstance(uri, str) or not uri.strip():
+        raise TargetRejected(f"{field_name} is missing")
+    try:
+        parts = urllib.parse.urlsplit(uri.strip())
+        host = (parts.hostname or "").lower()
+        port = parts.port
+    except ValueError:
+        raise TargetRejected(f"{field_name} is not a URL") from None
+    if parts.scheme not in ("https", "http") or not host:
+        raise TargetRejected(f"{field_name} is not an http(s) URL")
+    if not settings.host_allowed(host):
+        raise TargetRejected(f"storage host {host} is not on the allowlist")
+    if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
+        raise TargetRejected(f"storage host {host} is plain http (only loopback hosts may be)")
+    if parts.username or parts.password:
+        raise TargetRejected(f"{field_name} carries user information")
+    segments = [s for s in parts.path.split("/") if s]
+    if not segments:
+        raise TargetRejected(f"{field_name} names no container")
+    netloc = host if port is None else f"{host}:{port}"
+    if ":" in host:
+        netloc = f"[{host}]" if port is None else f"[{host}]:{port}"
+    account_path = "/".join(urllib.parse.quote(s, safe="") for s in segments[:-1])
+    account_url = f"{parts.scheme}://{netloc}" + (f"/{account_path}" if account_path else "")
+    container = urllib.parse.unquote(segments[-1])
+    return ContainerRef(account_url=account_url, container=container, host=host, sas=_usable_sas(parts.query))
+
+
+def job_targets(job: Mapping[str, Any], settings: PollerSettings) -> JobTargets:
+    """Where this job's monitor files go and where its output is read; raises TargetRejected."""
+    output = parse_container_uri(job.get("outputBlobContainerUri"), settings, field_name="outputBlobContainerUri")
+    identity_based = str(job.get("storageAuthenticationType", "")).lower() == (
+        StorageAuthenticationType.IDENTITY_BASED.value.lower()
+    )
+    if identity_based and output.sas is not None:
+        # The hub uses its own identity for this job; a SAS left in the URI is not ours to rely on.
+        output = ContainerRef(account_url=output.account_url, container=output.container, host=output.host)
+    monitor = output
+    if settings.container is not None and settings.container != output.container:
+        sas = output.sas if output.sas is not None and _is_account_sas(output.sas) else None
+        monitor = ContainerRef(account_url=output.account_url, container=settings.container, host=output.host, sas=sas)
+    for ref in (monitor, output):
+        if ref.uses_identity and ref.account_url.startswith("http://"):
+            raise TargetRejected(f"storage host {ref.host} needs the managed identity, which requires https")
+    return JobTargets(monitor=monitor, output=output)
+
+
+def _short_retry() -> Any:
+    from azure.storage.blob import LinearRetry
+
+    class ShortRetry(LinearRetry):
+        """azure-storage's LinearRetry with sub-second, jittered waits (its own take whole seconds)."""
+
+        def get_backoff_time(self, settings: dict[str, Any]) -> float:
+            return RETRY_BACKOFF_SECONDS * (0.5 + random.random())  # noqa: S311 - jitter, not crypto
+
+    return ShortRetry(retry_total=RETRY_TOTAL)
+
+
+class BlobClients:
+    """azure-storage-blob clients sharing one pooled session; short retries so a tick keeps its budget.
+
+    `per_call_policies` are added to every client's pipeline (the benchmark counts requests that way).
+    """
+
+    def __init__(
+        self,
+        *,
+        storage_client_id: str | None,
+        per_call_policies: Sequence[HTTPPolicy[Any, Any] | SansIOHTTPPolicy[Any, Any]] = (),
+    ) -> None:
+        self._client_id = storage_client_id
+        self._policies = list(per_call_policies)
+        self._lock = threading.Lock()
+        self._transport: RequestsTransport | None = None
+
+    def _shared_transport(self) -> RequestsTransport:
+        from azure.core.pipeline.transport import RequestsTransport
+
+        with self._lock:
+            if self._transport is None:
+                session = requests.Session()
+                session.trust_env = True  # REQUESTS_CA_BUNDLE (devstack certificates), proxies
+                adapter = HTTPAdapter(pool_connections=16, pool_maxsize=POOL_SIZE, max_retries=0)
+                session.mount("https://", adapter)
+                session.mount("http://", adapter)
+                self._transport = RequestsTransport(session=session, session_owner=False)
+            return self._transport
+
+    def _options(self) -> dict[str, Any]:
+        return {
+            "transport": self._shared_transport(),
+            "retry_policy": _short_retry(),
+            "connection_timeout": CONNECTION_TIMEOUT_SECONDS,
+            "read_timeout": READ_TIMEOUT_SECONDS,
+            "max_single_get_size": DOWNLOAD_CHUNK_BYTES,
+            "max_chunk_get_size": DOWNLOAD_CHUNK_BYTES,
+            "per_call_policies": list(self._policies),
+        }
+
+    def container(self, ref: ContainerRef) -> ContainerClient:
+        from azure.storage.blob import ContainerClient
+
+        if ref.sas is not None:
+            return ContainerClient.from_container_url(
+                f"{ref.account_url}/{urllib.parse.quote(ref.container)}?{ref.sas}", **self._options()
+            )
+        credential = managed_identity_credential(self._client_id)
+        return ContainerClient(ref.account_url, ref.container, credential=credential, **self._options())
+
+    def state_service(self, storage: StateStorage) -> BlobServiceClient:
+        """AzureWebJobsStorage: by connection string, or by account URL with the managed identity."""
+        from azure.storage.blob import BlobServiceClient
+
+        if storage.connection_string is not None:
+            return BlobServiceClient.from_connection_string(storage.connection_string, **self._options())
+        if storage.account_url is None:
+            raise TargetRejected("no state storage configured")
+        return BlobServiceClient(
+            storage.account_url, credential=managed_identity_credential(self._client_id), **self._options()
+        )

@@ -1,0 +1,156 @@
+"""Helpers for the poller's tests: settings against the devstack, jobs on the simulator, blob reading."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import requests
+from azure.storage.blob import BlobServiceClient, ContainerSasPermissions, generate_container_sas
+
+from devstack import wellknown
+from devstack.azurite import AzuriteInfo
+from devstack.hubsim import HubSimulator
+from devstack.hubsim.auth import make_sas
+from shared.poller import Poller
+from shared.settings import AppSettings
+
+API = "api-version=2021-04-12"
+PREFIX = "jobmonitor"
+
+
+def service(azurite: AzuriteInfo) -> BlobServiceClient:
+    options: dict[str, Any] = {}
+    if azurite.ca_bundle is not None:
+        options["connection_verify"] = str(azurite.ca_bundle)
+    return BlobServiceClient.from_connection_string(azurite.connection_string, **options)
+
+
+def new_container(azurite: AzuriteInfo, *, create: bool = True) -> str:
+    name = f"c{uuid.uuid4().hex[:20]}"
+    if create:
+        service(azurite).create_container(name)
+    return name
+
+
+def container_sas_uri(azurite: AzuriteInfo, name: str, *, read: bool = True) -> str:
+    sas = generate_container_sas(
+        wellknown.AZURITE_ACCOUNT, name, account_key=wellknown.AZURITE_KEY,
+        permission=ContainerSasPermissions(read=read, write=True, delete=True, list=True, create=True),
+        expiry=datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1),
+    )
+    return f"{azurite.account_url}/{name}?{sas}"
+
+
+def blob_names(azurite: AzuriteInfo, container: str, prefix: str | None = None) -> list[str]:
+    return sorted(b.name for b in service(azurite).get_container_client(container).list_blobs(name_starts_with=prefix))
+
+
+def read_json(azurite: AzuriteInfo, container: str, blob: str) -> dict[str, Any]:
+    data = service(azurite).get_container_client(container).download_blob(blob).readall()
+    value = json.loads(data)
+    assert isinstance(value, dict)
+    return value
+
+
+def read_text(azurite: AzuriteInfo, container: str, blob: str) -> str:
+    return service(azurite).get_container_client(container).download_blob(blob).readall().decode()
+
+
+def upload_text(azurite: AzuriteInfo, container: str, blob: str, text: str) -> None:
+    service(azurite).get_container_client(container).upload_blob(blob, text.encode(), overwrite=True)
+
+
+def create_job(hubsim: HubSimulator, hub: str, body: Mapping[str, Any]) -> str:
+    response = requests.post(
+        f"{hubsim.hub_url(hub)}/jobs/create?{API}", json=dict(body),
+        headers={"Authorization": make_sas(hub)}, timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["jobId"])
+
+
+def get_job(hubsim: HubSimulator, hub: str, job_id: str) -> dict[str, Any]:
+    response = requests.get(f"{hubsim.hub_url(hub)}/jobs/{job_id}?{API}",
+                            headers={"Authorization": make_sas(hub)}, timeout=10)
+    assert response.status_code == 200, response.text
+    value = response.json()
+    assert isinstance(value, dict)
+    return value
+
+
+def cancel_job(hubsim: HubSimulator, hub: str, job_id: str) -> None:
+    response = requests.delete(f"{hubsim.hub_url(hub)}/jobs/{job_id}?{API}",
+                               headers={"Authorization": make_sas(hub)}, timeout=10)
+    assert response.status_code in (200, 204), response.text
+
+
+def wait_terminal(hubsim: HubSimulator, hub: str, job_id: str, timeout: float = 10.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = get_job(hubsim, hub, job_id)
+        if job.get("status") in ("completed", "failed", "cancelled"):
+            return job
+        time.sleep(0.02)
+    raise AssertionError(f"job {job_id} did not finish in {timeout}s")
+
+
+def utc_iso(moment: datetime.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+@dataclass
+class PollerEnv:
+    """Builds settings for a test: its own state container, so tests never share monitor state."""
+
+    hubsim: HubSimulator
+    azurite: AzuriteInfo
+    state_container: str
+
+    def environ(self, hubs: tuple[str, ...] = ("devhub",), **extra: str) -> dict[str, str]:
+        environ = {
+            "IOTHUB_HUBS": ",".join(hubs),
+            "IOTHUB_ENDPOINTS": ",".join(f"{h}={self.hubsim.hub_url(h)}" for h in hubs),
+            "IOTHUB_AUTH": "sharedAccessPolicy",
+            "IOTHUB_CONNECTION_STRINGS": "|".join(wellknown.hub_connection_string(h) for h in hubs),
+            "IOTHUB_RETRY_BUDGET_SECONDS": "2",
+            "IOTHUB_MAX_ATTEMPTS": "2",
+            "MONITOR_STORAGE_HOST_ALLOWLIST": "127.0.0.1,*.blob.core.windows.net",
+            "MONITOR_STATE_CONTAINER": self.state_container,
+            "MONITOR_TICK_BUDGET_SECONDS": "20",
+            "AzureWebJobsStorage": self.azurite.connection_string,
+        }
+        environ.update(extra)
+        return environ
+
+    def settings(self, hubs: tuple[str, ...] = ("devhub",), **extra: str) -> AppSettings:
+        return AppSettings.from_environ(self.environ(hubs, **extra))
+
+    def poller(self, hubs: tuple[str, ...] = ("devhub",), **extra: str) -> Poller:
+        return Poller(self.settings(hubs, **extra))
+
+    def state(self, hub: str = "devhub") -> dict[str, Any]:
+        return read_json(self.azurite, self.state_container, f"hubs/{hub}.json")
+
+
+@pytest.fixture
+def env(hubsim_clean: HubSimulator, azurite: AzuriteInfo) -> PollerEnv:
+    return PollerEnv(hubsim=hubsim_clean, azurite=azurite, state_container=new_container(azurite, create=False))
+
+
+def events(caplog: pytest.LogCaptureFixture, name: str | None = None) -> list[dict[str, Any]]:
+    """The poller's JSON log lines (optionally one event's)."""
+    found = []
+    for record in caplog.records:
+        if record.name != "jobmonitor.poller":
+            continue
+        line = json.loads(record.getMessage())
+        if name is None or line.get("event") == name:
+            found.append(line)
+    return found
