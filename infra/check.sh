@@ -7,10 +7,10 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
-checkov="$root/.venv/bin/checkov"
+checkov="$root/.venv-tools/bin/checkov"
 
 if [[ ! -x "$checkov" ]]; then
-  echo "infra/check.sh: $checkov not found; run .venv/bin/pip install -r requirements-dev.txt" >&2
+  echo "infra/check.sh: $checkov not found; run make setup (it builds .venv-tools from requirements-tools.txt)" >&2
   exit 2
 fi
 

@@ -1,0 +1,140 @@
+"""`make run`: the whole stack on the well-known ports, demo jobs, and what to curl. Ctrl-C stops it.
+
+Azurite (blob, 10000), the managed-identity endpoint (7082), the IoT Hub simulator (hub `devhub`,
+7081) and the local Functions host (7071) with the app configured against them. Every child runs
+in its own process group and is stopped on exit, so nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from devstack import processes
+from devstack.azurite import start_azurite
+from devstack.demo import EXPORT_CONTAINER, IMPORT_OUTPUT_CONTAINER, create_demo_jobs
+from devstack.funchost.keys import DEFAULT_FUNCTION_KEY, DEFAULT_MASTER_KEY
+from devstack.wellknown import (
+    AZURITE_BLOB_PORT,
+    DEFAULT_HUB_NAME,
+    DEFAULT_HUB_PORT,
+    FUNCTIONS_HOST_PORT,
+    IDENTITY_HEADER,
+    IDENTITY_PORT,
+)
+
+STATE_DIR = processes.REPO_ROOT / ".devstack"
+SAMPLE_SETTINGS = processes.REPO_ROOT / "local.settings.sample.json"
+PORTS = {"Azurite": AZURITE_BLOB_PORT, "hub simulator": DEFAULT_HUB_PORT, "identity endpoint": IDENTITY_PORT,
+         "functions host": FUNCTIONS_HOST_PORT}
+# Demo pacing: slow enough to watch progress, quick enough to see the end.
+DEMO_ENQUEUE_MS, DEMO_JOB_MS = 2000, 8000
+DEMO_POLL_SCHEDULE = "*/20 * * * * *"
+
+
+def _check_ports() -> None:
+    import socket
+
+    for name, port in PORTS.items():
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                raise SystemExit(f"port {port} ({name}) is in use: is `make run` already running?")
+
+
+def _settings_file(blob_connection_string: str) -> Path:
+    """local.settings.sample.json's values, pointed at this stack (the user's own file is left alone)."""
+    settings = json.loads(SAMPLE_SETTINGS.read_text())
+    settings["Values"].update({"AzureWebJobsStorage": blob_connection_string, "POLL_SCHEDULE": DEMO_POLL_SCHEDULE})
+    path = STATE_DIR / "local.settings.json"
+    path.write_text(json.dumps(settings, indent=2))
+    return path
+
+
+def main() -> int:
+    _check_ports()
+    STATE_DIR.mkdir(exist_ok=True)
+    logs = STATE_DIR / "logs"
+    children: list[subprocess.Popen[bytes]] = []
+    stop = threading.Event()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    python = sys.executable
+    try:
+        azurite, info = start_azurite(
+            port=AZURITE_BLOB_PORT, data_dir=STATE_DIR / "azurite", log_path=logs / "azurite.log"
+        )
+        children.append(azurite)
+        identity = processes.start(
+            [python, "-m", "devstack.identity", "--port", str(IDENTITY_PORT)], log_path=logs / "identity.log"
+        )
+        children.append(identity)
+        processes.wait_for_port(IDENTITY_PORT, process=identity)
+        hubsim = processes.start(
+            [python, "-m", "devstack.hubsim", "--hub", f"{DEFAULT_HUB_NAME}:{DEFAULT_HUB_PORT}",
+             "--enqueue-ms", str(DEMO_ENQUEUE_MS), "--job-ms", str(DEMO_JOB_MS),
+             "--identity-endpoint", f"http://127.0.0.1:{IDENTITY_PORT}/msi/token",
+             "--identity-header", IDENTITY_HEADER],
+            log_path=logs / "hubsim.log",
+        )
+        children.append(hubsim)
+        processes.wait_for_port(DEFAULT_HUB_PORT, process=hubsim)
+        host = processes.start(
+            [python, "-m", "devstack.funchost", "--app-root", str(processes.REPO_ROOT), "--port",
+             str(FUNCTIONS_HOST_PORT), "--settings", str(_settings_file(info.connection_string))],
+            log_path=logs / "funchost.log",
+        )
+        children.append(host)
+        processes.wait_for_port(FUNCTIONS_HOST_PORT, process=host, timeout=60)
+        hub_url = f"http://127.0.0.1:{DEFAULT_HUB_PORT}"
+        print(f"devstack up: Azurite {info.account_url}, hub {DEFAULT_HUB_NAME} {hub_url}, "
+              f"identity http://127.0.0.1:{IDENTITY_PORT}/msi/token, functions http://127.0.0.1:{FUNCTIONS_HOST_PORT}")
+        print(f"logs in {logs}/; creating the demo jobs (an export, then an import that fails)...", flush=True)
+        demo = create_demo_jobs(hub=DEFAULT_HUB_NAME, hub_url=hub_url, blob_connection_string=info.connection_string)
+        _print_usage(demo.export_job_id, demo.import_job_id)
+        while not stop.is_set():
+            if any(child.poll() is not None for child in children):
+                print("a devstack process exited; see the logs above. Stopping.", file=sys.stderr)
+                return 1
+            stop.wait(1)
+        return 0
+    finally:
+        for child in reversed(children):
+            processes.stop(child)
+        print("devstack stopped.")
+
+
+def _print_usage(export_id: str, import_id: str) -> None:
+    api = f"http://127.0.0.1:{FUNCTIONS_HOST_PORT}/api"
+    key = f"-H 'x-functions-key: {DEFAULT_FUNCTION_KEY}'"
+    print(f"""
+Demo jobs on hub {DEFAULT_HUB_NAME}: export {export_id} (completed), import {import_id} (running, then failed).
+
+  # the job, through get_job (SAS signatures redacted):
+  curl -s {key} {api}/jobs/{export_id}
+  curl -s {key} {api}/jobs/{import_id}
+  curl -s -i {key} {api}/jobs/no-such-job          # 404 JobNotFound
+  curl -s -i {key} '{api}/jobs/..%2Fjobs'          # 400 InvalidJobId
+  curl -s -i {api}/jobs/{export_id}                # 401: no function key
+
+  # run the poller now (it also runs every 20 s here):
+  curl -s -X POST -H 'x-functions-key: {DEFAULT_MASTER_KEY}' -H 'Content-Type: application/json' \\
+       -d '{{"input": ""}}' 'http://127.0.0.1:{FUNCTIONS_HOST_PORT}/admin/functions/poll_job_timer?wait=true'
+
+  # the snapshots and failure reports it wrote beside each job's output:
+  .venv/bin/python -m devstack.blobs {EXPORT_CONTAINER} {IMPORT_OUTPUT_CONTAINER}
+  .venv/bin/python -m devstack.blobs {IMPORT_OUTPUT_CONTAINER} --show jobmonitor/{import_id}/failure-report.md
+
+Ctrl-C stops everything.""", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
