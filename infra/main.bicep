@@ -1,7 +1,7 @@
 // IoT Hub import/export job monitor: a Linux Python 3.11 Function App (get_job + poll_job_timer) with
 // Application Insights, its own storage account reached by managed identity, and least-privilege role assignments.
 //
-// Deploy: az deployment group create -g <rg> -f infra/main.bicep -p infra/main.parameters.json (docs/deploy.md).
+// Deploy: az deployment group create -g <rg> -f infra/main.bicep -p infra/main.parameters.json (README, "Deploy").
 // Validate here: bash infra/check.sh (checkov; the Bicep compiler is not available on the build machines).
 //
 // Keys: none on the default plan (Flex Consumption). The app's storage account allows Shared Key only on
@@ -44,7 +44,7 @@ param flexMaximumInstanceCount int = 40
 ])
 param flexInstanceMemoryMB int = 2048
 
-@description('Consumption (Y1) only: URL of the app package blob (https://<account>.blob.core.windows.net/app-package/<file>.zip) in this app\'s storage account; the app fetches it with its managed identity. Empty until the first publish (docs/deploy.md).')
+@description('Consumption (Y1) only: URL of the app package blob (https://<account>.blob.core.windows.net/app-package/<file>.zip) in this app\'s storage account; the app fetches it with its managed identity. Empty until the first publish (README, "Deploy").')
 param consumptionPackageUrl string = ''
 
 @description('Create a user-assigned managed identity and use it for everything (hubs, storage, telemetry) instead of the system-assigned one.')
