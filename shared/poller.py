@@ -114,6 +114,7 @@ class Poller:
         )
         self._store_lock = threading.Lock()
         self._store: StateStore | None = None
+        self._siblings_ready: set[tuple[str, str]] = set()
 
     def _state_store(self) -> StateStore:
         with self._store_lock:
@@ -281,6 +282,8 @@ class Poller:
         done = Done()
         try:
             container = self._blobs.container(targets.monitor)
+            if targets.monitor.container != targets.output.container:
+                self._ensure_sibling(container, targets)
             for pending in sorted(record.pending, key=lambda p: p.seq):
                 _check(deadline)
                 self._write_snapshot(container, pending)
@@ -300,6 +303,17 @@ class Poller:
                       container=targets.monitor.describe(), error=type(exc).__name__, message=_storage_message(exc),
                       failures=record.write_failures + 1)
         return done
+
+    def _ensure_sibling(self, container: ContainerClient, targets: JobTargets) -> None:
+        """MONITOR_CONTAINER is created on first use in each account (once per process)."""
+        from azure.core.exceptions import ResourceExistsError
+
+        key = (targets.monitor.account_url, targets.monitor.container)
+        if key in self._siblings_ready:
+            return
+        with contextlib.suppress(ResourceExistsError):
+            container.create_container()
+        self._siblings_ready.add(key)
 
     @staticmethod
     def _write_snapshot(container: ContainerClient, pending: PendingSnapshot) -> None:

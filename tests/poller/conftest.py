@@ -113,7 +113,7 @@ class PollerEnv:
     azurite: AzuriteInfo
     state_container: str
 
-    def environ(self, hubs: tuple[str, ...] = ("devhub",), **extra: str) -> dict[str, str]:
+    def environ(self, hubs: tuple[str, ...] = ("devhub",), /, **extra: str) -> dict[str, str]:
         environ = {
             "IOTHUB_HUBS": ",".join(hubs),
             "IOTHUB_ENDPOINTS": ",".join(f"{h}={self.hubsim.hub_url(h)}" for h in hubs),
@@ -129,10 +129,10 @@ class PollerEnv:
         environ.update(extra)
         return environ
 
-    def settings(self, hubs: tuple[str, ...] = ("devhub",), **extra: str) -> AppSettings:
+    def settings(self, hubs: tuple[str, ...] = ("devhub",), /, **extra: str) -> AppSettings:
         return AppSettings.from_environ(self.environ(hubs, **extra))
 
-    def poller(self, hubs: tuple[str, ...] = ("devhub",), **extra: str) -> Poller:
+    def poller(self, hubs: tuple[str, ...] = ("devhub",), /, **extra: str) -> Poller:
         return Poller(self.settings(hubs, **extra))
 
     def state(self, hub: str = "devhub") -> dict[str, Any]:

@@ -1,0 +1,144 @@
+"""Faults: hubs that throttle, refuse or hang beside a healthy one; storage hosts off the allowlist."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from devstack import wellknown
+from devstack.hubsim.vocab import FaultKind, Operation
+from shared.poller import Poller
+from shared.redaction import contains_secret
+from tests.poller.conftest import PREFIX, PollerEnv, blob_names, events, wait_terminal
+from tests.poller.test_poller_jobs import start_failing_import
+
+HUBS = ("devhub", "otherhub", "thirdhub")
+WRONG_KEY = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmc="
+
+
+def test_throttled_and_unauthorized_hubs_beside_a_healthy_one(
+    env: PollerEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="jobmonitor.poller")
+    env.hubsim.control("devhub").queue_fault(FaultKind.THROTTLE, count=10, operation=Operation.LIST, wait_seconds=1)
+    strings = [
+        wellknown.hub_connection_string("devhub"),
+        wellknown.hub_connection_string("otherhub").replace(wellknown.HUB_POLICY_KEYS["iothubowner"], WRONG_KEY),
+        wellknown.hub_connection_string("thirdhub"),
+    ]
+    poller = Poller(env.settings(HUBS, IOTHUB_CONNECTION_STRINGS="|".join(strings)))
+    healthy_id, healthy = _failing_import_on(env, "thirdhub")
+    result = poller.tick()
+    assert not result.hubs["devhub"].ok
+    assert "HubThrottledError" in (result.hubs["devhub"].error or "")
+    assert not result.hubs["otherhub"].ok
+    assert "HubAuthError" in (result.hubs["otherhub"].error or "")
+    assert result.hubs["thirdhub"].ok
+    assert f"{PREFIX}/{healthy_id}/failure-report.json" in blob_names(env.azurite, healthy)
+    failures = {e["hub"]: e for e in events(caplog, "poller.hub_failed")}
+    assert failures["devhub"]["statusCode"] == 429
+    assert failures["otherhub"]["statusCode"] == 401
+    assert set(failures) == {"devhub", "otherhub"}
+    # One list per attempt, never a per-job GET; the unauthorized hub is not retried.
+    assert env.hubsim.control("devhub").counters()["list"] == 2
+    refused = env.hubsim.control("otherhub").counters()
+    assert (refused["list"], refused["get"]) == (1, 0)
+    for record in caplog.records:
+        assert not contains_secret(record.getMessage())
+
+
+def _failing_import_on(env: PollerEnv, hub: str) -> tuple[str, str]:
+    # start_failing_import uses devhub; create the same kind of job on another hub.
+    from tests.poller.conftest import container_sas_uri, create_job, new_container, upload_text
+    from tests.poller.test_poller_jobs import failing_import_lines
+
+    inputs, outputs = new_container(env.azurite), new_container(env.azurite)
+    upload_text(env.azurite, inputs, "devices.txt", failing_import_lines())
+    job_id = create_job(env.hubsim, hub, {
+        "type": "import", "inputBlobContainerUri": container_sas_uri(env.azurite, inputs),
+        "outputBlobContainerUri": container_sas_uri(env.azurite, outputs),
+    })
+    wait_terminal(env.hubsim, hub, job_id)
+    return job_id, outputs
+
+
+def test_a_hanging_hub_does_not_hold_the_tick_past_its_budget(env: PollerEnv) -> None:
+    env.hubsim.control("otherhub").queue_fault(FaultKind.SLOW, count=5, operation=Operation.LIST, delay_ms=8000)
+    job_id, container = start_failing_import(env)
+    wait_terminal(env.hubsim, "devhub", job_id)
+    poller = Poller(env.settings(("devhub", "otherhub"), MONITOR_TICK_BUDGET_SECONDS="5",
+                                 IOTHUB_READ_TIMEOUT_SECONDS="30", IOTHUB_RETRY_BUDGET_SECONDS="60"))
+    started = time.monotonic()
+    result = poller.tick()
+    assert time.monotonic() - started < 5.0
+    assert result.hubs["devhub"].ok
+    assert not result.hubs["otherhub"].ok
+    assert f"{PREFIX}/{job_id}/failure-report.json" in blob_names(env.azurite, container)
+
+
+class _Listener:
+    """A TCP port that counts every connection made to it (a storage host that must never be contacted)."""
+
+    def __init__(self) -> None:
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.socket.bind(("127.0.0.1", 0))
+        self.socket.listen(16)
+        self.socket.settimeout(0.1)
+        self.port = int(self.socket.getsockname()[1])
+        self.connections = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                connection, _ = self.socket.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            connection.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self.socket.close()
+
+
+@pytest.fixture
+def listener() -> Iterator[_Listener]:
+    server = _Listener()
+    yield server
+    server.close()
+
+
+def test_uri_outside_the_allowlist_is_skipped_and_never_contacted(
+    env: PollerEnv, listener: _Listener, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="jobmonitor.poller")
+    outside = f"http://localhost:{listener.port}/devstoreaccount1/stolen?sv=2021-08-06&sr=c&sp=rwdl&sig=abcdef123%3D"
+    identity = f"https://evil.example.com:{listener.port}/stolen"
+    seeded = env.hubsim.control("devhub").seed_jobs([
+        {"jobId": "outside-sas", "type": "import", "status": "failed", "progress": 10,
+         "inputBlobContainerUri": outside, "outputBlobContainerUri": outside,
+         "failureReason": "ErrorCode:ImportErrors;1 of 1 devices failed to import",
+         "endTimeUtc": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())},
+        {"jobId": "outside-identity", "type": "export", "status": "running", "progress": 50,
+         "storageAuthenticationType": "identityBased", "outputBlobContainerUri": identity},
+    ])
+    poller = Poller(env.settings(MONITOR_STORAGE_HOST_ALLOWLIST="127.0.0.1"))
+    for _ in range(3):
+        poller.tick()
+    assert listener.connections == 0
+    skipped = events(caplog, "poller.job_skipped")
+    assert sorted(e["jobId"] for e in skipped) == sorted(seeded)  # logged once each, not every tick
+    assert all("not on the allowlist" in e["reason"] for e in skipped)
+    state = env.state()
+    assert all(state["jobs"][job_id]["skipped"] for job_id in seeded)
+    for record in caplog.records:
+        assert "abcdef123" not in record.getMessage()
