@@ -25,7 +25,7 @@ from shared.blob_targets import BlobClients, JobTargets, TargetRejected, job_tar
 from shared.errors import CredentialError, HubError, JobMonitorError
 from shared.failure_reports import TimelineEntry, build_report, render_markdown
 from shared.hub_client import HubClient, default_hub_client
-from shared.import_errors import SummaryAborted, summarize_chunks
+from shared.import_errors import ImportErrorSummary, SummaryAborted, summarize_chunks
 from shared.logs import log_event
 from shared.monitor_state import (
     IMPORT_LOG_ATTEMPTS,
@@ -373,47 +373,39 @@ class Poller:
 
         json_name = report_json_blob_name(self._poller.prefix, record.job_id)
         md_name = report_md_blob_name(self._poller.prefix, record.job_id)
-        try:
-            existing: dict[str, Any] | None = json.loads(container.download_blob(json_name).readall())
-        except Exception as exc:
-            if not _not_found(exc):
-                raise
-            existing = None
+        summary, note = None, None
+        if str(job.get("type", "")).lower() == "import":
+            summary, note = self._import_summary(record, targets, deadline)
+        report = build_report(
+            job, hub=hub.name, timeline=[TimelineEntry(
+                seq=int(e["seq"]), status=str(e["status"]), progress=e.get("progress"),
+                polled_at_utc=str(e["polledAtUtc"]), blob=str(e.get("blob", "")),
+            ) for e in record.timeline],
+            import_errors=summary, import_errors_note=note, generated_at=self._clock(),
+        )
+        document: dict[str, Any] = report.to_json()
+        _check(deadline)
         created = False
-        if existing is None:
-            summary, note = None, None
-            if str(job.get("type", "")).lower() == "import":
-                summary, note = self._import_summary(record, targets, deadline)
-            report = build_report(
-                job, hub=hub.name, timeline=[TimelineEntry(
-                    seq=int(e["seq"]), status=str(e["status"]), progress=e.get("progress"),
-                    polled_at_utc=str(e["polledAtUtc"]), blob=str(e.get("blob", "")),
-                ) for e in record.timeline],
-                import_errors=summary, import_errors_note=note, generated_at=self._clock(),
-            )
-            existing = report.to_json()
-            _check(deadline)
-            try:
-                container.upload_blob(json_name, _json_bytes(existing), overwrite=False,
-                                      content_settings=ContentSettings(content_type=JSON_CONTENT))
-                created = True
-            except ResourceExistsError:
-                # An overlapping tick wrote it first: render the Markdown from what is stored.
-                existing = json.loads(container.download_blob(json_name).readall())
+        try:
+            container.upload_blob(json_name, _json_bytes(document), overwrite=False,
+                                  content_settings=ContentSettings(content_type=JSON_CONTENT))
+            created = True
+        except ResourceExistsError:
+            # Written by an earlier or overlapping tick: the Markdown follows what is stored.
+            document = json.loads(container.download_blob(json_name).readall())
         _check(deadline)
         with contextlib.suppress(ResourceExistsError):
-            container.upload_blob(md_name, render_markdown(existing).encode(), overwrite=False,
+            container.upload_blob(md_name, render_markdown(document).encode(), overwrite=False,
                                   content_settings=ContentSettings(content_type=MARKDOWN_CONTENT))
         if created:
-            hint = existing.get("hint") or {}
             log_event(logger, "poller.report_written", hub=hub.name, jobId=record.job_id,
-                      status=existing.get("status"), hint=hint.get("key"), blob=json_name,
-                      importErrorLines=(existing.get("importErrors") or {}).get("totalLines"))
+                      status=document.get("status"), hint=report.hint.key, blob=json_name,
+                      importErrorLines=summary.total_lines if summary is not None else None)
         return True
 
     def _import_summary(
         self, record: JobRecord, targets: JobTargets, deadline: Deadline
-    ) -> tuple[Any, str | None]:
+    ) -> tuple[ImportErrorSummary | None, str | None]:
         """Summarise importErrors.log from the job's output container; (None, note) when it cannot be."""
         try:
             blob = self._blobs.container(targets.output).get_blob_client(IMPORT_ERRORS_BLOB)
