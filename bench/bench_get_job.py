@@ -13,6 +13,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import azure.functions as func
@@ -79,7 +80,7 @@ def main() -> None:
                                    headers={"Authorization": authorization, "Accept": "application/json"}, timeout=10)
             response.json()
 
-        contenders = {
+        contenders: dict[str, Callable[[], object]] = {
             "a get_job miss": lambda: get_job.main(miss_request),
             "b plain requests": plain_get,
             "c azure-iot-hub SDK": lambda: manager.get_import_export_job("active"),

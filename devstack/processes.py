@@ -35,7 +35,7 @@ def start(args: Sequence[str], *, log_path: Path, env: dict[str, str] | None = N
     """Start a child in its own process group, so stop() ends it and everything it started."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
-        return subprocess.Popen(
+        return subprocess.Popen(  # noqa: S603 - our own argv (devstack launchers), never shell
             list(args),
             stdout=log,
             stderr=subprocess.STDOUT,
