@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from devstack.funchost.discovery import AuthLevel
-from devstack.funchost.httpio import OneWriteHandler
 from devstack.funchost.httpmodel import build_request, response_parts
 from devstack.funchost.keys import KEY_HEADER, KEY_QUERY_PARAM
 from devstack.funchost.logs import in_function
+from devstack.httpio import OneWriteHandler
 
 if TYPE_CHECKING:
     from devstack.funchost.host import FunctionsHost, HttpFunction
@@ -47,6 +47,9 @@ class HostServer(ThreadingHTTPServer):
 
 
 class _Handler(OneWriteHandler):
+    # Functions accept large bodies and keep idle connections longer than the small stand-ins do.
+    max_body_bytes = 100 << 20
+    timeout = 120.0
     server: HostServer
 
     def log_message(self, format: str, *args: Any) -> None:

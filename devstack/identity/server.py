@@ -18,9 +18,9 @@ from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from devstack.httpio import OneWriteHandler
 from devstack.identity import protocol
 from devstack.identity.control import IdentityControl
-from devstack.identity.httpio import OneWriteHandler
 from devstack.identity.identities import find_identity
 from devstack.identity.issuer import DEFAULT_TOKEN_LIFETIME_SECONDS, SUPPORTED_RESOURCES, issue
 from devstack.identity.protocol import ErrorCode, error_body

@@ -1,4 +1,8 @@
-"""Writing whole HTTP/1.1 responses in one sendall from a BaseHTTPRequestHandler, with TCP_NODELAY."""
+"""Writing whole HTTP/1.1 responses in one sendall from a BaseHTTPRequestHandler, with TCP_NODELAY.
+
+Shared by the devstack's HTTP servers: a response written in pieces on a keep-alive connection meets
+the client's delayed ACK and stalls about 40 ms per call.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +12,16 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
-MAX_BODY_BYTES = 100 << 20
-IDLE_CONNECTION_TIMEOUT_SECONDS = 120.0
+DEFAULT_MAX_BODY_BYTES = 1 << 20
+DEFAULT_IDLE_CONNECTION_TIMEOUT_SECONDS = 30.0
 
 
 class OneWriteHandler(BaseHTTPRequestHandler):
     """Base handler: HTTP/1.1 keep-alive, Nagle off, each response assembled then written once."""
 
     protocol_version = "HTTP/1.1"
-    timeout = IDLE_CONNECTION_TIMEOUT_SECONDS
+    timeout = DEFAULT_IDLE_CONNECTION_TIMEOUT_SECONDS
+    max_body_bytes = DEFAULT_MAX_BODY_BYTES
 
     def setup(self) -> None:
         super().setup()
@@ -24,7 +29,7 @@ class OneWriteHandler(BaseHTTPRequestHandler):
 
     def read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
-        if length < 0 or length > MAX_BODY_BYTES:
+        if length < 0 or length > self.max_body_bytes:
             raise ValueError("bad Content-Length")
         return self.rfile.read(length) if length else b""
 
