@@ -30,6 +30,7 @@ from shared.logs import log_event
 from shared.monitor_state import (
     IMPORT_LOG_ATTEMPTS,
     Done,
+    HubView,
     JobRecord,
     PendingLatest,
     PendingSnapshot,
@@ -115,6 +116,10 @@ class Poller:
         self._store_lock = threading.Lock()
         self._store: StateStore | None = None
         self._siblings_ready: set[tuple[str, str]] = set()
+        # Per hub, what the state said after this process's last tick (see HubView): a job list equal
+        # to it needs no state read, so a steady tick costs one list call per hub and nothing else.
+        self._views: dict[str, HubView] = {}
+        self._views_lock = threading.Lock()
 
     def _state_store(self) -> StateStore:
         with self._store_lock:
@@ -188,6 +193,13 @@ class Poller:
         jobs = [job for job in listed.value if safe_job_id(job.get("jobId")) is not None]
         outcome.jobs_listed = len(jobs)
         by_id = {str(job["jobId"]): job for job in jobs}
+        with self._views_lock:
+            view = self._views.pop(hub.name, None)
+        if view is not None and view.matches(jobs, now=listed_at):
+            with self._views_lock:
+                self._views.setdefault(hub.name, view)
+            outcome.ok = True
+            return
         targets: dict[str, JobTargets | str] = {}
 
         def reject(job: Mapping[str, Any]) -> str | None:
@@ -229,6 +241,10 @@ class Poller:
             except StateConflict:
                 outcome.claim_conflicts += 1
                 state, etag = store.load(hub.name, now=listed_at)
+        view = state.view(stall_after_seconds=self._poller.stall_after_seconds)
+        if view is not None:
+            with self._views_lock:
+                self._views[hub.name] = view
         outcome.ok = True
 
     def _targets(self, job: Mapping[str, Any], cache: dict[str, JobTargets | str]) -> JobTargets | str:
