@@ -241,6 +241,11 @@ class Poller:
             except StateConflict:
                 outcome.claim_conflicts += 1
                 state, etag = store.load(hub.name, now=listed_at)
+        for job_id, result in done.items():
+            record = state.jobs.get(job_id)
+            if result.failed and record is not None and record.skipped is not None:
+                log_event(logger, "poller.job_skipped", level=logging.WARNING, hub=hub.name, jobId=job_id,
+                          reason=record.skipped)
         view = state.view(stall_after_seconds=self._poller.stall_after_seconds)
         if view is not None:
             with self._views_lock:
