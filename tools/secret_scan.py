@@ -8,7 +8,8 @@ private keys (`-----BEGIN ... PRIVATE KEY-----`) and long base64 keys in the con
 documented well-known development keys (devstack/wellknown.py HUB_POLICY_KEYS and AZURITE_KEY,
 devstack/funchost/keys.py defaults) and the per-file test fixtures of ALLOWED_FIXTURES below, each
 with its reason. Exits 1 listing `file:line: kind (preview)` for each finding, showing at most the
-first four characters of a value and its length, never the value; exits 0 when clean.
+first four characters of a value and its length, never the value; exits 0 when clean, 2 outside
+a git repository.
 """
 
 from __future__ import annotations
@@ -152,11 +153,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tools/secret_scan.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, default=Path())
     args = parser.parse_args(argv)
-    root = Path(
-        subprocess.run(  # noqa: S603 - git with fixed arguments
-            [GIT, "-C", str(args.root), "rev-parse", "--show-toplevel"], check=True, capture_output=True, text=True
-        ).stdout.strip()
+    toplevel = subprocess.run(  # noqa: S603 - git with fixed arguments
+        [GIT, "-C", str(args.root), "rev-parse", "--show-toplevel"], check=False, capture_output=True, text=True
     )
+    if toplevel.returncode != 0:
+        print(f"secret scan: {args.root} is not in a git repository", file=sys.stderr)
+        return 2
+    root = Path(toplevel.stdout.strip())
     findings = scan(root)
     for finding in findings:
         print(finding)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from devstack.wellknown import AZURITE_KEY, azurite_connection_string, hub_connection_string
+from tests.fuzz.served import SIG
 
 REPO = Path(__file__).resolve().parents[2]
 SCANNER = REPO / "tools" / "secret_scan.py"
@@ -105,9 +106,10 @@ def test_well_known_development_keys_and_digests_pass(planted_repo: Path) -> Non
 
 def test_fixture_allowlist_is_per_file(planted_repo: Path) -> None:
     """The fuzz suite's seeded signature is allowed in its own file, not anywhere else."""
-    track(planted_repo, "tests/fuzz/served.py", 'SIG = "ZnV6ei1zZWNyZXQtc2lnbmF0dXJlLXZhbHVl%3D"\n')
+    uri = f'URI = "https://a.blob.core.windows.net/c?sv=2021-08-06&sig={SIG}"\n'
+    track(planted_repo, "tests/fuzz/served.py", uri)
     assert run_scan(planted_repo).returncode == 0
-    track(planted_repo, "app/config.py", 'URI = "https://a.blob.core.windows.net/c?sig=ZnV6ei1zZWNyZXQtc2lnbmF0dXJlLXZhbHVl%3D"\n')
+    track(planted_repo, "app/config.py", uri)
     result = run_scan(planted_repo)
     assert result.returncode == 1
     assert result.stdout.startswith("app/config.py:1: SAS signature")
