@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
-
-import pytest
+from collections.abc import Callable
 
 from devstack.hubsim import HubSimulator
-from devstack.identity import IdentityControl, IdentityEndpoint
+from devstack.identity import IdentityControl
 from devstack.identity.state import FaultKind
 from devstack.wellknown import IOTHUB_AUDIENCE, USER_ASSIGNED_CLIENT_IDS, hub_connection_string
 from shared.credentials import SasAuth, forget_credentials
@@ -17,17 +15,6 @@ from shared.hub_client import HubClient
 from shared.job_proxy import JobProxy
 from shared.settings import AppSettings
 from tests.get_job.conftest import FAST_BACKOFF, get, hub_calls, seed
-
-
-@pytest.fixture
-def managed_identity(
-    monkeypatch: pytest.MonkeyPatch, identity_endpoint: IdentityEndpoint, identity_control: IdentityControl
-) -> Iterator[IdentityControl]:
-    monkeypatch.setenv("IDENTITY_ENDPOINT", identity_endpoint.url)
-    monkeypatch.setenv("IDENTITY_HEADER", identity_endpoint.header)
-    forget_credentials()
-    yield identity_control
-    forget_credentials()
 
 
 def test_managed_identity_system_assigned(

@@ -4,27 +4,14 @@ HTTPS, trusting the test's self-signed certificate through REQUESTS_CA_BUNDLE.""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import pytest
 
 from devstack import wellknown
 from devstack.azurite import AzuriteInfo
-from devstack.identity import IdentityControl, IdentityEndpoint
-from shared.credentials import forget_credentials
+from devstack.identity import IdentityControl
 from tests.poller.conftest import PREFIX, PollerEnv, blob_names, create_job, events, new_container, read_json
 from tests.poller.test_poller_jobs import assert_timeline
-
-
-@pytest.fixture
-def managed_identity(
-    monkeypatch: pytest.MonkeyPatch, identity_endpoint: IdentityEndpoint, identity_control: IdentityControl
-) -> Iterator[IdentityControl]:
-    monkeypatch.setenv("IDENTITY_ENDPOINT", identity_endpoint.url)
-    monkeypatch.setenv("IDENTITY_HEADER", identity_endpoint.header)
-    forget_credentials()
-    yield identity_control
-    forget_credentials()
 
 
 def _identity_export(env: PollerEnv, oauth: AzuriteInfo) -> tuple[str, str]:
