@@ -38,6 +38,7 @@ test: setup static unit
 static: setup
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+	$(PY) tools/secret_scan.py
 	bash infra/check.sh
 
 unit: setup
@@ -45,6 +46,13 @@ unit: setup
 
 bench: setup
 	$(PY) -m bench
+
+# The long reliability runs (make test runs short, deterministic versions of both).
+fuzz: setup
+	FUZZ_EXAMPLES=2000 $(PY) -m pytest tests/fuzz -s -p no:cacheprovider
+
+soak: setup
+	SOAK_TICKS=2000 $(PY) -m pytest tests/soak -s -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) $(TOOLS) node_modules .devstack .pytest_cache .mypy_cache .ruff_cache
