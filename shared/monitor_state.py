@@ -46,6 +46,10 @@ MAX_PENDING_SNAPSHOTS = 50
 MAX_WRITE_FAILURES = 100
 # importErrors.log that cannot be read this many times running: the report is written without it.
 IMPORT_LOG_ATTEMPTS = 3
+# IoT Hub keeps a job in its list for 30 days after it ends. A job missing from a list is forgotten only
+# once its last observed change is older than that (plus a margin) and nothing is pending for it: a job
+# missing from one list (an empty or partial answer) keeps its record, so its seq continues if it returns.
+FORGET_AFTER = datetime.timedelta(days=31)
 
 
 class ReportState:
@@ -86,6 +90,7 @@ class JobRecord:
     skipped: str | None = None
     backfilled: bool = False
     write_failures: int = 0
+    absent_since: str | None = None  # first list that did not name the job (None: in the last list)
 
     @property
     def has_work(self) -> bool:
@@ -175,7 +180,9 @@ class HubView:
                     when = changed + datetime.timedelta(seconds=stall_after_seconds)
                     due = when if due is None or when < due else due
         return cls(
-            jobs={k: (r.status, r.progress) for k, r in state.jobs.items() if r.skipped is None},
+            # A job absent from the last list is left out: should it come back, the list differs from the view.
+            jobs={k: (r.status, r.progress) for k, r in state.jobs.items()
+                  if r.skipped is None and r.absent_since is None},
             skipped=frozenset(k for k, r in state.jobs.items() if r.skipped is not None),
             stall_due=due,
         )
@@ -336,7 +343,9 @@ class Done:
     gave_up_import_log: bool = False
 
 
-def confirm(state: HubState, done: Mapping[str, Done], *, listed_ids: set[str]) -> bool:
+def confirm(
+    state: HubState, done: Mapping[str, Done], *, listed_ids: set[str], now: datetime.datetime
+) -> bool:
     """Fold what was written into `state` (in place); True if anything changed."""
     changed = False
     for job_id, outcome in done.items():
@@ -365,9 +374,17 @@ def confirm(state: HubState, done: Mapping[str, Done], *, listed_ids: set[str]) 
         if finished and not record.has_work and record.timeline:
             record.timeline = []
             changed = True
-        if job_id not in listed_ids and not record.has_work:
-            # Gone from the hub's 30-day history: forget it (a reappearance would only rewrite
-            # the same deterministic, create-if-none blobs).
+        if job_id in listed_ids:
+            if record.absent_since is not None:
+                record.absent_since = None
+                changed = True
+            continue
+        if record.absent_since is None:
+            record.absent_since = utc_iso(now)
+            changed = True
+        last_seen = parse_utc(record.changed_at) or parse_utc(record.absent_since)
+        if not record.has_work and last_seen is not None and now - last_seen > FORGET_AFTER:
+            # Gone from the hub's 30-day history: forget it.
             del state.jobs[job_id]
             changed = True
     return changed

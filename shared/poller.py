@@ -233,7 +233,7 @@ class Poller:
         listed_ids = set(by_id)
         # Confirm: fold what was written into the freshest state.
         for _ in range(CLAIM_ATTEMPTS):
-            if not confirm(state, done, listed_ids=listed_ids):
+            if not confirm(state, done, listed_ids=listed_ids, now=listed_at):
                 break
             try:
                 etag = store.save(state, etag)
