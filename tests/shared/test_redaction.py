@@ -34,6 +34,14 @@ def test_sas_uri_keeps_everything_but_the_signature() -> None:
         mint({"aud": "x"}, key=b"k"),
         '{"authentication":{"symmetricKey":{"primaryKey":"QUJD","secondaryKey":"REVG"}}}',
         '{"errorStatus":"Invalid device format in line: {\\"primaryKey\\":\\"QUJD\\"}"}',
+        # A URI JSON-escaped by .NET (System.Text.Json writes & and = as \u0026 and \u003d).
+        '{"Message":"{\\"uri\\":\\"https://a/c?sv=1\\u0026sig=abcdef\\u0026se=2\\"}"}',
+        "https://a/c?sv=1\\u0026sig\\u003dabcdef",
+        # Double URL-encoding.
+        "next=https%253A%252F%252Fa%252Fc%253Fsv%253D1%2526sig%253Dabcdef",
+        '{"accountKey":"QUJDREVG"}',
+        "{'primaryKey': 'QUJD', 'secondaryKey': 'REVG'}",
+        '{"connectionString":"HostName=h;SharedAccessKeyName=p;SharedAccessKey=QUJD"}',
     ],
 )
 def test_secret_forms_are_scrubbed(secret_text: str) -> None:
