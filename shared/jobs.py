@@ -33,7 +33,6 @@ class JobStatus(str, Enum):
 
 
 TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
-ACTIVE_STATUSES = frozenset(set(JobStatus) - TERMINAL_STATUSES)
 
 
 class JobType(str, Enum):

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from shared.errors import SettingsError
 from shared.jobs import DEFAULT_API_VERSION, KNOWN_API_VERSIONS
+from shared.validation import is_valid_hub_name
 
 T = TypeVar("T")
 
@@ -75,11 +76,15 @@ SETTING_NAMES: tuple[str, ...] = (
 )
 
 # IoT Hub names: 3-50 characters, letters, digits and hyphens.
-_HUB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{1,48}[A-Za-z0-9]$")
 _CONTAINER_NAME = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
 _BLOB_PREFIX = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
 _BOOL_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 AZURE_HUB_SUFFIX = ".azure-devices.net"
+# IoT Hub's DNS suffixes in the public and sovereign clouds: an endpoint override may only name
+# `{hub}` under one of these (over https), or a loopback address (the devstack), so that a mistyped
+# setting never sends the hub's credentials to another host or over plain http.
+AZURE_HUB_SUFFIXES = (".azure-devices.net", ".azure-devices.cn", ".azure-devices.us", ".azure-devices.de")
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 DEFAULT_STORAGE_HOST_ALLOWLIST = ("*.blob.core.windows.net",)
 DEFAULT_STATE_CONTAINER = "jobmonitor-state"
 
@@ -244,10 +249,20 @@ def _endpoint_overrides(reader: _Reader) -> dict[str, str]:
     overrides: dict[str, str] = {}
     for item in reader.items(IOTHUB_ENDPOINTS):
         name, sep, url = item.partition("=")
+        name = name.strip().lower()
         parts = urlsplit(url.strip())
-        if not sep or parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
-            raise SettingsError(IOTHUB_ENDPOINTS, f"entry {item!r} is not name=http(s)://host[:port]")
-        overrides[name.strip().lower()] = url.strip().rstrip("/")
+        if not sep or parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise SettingsError(IOTHUB_ENDPOINTS, f"entry for {name!r} is not name=http(s)://host[:port]")
+        host = parts.hostname.lower()
+        loopback = host in LOOPBACK_HOSTS or host.startswith("127.")
+        azure = parts.scheme == "https" and any(host == f"{name}{suffix}" for suffix in AZURE_HUB_SUFFIXES)
+        if not (loopback or azure):
+            raise SettingsError(
+                IOTHUB_ENDPOINTS,
+                f"entry for {name!r} must be https://{name}.azure-devices.net (or a sovereign cloud's suffix) "
+                "or a loopback address: the hub's credentials are sent there",
+            )
+        overrides[name] = url.strip().rstrip("/")
     return overrides
 
 
@@ -265,7 +280,7 @@ def _hub_settings(reader: _Reader) -> HubClientSettings:
     if not names:
         raise SettingsError(IOTHUB_HUBS, "is required: a comma-separated list of IoT Hub names")
     for name in names:
-        if not _HUB_NAME.match(name):
+        if not is_valid_hub_name(name):
             raise SettingsError(IOTHUB_HUBS, f"{name!r} is not an IoT Hub name (3-50 letters, digits, hyphens)")
     if len({n.lower() for n in names}) != len(names):
         raise SettingsError(IOTHUB_HUBS, "names a hub twice")
@@ -328,6 +343,10 @@ def _state_storage(reader: _Reader) -> StateStorage:
     service_uri = reader.text(AZURE_WEBJOBS_STORAGE_BLOB_SERVICE_URI)
     account = reader.text(AZURE_WEBJOBS_STORAGE_ACCOUNT_NAME)
     if service_uri is not None:
+        parts = urlsplit(service_uri)
+        host = (parts.hostname or "").lower()
+        if parts.scheme != "https" and not (host in LOOPBACK_HOSTS or host.startswith("127.")):
+            raise SettingsError(AZURE_WEBJOBS_STORAGE_BLOB_SERVICE_URI, "must be an https URL (tokens are sent there)")
         return StateStorage(account_url=service_uri.rstrip("/"))
     if account is not None:
         return StateStorage(account_url=f"https://{account}.blob.core.windows.net")

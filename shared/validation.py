@@ -10,7 +10,6 @@ from shared.jobs import KNOWN_API_VERSIONS
 # could change the upstream path: no slash, backslash, percent, dot-dot, space, control or non-ASCII.
 JOB_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 HUB_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{1,48}[A-Za-z0-9]")
-MAX_JOB_ID_LENGTH = 128
 
 
 def is_valid_job_id(job_id: str) -> bool:

@@ -56,6 +56,13 @@ def test_several_hubs_endpoint_override_and_connection_strings() -> None:
         ({"IOTHUB_AUTH": "password"}, "IOTHUB_AUTH"),
         ({"IOTHUB_ENDPOINTS": "devhub=ftp://x"}, "IOTHUB_ENDPOINTS"),
         ({"IOTHUB_ENDPOINTS": "other=http://127.0.0.1:1"}, "IOTHUB_ENDPOINTS"),
+        # Credentials are sent to the endpoint: only the hub's own Azure name over https, or loopback.
+        ({"IOTHUB_ENDPOINTS": "devhub=http://10.1.2.3:80"}, "IOTHUB_ENDPOINTS"),
+        ({"IOTHUB_ENDPOINTS": "devhub=http://devhub.azure-devices.net"}, "IOTHUB_ENDPOINTS"),
+        ({"IOTHUB_ENDPOINTS": "devhub=https://devhub.azure-devices.net.evil.com"}, "IOTHUB_ENDPOINTS"),
+        ({"IOTHUB_ENDPOINTS": "devhub=https://otherhub.azure-devices.net"}, "IOTHUB_ENDPOINTS"),
+        ({"AzureWebJobsStorage": "", "AzureWebJobsStorage__blobServiceUri": "http://acct.blob.core.windows.net"},
+         "AzureWebJobsStorage__blobServiceUri"),
         ({"IOTHUB_AUTH": "sharedAccessPolicy"}, "IOTHUB_CONNECTION_STRINGS"),
         ({"IOTHUB_AUTH": "sharedAccessPolicy", "IOTHUB_CONNECTION_STRINGS": "HostName=devhub.azure-devices.net"},
          "IOTHUB_CONNECTION_STRINGS"),
@@ -74,6 +81,16 @@ def test_invalid_settings_name_the_setting(overrides: dict[str, str], setting: s
         AppSettings.from_environ({**BASE, **overrides})
     assert raised.value.setting == setting
     assert setting in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    ["https://devhub.azure-devices.net", "https://devhub.azure-devices.cn", "http://127.0.0.1:7081",
+     "http://localhost:7081", "https://[::1]:8443"],
+)
+def test_allowed_endpoint_overrides(endpoint: str) -> None:
+    settings = AppSettings.from_environ({**BASE, "IOTHUB_ENDPOINTS": f"devhub={endpoint}"})
+    assert settings.hub.default_hub.endpoint == endpoint
 
 
 def test_connection_string_key_never_in_error_text() -> None:
