@@ -28,6 +28,9 @@ STORAGE_SCOPE = "https://storage.azure.com/.default"
 # Renew a SAS this long before it expires (or a quarter of its TTL, if shorter), so a token is
 # never sent in its last moments and never minted per request.
 SAS_RENEW_MARGIN_SECONDS = 300.0
+# Timeouts for the managed-identity endpoint.
+TOKEN_ENDPOINT_CONNECT_TIMEOUT_SECONDS = 3.0
+TOKEN_ENDPOINT_READ_TIMEOUT_SECONDS = 3.0
 
 
 class HubAuth(Protocol):
@@ -50,12 +53,15 @@ def managed_identity_credential(client_id: str | None) -> TokenCredential:
         if credential is None:
             from azure.identity import ManagedIdentityCredential
 
-            # One quick retry inside azure-identity; the hub client's budgeted loop retries the rest
-            # (azure-core's default of ten retries with backoff would outlast an HTTP request).
-            credential = (
-                ManagedIdentityCredential(client_id=client_id, retry_total=1, retry_backoff_factor=0.2)
-                if client_id
-                else ManagedIdentityCredential(retry_total=1, retry_backoff_factor=0.2)
+            # One quick retry and short timeouts inside azure-identity; the hub client's budgeted loop
+            # retries the rest (azure-core's defaults, ten retries and 300 s reads, would outlast an HTTP
+            # request and leave coalesced callers waiting).
+            credential = ManagedIdentityCredential(
+                client_id=client_id,
+                retry_total=1,
+                retry_backoff_factor=0.2,
+                connection_timeout=TOKEN_ENDPOINT_CONNECT_TIMEOUT_SECONDS,
+                read_timeout=TOKEN_ENDPOINT_READ_TIMEOUT_SECONDS,
             )
             _credentials[key] = credential
         return credential

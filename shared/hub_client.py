@@ -152,6 +152,8 @@ class HubClient:
     def _attempt(
         self, hub: HubSettings, url: str, params: dict[str, str], *, deadline: Deadline, expect: type, attempt: int
     ) -> tuple[Any, int, str | None]:
+        if deadline.expired:
+            raise _Retryable(HubTimeoutError("the time budget ran out before the hub answered", hub=hub.name))
         try:
             authorization = self._auth.authorization(hub)
         except CredentialError as exc:

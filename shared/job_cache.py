@@ -24,18 +24,33 @@ class CacheOutcome(str, Enum):
     TERMINAL_HIT = "terminal-hit"  # served from the terminal-job cache
 
 
+class CachedFailure(Exception):
+    """The fetch failed, for this caller or for the one whose call it shared; `error` is what it raised
+    and `outcome` says how this caller came by it."""
+
+    def __init__(self, error: Exception, outcome: CacheOutcome) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.outcome = outcome
+
+
+class CoalescedWaitTimeout(Exception):
+    """Waiting for another caller's upstream call took longer than this caller may wait."""
+
+
 @dataclass
 class _Flight(Generic[V]):
     done: threading.Event
     value: V | None = None
-    error: BaseException | None = None
+    error: Exception | None = None
 
 
 class JobCache(Generic[V]):
     """Single-flight with a short TTL for every answer, plus a bounded LRU for final ones.
 
     `is_final(value)` says an answer never changes (a job in a terminal state). Errors are shared
-    with the callers already waiting but, unless `cache_error` says so, not kept for later ones.
+    with the callers already waiting but, unless `cache_error` says so, not kept for later ones; they
+    reach callers as CachedFailure, which says whether this caller made the call (MISS) or not.
     """
 
     def __init__(
@@ -44,7 +59,7 @@ class JobCache(Generic[V]):
         ttl_seconds: float,
         max_final_entries: int,
         is_final: Callable[[V], bool],
-        cache_error: Callable[[BaseException], bool] = lambda _error: False,
+        cache_error: Callable[[Exception], bool] = lambda _error: False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._ttl = ttl_seconds
@@ -54,10 +69,14 @@ class JobCache(Generic[V]):
         self._clock = clock
         self._lock = threading.Lock()
         self._final: OrderedDict[Hashable, V] = OrderedDict()
-        self._recent: dict[Hashable, tuple[float, V | None, BaseException | None]] = {}
+        self._recent: dict[Hashable, tuple[float, V | None, Exception | None]] = {}
         self._flights: dict[Hashable, _Flight[V]] = {}
 
-    def get(self, key: Hashable, fetch: Callable[[], V]) -> tuple[V, CacheOutcome]:
+    def get(
+        self, key: Hashable, fetch: Callable[[], V], *, wait_seconds: float | None = None
+    ) -> tuple[V, CacheOutcome]:
+        """The value for `key` and how it was come by; raises CachedFailure, or CoalescedWaitTimeout
+        when another caller's call outlasts `wait_seconds`."""
         with self._lock:
             if key in self._final:
                 self._final.move_to_end(key)
@@ -67,7 +86,7 @@ class JobCache(Generic[V]):
                 expires, value, error = recent
                 if self._clock() < expires:
                     if error is not None:
-                        raise error
+                        raise CachedFailure(error, CacheOutcome.HIT)
                     return value, CacheOutcome.HIT  # type: ignore[return-value]
                 del self._recent[key]
             flight = self._flights.get(key)
@@ -76,19 +95,24 @@ class JobCache(Generic[V]):
                 flight = _Flight(done=threading.Event())
                 self._flights[key] = flight
         if not leader:
-            flight.done.wait()
+            if not flight.done.wait(wait_seconds):
+                raise CoalescedWaitTimeout(f"waited {wait_seconds:g}s for a shared upstream call")
             if flight.error is not None:
-                raise flight.error
+                raise CachedFailure(flight.error, CacheOutcome.COALESCED)
             return flight.value, CacheOutcome.COALESCED  # type: ignore[return-value]
         try:
             value = fetch()
-        except BaseException as error:
+        except Exception as error:
             self._land(key, flight, None, error)
+            raise CachedFailure(error, CacheOutcome.MISS) from error
+        except BaseException:
+            # Not an answer (interpreter shutdown, a kill): release the waiters with nothing kept.
+            self._land(key, flight, None, RuntimeError("the shared upstream call was interrupted"))
             raise
         self._land(key, flight, value, None)
         return value, CacheOutcome.MISS
 
-    def _land(self, key: Hashable, flight: _Flight[V], value: V | None, error: BaseException | None) -> None:
+    def _land(self, key: Hashable, flight: _Flight[V], value: V | None, error: Exception | None) -> None:
         with self._lock:
             flight.value, flight.error = value, error
             del self._flights[key]

@@ -27,7 +27,7 @@ from shared.errors import (
     JobNotFoundError,
     SettingsError,
 )
-from shared.job_cache import CacheOutcome, JobCache
+from shared.job_cache import CachedFailure, CacheOutcome, CoalescedWaitTimeout, JobCache
 from shared.jobs import JobStatus
 from shared.logs import log_event
 from shared.redaction import redact_job
@@ -86,14 +86,18 @@ class PreparedJob:
 
 
 class _Failure(Exception):
+    """An answer other than 200/304, with what the invocation's log line needs to say about it."""
+
     def __init__(
-        self, status: int, code: ApiErrorCode, message: str, *, headers: dict[str, str] | None = None,
+        self, *, status: int, code: ApiErrorCode, message: str, headers: dict[str, str] | None = None,
         tracking_id: str | None = None, upstream_status: int | None = None, attempts: int = 0,
+        outcome: CacheOutcome | None = None,
     ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.headers = headers or {}
         self.tracking_id, self.upstream_status, self.attempts = tracking_id, upstream_status, attempts
+        self.outcome = outcome
 
 
 class JobProxy:
@@ -113,26 +117,31 @@ class JobProxy:
         started = time.monotonic()
         job_id: str | None = request.job_id if is_valid_job_id(request.job_id) else None
         hub_name: str | None = None
-        outcome: CacheOutcome | None = None
         try:
             hub = self._select_hub(request)
             hub_name = hub.name
             if job_id is None:
                 raise _Failure(
-                    400, ApiErrorCode.INVALID_JOB_ID,
-                    "jobId must be 1-128 characters: letters, digits, '-', '_' and '.', starting with a letter "
-                    "or digit, without '..'",
+                    status=400, code=ApiErrorCode.INVALID_JOB_ID,
+                    message="jobId must be 1-128 characters: letters, digits, '-', '_' and '.', starting with "
+                    "a letter or digit, without '..'",
                 )
             api_version = self._api_version(request)
             prepared, outcome = self._fetch(hub, job_id, api_version)
-            response = self._ok(request, prepared)
-            self._log(request, job_id, hub_name, response.status_code, 200, outcome,
-                      prepared.attempts if outcome is CacheOutcome.MISS else 0, started, prepared.tracking_id)
-            return response
         except _Failure as failure:
-            self._log(request, job_id, hub_name, failure.status, failure.upstream_status, outcome,
-                      failure.attempts, started, failure.tracking_id, error=failure.code.value)
+            self._log(
+                request=request, job_id=job_id, hub=hub_name, status=failure.status,
+                upstream_status=failure.upstream_status, outcome=failure.outcome, attempts=failure.attempts,
+                started=started, tracking_id=failure.tracking_id, error=failure.code.value,
+            )
             return _error_response(failure, job_id=job_id, hub=hub_name, method=request.method)
+        response = self._ok(request, prepared)
+        self._log(
+            request=request, job_id=job_id, hub=hub_name, status=response.status_code, upstream_status=200,
+            outcome=outcome, attempts=prepared.attempts if outcome is CacheOutcome.MISS else 0,
+            started=started, tracking_id=prepared.tracking_id,
+        )
+        return response
 
     def _select_hub(self, request: ProxyRequest) -> HubSettings:
         name = request.params.get("hub")
@@ -141,7 +150,9 @@ class JobProxy:
         hub = self._settings.hub.hub(name) if is_valid_hub_name(name) else None
         if hub is None:
             known = ", ".join(h.name for h in self._settings.hub.hubs)
-            raise _Failure(400, ApiErrorCode.UNKNOWN_HUB, f"hub must be one of the configured hubs: {known}")
+            raise _Failure(
+                status=400, code=ApiErrorCode.UNKNOWN_HUB, message=f"hub must be one of the configured hubs: {known}"
+            )
         return hub
 
     def _api_version(self, request: ProxyRequest) -> str:
@@ -149,7 +160,10 @@ class JobProxy:
         if value is None or value == "":
             return self._settings.hub.api_version
         if not is_known_api_version(value):
-            raise _Failure(400, ApiErrorCode.INVALID_API_VERSION, "api-version is not a known IoT Hub api-version")
+            raise _Failure(
+                status=400, code=ApiErrorCode.INVALID_API_VERSION,
+                message="api-version is not a known IoT Hub api-version",
+            )
         return value
 
     def _fetch(self, hub: HubSettings, job_id: str, api_version: str) -> tuple[PreparedJob, CacheOutcome]:
@@ -168,36 +182,46 @@ class JobProxy:
 
         deadline = Deadline(self._settings.hub.retry_budget_seconds)
         try:
-            return self._cache.get((hub.name, job_id, api_version), fetch)
-        except JobNotFoundError as error:
-            raise _upstream_failure(404, ApiErrorCode.JOB_NOT_FOUND, "the hub has no job with this id", error) from None
-        except HubAuthError as error:
-            raise _upstream_failure(
-                502, ApiErrorCode.UPSTREAM_UNAUTHORIZED,
-                f"the hub refused this function's {self._client.auth_kind} credentials", error,
-            ) from None
-        except HubThrottledError as error:
-            seconds = str(max(1, math.ceil(error.retry_after)))
-            raise _upstream_failure(
-                429, ApiErrorCode.UPSTREAM_THROTTLED, "the hub is throttling requests; retry after the given delay",
-                error, headers={"Retry-After": seconds},
-            ) from None
-        except HubTimeoutError as error:
-            raise _upstream_failure(
-                504, ApiErrorCode.UPSTREAM_TIMEOUT, "the hub did not answer in time", error
-            ) from None
-        except HubError as error:
-            headers = {"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)} if error.status_code == 503 else None
-            raise _upstream_failure(
-                503 if headers else 502, ApiErrorCode.UPSTREAM_ERROR, f"the hub failed: {error.message}", error,
-                headers=headers,
-            ) from None
-        except CredentialError as error:
+            return self._cache.get((hub.name, job_id, api_version), fetch, wait_seconds=deadline.remaining())
+        except CoalescedWaitTimeout:
             raise _Failure(
-                503, ApiErrorCode.CREDENTIAL_UNAVAILABLE,
-                f"no {error.credential_kind} token could be obtained for the hub",
-                headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)},
+                status=504, code=ApiErrorCode.UPSTREAM_TIMEOUT, outcome=CacheOutcome.COALESCED,
+                message="the hub did not answer in time",
             ) from None
+        except CachedFailure as failure:
+            raise self._failure(failure.error, failure.outcome) from None
+
+    def _failure(self, error: Exception, outcome: CacheOutcome) -> _Failure:
+        """The answer for an upstream error; only the caller that made the call reports its attempts."""
+        if isinstance(error, CredentialError):
+            return _Failure(
+                status=503, code=ApiErrorCode.CREDENTIAL_UNAVAILABLE, outcome=outcome,
+                message=f"no {error.credential_kind} token could be obtained for the hub",
+                headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)},
+            )
+        if not isinstance(error, HubError):
+            raise error
+        headers: dict[str, str] | None = None
+        if isinstance(error, JobNotFoundError):
+            status, code, message = 404, ApiErrorCode.JOB_NOT_FOUND, "the hub has no job with this id"
+        elif isinstance(error, HubAuthError):
+            status, code = 502, ApiErrorCode.UPSTREAM_UNAUTHORIZED
+            message = f"the hub refused this function's {self._client.auth_kind} credentials"
+        elif isinstance(error, HubThrottledError):
+            status, code = 429, ApiErrorCode.UPSTREAM_THROTTLED
+            message = "the hub is throttling requests; retry after the given delay"
+            headers = {"Retry-After": str(max(1, math.ceil(error.retry_after)))}
+        elif isinstance(error, HubTimeoutError):
+            status, code, message = 504, ApiErrorCode.UPSTREAM_TIMEOUT, "the hub did not answer in time"
+        else:
+            status, code, message = 502, ApiErrorCode.UPSTREAM_ERROR, f"the hub failed: {error.message}"
+            if error.status_code == 503:
+                status, headers = 503, {"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)}
+        return _Failure(
+            status=status, code=code, message=message, headers=headers, tracking_id=error.tracking_id,
+            upstream_status=error.status_code, attempts=error.attempts if outcome is CacheOutcome.MISS else 0,
+            outcome=outcome,
+        )
 
     def _ok(self, request: ProxyRequest, prepared: PreparedJob) -> ProxyResponse:
         headers = {"ETag": prepared.etag, "Cache-Control": "no-store", "Content-Type": JSON_CONTENT_TYPE}
@@ -209,9 +233,9 @@ class JobProxy:
         return ProxyResponse(status_code=200, body=body, headers=headers)
 
     def _log(
-        self, request: ProxyRequest, job_id: str | None, hub: str | None, status: int, upstream_status: int | None,
-        outcome: CacheOutcome | None, attempts: int, started: float, tracking_id: str | None,
-        *, error: str | None = None,
+        self, *, request: ProxyRequest, job_id: str | None, hub: str | None, status: int,
+        upstream_status: int | None, outcome: CacheOutcome | None, attempts: int, started: float,
+        tracking_id: str | None, error: str | None = None,
     ) -> None:
         log_event(
             logger, "get_job", level=logging.WARNING if status >= 500 else logging.INFO,
@@ -219,15 +243,6 @@ class JobProxy:
             cache=outcome.value if outcome else None, attempts=attempts,
             durationMs=round((time.monotonic() - started) * 1000, 2), upstreamTrackingId=tracking_id, error=error,
         )
-
-
-def _upstream_failure(
-    status: int, code: ApiErrorCode, message: str, error: HubError, *, headers: dict[str, str] | None = None
-) -> _Failure:
-    return _Failure(
-        status, code, message, headers=headers, tracking_id=error.tracking_id, upstream_status=error.status_code,
-        attempts=error.attempts,
-    )
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:
@@ -255,7 +270,10 @@ def _error_response(failure: _Failure, *, job_id: str | None, hub: str | None, m
 def configuration_error_response(error: SettingsError) -> ProxyResponse:
     """The answer while the app's settings are invalid: the setting is named, its value never shown."""
     log_event(logger, "get_job_misconfigured", level=logging.ERROR, setting=error.setting)
-    failure = _Failure(500, ApiErrorCode.CONFIGURATION_ERROR, f"the function app's setting {error.setting} is invalid")
+    failure = _Failure(
+        status=500, code=ApiErrorCode.CONFIGURATION_ERROR,
+        message=f"the function app's setting {error.setting} is invalid",
+    )
     return _error_response(failure, job_id=None, hub=None, method="GET")
 
 

@@ -7,6 +7,7 @@ Retry-After header but a body saying "Wait N seconds": both are honoured.
 from __future__ import annotations
 
 import email.utils
+import math
 import random
 import re
 import time
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field
 _WAIT_SECONDS = re.compile(r"(?i)\bwait\s+(\d+(?:\.\d+)?)\s+seconds?\b")
 # Statuses worth another try for an idempotent GET.
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+# A server may ask for anything ("Retry-After: 1e999"); nothing sensible waits longer than this.
+MAX_RETRY_AFTER_SECONDS = 3600.0
 
 
 class Deadline:
@@ -34,18 +37,26 @@ class Deadline:
 
 
 def retry_after_seconds(headers: Mapping[str, str], body_text: str) -> float | None:
-    """Seconds the server asked us to wait: the Retry-After header, else the "Wait N seconds" text."""
+    """Seconds the server asked us to wait: the Retry-After header, else the "Wait N seconds" text.
+
+    Always finite and at most MAX_RETRY_AFTER_SECONDS."""
     header = headers.get("Retry-After")
     if header:
         header = header.strip()
         try:
-            return max(0.0, float(header))
+            return _bounded(float(header))
         except ValueError:
             parsed = _http_date(header)
             if parsed is not None:
-                return max(0.0, parsed - time.time())
+                return _bounded(parsed - time.time())
     match = _WAIT_SECONDS.search(body_text)
-    return float(match.group(1)) if match else None
+    return _bounded(float(match.group(1))) if match else None
+
+
+def _bounded(seconds: float) -> float | None:
+    if math.isnan(seconds):
+        return None
+    return min(max(0.0, seconds), MAX_RETRY_AFTER_SECONDS)
 
 
 def _http_date(value: str) -> float | None:

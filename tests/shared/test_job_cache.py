@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from shared.job_cache import CacheOutcome, JobCache
+from shared.job_cache import CachedFailure, CacheOutcome, CoalescedWaitTimeout, JobCache
 
 
 class Clock:
@@ -72,23 +72,50 @@ def test_terminal_answers_never_expire_and_the_lru_is_bounded() -> None:
     assert len(cache) == 2
 
 
-def test_errors_reach_waiters_and_only_chosen_ones_are_kept() -> None:
+def test_errors_reach_callers_with_their_outcome_and_only_chosen_ones_are_kept() -> None:
     clock = Clock()
     cache = _cache(clock)
 
     def boom() -> str:
         raise RuntimeError("upstream failed")
 
-    with pytest.raises(RuntimeError):
+    with pytest.raises(CachedFailure) as failed:
         cache.get("j", boom)
+    assert isinstance(failed.value.error, RuntimeError) and failed.value.outcome is CacheOutcome.MISS
     assert cache.get("j", lambda: "running") == ("running", CacheOutcome.MISS)  # not kept
 
     def missing() -> str:
         raise LookupError("no such job")
 
-    with pytest.raises(LookupError):
+    with pytest.raises(CachedFailure):
         cache.get("k", missing)
-    with pytest.raises(LookupError):
+    with pytest.raises(CachedFailure) as kept:
         cache.get("k", lambda: "running")  # kept for the TTL
+    assert isinstance(kept.value.error, LookupError) and kept.value.outcome is CacheOutcome.HIT
     clock.now = 5
     assert cache.get("k", lambda: "running") == ("running", CacheOutcome.MISS)
+
+
+def test_a_waiter_gives_up_after_its_own_budget_and_others_share_the_error() -> None:
+    cache = _cache(Clock())
+    release = threading.Event()
+
+    def slow_failure() -> str:
+        release.wait(5)
+        raise RuntimeError("upstream failed")
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        leader = pool.submit(cache.get, "j", slow_failure)
+        while not cache._flights:  # the leader's call is in flight
+            time.sleep(0.001)
+        with pytest.raises(CoalescedWaitTimeout):
+            cache.get("j", lambda: "never called", wait_seconds=0.05)
+        patient = pool.submit(cache.get, "j", lambda: "never called", wait_seconds=5)
+        time.sleep(0.05)
+        release.set()
+        with pytest.raises(CachedFailure) as led:
+            leader.result(timeout=5)
+        with pytest.raises(CachedFailure) as waited:
+            patient.result(timeout=5)
+    assert led.value.outcome is CacheOutcome.MISS
+    assert waited.value.outcome is CacheOutcome.COALESCED
