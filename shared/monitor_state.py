@@ -96,6 +96,12 @@ class JobRecord:
     def has_work(self) -> bool:
         return bool(self.pending) or self.latest is not None or self.report == ReportState.PENDING
 
+    def stored_document(self) -> dict[str, Any] | None:
+        """The newest redacted job document the state holds for pending work (None if none)."""
+        if self.latest is not None:
+            return self.latest.document
+        return self.pending[-1].document if self.pending else None
+
     def to_json(self) -> dict[str, Any]:
         # Compact: empty or default fields are left out (a hub keeps up to 30 days of jobs). Built by
         # hand: dataclasses.asdict deep-copies and dominated the cost of saving a hub of 500 jobs.

@@ -276,12 +276,20 @@ class Poller:
 
         def one(record: JobRecord) -> None:
             job = by_id.get(record.job_id)
+            listed = job is not None
             if job is None:
-                return  # no longer listed: its URI (and SAS) is gone with it
-            found = self._targets(job, targets)
-            if isinstance(found, str):
-                return
-            result = self._write_job(hub, record, job, found, deadline)
+                # No longer listed: write from the (redacted) document the claim stored, which leaves the
+                # managed identity as the only credential; failing that, it counts toward giving up.
+                job = record.stored_document()
+            found = self._targets(job, targets) if job is not None else "no stored document to write from"
+            if isinstance(found, str) or job is None:
+                if listed:
+                    return
+                result = Done(failed=True)
+                log_event(logger, "poller.write_failed", level=logging.WARNING, hub=hub.name, jobId=record.job_id,
+                          error="JobNotListed", message=found, failures=record.write_failures + 1)
+            else:
+                result = self._write_job(hub, record, job, found, deadline)
             with lock:
                 done[record.job_id] = result
                 outcome.snapshots_written += len(result.snapshots)

@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 
 import pytest
 
+from devstack import wellknown
+from devstack.azurite import AzuriteInfo
+from devstack.identity import IdentityControl
 from shared.blob_targets import BlobClients
+from shared.monitor_state import MAX_WRITE_FAILURES
 from shared.poller import Poller, utc_now
-from tests.poller.conftest import PREFIX, PollerEnv, blob_names, container_sas_uri, events, new_container, read_json
+from tests.poller.conftest import (
+    PREFIX,
+    PollerEnv,
+    blob_names,
+    container_sas_uri,
+    events,
+    new_container,
+    read_json,
+    service,
+    upload_text,
+    utc_iso,
+)
 
 
 def _counting_poller(env: PollerEnv, requests_seen: list[str], **extra: str) -> Poller:
@@ -59,3 +75,76 @@ def test_job_missing_from_one_list_keeps_its_seq_when_it_returns(
     later = Poller(env.settings(), clock=lambda: utc_now() + datetime.timedelta(days=32))
     later.tick()
     assert "comes-back" not in env.state()["jobs"]
+
+
+def _failed_import(job_id: str, uri: str) -> dict[str, object]:
+    return {"jobId": job_id, "type": "import", "status": "failed", "progress": 20,
+            "inputBlobContainerUri": uri, "outputBlobContainerUri": uri,
+            "failureReason": "ErrorCode:ImportErrors;1 of 1 devices failed to import",
+            "startTimeUtc": _ago(minutes=3), "endTimeUtc": _ago(minutes=1)}
+
+
+def _ago(**delta: float) -> str:
+    return utc_iso(utc_now() - datetime.timedelta(**delta))
+
+
+def test_pending_work_of_an_unlisted_job_counts_toward_giving_up(
+    env: PollerEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    """D7: the claim is stored, the write fails, the job leaves the list: each tick is a failure, the poller
+    gives up at MAX_WRITE_FAILURES, and the steady state goes back to no storage request."""
+    caplog.set_level(logging.INFO, logger="jobmonitor.poller")
+    control = env.hubsim.control("devhub")
+    container = new_container(env.azurite, create=False)  # missing: the writes fail
+    storage: list[str] = []
+    poller = _counting_poller(env, storage)
+    poller.tick()
+    control.seed_jobs([_failed_import("gone-pending", container_sas_uri(env.azurite, container))])
+    assert poller.tick().hubs["devhub"].write_failures == 1
+    control.forget_jobs()
+    # Over http the stored (redacted) document leaves no usable credential: every tick is a failure.
+    for expected in range(2, MAX_WRITE_FAILURES + 1):
+        assert poller.tick().hubs["devhub"].write_failures == 1, expected
+    record = env.state()["jobs"]["gone-pending"]
+    assert record["skipped"].startswith(f"gave up after {MAX_WRITE_FAILURES}")
+    assert [e["jobId"] for e in events(caplog, "poller.job_skipped")] == ["gone-pending"]
+    poller.tick()
+    storage.clear()
+    for _ in range(3):
+        poller.tick()
+    assert storage == []
+
+
+def test_pending_work_of_an_unlisted_job_is_written_from_the_stored_documents(
+    env: PollerEnv, azurite_oauth: AzuriteInfo, managed_identity: IdentityControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """D7: the job's SAS is gone with the list entry; its stored, redacted documents and the managed identity
+    still finish its snapshot, latest.json and report (importErrors.log read with the identity too)."""
+    assert azurite_oauth.ca_bundle is not None
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(azurite_oauth.ca_bundle))
+    control = env.hubsim.control("devhub")
+    container = new_container(azurite_oauth, create=False)
+    storage: list[str] = []
+    poller = _counting_poller(env, storage)
+    poller.tick()
+    control.seed_jobs([_failed_import("gone-written", container_sas_uri(azurite_oauth, container))])
+    assert poller.tick().hubs["devhub"].write_failures == 1
+    control.forget_jobs()
+    service(azurite_oauth).create_container(container)
+    upload_text(azurite_oauth, container, "importErrors.log", json.dumps(
+        {"errorCode": "404001", "errorStatus": "Device not found", "deviceId": "ghost"}) + "\n")
+    result = poller.tick()
+    assert result.hubs["devhub"].write_failures == 0
+    assert blob_names(azurite_oauth, container, f"{PREFIX}/") == [
+        f"{PREFIX}/gone-written/failure-report.json", f"{PREFIX}/gone-written/failure-report.md",
+        f"{PREFIX}/gone-written/latest.json", f"{PREFIX}/gone-written/snapshots/00001-failed-20.json",
+    ]
+    report = read_json(azurite_oauth, container, f"{PREFIX}/gone-written/failure-report.json")
+    assert report["importErrors"]["totalLines"] == 1
+    assert managed_identity.counters().issued(wellknown.STORAGE_AUDIENCE) >= 1
+    assert env.state()["jobs"]["gone-written"].get("pending", []) == []
+    poller.tick()
+    storage.clear()
+    for _ in range(3):
+        poller.tick()
+    assert storage == []
