@@ -41,6 +41,7 @@ CONNECTION_TIMEOUT_SECONDS = 5.0
 READ_TIMEOUT_SECONDS = 30.0
 RETRY_TOTAL = 2  # azure-storage's default (3 tries, 15 s apart) would eat the tick's budget
 RETRY_BACKOFF_SECONDS = 0.5
+MIN_TRY_SECONDS = 0.5  # a call started just before the deadline still gets one try this long
 # Download in pieces this big so an importErrors.log of any size is read in bounded memory (the
 # download path briefly holds several copies of a piece: about 10x, measured by bench/bench_poller.py).
 DOWNLOAD_CHUNK_BYTES = 1024 * 1024
@@ -140,6 +141,20 @@ def job_targets(job: Mapping[str, Any], settings: PollerSettings) -> JobTargets:
         if ref.uses_identity and ref.account_url.startswith("http://"):
             raise TargetRejected(f"storage host {ref.host} needs the managed identity, which requires https")
     return JobTargets(monitor=monitor, output=output)
+
+
+def request_options(remaining_seconds: float) -> dict[str, Any]:
+    """Per-operation options so that one storage call, its retries and their waits included, fits in what
+    is left of the tick's budget (the client-wide timeouts are only the upper bounds of each try)."""
+    tries = RETRY_TOTAL + 1
+    per_try = (remaining_seconds - RETRY_TOTAL * RETRY_BACKOFF_SECONDS * 1.5) / tries
+    options: dict[str, Any] = {}
+    if per_try < 1.0:  # too little left for retries: one try with whatever is left
+        per_try = max(MIN_TRY_SECONDS, remaining_seconds)
+        options["retry_total"] = 0
+    options["connection_timeout"] = min(CONNECTION_TIMEOUT_SECONDS, per_try)
+    options["read_timeout"] = min(READ_TIMEOUT_SECONDS, per_try)
+    return options
 
 
 def _short_retry() -> Any:

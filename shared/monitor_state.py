@@ -411,19 +411,20 @@ class StateStore:
     def blob_name(hub: str) -> str:
         return f"hubs/{hub.lower()}.json"
 
-    def load(self, hub: str, *, now: datetime.datetime) -> tuple[HubState, str | None]:
-        """The hub's state and its ETag; a fresh state and None on the first run."""
+    def load(self, hub: str, *, now: datetime.datetime, **options: Any) -> tuple[HubState, str | None]:
+        """The hub's state and its ETag; a fresh state and None on the first run. `options` go to the
+        storage call (per-call timeouts)."""
         from azure.core.exceptions import ResourceNotFoundError
 
         try:
-            downloader = self._container.download_blob(self.blob_name(hub))
+            downloader = self._container.download_blob(self.blob_name(hub), **options)
             data = downloader.readall()
         except ResourceNotFoundError:
             return HubState(hub=hub, created_at=utc_iso(now)), None
         etag = downloader.properties.etag
         return HubState.from_bytes(data), etag
 
-    def save(self, state: HubState, etag: str | None) -> str:
+    def save(self, state: HubState, etag: str | None, **options: Any) -> str:
         """Write the state if nobody changed it since `etag` (None: only if it does not exist yet)."""
         from azure.core import MatchConditions
         from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
@@ -434,10 +435,10 @@ class StateStore:
             try:
                 blob = self._container.get_blob_client(name)
                 if etag is None:
-                    result = blob.upload_blob(data, overwrite=False)
+                    result = blob.upload_blob(data, overwrite=False, **options)
                 else:
                     result = blob.upload_blob(
-                        data, overwrite=True, etag=etag, match_condition=MatchConditions.IfNotModified
+                        data, overwrite=True, etag=etag, match_condition=MatchConditions.IfNotModified, **options
                     )
                 return str(result["etag"])
             except (ResourceModifiedError, ResourceExistsError):
@@ -445,12 +446,12 @@ class StateStore:
             except ResourceNotFoundError:
                 if self._container_ready:
                     raise
-                self.ensure_container()
+                self.ensure_container(**options)
         raise StateConflict(state.hub)
 
-    def ensure_container(self) -> None:
+    def ensure_container(self, **options: Any) -> None:
         from azure.core.exceptions import ResourceExistsError
 
         with contextlib.suppress(ResourceExistsError):
-            self._container.create_container()
+            self._container.create_container(**options)
         self._container_ready = True

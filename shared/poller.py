@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from shared.blob_targets import BlobClients, JobTargets, TargetRejected, job_targets
+from shared.blob_targets import BlobClients, JobTargets, TargetRejected, job_targets, request_options
 from shared.errors import CredentialError, HubError, JobMonitorError
 from shared.failure_reports import TimelineEntry, build_report, render_markdown
 from shared.hub_client import HubClient, default_hub_client
@@ -209,12 +209,12 @@ class Poller:
         # Plan and claim, again from a fresh read whenever another tick got there first.
         for _ in range(CLAIM_ATTEMPTS):
             _check(deadline)
-            state, etag = store.load(hub.name, now=listed_at)
+            state, etag = store.load(hub.name, now=listed_at, **_io(deadline))
             events = plan(state, jobs, first_run=etag is None, listed_at=listed_at, settings=self._plan_settings,
                           reject=reject)
             if events or etag is None:
                 try:
-                    etag = store.save(state, etag)
+                    etag = store.save(state, etag, **_io(deadline))
                 except StateConflict:
                     outcome.claim_conflicts += 1
                     continue
@@ -236,11 +236,11 @@ class Poller:
             if not confirm(state, done, listed_ids=listed_ids, now=listed_at):
                 break
             try:
-                etag = store.save(state, etag)
+                etag = store.save(state, etag, **_io(deadline))
                 break
             except StateConflict:
                 outcome.claim_conflicts += 1
-                state, etag = store.load(hub.name, now=listed_at)
+                state, etag = store.load(hub.name, now=listed_at, **_io(deadline))
         for job_id, result in done.items():
             record = state.jobs.get(job_id)
             if result.failed and record is not None and record.skipped is not None:
@@ -312,14 +312,15 @@ class Poller:
         try:
             container = self._blobs.container(targets.monitor)
             if targets.monitor.container != targets.output.container:
-                self._ensure_sibling(container, targets)
+                _check(deadline)
+                self._ensure_sibling(container, targets, deadline)
             for pending in sorted(record.pending, key=lambda p: p.seq):
                 _check(deadline)
-                self._write_snapshot(container, pending)
+                self._write_snapshot(container, pending, deadline)
                 done.snapshots.add(pending.seq)
             if record.latest is not None:
                 _check(deadline)
-                done.latest_etag = self._write_latest(container, record, record.latest)
+                done.latest_etag = self._write_latest(container, record, record.latest, deadline)
                 done.latest_rev = record.latest.rev
             if record.report == ReportState.PENDING:
                 _check(deadline)
@@ -333,7 +334,7 @@ class Poller:
                       failures=record.write_failures + 1)
         return done
 
-    def _ensure_sibling(self, container: ContainerClient, targets: JobTargets) -> None:
+    def _ensure_sibling(self, container: ContainerClient, targets: JobTargets, deadline: Deadline) -> None:
         """MONITOR_CONTAINER is created on first use in each account (once per process)."""
         from azure.core.exceptions import ResourceExistsError
 
@@ -341,11 +342,11 @@ class Poller:
         if key in self._siblings_ready:
             return
         with contextlib.suppress(ResourceExistsError):
-            container.create_container()
+            container.create_container(**_io(deadline))
         self._siblings_ready.add(key)
 
     @staticmethod
-    def _write_snapshot(container: ContainerClient, pending: PendingSnapshot) -> None:
+    def _write_snapshot(container: ContainerClient, pending: PendingSnapshot, deadline: Deadline) -> None:
         from azure.core.exceptions import ResourceExistsError
         from azure.storage.blob import ContentSettings
 
@@ -353,10 +354,12 @@ class Poller:
         with contextlib.suppress(ResourceExistsError):
             container.upload_blob(
                 pending.blob, _json_bytes(pending.document), overwrite=False,
-                content_settings=ContentSettings(content_type=JSON_CONTENT),
+                content_settings=ContentSettings(content_type=JSON_CONTENT), **_io(deadline),
             )
 
-    def _write_latest(self, container: ContainerClient, record: JobRecord, latest: PendingLatest) -> str | None:
+    def _write_latest(
+        self, container: ContainerClient, record: JobRecord, latest: PendingLatest, deadline: Deadline
+    ) -> str | None:
         """Write latest.json only forward: its metadata carries the revision, compared on any conflict."""
         from azure.core import MatchConditions
         from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
@@ -369,16 +372,20 @@ class Poller:
         etag = record.latest_etag
         blob = container.get_blob_client(name)
         for _ in range(4):
+            _check(deadline)  # no round starts after the deadline
             try:
                 if etag is None:
-                    result = blob.upload_blob(data, overwrite=False, metadata=metadata, content_settings=settings)
+                    result = blob.upload_blob(data, overwrite=False, metadata=metadata, content_settings=settings,
+                                              **_io(deadline))
                 else:
                     result = blob.upload_blob(data, overwrite=True, metadata=metadata, content_settings=settings,
-                                              etag=etag, match_condition=MatchConditions.IfNotModified)
+                                              etag=etag, match_condition=MatchConditions.IfNotModified,
+                                              **_io(deadline))
                 return str(result["etag"])
             except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+                _check(deadline)
                 try:
-                    properties = blob.get_blob_properties()
+                    properties = blob.get_blob_properties(**_io(deadline))
                 except ResourceNotFoundError:
                     etag = None
                     continue
@@ -417,15 +424,16 @@ class Poller:
         created = False
         try:
             container.upload_blob(json_name, _json_bytes(document), overwrite=False,
-                                  content_settings=ContentSettings(content_type=JSON_CONTENT))
+                                  content_settings=ContentSettings(content_type=JSON_CONTENT), **_io(deadline))
             created = True
         except ResourceExistsError:
             # Written by an earlier or overlapping tick: the Markdown follows what is stored.
-            document = json.loads(container.download_blob(json_name).readall())
+            _check(deadline)
+            document = json.loads(container.download_blob(json_name, **_io(deadline)).readall())
         _check(deadline)
         with contextlib.suppress(ResourceExistsError):
             container.upload_blob(md_name, render_markdown(document).encode(), overwrite=False,
-                                  content_settings=ContentSettings(content_type=MARKDOWN_CONTENT))
+                                  content_settings=ContentSettings(content_type=MARKDOWN_CONTENT), **_io(deadline))
         if created:
             log_event(logger, "poller.report_written", hub=hub.name, jobId=record.job_id,
                       status=document.get("status"), hint=report.hint.key, blob=json_name,
@@ -438,7 +446,8 @@ class Poller:
         """Summarise importErrors.log from the job's output container; (None, note) when it cannot be."""
         try:
             blob = self._blobs.container(targets.output).get_blob_client(IMPORT_ERRORS_BLOB)
-            return summarize_chunks(blob.download_blob().chunks(), should_stop=lambda: deadline.remaining() <= 0), None
+            chunks = blob.download_blob(**_io(deadline)).chunks()
+            return summarize_chunks(chunks, should_stop=lambda: deadline.remaining() <= 0), None
         except SummaryAborted:
             raise _BudgetExhausted from None
         except Exception as exc:
@@ -456,6 +465,11 @@ class _BudgetExhausted(Exception):
 def _check(deadline: Deadline) -> None:
     if deadline.remaining() <= 0:
         raise _BudgetExhausted
+
+
+def _io(deadline: Deadline) -> dict[str, Any]:
+    """Timeouts (and retries) of one storage call, bounded by what is left of the tick's budget."""
+    return request_options(deadline.remaining())
 
 
 def _json_bytes(document: Mapping[str, Any]) -> bytes:
