@@ -80,6 +80,33 @@ class JobTargets:
     monitor: ContainerRef
     output: ContainerRef
 
+    def with_identity(self) -> JobTargets | None:
+        """The same containers opened with the managed identity instead of the SAS (which storage refused,
+        typically because it expired); None where the identity cannot be used (it requires https)."""
+        if self.monitor.uses_identity and self.output.uses_identity:
+            return None
+        monitor, output = (
+            ContainerRef(account_url=ref.account_url, container=ref.container, host=ref.host)
+            for ref in (self.monitor, self.output)
+        )
+        if not monitor.account_url.startswith("https://") or not output.account_url.startswith("https://"):
+            return None
+        return JobTargets(monitor=monitor, output=output)
+
+
+# What storage answers (403) when it refuses a SAS: expired, not yet valid, wrong signature or permissions.
+SAS_REFUSED_CODES = frozenset({"AuthenticationFailed", "AuthorizationFailure", "AuthorizationPermissionMismatch"})
+
+
+def sas_refused(exc: BaseException) -> bool:
+    """True if storage refused the request's credential (HTTP 403 with an authentication/authorization code)."""
+    from azure.core.exceptions import HttpResponseError
+
+    if not isinstance(exc, HttpResponseError) or exc.status_code != 403:
+        return False
+    code = getattr(exc, "error_code", None)
+    return str(getattr(code, "value", code)) in SAS_REFUSED_CODES
+
 
 def _usable_sas(query: str) -> str | None:
     params = urllib.parse.parse_qs(query, keep_blank_values=True)

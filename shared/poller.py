@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from shared.blob_targets import BlobClients, JobTargets, TargetRejected, job_targets, request_options
+from shared.blob_targets import BlobClients, JobTargets, TargetRejected, job_targets, request_options, sas_refused
 from shared.errors import CredentialError, HubError, JobMonitorError
 from shared.failure_reports import TimelineEntry, build_report, render_markdown
 from shared.hub_client import HubClient, default_hub_client
@@ -120,6 +120,9 @@ class Poller:
         # to it needs no state read, so a steady tick costs one list call per hub and nothing else.
         self._views: dict[str, HubView] = {}
         self._views_lock = threading.Lock()
+        # (hub, jobId) whose SAS storage refused: written with the managed identity from then on.
+        self._sas_refused: set[tuple[str, str]] = set()
+        self._sas_lock = threading.Lock()
 
     def _state_store(self) -> StateStore:
         with self._store_lock:
@@ -309,22 +312,22 @@ class Poller:
         self, hub: HubSettings, record: JobRecord, job: Mapping[str, Any], targets: JobTargets, deadline: Deadline
     ) -> Done:
         done = Done()
+        key = (hub.name, record.job_id)
+        if key in self._sas_refused:
+            targets = targets.with_identity() or targets
         try:
-            container = self._blobs.container(targets.monitor)
-            if targets.monitor.container != targets.output.container:
-                _check(deadline)
-                self._ensure_sibling(container, targets, deadline)
-            for pending in sorted(record.pending, key=lambda p: p.seq):
-                _check(deadline)
-                self._write_snapshot(container, pending, deadline)
-                done.snapshots.add(pending.seq)
-            if record.latest is not None:
-                _check(deadline)
-                done.latest_etag = self._write_latest(container, record, record.latest, deadline)
-                done.latest_rev = record.latest.rev
-            if record.report == ReportState.PENDING:
-                _check(deadline)
-                done.report_written = self._write_report(hub, record, job, targets, container, deadline)
+            try:
+                self._write_job_blobs(hub, record, job, targets, deadline, done)
+            except Exception as exc:
+                fallback = targets.with_identity() if sas_refused(exc) else None
+                if fallback is None:
+                    raise
+                # An expired SAS is often why the job failed: its report must not depend on that SAS.
+                with self._sas_lock:
+                    self._sas_refused.add(key)
+                log_event(logger, "poller.sas_refused", hub=hub.name, jobId=record.job_id,
+                          container=targets.monitor.describe(), message=_storage_message(exc))
+                self._write_job_blobs(hub, record, job, fallback, deadline, done)
         except _BudgetExhausted:
             pass  # left pending; the next tick finishes it
         except Exception as exc:
@@ -333,6 +336,26 @@ class Poller:
                       container=targets.monitor.describe(), error=type(exc).__name__, message=_storage_message(exc),
                       failures=record.write_failures + 1)
         return done
+
+    def _write_job_blobs(
+        self, hub: HubSettings, record: JobRecord, job: Mapping[str, Any], targets: JobTargets, deadline: Deadline,
+        done: Done,
+    ) -> None:
+        container = self._blobs.container(targets.monitor)
+        if targets.monitor.container != targets.output.container:
+            _check(deadline)
+            self._ensure_sibling(container, targets, deadline)
+        for pending in sorted(record.pending, key=lambda p: p.seq):
+            _check(deadline)
+            self._write_snapshot(container, pending, deadline)
+            done.snapshots.add(pending.seq)
+        if record.latest is not None:
+            _check(deadline)
+            done.latest_etag = self._write_latest(container, record, record.latest, deadline)
+            done.latest_rev = record.latest.rev
+        if record.report == ReportState.PENDING:
+            _check(deadline)
+            done.report_written = self._write_report(hub, record, job, targets, container, deadline)
 
     def _ensure_sibling(self, container: ContainerClient, targets: JobTargets, deadline: Deadline) -> None:
         """MONITOR_CONTAINER is created on first use in each account (once per process)."""
@@ -453,6 +476,8 @@ class Poller:
         except Exception as exc:
             if _not_found(exc):
                 return None, f"{IMPORT_ERRORS_BLOB} was not found in the output container"
+            if sas_refused(exc) and not targets.output.uses_identity:
+                raise  # _write_job tries the managed identity
             if record.write_failures + 1 < IMPORT_LOG_ATTEMPTS:
                 raise  # try again next tick
             return None, f"{IMPORT_ERRORS_BLOB} could not be read ({_storage_message(exc)})"

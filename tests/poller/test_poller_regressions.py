@@ -11,6 +11,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from azure.core.exceptions import HttpResponseError
+from azure.storage.blob import ContainerClient, ContainerSasPermissions, generate_container_sas
 
 from devstack import wellknown
 from devstack.azurite import AzuriteInfo
@@ -205,3 +207,56 @@ def test_a_hung_storage_call_ends_within_the_tick_budget(env: PollerEnv, silent_
     assert (outcome.ok, outcome.timed_out, outcome.write_failures) == (True, False, 1)
     assert silent_storage.held  # it was contacted, and hung
     assert env.state()["jobs"]["hung-storage"]["write_failures"] == 1
+
+
+def _expired_sas_uri(azurite: AzuriteInfo, container: str) -> str:
+    past = utc_now() - datetime.timedelta(hours=2)
+    sas = generate_container_sas(
+        wellknown.AZURITE_ACCOUNT, container, account_key=wellknown.AZURITE_KEY,
+        permission=ContainerSasPermissions(read=True, write=True, create=True, list=True),
+        start=past - datetime.timedelta(hours=1), expiry=past,
+    )
+    return f"{azurite.account_url}/{container}?{sas}"
+
+
+def test_job_whose_sas_expired_is_written_with_the_managed_identity(
+    env: PollerEnv, azurite_oauth: AzuriteInfo, managed_identity: IdentityControl,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """D8: the SAS in the URI has expired (which is often why the job failed): the 403 leads to the
+    managed identity for that job, for the writes and for reading importErrors.log, and the choice sticks."""
+    caplog.set_level(logging.INFO, logger="jobmonitor.poller")
+    assert azurite_oauth.ca_bundle is not None
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(azurite_oauth.ca_bundle))
+    container = new_container(azurite_oauth)
+    upload_text(azurite_oauth, container, "importErrors.log", json.dumps(
+        {"errorCode": "404001", "errorStatus": "Device not found", "deviceId": "ghost"}) + "\n")
+    uri = _expired_sas_uri(azurite_oauth, container)
+    # The SAS really is refused by this Azurite (which also accepts shared key and SAS besides tokens).
+    with pytest.raises(HttpResponseError) as refused:
+        ContainerClient.from_container_url(uri, connection_verify=str(azurite_oauth.ca_bundle)).upload_blob(
+            "probe", b"x")
+    assert refused.value.status_code == 403
+    job = {**_failed_import("sas-expired", uri), "status": "running", "progress": 10}
+    storage: list[str] = []
+    poller = _counting_poller(env, storage)
+    control = env.hubsim.control("devhub")
+    poller.tick()
+    control.seed_jobs([job])
+    assert poller.tick().hubs["devhub"].write_failures == 0
+    control.forget_jobs()
+    control.seed_jobs([{**job, "status": "failed", "progress": 20,
+                        "failureReason": "ErrorCode:AuthorizationFailed;the SAS token has expired"}])
+    assert poller.tick().hubs["devhub"].write_failures == 0
+    assert blob_names(azurite_oauth, container, f"{PREFIX}/") == [
+        f"{PREFIX}/sas-expired/failure-report.json", f"{PREFIX}/sas-expired/failure-report.md",
+        f"{PREFIX}/sas-expired/latest.json",
+        f"{PREFIX}/sas-expired/snapshots/00001-running-10.json",
+        f"{PREFIX}/sas-expired/snapshots/00002-failed-20.json",
+    ]
+    report = read_json(azurite_oauth, container, f"{PREFIX}/sas-expired/failure-report.json")
+    assert report["importErrors"]["totalLines"] == 1
+    assert managed_identity.counters().issued(wellknown.STORAGE_AUDIENCE) >= 1  # the SAS cannot have written
+    # One fallback line for the job, not one per tick: the second tick used the identity straight away.
+    assert [e["jobId"] for e in events(caplog, "poller.sas_refused")] == ["sas-expired"]
+    assert not events(caplog, "poller.write_failed")
