@@ -346,7 +346,6 @@ class Done:
     latest_etag: str | None = None
     report_written: bool = False
     failed: bool = False
-    gave_up_import_log: bool = False
 
 
 def confirm(

@@ -158,10 +158,13 @@ class Poller:
         log_event(
             logger, "poller.tick", pastDue=past_due, durationMs=result.duration_ms,
             hubsOk=sum(o.ok for o in result.hubs.values()), hubsFailed=sum(not o.ok for o in result.hubs.values()),
+            jobsListed=sum(o.jobs_listed for o in result.hubs.values()),
             changes=sum(o.changes for o in result.hubs.values()),
             snapshots=sum(o.snapshots_written for o in result.hubs.values()),
+            latestWritten=sum(o.latest_written for o in result.hubs.values()),
             reports=sum(o.reports_written for o in result.hubs.values()),
             writeFailures=sum(o.write_failures for o in result.hubs.values()),
+            claimConflicts=sum(o.claim_conflicts for o in result.hubs.values()),
         )
         return result
 

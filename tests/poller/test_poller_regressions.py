@@ -260,3 +260,18 @@ def test_job_whose_sas_expired_is_written_with_the_managed_identity(
     # One fallback line for the job, not one per tick: the second tick used the identity straight away.
     assert [e["jobId"] for e in events(caplog, "poller.sas_refused")] == ["sas-expired"]
     assert not events(caplog, "poller.write_failed")
+
+
+def test_tick_line_carries_every_outcome_counter(env: PollerEnv, caplog: pytest.LogCaptureFixture) -> None:
+    """(c) jobs_listed, latest_written and claim_conflicts were counted but never read: the tick line has them."""
+    caplog.set_level(logging.INFO, logger="jobmonitor.poller")
+    container = new_container(env.azurite)
+    poller = env.poller()
+    poller.tick()
+    env.hubsim.control("devhub").seed_jobs([{"jobId": "counted", "type": "export", "status": "running",
+                                             "progress": 5,
+                                             "outputBlobContainerUri": container_sas_uri(env.azurite, container)}])
+    poller.tick()
+    line = events(caplog, "poller.tick")[-1]
+    assert (line["jobsListed"], line["changes"], line["snapshots"], line["latestWritten"], line["claimConflicts"]) == (
+        1, 1, 1, 1, 0)
