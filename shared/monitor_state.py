@@ -21,6 +21,7 @@ import datetime
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from shared.jobs import JobStatus
@@ -52,11 +53,26 @@ IMPORT_LOG_ATTEMPTS = 3
 FORGET_AFTER = datetime.timedelta(days=31)
 
 
-class ReportState:
+class ReportState(str, Enum):
     NONE = "none"  # not (yet) a failed or cancelled job
     PENDING = "pending"
     WRITTEN = "written"
     NOT_NEEDED = "notNeeded"  # completed, or ended before the backfill window
+
+
+class PollerEvent(str, Enum):
+    """The poller's log events. The values are what the README's Kusto queries look for: keep them."""
+
+    JOB_CHANGED = "poller.job_changed"
+    REPORT_WRITTEN = "poller.report_written"
+    JOB_STALLED = "poller.job_stalled"
+    JOB_SKIPPED = "poller.job_skipped"
+    BACKFILLED = "poller.backfilled"
+    WRITE_FAILED = "poller.write_failed"
+    SAS_REFUSED = "poller.sas_refused"
+    HUB_FAILED = "poller.hub_failed"
+    HUB_TIMED_OUT = "poller.hub_timed_out"
+    TICK = "poller.tick"
 
 
 @dataclass(kw_only=True)
@@ -76,7 +92,7 @@ class PendingLatest:
 class JobRecord:
     job_id: str
     seq: int = 0
-    status: str | None = None
+    status: JobStatus | None = None
     progress: int | None = None
     changed_at: str | None = None  # when this (status, progress) was first observed
     timeline: list[dict[str, Any]] = field(default_factory=list)
@@ -86,7 +102,7 @@ class JobRecord:
     latest_etag: str | None = None  # ETag of latest.json as this poller last wrote it
     stalled: bool = False
     stalled_since: str | None = None
-    report: str = ReportState.NONE
+    report: ReportState = ReportState.NONE
     skipped: str | None = None
     backfilled: bool = False
     write_failures: int = 0
@@ -109,7 +125,7 @@ class JobRecord:
         for name, default in _RECORD_DEFAULTS.items():
             value = getattr(self, name)
             if value != default:
-                data[name] = value
+                data[name] = value.value if isinstance(value, Enum) else value
         if self.pending:
             data["pending"] = [asdict(p) for p in self.pending]
         if self.latest is not None:
@@ -122,6 +138,10 @@ class JobRecord:
         values["pending"] = [PendingSnapshot(**p) for p in values.get("pending", [])]
         latest = values.get("latest")
         values["latest"] = PendingLatest(**latest) if isinstance(latest, Mapping) else None
+        if values.get("status") is not None:
+            values["status"] = JobStatus.parse(values["status"])
+        if "report" in values:
+            values["report"] = ReportState(values["report"])
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in values.items() if k in known})
 
@@ -171,7 +191,7 @@ class HubView:
     that differs from what it read, so a stale view can only lead to an unneeded read, never to lost work.
     """
 
-    jobs: dict[str, tuple[str | None, int | None]]
+    jobs: dict[str, tuple[JobStatus | None, int | None]]
     skipped: frozenset[str]
     stall_due: datetime.datetime | None
 
@@ -181,7 +201,7 @@ class HubView:
         if stall_after_seconds > 0:
             for record in state.jobs.values():
                 changed = parse_utc(record.changed_at)
-                active = record.status is not None and not JobStatus.parse(record.status).is_terminal
+                active = record.status is not None and not record.status.is_terminal
                 if active and not record.stalled and record.skipped is None and changed is not None:
                     when = changed + datetime.timedelta(seconds=stall_after_seconds)
                     due = when if due is None or when < due else due
@@ -196,11 +216,11 @@ class HubView:
     def matches(self, jobs: Iterable[Mapping[str, Any]], *, now: datetime.datetime) -> bool:
         if self.stall_due is not None and now >= self.stall_due:
             return False
-        seen: dict[str, tuple[str | None, int | None]] = {}
+        seen: dict[str, tuple[JobStatus | None, int | None]] = {}
         for job in jobs:
             job_id = safe_job_id(job.get("jobId"))
             if job_id is not None and job_id not in self.skipped:
-                seen[job_id] = (job_status(job).value, job_progress(job))
+                seen[job_id] = (job_status(job), job_progress(job))
         return seen == self.jobs
 
 
@@ -208,7 +228,7 @@ class HubView:
 class PlanEvent:
     """A log line to emit once the plan is committed (so that only the winning tick says it)."""
 
-    event: str
+    event: PollerEvent
     fields: dict[str, Any]
     warning: bool = False
 
@@ -245,7 +265,7 @@ def plan(
         if record is None:
             record = JobRecord(job_id=job_id)
             if first_run and status.is_terminal and _ended_before(job, listed_at, settings.backfill_seconds):
-                record.status, record.progress, record.changed_at = status.value, progress, listed_iso
+                record.status, record.progress, record.changed_at = status, progress, listed_iso
                 record.backfilled, record.report = True, ReportState.NOT_NEEDED
                 state.jobs[job_id] = record
                 backfilled += 1
@@ -254,14 +274,14 @@ def plan(
             if reason is not None:
                 record.skipped = reason
                 state.jobs[job_id] = record
-                events.append(PlanEvent(event="poller.job_skipped", fields={"jobId": job_id, "reason": reason},
+                events.append(PlanEvent(event=PollerEvent.JOB_SKIPPED, fields={"jobId": job_id, "reason": reason},
                                         warning=True))
                 continue
             state.jobs[job_id] = record
         if record.skipped is not None:
             continue
         changed_at = parse_utc(record.changed_at)
-        if (status.value, progress) != (record.status, record.progress):
+        if (status, progress) != (record.status, record.progress):
             if changed_at is not None and listed_at <= changed_at:
                 continue  # an overlapping tick already recorded a newer observation
             events.append(_change(record, job, status=status, progress=progress, hub=state.hub,
@@ -282,12 +302,12 @@ def plan(
                                                  progress=progress),
                 stalled=True, stalled_since=record.stalled_since, stall_after_seconds=settings.stall_after_seconds,
             ))
-            events.append(PlanEvent(event="poller.job_stalled", warning=True, fields={
+            events.append(PlanEvent(event=PollerEvent.JOB_STALLED, warning=True, fields={
                 "jobId": job_id, "status": status.value, "progress": progress,
                 "stalledSinceUtc": record.stalled_since, "stallAfterSeconds": settings.stall_after_seconds,
             }))
     if backfilled:
-        events.append(PlanEvent(event="poller.backfilled", fields={
+        events.append(PlanEvent(event=PollerEvent.BACKFILLED, fields={
             "jobs": backfilled, "backfillSeconds": settings.backfill_seconds,
         }))
     return events
@@ -309,9 +329,9 @@ def _change(
     listed_at: datetime.datetime,
     settings: PlanSettings,
 ) -> PlanEvent:
-    previous = (record.status, record.progress)
+    previous = (record.status.value if record.status is not None else None, record.progress)
     record.seq += 1
-    record.status, record.progress, record.changed_at = status.value, progress, utc_iso(listed_at)
+    record.status, record.progress, record.changed_at = status, progress, utc_iso(listed_at)
     record.stalled, record.stalled_since = False, None
     blob = snapshot_blob_name(settings.prefix, record.job_id, seq=record.seq, status=status, progress=progress)
     snapshot = snapshot_document(job, hub=hub, polled_at=listed_at)
@@ -331,7 +351,7 @@ def _change(
         record.report = ReportState.PENDING
     elif status is JobStatus.COMPLETED and record.report == ReportState.NONE:
         record.report = ReportState.NOT_NEEDED
-    return PlanEvent(event="poller.job_changed", fields={
+    return PlanEvent(event=PollerEvent.JOB_CHANGED, fields={
         "jobId": record.job_id, "type": job.get("type"), "seq": record.seq, "status": status.value,
         "progress": progress, "previousStatus": previous[0], "previousProgress": previous[1], "blob": blob,
     })
@@ -375,7 +395,7 @@ def confirm(
         changed = changed or record.to_json() != before
     # Compaction: a finished job needs only (seq, status, progress) to never write twice.
     for job_id, record in list(state.jobs.items()):
-        finished = record.status is not None and JobStatus.parse(record.status).is_terminal
+        finished = record.status is not None and record.status.is_terminal
         if finished and not record.has_work and record.timeline:
             record.timeline = []
             changed = True

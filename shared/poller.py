@@ -35,6 +35,7 @@ from shared.monitor_state import (
     PendingLatest,
     PendingSnapshot,
     PlanSettings,
+    PollerEvent,
     ReportState,
     StateConflict,
     StateStore,
@@ -149,14 +150,14 @@ class Poller:
                 hub = futures[future]
                 result.hubs[hub.name] = HubOutcome(hub=hub.name, error="the tick's time budget ran out",
                                                    timed_out=True)
-                log_event(logger, "poller.hub_timed_out", level=logging.WARNING, hub=hub.name,
+                log_event(logger, PollerEvent.HUB_TIMED_OUT, level=logging.WARNING, hub=hub.name,
                           budgetSeconds=self._poller.tick_budget_seconds)
         finally:
             # Never wait for a straggler: what it leaves pending, the next tick finishes.
             executor.shutdown(wait=False, cancel_futures=True)
         result.duration_ms = round((self._clock() - started).total_seconds() * 1000, 1)
         log_event(
-            logger, "poller.tick", pastDue=past_due, durationMs=result.duration_ms,
+            logger, PollerEvent.TICK, pastDue=past_due, durationMs=result.duration_ms,
             hubsOk=sum(o.ok for o in result.hubs.values()), hubsFailed=sum(not o.ok for o in result.hubs.values()),
             jobsListed=sum(o.jobs_listed for o in result.hubs.values()),
             changes=sum(o.changes for o in result.hubs.values()),
@@ -174,21 +175,21 @@ class Poller:
             self._poll_hub_inner(hub, deadline, outcome)
         except HubError as exc:
             outcome.error = f"{type(exc).__name__}: {exc.message}"
-            log_event(logger, "poller.hub_failed", level=logging.ERROR, hub=hub.name, error=type(exc).__name__,
+            log_event(logger, PollerEvent.HUB_FAILED, level=logging.ERROR, hub=hub.name, error=type(exc).__name__,
                       message=exc.message, statusCode=exc.status_code, errorCode=exc.error_code,
                       trackingId=exc.tracking_id, attempts=exc.attempts)
         except CredentialError as exc:
             outcome.error = f"CredentialError: {exc}"
-            log_event(logger, "poller.hub_failed", level=logging.ERROR, hub=hub.name, error="CredentialError",
+            log_event(logger, PollerEvent.HUB_FAILED, level=logging.ERROR, hub=hub.name, error="CredentialError",
                       message=str(exc), credential=exc.credential_kind)
         except _BudgetExhausted:
             outcome.error, outcome.timed_out = "the tick's time budget ran out", True
-            log_event(logger, "poller.hub_timed_out", level=logging.WARNING, hub=hub.name,
+            log_event(logger, PollerEvent.HUB_TIMED_OUT, level=logging.WARNING, hub=hub.name,
                       budgetSeconds=self._poller.tick_budget_seconds)
         except Exception as exc:
             # The state storage failing (or anything unforeseen) costs this hub's tick, not the others'.
             outcome.error = f"{type(exc).__name__}"
-            log_event(logger, "poller.hub_failed", level=logging.ERROR, hub=hub.name, error=type(exc).__name__,
+            log_event(logger, PollerEvent.HUB_FAILED, level=logging.ERROR, hub=hub.name, error=type(exc).__name__,
                       message=_storage_message(exc))
         return outcome
 
@@ -227,7 +228,7 @@ class Poller:
             for event in events:
                 log_event(logger, event.event, level=logging.WARNING if event.warning else logging.INFO,
                           hub=hub.name, **event.fields)
-                outcome.changes += event.event == "poller.job_changed"
+                outcome.changes += event.event == PollerEvent.JOB_CHANGED
             break
         else:
             raise StateConflict(hub.name)
@@ -250,7 +251,7 @@ class Poller:
         for job_id, result in done.items():
             record = state.jobs.get(job_id)
             if result.failed and record is not None and record.skipped is not None:
-                log_event(logger, "poller.job_skipped", level=logging.WARNING, hub=hub.name, jobId=job_id,
+                log_event(logger, PollerEvent.JOB_SKIPPED, level=logging.WARNING, hub=hub.name, jobId=job_id,
                           reason=record.skipped)
         view = state.view(stall_after_seconds=self._poller.stall_after_seconds)
         if view is not None:
@@ -292,7 +293,7 @@ class Poller:
                 if listed:
                     return
                 result = Done(failed=True)
-                log_event(logger, "poller.write_failed", level=logging.WARNING, hub=hub.name, jobId=record.job_id,
+                log_event(logger, PollerEvent.WRITE_FAILED, level=logging.WARNING, hub=hub.name, jobId=record.job_id,
                           error="JobNotListed", message=found, failures=record.write_failures + 1)
             else:
                 result = self._write_job(hub, record, job, found, deadline)
@@ -328,14 +329,14 @@ class Poller:
                 # An expired SAS is often why the job failed: its report must not depend on that SAS.
                 with self._sas_lock:
                     self._sas_refused.add(key)
-                log_event(logger, "poller.sas_refused", hub=hub.name, jobId=record.job_id,
+                log_event(logger, PollerEvent.SAS_REFUSED, hub=hub.name, jobId=record.job_id,
                           container=targets.monitor.describe(), message=_storage_message(exc))
                 self._write_job_blobs(hub, record, job, fallback, deadline, done)
         except _BudgetExhausted:
             pass  # left pending; the next tick finishes it
         except Exception as exc:
             done.failed = True
-            log_event(logger, "poller.write_failed", level=logging.WARNING, hub=hub.name, jobId=record.job_id,
+            log_event(logger, PollerEvent.WRITE_FAILED, level=logging.WARNING, hub=hub.name, jobId=record.job_id,
                       container=targets.monitor.describe(), error=type(exc).__name__, message=_storage_message(exc),
                       failures=record.write_failures + 1)
         return done
@@ -461,7 +462,7 @@ class Poller:
             container.upload_blob(md_name, render_markdown(document).encode(), overwrite=False,
                                   content_settings=ContentSettings(content_type=MARKDOWN_CONTENT), **_io(deadline))
         if created:
-            log_event(logger, "poller.report_written", hub=hub.name, jobId=record.job_id,
+            log_event(logger, PollerEvent.REPORT_WRITTEN, hub=hub.name, jobId=record.job_id,
                       status=document.get("status"), hint=report.hint.key, blob=json_name,
                       importErrorLines=summary.total_lines if summary is not None else None)
         return True

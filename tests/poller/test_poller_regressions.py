@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from azure.core.exceptions import HttpResponseError
@@ -18,7 +19,8 @@ from devstack import wellknown
 from devstack.azurite import AzuriteInfo
 from devstack.identity import IdentityControl
 from shared.blob_targets import BlobClients
-from shared.monitor_state import MAX_WRITE_FAILURES
+from shared.jobs import JobStatus
+from shared.monitor_state import MAX_WRITE_FAILURES, JobRecord, PollerEvent, ReportState
 from shared.poller import Poller, utc_now
 from tests.poller.conftest import (
     PREFIX,
@@ -275,3 +277,16 @@ def test_tick_line_carries_every_outcome_counter(env: PollerEnv, caplog: pytest.
     line = events(caplog, "poller.tick")[-1]
     assert (line["jobsListed"], line["changes"], line["snapshots"], line["latestWritten"], line["claimConflicts"]) == (
         1, 1, 1, 1, 0)
+
+
+def test_state_enums_round_trip_as_the_same_strings() -> None:
+    """(d) ReportState, JobRecord.status and the event names are enums; the state blob and the README's
+    Kusto queries still see the same strings."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert all(f"`{event.value}`" in readme for event in PollerEvent)
+    record = JobRecord(job_id="j", status=JobStatus.FAILED, report=ReportState.PENDING)
+    data = record.to_json()
+    assert (data["status"], data["report"]) == ("failed", "pending")
+    assert type(data["status"]) is str and type(data["report"]) is str
+    back = JobRecord.from_json(json.loads(json.dumps(data)))
+    assert (back.status, back.report) == (JobStatus.FAILED, ReportState.PENDING)
