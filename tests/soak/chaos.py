@@ -17,7 +17,7 @@ from __future__ import annotations
 import collections
 import threading
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,12 +49,17 @@ class WireLog:
     lock: threading.Lock = field(default_factory=threading.Lock)
     hosts: collections.Counter[str] = field(default_factory=collections.Counter)
     puts: collections.Counter[str] = field(default_factory=collections.Counter)  # "container/blob" -> 2xx PUTs
+    # latest.json's revisions (its monitorrev metadata) in the order their PUTs succeeded
     requests: int = 0
     injected: collections.Counter[str] = field(default_factory=collections.Counter)
 
-    def count_put(self, key: str) -> None:
+    latest_revs: dict[str, list[int]] = field(default_factory=lambda: collections.defaultdict(list))
+
+    def count_put(self, key: str, headers: Mapping[str, str]) -> None:
         with self.lock:
             self.puts[key] += 1
+            if key.endswith("/latest.json"):
+                self.latest_revs[key].append(int(headers.get("x-ms-meta-monitorrev", "-1")))
 
 
 def _blob_key(url: str) -> str:
@@ -114,7 +119,7 @@ class ChaosBlobClients(BlobClients):
         http_request, http_response = response.http_request, response.http_response
         status = http_response.status_code
         if http_request.method == "PUT" and 200 <= status < 300:
-            self._wire.count_put(_blob_key(http_request.url))
+            self._wire.count_put(_blob_key(http_request.url), http_request.headers)
         with self._chaos_lock:
             if self.dead:
                 raise KilledTick(self.name)

@@ -600,7 +600,11 @@ def check(soak: Soak, driver: Driver) -> tuple[dict[str, Any], list[str]]:
         if lost:
             problems.append(f"{job_id}: observed and committed, but no snapshot: {lost} (snapshots {pairs})")
             n["losses"] += len(lost)
-        # latest.json is the last snapshot
+        # latest.json is the last snapshot, and only ever moved forward
+        revs = wire.latest_revs[f"{job.container}/{PREFIX}/{job_id}/latest.json"]
+        if any(a >= b for a, b in itertools.pairwise(revs)):
+            problems.append(f"{job_id}: latest.json revisions written in the order {revs}")
+            n["latest.json written backwards"] += 1
         if pairs:
             latest = read_json(job.azurite, job.container, f"{PREFIX}/{job_id}/latest.json")
             last = read_json(job.azurite, job.container, snaps[-1])
@@ -651,6 +655,7 @@ def check(soak: Soak, driver: Driver) -> tuple[dict[str, Any], list[str]]:
         "hub transitions", "observed transitions", "required transitions", "hub transitions no successful tick saw",
         "snapshots", "latest.json", "failed jobs", "cancelled jobs", "completed jobs", "skipped jobs", "report blobs",
         "duplicates", "losses", "phantoms", "out of order", "seq gaps", "state mismatches",
-        "snapshot documents unlike their names", "report timelines unlike the snapshots")}
+        "snapshot documents unlike their names", "report timelines unlike the snapshots",
+        "latest.json written backwards")}
     figures["requests outside the allowlist"] = sum(off_list.values())
     return figures, problems
