@@ -256,6 +256,8 @@ class BlobClients:
             return BlobServiceClient.from_connection_string(storage.connection_string, **self._options())
         if storage.account_url is None:
             raise TargetRejected("no state storage configured")
+        # The identity the host itself uses for AzureWebJobsStorage, when it names a user-assigned one.
+        client_id = storage.client_id or self._client_id
         return BlobServiceClient(
-            storage.account_url, credential=managed_identity_credential(self._client_id), **self._options()
+            storage.account_url, credential=managed_identity_credential(client_id), **self._options()
         )

@@ -47,6 +47,10 @@ MONITOR_TICK_BUDGET_SECONDS = "MONITOR_TICK_BUDGET_SECONDS"
 AZURE_WEBJOBS_STORAGE = "AzureWebJobsStorage"
 AZURE_WEBJOBS_STORAGE_ACCOUNT_NAME = "AzureWebJobsStorage__accountName"
 AZURE_WEBJOBS_STORAGE_BLOB_SERVICE_URI = "AzureWebJobsStorage__blobServiceUri"
+# The host's identity-based binding settings for AzureWebJobsStorage (platform settings, not the app's own,
+# so not in SETTING_NAMES): a user-assigned identity is `__credential=managedidentity` plus `__clientId`.
+AZURE_WEBJOBS_STORAGE_CREDENTIAL = "AzureWebJobsStorage__credential"
+AZURE_WEBJOBS_STORAGE_CLIENT_ID = "AzureWebJobsStorage__clientId"
 
 SETTING_NAMES: tuple[str, ...] = (
     IOTHUB_HUBS,
@@ -189,6 +193,7 @@ class StateStorage:
 
     connection_string: str | None = field(default=None, repr=False)
     account_url: str | None = None
+    client_id: str | None = None  # AzureWebJobsStorage__clientId: the user-assigned identity the host uses
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -342,14 +347,17 @@ def _state_storage(reader: _Reader) -> StateStorage:
         return StateStorage(connection_string=connection_string)
     service_uri = reader.text(AZURE_WEBJOBS_STORAGE_BLOB_SERVICE_URI)
     account = reader.text(AZURE_WEBJOBS_STORAGE_ACCOUNT_NAME)
+    client_id = None
+    if (reader.text(AZURE_WEBJOBS_STORAGE_CREDENTIAL) or "").lower() == "managedidentity":
+        client_id = reader.text(AZURE_WEBJOBS_STORAGE_CLIENT_ID)
     if service_uri is not None:
         parts = urlsplit(service_uri)
         host = (parts.hostname or "").lower()
         if parts.scheme != "https" and not (host in LOOPBACK_HOSTS or host.startswith("127.")):
             raise SettingsError(AZURE_WEBJOBS_STORAGE_BLOB_SERVICE_URI, "must be an https URL (tokens are sent there)")
-        return StateStorage(account_url=service_uri.rstrip("/"))
+        return StateStorage(account_url=service_uri.rstrip("/"), client_id=client_id)
     if account is not None:
-        return StateStorage(account_url=f"https://{account}.blob.core.windows.net")
+        return StateStorage(account_url=f"https://{account}.blob.core.windows.net", client_id=client_id)
     raise SettingsError(
         AZURE_WEBJOBS_STORAGE,
         f"is required (or {AZURE_WEBJOBS_STORAGE_ACCOUNT_NAME} for identity-based access)",

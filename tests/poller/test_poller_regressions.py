@@ -290,3 +290,22 @@ def test_state_enums_round_trip_as_the_same_strings() -> None:
     assert type(data["status"]) is str and type(data["report"]) is str
     back = JobRecord.from_json(json.loads(json.dumps(data)))
     assert (back.status, back.report) == (JobStatus.FAILED, ReportState.PENDING)
+
+
+def test_state_storage_uses_the_hosts_user_assigned_identity(
+    env: PollerEnv, azurite_oauth: AzuriteInfo, managed_identity: IdentityControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """(a) AzureWebJobsStorage__credential=managedidentity with __clientId: the state store asks the identity
+    endpoint for that client id (an unknown one is refused there, which shows it was the one asked for)."""
+    assert azurite_oauth.ca_bundle is not None
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(azurite_oauth.ca_bundle))
+    identity_state = {"AzureWebJobsStorage": "", "AzureWebJobsStorage__blobServiceUri": azurite_oauth.account_url,
+                      "AzureWebJobsStorage__credential": "managedidentity"}
+    unknown = "5a5a5a5a-0000-4000-8000-0000000000ff"
+    rejected = managed_identity.counters().rejected
+    result = env.poller(**identity_state, AzureWebJobsStorage__clientId=unknown).tick()
+    assert not result.hubs["devhub"].ok
+    assert managed_identity.counters().rejected > rejected
+    user_assigned = sorted(wellknown.USER_ASSIGNED_CLIENT_IDS)[0]
+    assert env.poller(**identity_state, AzureWebJobsStorage__clientId=user_assigned).tick().hubs["devhub"].ok
+    assert blob_names(azurite_oauth, env.state_container) == ["hubs/devhub.json"]
