@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 from shared.jobs import JobStatus
 from shared.snapshots import (
+    blob_safe_job_id,
     job_progress,
     job_status,
     latest_document,
     parse_utc,
-    safe_job_id,
     snapshot_blob_name,
     snapshot_document,
     utc_iso,
@@ -218,7 +218,7 @@ class HubView:
             return False
         seen: dict[str, tuple[JobStatus | None, int | None]] = {}
         for job in jobs:
-            job_id = safe_job_id(job.get("jobId"))
+            job_id = blob_safe_job_id(job.get("jobId"))
             if job_id is not None and job_id not in self.skipped:
                 seen[job_id] = (job_status(job), job_progress(job))
         return seen == self.jobs
@@ -257,7 +257,7 @@ def plan(
     listed_iso = utc_iso(listed_at)
     backfilled = 0
     for job in jobs:
-        job_id = safe_job_id(job.get("jobId"))
+        job_id = blob_safe_job_id(job.get("jobId"))
         if job_id is None:
             continue
         record = state.jobs.get(job_id)

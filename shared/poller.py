@@ -44,7 +44,7 @@ from shared.monitor_state import (
 )
 from shared.retry import Deadline
 from shared.settings import AppSettings, HubSettings
-from shared.snapshots import latest_blob_name, report_json_blob_name, report_md_blob_name, safe_job_id
+from shared.snapshots import blob_safe_job_id, latest_blob_name, report_json_blob_name, report_md_blob_name
 
 if TYPE_CHECKING:
     from azure.storage.blob import ContainerClient
@@ -55,6 +55,7 @@ IMPORT_ERRORS_BLOB = "importErrors.log"
 CLAIM_ATTEMPTS = 5  # plan/claim rounds against concurrent ticks before giving the hub up this tick
 JOB_WORKERS = 8  # a hub's jobs with work are written this many at a time
 LIST_SHARE = 0.5  # the hub list may use at most this share of what is left of the budget
+MAX_SHOWN_JOB_ID = 256  # a jobId that is not blob-safe is logged cut to this length
 SAFETY_SECONDS = 1.0  # stop starting new work this long before the budget ends
 JSON_CONTENT = "application/json"
 MARKDOWN_CONTENT = "text/markdown; charset=utf-8"
@@ -124,6 +125,7 @@ class Poller:
         # (hub, jobId) whose SAS storage refused: written with the managed identity from then on.
         self._sas_refused: set[tuple[str, str]] = set()
         self._sas_lock = threading.Lock()
+        self._unnamed: set[tuple[str, str]] = set()  # (hub, jobId) not blob-safe, already logged
 
     def _state_store(self) -> StateStore:
         with self._store_lock:
@@ -197,7 +199,12 @@ class Poller:
         store = self._state_store()
         listed = self._hub_client.list_jobs(hub, deadline=Deadline(deadline.remaining() * LIST_SHARE))
         listed_at = self._clock()
-        jobs = [job for job in listed.value if safe_job_id(job.get("jobId")) is not None]
+        jobs = []
+        for job in listed.value:
+            if blob_safe_job_id(job.get("jobId")) is not None:
+                jobs.append(job)
+            else:
+                self._skip_unnamed(hub, job.get("jobId"))
         outcome.jobs_listed = len(jobs)
         by_id = {str(job["jobId"]): job for job in jobs}
         with self._views_lock:
@@ -258,6 +265,16 @@ class Poller:
             with self._views_lock:
                 self._views[hub.name] = view
         outcome.ok = True
+
+    def _skip_unnamed(self, hub: HubSettings, job_id: object) -> None:
+        """A listed jobId that cannot name a blob: the job is not watched; logged once per process."""
+        shown = (job_id if isinstance(job_id, str) else repr(job_id))[:MAX_SHOWN_JOB_ID]
+        with self._views_lock:
+            if (hub.name, shown) in self._unnamed:
+                return
+            self._unnamed.add((hub.name, shown))
+        log_event(logger, PollerEvent.JOB_SKIPPED, level=logging.WARNING, hub=hub.name, jobId=shown,
+                  reason="the jobId cannot be used as a blob name")
 
     def _targets(self, job: Mapping[str, Any], cache: dict[str, JobTargets | str]) -> JobTargets | str:
         job_id = str(job.get("jobId"))

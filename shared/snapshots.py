@@ -17,17 +17,20 @@ from typing import Any
 from shared.jobs import JobStatus
 from shared.redaction import redact_job
 
-# jobIds are GUIDs when the hub makes them; a caller-chosen one must still be one safe path segment.
-_SAFE_JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@=+-]{0,199}$")
+# Which jobIds the poller can use as one segment of a blob path as they are. This is about blob names, not
+# about what a caller may ask get_job for (shared/validation.py's JOB_ID_PATTERN, a stricter rule for input
+# that goes into an upstream URL): the poller takes whatever ids the hub lists (GUIDs when the hub makes
+# them, caller-chosen otherwise) and skips, with a log line, any it cannot name a blob after.
+_BLOB_SAFE_JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@=+-]{0,199}")
 NO_PROGRESS = "na"
 LATEST_BLOB = "latest.json"
 REPORT_JSON_BLOB = "failure-report.json"
 REPORT_MD_BLOB = "failure-report.md"
 
 
-def safe_job_id(value: object) -> str | None:
+def blob_safe_job_id(value: object) -> str | None:
     """The jobId if it can be a blob path segment as is (no slashes, dots-only or control characters)."""
-    if isinstance(value, str) and _SAFE_JOB_ID.match(value) and ".." not in value:
+    if isinstance(value, str) and _BLOB_SAFE_JOB_ID.fullmatch(value) and ".." not in value:
         return value
     return None
 

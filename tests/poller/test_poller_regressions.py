@@ -309,3 +309,27 @@ def test_state_storage_uses_the_hosts_user_assigned_identity(
     user_assigned = sorted(wellknown.USER_ASSIGNED_CLIENT_IDS)[0]
     assert env.poller(**identity_state, AzureWebJobsStorage__clientId=user_assigned).tick().hubs["devhub"].ok
     assert blob_names(azurite_oauth, env.state_container) == ["hubs/devhub.json"]
+
+
+def test_listed_job_ids_that_cannot_name_a_blob_are_skipped_with_one_log_line(
+    env: PollerEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    """(b) The poller takes the ids the hub lists; one that is not blob-safe is skipped (logged once), not
+    crashed on, and the other jobs are written. A trailing newline used to slip through `$`."""
+    caplog.set_level(logging.INFO, logger="jobmonitor.poller")
+    container = new_container(env.azurite)
+    uri = container_sas_uri(env.azurite, container)
+    unsafe = ["bad/slash", "dot..dot", "newline\n", "with space", "x" * 201, "-leading-hyphen"]
+    seeded = env.hubsim.control("devhub").seed_jobs(
+        [{"jobId": job_id, "type": "export", "status": "running", "progress": 1, "outputBlobContainerUri": uri}
+         for job_id in [*unsafe, "fine:id@1"]])
+    assert seeded == [*unsafe, "fine:id@1"]
+    poller = env.poller()
+    for _ in range(3):
+        assert poller.tick().hubs["devhub"].ok
+    assert blob_names(env.azurite, container, f"{PREFIX}/") == [
+        f"{PREFIX}/fine:id@1/latest.json", f"{PREFIX}/fine:id@1/snapshots/00001-running-1.json"]
+    skipped = events(caplog, "poller.job_skipped")
+    assert sorted(e["jobId"] for e in skipped) == sorted(unsafe)
+    assert all(e["reason"] == "the jobId cannot be used as a blob name" for e in skipped)
+    assert list(env.state()["jobs"]) == ["fine:id@1"]
