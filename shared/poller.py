@@ -533,7 +533,9 @@ def _storage_message(exc: Exception) -> str:
     from azure.core.exceptions import HttpResponseError
 
     if isinstance(exc, HttpResponseError):
-        return f"HTTP {exc.status_code} {getattr(exc, 'error_code', None) or exc.reason or ''}".strip()
+        code = getattr(exc, "error_code", None)
+        code = getattr(code, "value", code)  # azure-storage's StorageErrorCode enum: its value, not its name
+        return f"HTTP {exc.status_code} {code or exc.reason or ''}".strip()
     return type(exc).__name__
 
 

@@ -260,7 +260,8 @@ def test_job_whose_sas_expired_is_written_with_the_managed_identity(
     assert report["importErrors"]["totalLines"] == 1
     assert managed_identity.counters().issued(wellknown.STORAGE_AUDIENCE) >= 1  # the SAS cannot have written
     # One fallback line for the job, not one per tick: the second tick used the identity straight away.
-    assert [e["jobId"] for e in events(caplog, "poller.sas_refused")] == ["sas-expired"]
+    assert [(e["jobId"], e["message"]) for e in events(caplog, "poller.sas_refused")] == [
+        ("sas-expired", "HTTP 403 AuthorizationFailure")]
     assert not events(caplog, "poller.write_failed")
 
 
