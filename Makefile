@@ -52,7 +52,7 @@ fuzz: setup
 	FUZZ_EXAMPLES=2000 $(PY) -m pytest tests/fuzz -s -p no:cacheprovider
 
 soak: setup
-	SOAK_TICKS=2000 $(PY) -m pytest tests/soak -s -p no:cacheprovider
+	SOAK_TICKS=1000 SOAK_SEED=20240917 $(PY) -m pytest tests/soak -s -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) $(TOOLS) node_modules .devstack .pytest_cache .mypy_cache .ruff_cache
