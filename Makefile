@@ -7,7 +7,7 @@ NODE_STAMP := node_modules/.installed
 TOOLS := .venv-tools
 TOOLS_STAMP := $(TOOLS)/.installed
 
-.PHONY: setup run test lint static unit fuzz soak bench audit clean
+.PHONY: setup run test static unit fuzz soak bench clean
 
 setup: $(PY_STAMP) $(NODE_STAMP) $(TOOLS_STAMP)
 
