@@ -110,15 +110,15 @@ def test_progress_rises_while_running(hubsim_clean: HubSimulator, azurite: Azuri
     assert len(set(progress)) >= 3
 
 
-def test_keep_alive_has_no_per_call_stall(hubsim: HubSimulator) -> None:
+def test_keep_alive_serves_many_calls_on_one_connection(hubsim: HubSimulator) -> None:
+    """Functional only; the absence of a delayed-ACK stall is measured by bench/bench_devstack.py."""
     url = hubsim.hub_url("thirdhub")
     session = requests.Session()
     headers = auth_headers("thirdhub")
-    started = time.monotonic()
     for _ in range(200):
-        assert session.get(f"{url}/jobs?{API}", headers=headers, timeout=5).status_code == 200
-    elapsed = time.monotonic() - started
-    assert elapsed < 8.0, elapsed  # 200 x 40 ms delayed-ACK stalls would be 8 s on their own
+        response = session.get(f"{url}/jobs?{API}", headers=headers, timeout=5)
+        assert response.status_code == 200
+        assert response.headers.get("Connection", "").lower() != "close"
 
 
 def test_hubs_are_separate(hubsim_clean: HubSimulator, azurite: AzuriteInfo) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -16,38 +14,20 @@ from devstack.hubsim.vocab import FaultKind
 from shared.credentials import forget_credentials
 from shared.job_proxy import JobProxy
 from shared.retry import MAX_RETRY_AFTER_SECONDS, retry_after_seconds
+from tests.fixtures.listeners import TcpListener
 from tests.get_job.conftest import get, hub_calls, seed
 
 
 @pytest.fixture
 def silent_identity_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A managed-identity endpoint that accepts connections and never answers."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(64)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                accepted.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.getsockname()[1]}/msi/token"
+    listener = TcpListener(hold=True)
+    url = f"http://127.0.0.1:{listener.port}/msi/token"
     monkeypatch.setenv("IDENTITY_ENDPOINT", url)
     monkeypatch.setenv("IDENTITY_HEADER", "h")
     forget_credentials()
     yield url
-    stop.set()
-    thread.join(5)
-    for conn in accepted:
-        conn.close()
-    server.close()
+    listener.close()
     forget_credentials()
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
-import threading
 import time
 from collections.abc import Iterator
 
@@ -14,6 +12,7 @@ from devstack import wellknown
 from devstack.hubsim.vocab import FaultKind, Operation
 from shared.poller import Poller
 from shared.redaction import contains_secret
+from tests.fixtures.listeners import TcpListener
 from tests.poller.conftest import PREFIX, PollerEnv, blob_names, events, wait_terminal
 from tests.poller.test_poller_jobs import start_failing_import
 
@@ -73,52 +72,23 @@ def test_a_hanging_hub_does_not_hold_the_tick_past_its_budget(env: PollerEnv) ->
     wait_terminal(env.hubsim, "devhub", job_id)
     poller = Poller(env.settings(("devhub", "otherhub"), MONITOR_TICK_BUDGET_SECONDS="5",
                                  IOTHUB_READ_TIMEOUT_SECONDS="30", IOTHUB_RETRY_BUDGET_SECONDS="60"))
-    started = time.monotonic()
     result = poller.tick()
-    assert time.monotonic() - started < 5.0
     assert result.hubs["devhub"].ok
+    # The 8 s answer would have arrived (read timeout 30 s): only the tick's budget cut the list short.
     assert not result.hubs["otherhub"].ok
+    assert (result.hubs["otherhub"].error or "").startswith("HubTimeoutError")
     assert f"{PREFIX}/{job_id}/failure-report.json" in blob_names(env.azurite, container)
 
 
-class _Listener:
-    """A TCP port that counts every connection made to it (a storage host that must never be contacted)."""
-
-    def __init__(self) -> None:
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.socket.bind(("127.0.0.1", 0))
-        self.socket.listen(16)
-        self.socket.settimeout(0.1)
-        self.port = int(self.socket.getsockname()[1])
-        self.connections = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                connection, _ = self.socket.accept()
-            except OSError:
-                continue
-            self.connections += 1
-            connection.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
-        self.socket.close()
-
-
 @pytest.fixture
-def listener() -> Iterator[_Listener]:
-    server = _Listener()
+def listener() -> Iterator[TcpListener]:
+    server = TcpListener(hold=False)
     yield server
     server.close()
 
 
 def test_uri_outside_the_allowlist_is_skipped_and_never_contacted(
-    env: PollerEnv, listener: _Listener, caplog: pytest.LogCaptureFixture
+    env: PollerEnv, listener: TcpListener, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="jobmonitor.poller")
     outside = f"http://localhost:{listener.port}/devstoreaccount1/stolen?sv=2021-08-06&sr=c&sp=rwdl&sig=abcdef123%3D"

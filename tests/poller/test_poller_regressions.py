@@ -5,9 +5,6 @@ from __future__ import annotations
 import datetime
 import json
 import logging
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +19,7 @@ from shared.blob_targets import BlobClients
 from shared.jobs import JobStatus
 from shared.monitor_state import MAX_WRITE_FAILURES, JobRecord, PollerEvent, ReportState
 from shared.poller import Poller, utc_now
+from tests.fixtures.listeners import TcpListener
 from tests.poller.conftest import (
     PREFIX,
     PollerEnv,
@@ -158,56 +156,25 @@ def test_pending_work_of_an_unlisted_job_is_written_from_the_stored_documents(
     assert storage == []
 
 
-class _SilentStorage:
-    """A storage host that accepts connections and never answers (a hung account)."""
-
-    def __init__(self) -> None:
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.socket.bind(("127.0.0.1", 0))
-        self.socket.listen(64)
-        self.socket.settimeout(0.1)
-        self.port = int(self.socket.getsockname()[1])
-        self.held: list[socket.socket] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                connection, _ = self.socket.accept()
-            except OSError:
-                continue
-            self.held.append(connection)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
-        for connection in self.held:
-            connection.close()
-        self.socket.close()
-
-
 @pytest.fixture
-def silent_storage() -> Iterator[_SilentStorage]:
-    server = _SilentStorage()
+def silent_storage() -> Iterator[TcpListener]:
+    server = TcpListener(hold=True)
     yield server
     server.close()
 
 
-def test_a_hung_storage_call_ends_within_the_tick_budget(env: PollerEnv, silent_storage: _SilentStorage) -> None:
+def test_a_hung_storage_call_ends_within_the_tick_budget(env: PollerEnv, silent_storage: TcpListener) -> None:
     """D9: with 30 s read timeouts and retries, one write to a hung account outlived the tick's budget and
     the hub was reported timed out; per-call timeouts now end it in time, and the state is confirmed."""
     uri = f"http://127.0.0.1:{silent_storage.port}/devstoreaccount1/hung?sv=2021-08-06&sr=c&sp=rwdl&sig=abc%3D"
     poller = env.poller(MONITOR_TICK_BUDGET_SECONDS="6")
     poller.tick()
     env.hubsim.control("devhub").seed_jobs([_failed_import("hung-storage", uri)])
-    started = time.monotonic()
     result = poller.tick()
-    assert time.monotonic() - started < 6.0
     outcome = result.hubs["devhub"]
+    # Not timed out: the hub's work (the hung write included) ended inside the tick's budget.
     assert (outcome.ok, outcome.timed_out, outcome.write_failures) == (True, False, 1)
-    assert silent_storage.held  # it was contacted, and hung
+    assert silent_storage.connections  # it was contacted, and hung
     assert env.state()["jobs"]["hung-storage"]["write_failures"] == 1
 
 
