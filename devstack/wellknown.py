@@ -13,8 +13,9 @@ HUB_POLICY_KEYS: dict[str, str] = {
     "registryReadWrite": "ISFlH9Qzobf1weZaMl0JUau4AMhHaXM2RZpWhEA/MTc=",
 }
 # Policies whose rights include reading import/export jobs (registryRead is presumed enough) and
-# creating/cancelling them (Registry Read + Write).
-HUB_READ_POLICIES = frozenset({"iothubowner", "service", "registryRead", "registryReadWrite"})
+# creating/cancelling them (Registry Read + Write). `service` has only ServiceConnect: it may not read
+# jobs (the harder case, where the real service is undocumented).
+HUB_READ_POLICIES = frozenset({"iothubowner", "registryRead", "registryReadWrite"})
 HUB_WRITE_POLICIES = frozenset({"iothubowner", "registryReadWrite"})
 
 DEFAULT_HUB_NAME = "devhub"

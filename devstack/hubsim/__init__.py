@@ -30,6 +30,16 @@ Choices where the real service's behaviour is unknown (the harder case for the c
 - The per-minute throttle counts every arrival in its sliding 60 s window, throttled ones included, so
   a client hammering while throttled stays throttled. Faults and the throttle come before auth.
 - List returns jobs in creation/seeding order: clients must not rely on any order.
+- The `service` policy (ServiceConnect only) may not read jobs; registryRead, registryReadWrite and
+  iothubowner may. Bearer tokens are checked for signature, audience and expiry, not for an RBAC role
+  (the devstack has no role assignments), so any valid token may create and cancel.
+- Errors come in the shape set by PUT /devstack/error-shape: the `Message`/`ExceptionMessage` form by
+  default, or the numeric `errorCode`/`trackingId` form, that form JSON-escaped inside `Message`, or no
+  body at all (only `iothub-errorcode`): all three are seen from the real service.
+- PUT /devstack/local-auth {"disabled": true} refuses every SAS, as a hub with shared access policies
+  set to Deny does.
+- Over the per-minute limit a request is answered 429 ThrottlingBacklogTimeout at once (the real
+  service may first queue it): the client sees the same body, only sooner.
 - Retention: a terminal job disappears (404 JobNotFound, gone from the list) `retention_seconds` after
   its endTimeUtc (default 30 days).
 """
@@ -42,12 +52,13 @@ from devstack.hubsim.control import HubControl
 from devstack.hubsim.jobs import JobTiming
 from devstack.hubsim.simulator import HubConfig, HubSimulator, SimulatorConfig
 from devstack.hubsim.storage import IdentityEndpoint, StorageToken, StorageTokenProvider
-from devstack.hubsim.vocab import FaultKind, JobStatus, JobType, Operation
+from devstack.hubsim.vocab import ErrorShape, FaultKind, JobStatus, JobType, Operation
 
 SCHEMA_FILE = Path(__file__).with_name("jobproperties.schema.json")
 
 __all__ = [
     "SCHEMA_FILE",
+    "ErrorShape",
     "FaultKind",
     "HubConfig",
     "HubControl",

@@ -52,11 +52,15 @@ def verify_authorization(
     right: Right,
     policy_keys: Mapping[str, str] = wellknown.HUB_POLICY_KEYS,
     now: float | None = None,
+    sas_allowed: bool = True,
 ) -> Principal:
+    """`sas_allowed` false: the hub's shared access policies are disabled (Entra only)."""
     if not header:
         raise _unauthorized("no Authorization header")
     scheme, _, credential = header.strip().partition(" ")
     now = time.time() if now is None else now
+    if scheme == SAS_SCHEME and not sas_allowed:
+        raise _unauthorized("shared access policies are disabled on this hub")
     if scheme == SAS_SCHEME:
         return _verify_sas(credential.strip(), hub_name=hub_name, right=right, policy_keys=policy_keys, now=now)
     if scheme == BEARER_SCHEME:

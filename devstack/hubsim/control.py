@@ -7,7 +7,7 @@ from typing import Any
 
 import requests
 
-from devstack.hubsim.vocab import FaultKind, Operation
+from devstack.hubsim.vocab import ErrorShape, FaultKind, Operation
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -60,6 +60,14 @@ class HubControl:
 
     def set_latency(self, ms: int) -> None:
         self._call("PUT", "latency", {"ms": ms})
+
+    def set_error_shape(self, shape: ErrorShape) -> None:
+        """Answer every error in this body shape (IoT Hub has been seen using three)."""
+        self._call("PUT", "error-shape", {"shape": ErrorShape(shape).value})
+
+    def set_local_auth_disabled(self, disabled: bool) -> None:
+        """True: the hub refuses SAS tokens, as with "shared access policies: Deny" (Entra only)."""
+        self._call("PUT", "local-auth", {"disabled": disabled})
 
     def counters(self) -> dict[str, int]:
         return {str(k): int(v) for k, v in self._call("GET", "counters").items()}

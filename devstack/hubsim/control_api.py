@@ -9,12 +9,16 @@ Routes (JSON in, JSON out; errors are 400/404/405 `{"error": "..."}`):
     POST   /devstack/faults         queue one: {"kind","count","operation","retry_after","wait_seconds","delay_ms"}
     PUT    /devstack/rate-limit     {"per_minute": int | null}   sliding 60 s window, 429 like the real throttle
     PUT    /devstack/latency        {"ms": int}                  added before every /jobs answer
+    PUT    /devstack/error-shape    {"shape": "message" | "numeric" | "nested" | "header-only"}
+                                                                 the body shape of every error answer
+    PUT    /devstack/local-auth     {"disabled": bool}           true: SAS refused (Entra only)
     GET|PUT /devstack/timing        {"enqueued_ms","running_ms","progress_steps","retention_seconds"}
     PUT    /devstack/cancel-status  {"status": 200 | 204}        how DELETE /jobs/{id} answers
     POST   /devstack/jobs           [JobProperties, ...] inserted as is (no lifecycle) -> {"jobIds": [...]}
     DELETE /devstack/jobs           forget every job (active ones stop)
     GET    /devstack/registry       the device registry
-    POST   /devstack/reset          {"jobs": bool}: faults, counters, rate limit, latency off; with
+    POST   /devstack/reset          {"jobs": bool}: faults, counters, rate limit, latency, error shape,
+                                    local auth back to defaults; with
                                     "jobs": true also jobs, registry seed, timing and cancel status
 """
 
@@ -28,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from devstack.hubsim.faults import Fault
 from devstack.hubsim.jobs import JobTiming
-from devstack.hubsim.vocab import FaultKind, Operation
+from devstack.hubsim.vocab import ErrorShape, FaultKind, Operation
 
 if TYPE_CHECKING:
     from devstack.hubsim.server import HubState
@@ -132,6 +136,23 @@ def _latency(controller: HubController, payload: Any) -> dict[str, Any]:
     return {"ms": controller.state.knobs.latency_ms}
 
 
+def _error_shape(controller: HubController, payload: Any) -> dict[str, Any]:
+    try:
+        shape = ErrorShape(_object(payload).get("shape"))
+    except ValueError:
+        raise ControlError(HTTPStatus.BAD_REQUEST, f"shape must be one of {[s.value for s in ErrorShape]}") from None
+    controller.state.knobs.error_shape = shape
+    return {"shape": shape.value}
+
+
+def _local_auth(controller: HubController, payload: Any) -> dict[str, Any]:
+    disabled = _object(payload).get("disabled")
+    if not isinstance(disabled, bool):
+        raise ControlError(HTTPStatus.BAD_REQUEST, "disabled must be true or false")
+    controller.state.knobs.local_auth_disabled = disabled
+    return {"disabled": disabled}
+
+
 def _queue_fault(controller: HubController, payload: Any) -> dict[str, Any]:
     fault = _fault(payload)
     controller.state.knobs.queue(fault)
@@ -157,6 +178,8 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "faults"): _queue_fault,
     ("PUT", "rate-limit"): _rate_limit,
     ("PUT", "latency"): _latency,
+    ("PUT", "error-shape"): _error_shape,
+    ("PUT", "local-auth"): _local_auth,
     ("GET", "timing"): lambda c, _: c.timing(),
     ("PUT", "timing"): _set_timing,
     ("PUT", "cancel-status"): _cancel_status,

@@ -7,6 +7,8 @@ import enum
 import json
 import uuid
 
+from devstack.hubsim.vocab import ErrorShape
+
 THROTTLE_TEXT = "The request has been throttled. Wait {seconds} seconds and try again. Operation type: CRUD"
 
 
@@ -55,8 +57,8 @@ class HubError(Exception):
     def status(self) -> int:
         return self.code.http_status
 
-    def body(self) -> bytes:
-        return error_body(self.code.code_name, self.text)
+    def body(self, shape: ErrorShape = ErrorShape.MESSAGE) -> bytes:
+        return error_body(self.code, self.text, shape=shape)
 
 
 def tracking_timestamp(now: datetime.datetime | None = None) -> str:
@@ -64,12 +66,24 @@ def tracking_timestamp(now: datetime.datetime | None = None) -> str:
     return now.strftime("%m/%d/%Y %H:%M:%S")
 
 
-def error_body(code_name: str, text: str) -> bytes:
-    payload = {
-        "Message": f"ErrorCode:{code_name};{text}",
-        "ExceptionMessage": f"Tracking ID:{uuid.uuid4().hex}-G:0-TimeStamp:{tracking_timestamp()}",
+def error_body(code: ErrorCode, text: str, *, shape: ErrorShape = ErrorShape.MESSAGE) -> bytes:
+    tracking_id = uuid.uuid4().hex
+    if shape is ErrorShape.HEADER_ONLY:
+        return b""
+    if shape is ErrorShape.MESSAGE:
+        return json.dumps({
+            "Message": f"ErrorCode:{code.code_name};{text}",
+            "ExceptionMessage": f"Tracking ID:{tracking_id}-G:0-TimeStamp:{tracking_timestamp()}",
+        }).encode()
+    numeric = {
+        "errorCode": code.number,
+        "trackingId": tracking_id,
+        "message": text,
+        "timestampUtc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds"),
     }
-    return json.dumps(payload).encode()
+    if shape is ErrorShape.NUMERIC:
+        return json.dumps(numeric).encode()
+    return json.dumps({"Message": json.dumps(numeric), "ExceptionMessage": ""}).encode()
 
 
 def throttle_error(wait_seconds: int, *, retry_after: int | None = None) -> HubError:

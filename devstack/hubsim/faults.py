@@ -7,7 +7,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 
-from devstack.hubsim.vocab import COUNTED_OPERATIONS, THROTTLE_WINDOW_SECONDS, FaultKind, Operation
+from devstack.hubsim.vocab import COUNTED_OPERATIONS, THROTTLE_WINDOW_SECONDS, ErrorShape, FaultKind, Operation
 
 DEFAULT_WAIT_SECONDS = 10
 
@@ -41,6 +41,9 @@ class HubKnobs:
         self._counters: dict[Operation, int] = {}
         self.rate_limit_per_minute: int | None = None
         self.latency_ms = 0
+        self.error_shape = ErrorShape.MESSAGE
+        # "Shared access policies: Deny": SAS tokens refused, only Entra (bearer) tokens accepted.
+        self.local_auth_disabled = False
         self.reset()
 
     def reset(self) -> None:
@@ -50,6 +53,8 @@ class HubKnobs:
             self._counters = dict.fromkeys(COUNTED_OPERATIONS, 0)
             self.rate_limit_per_minute = None
             self.latency_ms = 0
+            self.error_shape = ErrorShape.MESSAGE
+            self.local_auth_disabled = False
 
     def queue(self, fault: Fault) -> None:
         if fault.count < 1:

@@ -20,7 +20,7 @@ from devstack.hubsim.errors import ErrorCode, HubError, error_body, throttle_err
 from devstack.hubsim.faults import DEFAULT_WAIT_SECONDS, HubKnobs
 from devstack.hubsim.jobs import JobStore
 from devstack.hubsim.registry import Registry
-from devstack.hubsim.vocab import API_VERSION_PARAM, API_VERSIONS, FaultKind, Header, Operation
+from devstack.hubsim.vocab import API_VERSION_PARAM, API_VERSIONS, ErrorShape, FaultKind, Header, Operation
 
 log = logging.getLogger("devstack.hubsim")
 
@@ -55,9 +55,9 @@ class Response:
         return Response(status, json.dumps(payload).encode(), headers)
 
     @staticmethod
-    def error(error: HubError) -> Response:
+    def error(error: HubError, shape: ErrorShape = ErrorShape.MESSAGE) -> Response:
         headers = ((Header.ERROR_CODE.value, error.code.code_name), *error.headers.items())
-        return Response(error.status, error.body(), headers)
+        return Response(error.status, error.body(shape), headers)
 
 
 def classify(method: str, path: str) -> Operation:
@@ -101,7 +101,7 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         self.close_connection = True
         text = message or HTTPStatus(code).phrase
         name = ErrorCode.ARGUMENT_INVALID.code_name
-        response = Response(code, error_body(name, text), ((Header.ERROR_CODE.value, name),))
+        response = Response(code, error_body(ErrorCode.ARGUMENT_INVALID, text), ((Header.ERROR_CODE.value, name),))
         self._write(response, str(uuid.uuid4()))
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -210,6 +210,7 @@ class HubRequestHandler(BaseHTTPRequestHandler):
     def _jobs(self, operation: Operation, path: str, query: str, body: bytes) -> Response:
         state = self.server.state
         fault, throttled = state.knobs.arrive(operation)
+        shape = state.knobs.error_shape
         if state.knobs.latency_ms:
             time.sleep(state.knobs.latency_ms / 1000)
         if fault is not None:
@@ -220,24 +221,27 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             if fault.kind is FaultKind.MALFORMED:
                 return Response(HTTPStatus.OK, MALFORMED_BODY)
             if fault.kind is FaultKind.THROTTLE:
-                return Response.error(throttle_error(fault.wait_seconds, retry_after=fault.retry_after))
+                return Response.error(throttle_error(fault.wait_seconds, retry_after=fault.retry_after), shape)
             if fault.kind is FaultKind.SERVER_ERROR:
-                return Response.error(HubError(ErrorCode.SERVER_ERROR, "An internal server error occurred."))
+                return Response.error(HubError(ErrorCode.SERVER_ERROR, "An internal server error occurred."), shape)
             if fault.kind is FaultKind.UNAVAILABLE:
-                return Response.error(HubError(ErrorCode.SERVICE_UNAVAILABLE, "The service is unavailable."))
+                return Response.error(HubError(ErrorCode.SERVICE_UNAVAILABLE, "The service is unavailable."), shape)
         if throttled:
-            return Response.error(throttle_error(DEFAULT_WAIT_SECONDS))
+            return Response.error(throttle_error(DEFAULT_WAIT_SECONDS), shape)
         try:
             return self._serve_jobs(operation, path, query, body)
         except HubError as error:
-            return Response.error(error)
+            return Response.error(error, shape)
 
     def _serve_jobs(self, operation: Operation, path: str, query: str, body: bytes) -> Response:
         state = self.server.state
         if operation is Operation.OTHER:
             raise _route_error(self.command, path)
         right = Right.WRITE if operation in (Operation.CREATE, Operation.CANCEL) else Right.READ
-        verify_authorization(self.headers.get(Header.AUTHORIZATION.value), hub_name=state.name, right=right)
+        verify_authorization(
+            self.headers.get(Header.AUTHORIZATION.value), hub_name=state.name, right=right,
+            sas_allowed=not state.knobs.local_auth_disabled,
+        )
         versions = urllib.parse.parse_qs(query).get(API_VERSION_PARAM, [])
         if len(versions) != 1 or versions[0] not in API_VERSIONS:
             raise HubError(ErrorCode.ARGUMENT_INVALID, "Invalid or missing api-version query parameter.")

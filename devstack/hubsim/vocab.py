@@ -83,6 +83,15 @@ class Operation(str, enum.Enum):
 COUNTED_OPERATIONS = (Operation.GET, Operation.LIST, Operation.CREATE, Operation.CANCEL, Operation.OTHER)
 
 
+class ErrorShape(str, enum.Enum):
+    """The three error body shapes seen from IoT Hub in the wild (iothub-jobs-facts.md, Errors)."""
+
+    MESSAGE = "message"  # {"Message":"ErrorCode:<Name>;<text>","ExceptionMessage":"Tracking ID:..."}
+    NUMERIC = "numeric"  # {"errorCode":404002,"trackingId":"...","message":"...","timestampUtc":"..."}
+    NESTED = "nested"  # the numeric form JSON-escaped inside "Message"
+    HEADER_ONLY = "header-only"  # no body; only the iothub-errorcode header names the error
+
+
 class FaultKind(str, enum.Enum):
     THROTTLE = "throttle"  # 429 with the real ThrottlingBacklogTimeout body (Retry-After optional)
     SERVER_ERROR = "server_error"  # 500 ServerError

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -12,7 +13,7 @@ from msrest.exceptions import HttpOperationError
 
 from devstack import tokens, wellknown
 from devstack.azurite import AzuriteInfo
-from devstack.hubsim import HubSimulator
+from devstack.hubsim import ErrorShape, HubSimulator
 from devstack.hubsim.auth import make_sas
 from tests.devstack.hubsim_helpers import API, assert_hub_error, auth_headers, container_sas, sdk
 
@@ -70,11 +71,17 @@ def test_good_credentials(hubsim_clean: HubSimulator) -> None:
     for headers in (
         _bearer(),
         auth_headers(policy="registryRead"),
-        auth_headers(policy="service"),
         auth_headers(resource_path="/jobs"),  # sr with a trailing path
         {"Authorization": make_sas("DevHub")},  # host case does not matter
     ):
         assert requests.get(f"{url}/jobs?{API}", headers=headers, timeout=5).status_code == 200
+
+
+def test_the_service_policy_cannot_read_jobs(hubsim_clean: HubSimulator) -> None:
+    """`service` has only ServiceConnect; reading jobs needs Registry Read (the harder case)."""
+    url = hubsim_clean.hub_url("devhub")
+    response = requests.get(f"{url}/jobs?{API}", headers=auth_headers(policy="service"), timeout=5)
+    assert_hub_error(response, 401, UNAUTHORIZED)
 
 
 def test_read_policy_cannot_create_or_cancel(hubsim_clean: HubSimulator, azurite: AzuriteInfo) -> None:
@@ -182,3 +189,35 @@ def test_unknown_paths_and_wrong_methods(hubsim_clean: HubSimulator) -> None:
         assert_hub_error(response, 405, "MethodNotAllowed")
         assert response.headers["Allow"] == allow
     assert hubsim_clean.control("devhub").counters()["other"] == 6  # only /jobs requests count
+
+
+def test_error_body_shapes(hubsim_clean: HubSimulator) -> None:
+    """The three shapes IoT Hub has been seen answering errors in, switched per hub."""
+    url = hubsim_clean.hub_url("devhub")
+    control = hubsim_clean.control("devhub")
+
+    def missing() -> requests.Response:
+        response = requests.get(f"{url}/jobs/missing?{API}", headers=auth_headers(), timeout=5)
+        assert response.status_code == 404
+        assert response.headers["iothub-errorcode"] == "JobNotFound"
+        assert response.headers["x-ms-request-id"]
+        return response
+
+    control.set_error_shape(ErrorShape.NUMERIC)
+    numeric = missing().json()
+    assert set(numeric) == {"errorCode", "trackingId", "message", "timestampUtc"}
+    assert numeric["errorCode"] == 404002 and numeric["trackingId"]
+    control.set_error_shape(ErrorShape.NESTED)
+    nested = json.loads(missing().json()["Message"])
+    assert nested["errorCode"] == 404002 and nested["trackingId"]
+    control.set_error_shape(ErrorShape.HEADER_ONLY)
+    assert missing().content == b""
+    control.set_error_shape(ErrorShape.MESSAGE)
+    assert_hub_error(missing(), 404, "JobNotFound")
+
+
+def test_local_auth_disabled_refuses_sas_but_not_bearer_tokens(hubsim_clean: HubSimulator) -> None:
+    url = hubsim_clean.hub_url("devhub")
+    hubsim_clean.control("devhub").set_local_auth_disabled(True)
+    assert_hub_error(requests.get(f"{url}/jobs?{API}", headers=auth_headers(), timeout=5), 401, UNAUTHORIZED)
+    assert requests.get(f"{url}/jobs?{API}", headers=_bearer(), timeout=5).status_code == 200

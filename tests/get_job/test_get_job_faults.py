@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from devstack.hubsim import HubSimulator
-from devstack.hubsim.vocab import FaultKind
+from devstack.hubsim.vocab import ErrorShape, FaultKind
 from devstack.wellknown import hub_connection_string
 from shared.job_proxy import JobProxy
 from tests.get_job.conftest import get, hub_calls, seed
@@ -133,3 +133,33 @@ def test_unreachable_hub_is_502(hubsim_clean: HubSimulator, make_proxy: Callable
                               IOTHUB_CONNECTION_STRINGS=hub_connection_string("devhub"), IOTHUB_MAX_ATTEMPTS="2"))
     assert response.status_code == 502
     assert json.loads(response.body)["error"]["code"] == "UpstreamError"
+
+
+@pytest.mark.parametrize("shape", list(ErrorShape))
+def test_every_error_body_shape_is_understood(
+    hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy], shape: ErrorShape
+) -> None:
+    """IoT Hub answers errors in three body shapes (and sometimes none): each maps the same way."""
+    seed(hubsim_clean)
+    control = hubsim_clean.control("devhub")
+    control.set_error_shape(shape)
+    proxy = make_proxy(IOTHUB_MAX_ATTEMPTS="2")
+    missing = get(proxy, "no-such-job")
+    assert missing.status_code == 404
+    assert json.loads(missing.body)["error"]["upstreamTrackingId"]
+    control.queue_fault(FaultKind.THROTTLE, count=2, wait_seconds=7)
+    throttled = get(proxy, "job-1")
+    assert throttled.status_code == 429
+    # The "Wait 7 seconds" text is honoured wherever the shape puts it; with no body, backoff decides.
+    assert int(throttled.headers["Retry-After"]) >= (1 if shape is ErrorShape.HEADER_ONLY else 7)
+
+
+def test_a_hub_with_shared_access_policies_disabled(
+    hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy], managed_identity: object
+) -> None:
+    seed(hubsim_clean)
+    hubsim_clean.control("devhub").set_local_auth_disabled(True)
+    refused = get(make_proxy())
+    assert refused.status_code == 502
+    assert json.loads(refused.body)["error"]["code"] == "UpstreamUnauthorized"
+    assert get(make_proxy(IOTHUB_AUTH="managedIdentity")).status_code == 200
