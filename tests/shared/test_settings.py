@@ -18,7 +18,7 @@ def test_defaults() -> None:
     assert hub.host_name == "devhub.azure-devices.net"
     assert settings.hub.auth_mode is HubAuthMode.MANAGED_IDENTITY
     assert settings.hub.api_version == "2021-04-12"
-    assert settings.proxy.cache_ttl_seconds <= 2
+    assert settings.proxy.cache_ttl_seconds == 2.0
     assert settings.proxy.redact_sas is True
     assert settings.poller.schedule == "0 */5 * * * *"
     assert settings.poller.stall_after_seconds == 7200
