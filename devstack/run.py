@@ -8,12 +8,9 @@ in its own process group and is stopped on exit, so nothing is left behind.
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
-from types import FrameType
 
 from devstack import processes
 from devstack.azurite import start_azurite
@@ -60,13 +57,7 @@ def main() -> int:
     STATE_DIR.mkdir(exist_ok=True)
     logs = STATE_DIR / "logs"
     children: list[subprocess.Popen[bytes]] = []
-    stop = threading.Event()
-
-    def on_signal(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stop = processes.stop_on_signals()
     python = sys.executable
     try:
         azurite, info = start_azurite(

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 from pathlib import Path
-from types import FrameType
 
+from devstack import processes
 from devstack.funchost import logs
 from devstack.funchost.host import DEFAULT_BIND, FunctionsHost
 from devstack.funchost.keys import load_keys
@@ -42,13 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure(logging.DEBUG if args.verbose else logging.INFO)
     settings = args.settings or (args.app_root / LOCAL_SETTINGS)
     keys = load_keys(keys_file=args.keys_file, function_key=args.function_key, master_key=args.master_key)
-    stop = threading.Event()
-
-    def _on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
+    stop = processes.stop_on_signals()
     host = FunctionsHost(
         args.app_root, port=args.port, bind=args.bind, keys=keys, settings_file=settings,
         timers_enabled=not args.no_timers,

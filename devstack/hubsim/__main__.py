@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
-import threading
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 
+from devstack import processes
 from devstack.hubsim.jobs import JobTiming
 from devstack.hubsim.simulator import HubConfig, HubSimulator, SimulatorConfig
 from devstack.hubsim.storage import IdentityEndpoint
@@ -56,13 +54,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if args.identity_endpoint
         else None,
     )
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop = processes.stop_on_signals()
     simulator = HubSimulator(config).start()
     log = logging.getLogger("devstack.hubsim")
     for name in simulator.hub_names:

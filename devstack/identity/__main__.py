@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
-from types import FrameType
 
+from devstack import processes
 from devstack.identity.issuer import DEFAULT_TOKEN_LIFETIME_SECONDS
 from devstack.identity.server import DEFAULT_HOST, IdentityEndpoint
 from devstack.wellknown import IDENTITY_PORT
@@ -29,13 +27,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr)
-    stop = threading.Event()
-
-    def _on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
+    stop = processes.stop_on_signals()
     endpoint = IdentityEndpoint(host=args.host, port=args.port, token_lifetime_seconds=args.token_lifetime)
     endpoint.start()
     try:
