@@ -37,6 +37,8 @@ T = TypeVar("T")
 USER_AGENT = "iothub-job-monitor/1.0"
 REQUEST_ID_HEADER = "x-ms-request-id"
 ERROR_CODE_HEADER = "iothub-errorcode"
+# A 403 with one of these codes is the hub's quota, not a refusal of this app's credentials.
+QUOTA_ERROR_CODES = frozenset({"IotHubQuotaExceeded", "403002", "JobQuotaExceeded", "403003"})
 POOL_SIZE = 64  # concurrent invocations per worker process share one session per hub
 _MESSAGE_CODE = re.compile(r"ErrorCode:\s*([A-Za-z0-9]+)")
 _TRACKING_ID = re.compile(r"Tracking ID:\s*([A-Za-z0-9-]+?)(?:-G:|$|\s)")
@@ -199,6 +201,8 @@ class HubClient:
         }
         if status == 404:
             raise JobNotFoundError("the hub has no such job", **common)
+        if status == 403 and info.error_code in QUOTA_ERROR_CODES:
+            raise HubServiceError(f"the hub's quota is exhausted ({info.error_code})", **common)
         if status in (401, 403):
             raise HubAuthError(
                 f"the hub refused this app's {self._auth.kind} credentials ({info.error_code or status})", **common

@@ -19,6 +19,7 @@ class ErrorCode(enum.Enum):
     BLOB_CONTAINER_VALIDATION_ERROR = ("BlobContainerValidationError", 400008, 400)
     MANAGED_IDENTITY_NOT_ENABLED = ("ManagedIdentityNotEnabled", 400032, 400)
     UNAUTHORIZED = ("IotHubUnauthorizedAccess", 401002, 401)
+    IOTHUB_QUOTA_EXCEEDED = ("IotHubQuotaExceeded", 403002, 403)
     JOB_QUOTA_EXCEEDED = ("JobQuotaExceeded", 403003, 403)
     NOT_FOUND = ("NotFound", 404000, 404)
     JOB_NOT_FOUND = ("JobNotFound", 404002, 404)

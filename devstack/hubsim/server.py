@@ -224,6 +224,9 @@ class HubRequestHandler(BaseHTTPRequestHandler):
                 return Response.error(throttle_error(fault.wait_seconds, retry_after=fault.retry_after), shape)
             if fault.kind is FaultKind.SERVER_ERROR:
                 return Response.error(HubError(ErrorCode.SERVER_ERROR, "An internal server error occurred."), shape)
+            if fault.kind is FaultKind.QUOTA_EXCEEDED:
+                text = "Total number of messages on IotHub exceeded the allocated quota."
+                return Response.error(HubError(ErrorCode.IOTHUB_QUOTA_EXCEEDED, text), shape)
             if fault.kind is FaultKind.UNAVAILABLE:
                 return Response.error(HubError(ErrorCode.SERVICE_UNAVAILABLE, "The service is unavailable."), shape)
         if throttled:

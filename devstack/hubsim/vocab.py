@@ -99,6 +99,7 @@ class FaultKind(str, enum.Enum):
     SLOW = "slow"  # wait delay_ms, then answer normally
     DROP = "drop"  # close the connection without any response
     MALFORMED = "malformed"  # 200 with a body that is not JSON
+    QUOTA_EXCEEDED = "quota_exceeded"  # 403 IotHubQuotaExceeded: the hub's daily quota, not the caller's rights
 
 
 class Header(str, enum.Enum):

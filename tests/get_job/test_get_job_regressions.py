@@ -71,3 +71,15 @@ def test_cached_errors_are_logged_as_cache_hits_with_no_upstream_attempts(
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "get_job" and r.levelno >= logging.INFO]
     assert [(line["cache"], line["attempts"]) for line in lines] == [("miss", 1), ("hit", 0), ("hit", 0)]
     assert hub_calls(hubsim_clean) == 1
+
+
+def test_a_quota_403_is_an_upstream_error_not_a_credentials_problem(
+    hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy]
+) -> None:
+    seed(hubsim_clean)
+    hubsim_clean.control("devhub").queue_fault(FaultKind.QUOTA_EXCEEDED)
+    response = get(make_proxy())
+    assert response.status_code == 502
+    error = json.loads(response.body)["error"]
+    assert error["code"] == "UpstreamError" and "IotHubQuotaExceeded" in error["message"]
+    assert hub_calls(hubsim_clean) == 1
