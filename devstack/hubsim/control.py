@@ -72,6 +72,10 @@ class HubControl:
     def counters(self) -> dict[str, int]:
         return {str(k): int(v) for k, v in self._call("GET", "counters").items()}
 
+    def credentials(self) -> list[str]:
+        """Every distinct Authorization value the hub received (SAS tokens, bearer tokens), newest last."""
+        return [str(value) for value in self._call("GET", "credentials")]
+
     def reset(self, *, jobs: bool = False) -> None:
         """Faults, counters, rate limit and latency off; with jobs=True also jobs, registry, timing."""
         self._call("POST", "reset", {"jobs": jobs})

@@ -174,6 +174,7 @@ Handler = Callable[[HubController, Any], Any]
 ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "health"): lambda c, _: {"hub": c.state.name},
     ("GET", "counters"): lambda c, _: c.state.knobs.counters(),
+    ("GET", "credentials"): lambda c, _: c.state.knobs.credentials(),
     ("GET", "faults"): lambda c, _: [f.to_json() for f in c.state.knobs.faults()],
     ("POST", "faults"): _queue_fault,
     ("PUT", "rate-limit"): _rate_limit,

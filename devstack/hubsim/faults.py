@@ -31,6 +31,9 @@ class Fault:
         return data
 
 
+MAX_CREDENTIALS = 10_000
+
+
 class HubKnobs:
     """Thread-safe knobs of one hub; `reset()` turns everything off and zeroes the counters."""
 
@@ -44,6 +47,9 @@ class HubKnobs:
         self.error_shape = ErrorShape.MESSAGE
         # "Shared access policies: Deny": SAS tokens refused, only Entra (bearer) tokens accepted.
         self.local_auth_disabled = False
+        # Every distinct Authorization value received (the newest MAX_CREDENTIALS), kept across resets so
+        # that tests can look for them, literally, in everything the app writes out.
+        self._credentials: collections.OrderedDict[str, None] = collections.OrderedDict()
         self.reset()
 
     def reset(self) -> None:
@@ -55,6 +61,19 @@ class HubKnobs:
             self.latency_ms = 0
             self.error_shape = ErrorShape.MESSAGE
             self.local_auth_disabled = False
+
+    def remember_credential(self, authorization: str | None) -> None:
+        if not authorization:
+            return
+        with self._lock:
+            self._credentials[authorization] = None
+            self._credentials.move_to_end(authorization)
+            while len(self._credentials) > MAX_CREDENTIALS:
+                self._credentials.popitem(last=False)
+
+    def credentials(self) -> list[str]:
+        with self._lock:
+            return list(self._credentials)
 
     def queue(self, fault: Fault) -> None:
         if fault.count < 1:

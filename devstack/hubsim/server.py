@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import socket
@@ -30,6 +31,7 @@ CONTROL_ROOT = "/devstack"
 JSON_TYPE = "application/json; charset=utf-8"
 MALFORMED_BODY = b'{"jobId": "malformed", "status": "runn'
 MAX_BODY_BYTES = 16 * 1024 * 1024
+DEFAULT_TRICKLE_MS = 250
 
 
 @dataclass
@@ -49,6 +51,7 @@ class Response:
     body: bytes = b""
     headers: tuple[tuple[str, str], ...] = ()
     content_type: str = JSON_TYPE
+    trickle_ms: int = 0  # > 0: the body goes out one byte at a time, this far apart (a slow-loris hub)
 
     @staticmethod
     def json(status: int, payload: Any, headers: tuple[tuple[str, str], ...] = ()) -> Response:
@@ -160,7 +163,16 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         lines.extend(f"{name}: {value}" for name, value in headers)
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         body = b"" if self.command == "HEAD" or response.status == HTTPStatus.NO_CONTENT else response.body
-        self.wfile.write(head + body)
+        if response.trickle_ms <= 0 or not body:
+            self.wfile.write(head + body)
+            return
+        try:
+            self.wfile.write(head + body[:1])
+            for index in range(1, len(body)):
+                time.sleep(response.trickle_ms / 1000)
+                self.wfile.write(body[index : index + 1])
+        except OSError:
+            self.close_connection = True  # the client gave up: as it should
 
     def _dispatch(self) -> None:
         started = time.monotonic()
@@ -214,6 +226,9 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         if state.knobs.latency_ms:
             time.sleep(state.knobs.latency_ms / 1000)
         if fault is not None:
+            if fault.kind is FaultKind.TRICKLE:
+                answer = self._jobs_or_error(operation, path, query, body, shape)
+                return dataclasses.replace(answer, trickle_ms=fault.delay_ms or DEFAULT_TRICKLE_MS)
             if fault.delay_ms:
                 time.sleep(fault.delay_ms / 1000)
             if fault.kind is FaultKind.DROP:
@@ -231,6 +246,9 @@ class HubRequestHandler(BaseHTTPRequestHandler):
                 return Response.error(HubError(ErrorCode.SERVICE_UNAVAILABLE, "The service is unavailable."), shape)
         if throttled:
             return Response.error(throttle_error(DEFAULT_WAIT_SECONDS), shape)
+        return self._jobs_or_error(operation, path, query, body, shape)
+
+    def _jobs_or_error(self, operation: Operation, path: str, query: str, body: bytes, shape: ErrorShape) -> Response:
         try:
             return self._serve_jobs(operation, path, query, body)
         except HubError as error:
@@ -241,6 +259,7 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         if operation is Operation.OTHER:
             raise _route_error(self.command, path)
         right = Right.WRITE if operation in (Operation.CREATE, Operation.CANCEL) else Right.READ
+        state.knobs.remember_credential(self.headers.get(Header.AUTHORIZATION.value))
         verify_authorization(
             self.headers.get(Header.AUTHORIZATION.value), hub_name=state.name, right=right,
             sas_allowed=not state.knobs.local_auth_disabled,

@@ -100,6 +100,7 @@ class FaultKind(str, enum.Enum):
     DROP = "drop"  # close the connection without any response
     MALFORMED = "malformed"  # 200 with a body that is not JSON
     QUOTA_EXCEEDED = "quota_exceeded"  # 403 IotHubQuotaExceeded: the hub's daily quota, not the caller's rights
+    TRICKLE = "trickle"  # answer normally, but send the body one byte every delay_ms (default 250)
 
 
 class Header(str, enum.Enum):

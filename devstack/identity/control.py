@@ -70,5 +70,9 @@ class IdentityControl:
     def reset(self) -> Counters:
         return self._counters(self._call("POST", protocol.CONTROL_RESET_PATH, {}))
 
+    def tokens(self) -> list[str]:
+        """Every access token the endpoint issued (the newest 10,000), across resets."""
+        return [str(token) for token in self._call("GET", protocol.CONTROL_TOKENS_PATH)["tokens"]]
+
     def counters(self) -> Counters:
         return self._counters(self._call("GET", protocol.CONTROL_COUNTERS_PATH))

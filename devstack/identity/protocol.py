@@ -31,6 +31,7 @@ DEFAULT_SCOPE_SUFFIX = "/.default"
 CONTROL_FAULTS_PATH = "/devstack/faults"
 CONTROL_RESET_PATH = "/devstack/reset"
 CONTROL_COUNTERS_PATH = "/devstack/counters"
+CONTROL_TOKENS_PATH = "/devstack/tokens"
 CONTROL_CONFIG_PATH = "/devstack/config"
 
 # The real endpoint's intermittent failure, spelling included.

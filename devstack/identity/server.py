@@ -6,6 +6,8 @@ Routes:
 - ``POST /devstack/config`` ``{"token_lifetime_seconds": N}`` — change the lifetime of new tokens.
 - ``POST /devstack/reset`` — drop faults, zero counters, restore the configured lifetime.
 - ``GET /devstack/counters`` — tokens issued per audience, faults served, requests, rejections.
+- ``GET /devstack/tokens`` — every access token issued (the newest 10,000, kept across resets), so that
+  tests can look for them in what the app writes out.
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ class _Handler(OneWriteHandler):
             self._token()
         elif path == protocol.CONTROL_COUNTERS_PATH:
             self._json(HTTPStatus.OK, self.server.state.snapshot())
+        elif path == protocol.CONTROL_TOKENS_PATH:
+            self._json(HTTPStatus.OK, {"tokens": self.server.state.tokens()})
         elif path in (protocol.CONTROL_FAULTS_PATH, protocol.CONTROL_RESET_PATH, protocol.CONTROL_CONFIG_PATH):
             self._error(HTTPStatus.METHOD_NOT_ALLOWED, ErrorCode.METHOD_NOT_ALLOWED, "use POST")
         else:
@@ -137,7 +141,7 @@ class _Handler(OneWriteHandler):
             self._error(HTTPStatus.INTERNAL_SERVER_ERROR, ErrorCode.SERVER_ERROR, protocol.UNEXPECTED_AAD_ERROR)
             return
         token = issue(identity, audience, lifetime_seconds=state.lifetime())
-        state.count_issued(audience)
+        state.count_issued(audience, token.access_token)
         self._json(
             HTTPStatus.OK,
             {

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import collections
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
+
+MAX_TOKENS_KEPT = 10_000
 
 
 class FaultKind(str, Enum):
@@ -26,6 +29,9 @@ class EndpointState:
     _faults_served: Counter[str] = field(default_factory=Counter)
     _requests: int = 0
     _rejected: int = 0
+    # Every access token issued (the newest MAX_TOKENS_KEPT), kept across resets so that tests can look for
+    # them, literally, in everything the app writes out.
+    _tokens: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=MAX_TOKENS_KEPT))
 
     def add_fault(self, kind: FaultKind, count: int) -> None:
         with self._lock:
@@ -48,9 +54,14 @@ class EndpointState:
                 return kind
             return None
 
-    def count_issued(self, audience: str) -> None:
+    def count_issued(self, audience: str, token: str) -> None:
         with self._lock:
             self._tokens_issued[audience] += 1
+            self._tokens.append(token)
+
+    def tokens(self) -> list[str]:
+        with self._lock:
+            return list(self._tokens)
 
     def count_rejected(self) -> None:
         with self._lock:
