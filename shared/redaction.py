@@ -1,69 +1,249 @@
-"""Redaction of secrets: SAS signatures, keys, connection strings and tokens.
+"""Redaction of secrets: SAS signatures, keys, connection strings and tokens, in every spelling we know.
 
-Everything the app writes out (HTTP answers, blobs, log lines, exception text) passes through here.
+Everything the app writes out (HTTP answers, blobs, log lines, exception text) passes through here. Text
+is redacted in three passes:
+
+1. **Query parameters, parsed.** A parameter name is read as storage reads it: percent-decoded (once,
+   twice or more), JSON-unescaped (`\\u0073`), case-insensitive; so `sig=`, `SIG=`, `%73ig=`, `sig%3D`,
+   `sig%253D` and `\\u0026sig\\u003d` are all the signature. Its value (base64, possibly encoded, `\\/`
+   escaped, or with a `+` that someone decoded to a space) is replaced by REDACTED.
+2. **Key fields**: connection-string keys (`AccountKey=x`, `AccountKey = x`, `AccountKey%3Dx`), JSON, YAML
+   and Python-repr fields (`"primaryKey": "x"`, `primaryKey: x`, `\\"primaryKey\\":\\"x\\"`), tokens
+   (`SharedAccessSignature ...`, `Bearer ...`, JWTs), and base64 text that decodes to any of these.
+3. **A check that fails closed**: the result is decoded in every way we know (percent-decoding up to three
+   times, JSON unescaping, `+` as space) and searched again; any word still hiding a secret is replaced
+   whole, and a text that still hides one is replaced entirely.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
+import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
 from shared.jobs import CONTAINER_URI_FIELDS
 
 REDACTED = "REDACTED"
+UNREDACTABLE = "REDACTED (text withheld: it holds a secret in a form that could not be redacted in place)"
+SIGNATURE_LENGTH = 44  # base64 of an HMAC-SHA256, as every Azure SAS signature is
 
-# `sig=` query parameter of a SAS, also where the URI sits inside another value: URL-encoded once
-# (sig%3D after %26 or %3F) or twice (%2526sig%253D), or JSON-escaped (\u0026sig\u003d, as .NET writes).
-_SIG_BEFORE = r"(?:(?<![A-Za-z0-9%\\])|(?<=%3F)|(?<=%26)|(?<=%253F)|(?<=%2526)|(?<=\\u0026)|(?<=\\u003f))"
-_SIG_EQUALS = r"(?:=|%3D|%253D|\\u003d)"
-_SAS_SIG = re.compile(r"(?i)(" + _SIG_BEFORE + r"sig" + _SIG_EQUALS + r")[^&\s\"'<>;,\\]+")
-# Keys inside connection strings.
-_CONNECTION_STRING_KEY = re.compile(r"(?i)\b((?:SharedAccessKey|AccountKey)=)[^;\s\"'<>]+")
-# An IoT Hub / Service Bus SAS token in an Authorization header or text.
-_SAS_TOKEN = re.compile(r"(?i)(SharedAccessSignature\s+)\S+")
-_BEARER = re.compile(r"(?i)(Bearer\s+)[A-Za-z0-9._~+/=-]+")
-# A compact JWT anywhere (three base64url parts, header starting with eyJ).
+
+def _encoded(character: str) -> str:
+    """A regex for one character as text may carry it: itself, percent-encoded (at any depth) or JSON-escaped."""
+    hex_code = "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in f"{ord(character):02x}")
+    literal = f"[{character.lower()}{character.upper()}]" if character.isalpha() else re.escape(character)
+    return rf"(?:{literal}|%(?:25)*{hex_code}|\\+u00{hex_code})"
+
+
+_AMP = rf"(?:&amp;|{_encoded('&')})"
+_EQUALS = _encoded("=")
+# An encoded character that ends a value: & ; " ' space < > (percent-encoded at any depth, or JSON-escaped).
+_ENDING_CODES = r"(?:26|3[bB]|22|27|20|3[cC]|3[eE]|2[cC])"
+_VALUE_CHAR = (
+    r"(?:[A-Za-z0-9+/=_-]"
+    rf"|%(?!(?:25)*{_ENDING_CODES})(?:25)*[0-9A-Fa-f]{{2}}"
+    r"|\\+/"
+    rf"|\\+u00(?!{_ENDING_CODES})[0-9A-Fa-f]{{2}})"
+)
+# 1. The SAS signature parameter: `sig` in any spelling, `=` in any spelling, the value; preceded by a
+# delimiter in any spelling (checked on the text just before the name, see _after_delimiter).
+_SIG_PARAM = re.compile(
+    rf"(?P<name>{_encoded('s')}{_encoded('i')}{_encoded('g')}\s*{_EQUALS}\s*)(?P<value>{_VALUE_CHAR}+)"
+)
+_DELIMITER_BEFORE = re.compile(rf"(?:[?&;\s\"'(<\[{{,]|{_AMP}|{_encoded('?')})\Z")
+_VALUE_RUN = re.compile(f"{_VALUE_CHAR}+")
+
+# 2. Key fields. Names redacted wherever they appear with a separator, quoted or not.
+_KEY_NAMES = (
+    r"SharedAccessKey|AccountKey|primaryKey|secondaryKey|accessKey|primaryConnectionString"
+    r"|secondaryConnectionString|connectionString|accessToken|access_token|refresh_token|id_token|sasToken"
+    r"|sharedAccessSignature|clientSecret|client_secret|password|symmetricKey|storageAccountKey|sasKey|sig|signature"
+)
+# Quoted field names ending like a secret ("deviceKey", "mySecret", "apiToken"): redacted when quoted. A field
+# named just "key" is an identifier (a report's hint key), not a secret.
+_SECRET_ENDING = r"(?:[Kk]ey|[Ss]ecret|[Pp]assword|[Tt]oken|[Ss]ignature|ConnectionString)"  # noqa: S105 - a pattern
+_QUOTED_SECRET_NAME = rf"(?:[Ss]ecret|[Pp]assword|[Tt]oken|[Ss]ignature|[A-Za-z0-9_]+{_SECRET_ENDING})"
+_QUOTE = r"(?:\\*[\"']|%(?:25)*2[27]|\\+u002[27])"
+_SEPARATOR = rf"\s*(?::|{_EQUALS}|%(?:25)*3[aA]|\\+u003[aA])\s*"
+_UNQUOTED_VALUE = (
+    r"(?!(?:null|true|false)\b)"
+    rf"(?:[^\s\"'<>;,&\\{{}}\[\]%]|%(?!(?:25)*{_ENDING_CODES})(?:25)*[0-9A-Fa-f]{{2}})+"
+)
+_KEY_FIELD = re.compile(
+    rf"(?P<head>(?<![A-Za-z0-9_])(?:(?P<q1>{_QUOTE})(?:{_KEY_NAMES}|{_QUOTED_SECRET_NAME})(?P=q1)|(?i:{_KEY_NAMES}))"
+    rf"{_SEPARATOR})"
+    rf"(?:(?P<oq>{_QUOTE})(?P<quoted>(?:(?!(?P=oq)).){{0,4096}}?)(?P=oq)|(?P<bare>{_UNQUOTED_VALUE}))"
+)
+# Words that every key-field name contains (lower case).
+_KEY_WORDS = ("key", "secret", "password", "token", "sig", "connectionstring")
+# Cheap test for "a name like a secret's, then a separator": only then is _KEY_FIELD worth running.
+_KEY_FIELD_HINT = re.compile(
+    r"(?i)(?:key|secret|password|token|sig|signature|connectionstring)(?:\\*[\"']|%(?:25)*2[27]|\\+u002[27])?"
+    r"\s*(?:[:=]|%|\\)"
+)
+# An IoT Hub / Service Bus SAS token in an Authorization header or text; bearer tokens; compact JWTs.
+_SAS_TOKEN = re.compile(r"(?i)(SharedAccessSignature(?:\s|%20|\+)+)(?!REDACTED)[^\s\"'<>;,]+")
+_BEARER = re.compile(r"(?i)(Bearer(?:\s|%20|\+)+)(?!REDACTED)[A-Za-z0-9._~+/=%-]+")
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
-# Secrets as JSON (or Python-repr) fields, also JSON-escaped inside a string (\"primaryKey\":\"...\").
-_SENSITIVE_FIELDS = (
-    r"primaryKey|secondaryKey|sharedAccessKey|accountKey|primaryConnectionString|secondaryConnectionString"
-    r"|connectionString|accessToken|access_token|sasToken|sharedAccessSignature|clientSecret|password"
-    r"|symmetricKey"
+# Base64 text that may wrap a URI or a connection string.
+_BASE64_RUN = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{24,}={0,2}(?![A-Za-z0-9+/=_-])")
+_WRAPPED_HINTS = ("sig", "key", "://", "signature", "secret", "password", "token", "bearer")
+
+# 3. The fail-closed check, on decoded, lower-cased text: what a secret looks like once every encoding is
+# undone. Each pattern starts with a literal, which the regex engine finds fast.
+_PLAIN_SIGNATURE = re.compile(r"sig\s*=\s*(?!redacted)[a-z0-9+/]")
+_PLAIN_KEY = re.compile(
+    rf"(?:{_KEY_NAMES.lower()})[\"']?\s*[:=]\s*[\"']?(?!redacted|null\b|true\b|false\b)[a-z0-9+/]"
 )
-# Groups: 1 the field and colon, 2 its quote character, 3 the value's opening quote, 4 the value, 5 the
-# closing quote.
-_JSON_SECRET = re.compile(
-    r"(?i)(\\?([\"'])(?:" + _SENSITIVE_FIELDS + r")\\?\2\s*:\s*)(\\?\2)((?:(?!\\?\2).)*)(\\?\2)"
-)
-# The same field whose string never closes (a malformed device line echoed in importErrors.log, or a
-# cut text): the value runs to the next quote, backslash or blank. Values already redacted are skipped.
-_JSON_SECRET_UNTERMINATED = re.compile(
-    r"(?i)(\\?([\"'])(?:" + _SENSITIVE_FIELDS + r")\\?\2\s*:\s*)(\\?\2)(?!" + REDACTED + r"(?:[\\\"'\s]|$))[^\"'\\\s]+"
-)
+_PLAIN_TOKEN = re.compile(r"sharedaccesssignature\s+(?!redacted)[a-z0-9]|eyj[a-z0-9_-]{5,}\.[a-z0-9_-]{5,}\.")
+_WORD_CHARACTER = re.compile(r"[a-z0-9_]")
 
 
 def redact_text(text: str) -> str:
     """Scrub every known secret form from free text; idempotent."""
-    text = _SAS_SIG.sub(rf"\g<1>{REDACTED}", text)
-    text = _CONNECTION_STRING_KEY.sub(rf"\g<1>{REDACTED}", text)
-    text = _SAS_TOKEN.sub(rf"\g<1>{REDACTED}", text)
-    text = _BEARER.sub(rf"\g<1>{REDACTED}", text)
-    text = _JWT.sub(REDACTED, text)
-    text = _JSON_SECRET.sub(_redact_json_value, text)
-    # Closed with the opening quote, so that the text stays stable when redacted again inside JSON.
-    return _JSON_SECRET_UNTERMINATED.sub(rf"\g<1>\g<3>{REDACTED}\g<3>", text)
+    redacted = _redact_in_place(text)
+    if not _still_hides_secret(redacted):
+        return redacted
+    words = re.split(r"(\s+)", redacted)
+    redacted = "".join(REDACTED if word.strip() and _still_hides_secret(word) else word for word in words)
+    return UNREDACTABLE if _still_hides_secret(redacted) else redacted
 
 
-def _redact_json_value(match: re.Match[str]) -> str:
-    # Objects such as "symmetricKey": {...} do not match (the value is not a string) and are left for
-    # their own primaryKey/secondaryKey fields; null values never match.
-    return f"{match.group(1)}{match.group(3)}{REDACTED}{match.group(5)}"
+def _redact_in_place(text: str, *, depth: int = 0) -> str:
+    # Each pass runs only where its words can be: most log lines and documents hold none, and the full
+    # patterns cost tens of microseconds per line. Encoded text (%, \\) may hide the words: all passes run.
+    lower = text.lower()
+    encoded = "%" in text or "\\" in text
+    if encoded or "sig" in lower:
+        text = _redact_signatures(text)
+    if "sharedaccesssignature" in lower:
+        text = _SAS_TOKEN.sub(rf"\g<1>{REDACTED}", text)
+    if "bearer" in lower:
+        text = _BEARER.sub(rf"\g<1>{REDACTED}", text)
+    if "eyj" in lower:
+        text = _JWT.sub(REDACTED, text)
+    if (encoded or any(word in lower for word in _KEY_WORDS)) and _KEY_FIELD_HINT.search(text):
+        text = _KEY_FIELD.sub(_redact_key_field, text)
+    if depth < 2:
+        text = _BASE64_RUN.sub(lambda m: _redact_wrapped(m.group(0), depth), text)
+    return text
+
+
+def _redact_signatures(text: str) -> str:
+    out: list[str] = []
+    position = 0
+    for match in _SIG_PARAM.finditer(text):
+        start = match.start()
+        if start < position or not (start == 0 or _DELIMITER_BEFORE.search(text, max(0, start - 16), start)):
+            continue  # inside a continuation already taken, or `sig` inside a longer word
+        out += [text[position:start], match.group("name"), REDACTED]
+        position = _signature_end(text, match)
+    out.append(text[position:])
+    return "".join(out)
+
+
+def _signature_end(text: str, match: re.Match[str]) -> int:
+    """Where the signature value ends. A `+` that someone decoded as a space splits it: while what we have is
+    shorter than a signature, a space followed by more base64 is still the signature."""
+    value, end = match.group("value"), match.end()
+    while len(_fully_decoded(value)) < SIGNATURE_LENGTH - 1 and text[end:end + 1] == " ":
+        more = _VALUE_RUN.match(text, end + 1)
+        if more is None:
+            break
+        value += " " + more.group(0)
+        end = more.end()
+    return end
+
+
+def _redact_key_field(match: re.Match[str]) -> str:
+    if match.group("oq") is not None:
+        quote = match.group("oq")
+        return f"{match.group('head')}{quote}{REDACTED}{quote}"
+    if match.group("bare") == REDACTED:
+        return match.group(0)
+    return f"{match.group('head')}{REDACTED}"
+
+
+def _redact_wrapped(run: str, depth: int) -> str:
+    if run.islower() or run.isupper():
+        return run  # hex digests, GUIDs: base64 of text has both cases
+    decoded = _base64_text(run)
+    if decoded is None or not any(hint in decoded.lower() for hint in _WRAPPED_HINTS):
+        return run
+    if _redact_in_place(decoded, depth=depth + 1) != decoded or _still_hides_secret(decoded):
+        return REDACTED
+    return run
+
+
+def _base64_text(run: str) -> str | None:
+    padded = run + "=" * (-len(run) % 4)
+    for decode in (base64.b64decode, base64.urlsafe_b64decode):
+        try:
+            data = decode(padded.encode())
+        except (binascii.Error, ValueError):
+            continue
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
+def _fully_decoded(text: str) -> str:
+    for _ in range(4):
+        decoded = urllib.parse.unquote(text)
+        if decoded == text:
+            break
+        text = decoded
+    return text
+
+
+def _json_unescaped(text: str) -> str:
+    for _ in range(3):  # JSON inside JSON: escapes of escapes
+        unescaped = re.sub(r"\\+u([0-9A-Fa-f]{4})", lambda m: chr(int(m.group(1), 16)), text)
+        unescaped = re.sub(r"\\+([/\"'])", r"\1", unescaped)
+        if unescaped == text:
+            break
+        text = unescaped
+    return text
+
+
+def _views(text: str) -> list[str]:
+    """`text` as each decoding we know would show it."""
+    views = list(dict.fromkeys([text, _json_unescaped(text)]))
+    for base in list(views):
+        current = base
+        for _ in range(3):
+            decoded = urllib.parse.unquote(current)
+            if decoded == current:
+                break
+            views.append(decoded)
+            current = decoded
+        views.append(urllib.parse.unquote_plus(current))
+    return list(dict.fromkeys(views))
+
+
+def _still_hides_secret(text: str) -> bool:
+    views = [text] if "%" not in text and "\\" not in text else _views(text)
+    return any(_plain_secret(view.lower()) for view in views)
+
+
+def _plain_secret(lower: str) -> bool:
+    if "sig" in lower:
+        for match in _PLAIN_SIGNATURE.finditer(lower):
+            if match.start() == 0 or not _WORD_CHARACTER.match(lower, match.start() - 1):
+                return True
+    if any(word in lower for word in _KEY_WORDS) and _PLAIN_KEY.search(lower):
+        return True
+    return ("sharedaccesssignature" in lower or "eyj" in lower) and _PLAIN_TOKEN.search(lower) is not None
 
 
 def redact_sas_uri(uri: str) -> str:
     """Replace the `sig` value of a SAS URI, keeping every other parameter readable."""
-    return _SAS_SIG.sub(rf"\g<1>{REDACTED}", uri)
+    return redact_text(uri)
 
 
 def redact_value(value: Any) -> Any:
@@ -77,8 +257,20 @@ def redact_value(value: Any) -> Any:
     return value
 
 
+_SECRET_KEY_SUFFIXES = ("key", "secret", "password", "token", "connectionstring", "signature")
+
+
+def is_secret_field(name: object) -> bool:
+    """A field whose string value is a secret by its name alone (`primaryKey`, `client_secret`, `password`).
+    A field named just `key` is an identifier (a report's hint key), not a secret."""
+    if not isinstance(name, str):
+        return False
+    normalized = name.replace("_", "").replace("-", "").lower()
+    return normalized.endswith(_SECRET_KEY_SUFFIXES) and normalized != "key"
+
+
 def _redact_field(key: str, value: Any) -> Any:
-    if isinstance(value, str) and re.fullmatch(_SENSITIVE_FIELDS, key, flags=re.IGNORECASE):
+    if isinstance(value, str) and is_secret_field(key):
         return REDACTED
     return redact_value(value)
 
@@ -93,8 +285,3 @@ def redact_job(job: Mapping[str, Any], *, redact_sas: bool = True) -> dict[str, 
             if name in job:
                 redacted[name] = job[name]
     return redacted
-
-
-def contains_secret(text: str) -> bool:
-    """True when `text` still holds something redact_text would change (used by tests and scans)."""
-    return redact_text(text) != text

@@ -16,6 +16,7 @@ from devstack.azurite import AzuriteInfo
 from devstack.hubsim import HubSimulator
 from devstack.wellknown import hub_connection_string
 from tests.fixtures.funchost import FuncHostFactory, RunningFuncHost
+from tests.support.secrets import Secrets, seen_by_stand_ins
 
 REPO = Path(__file__).resolve().parents[2]
 HUBS = ("devhub", "otherhub")
@@ -26,6 +27,14 @@ SAS_URI = (
     "https://acct.blob.core.windows.net/exports?sv=2021-08-06&sr=c&sp=rwdl"
     f"&se=2030-01-01T00%3A00%3A00Z&sig={SIG}"
 )
+
+
+def secrets(hubsim: HubSimulator) -> Secrets:
+    """What no answer, header or log line may hold: the seeded signature, the devstack's keys and every
+    credential the hubs received (the SAS tokens get_job minted)."""
+    found = seen_by_stand_ins(hubsim=hubsim)
+    found.add("seeded SAS signature", SIG)
+    return found
 
 
 def host_env(hubsim: HubSimulator, azurite: AzuriteInfo, **overrides: str) -> dict[str, str]:
