@@ -36,10 +36,11 @@ from devstack import processes, wellknown
 from devstack.azurite import start_azurite
 from devstack.hubsim.auth import make_sas
 from devstack.hubsim.control import HubControl
-from shared.blob_targets import BlobClients, ContainerRef
+from shared.blob_targets import Access, BlobClients, Credential
 from shared.import_errors import summarize_chunks
 from shared.poller import Poller
 from shared.settings import AppSettings
+from shared.targets import parse_container_uri
 
 HUBS = int(os.environ.get("HUBS", "20"))
 JOBS = int(os.environ.get("JOBS", "500"))
@@ -149,7 +150,8 @@ def _summarise_log(service: BlobServiceClient, blobs: BlobClients, account_url: 
     sas = generate_container_sas(wellknown.AZURITE_ACCOUNT, container, account_key=wellknown.AZURITE_KEY,
                                  permission=ContainerSasPermissions(read=True),
                                  expiry=datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1))
-    client = blobs.container(ContainerRef(account_url=account_url, container=container, host="127.0.0.1", sas=sas))
+    target = parse_container_uri(f"{account_url}/{container}?{sas}", what="the log's container")
+    client = blobs.container(Access(target=target, credential=Credential.SAS))
     started = time.perf_counter()
     tracemalloc.start()
     summary = summarize_chunks(client.get_blob_client("importErrors.log").download_blob().chunks())

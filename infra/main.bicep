@@ -73,7 +73,7 @@ param iotHubConnectionStringsSecretUri string = ''
 @description('Storage accounts holding the jobs\' output containers, where the poller writes snapshots and reports: [{ "name": "acct", "resourceGroup": "rg" (optional, default this one), "containers": ["c1"] (optional, default whole account) }].')
 param outputStorageAccounts array = []
 
-@description('MONITOR_STORAGE_HOST_ALLOWLIST: comma-separated host patterns the poller may write to. Empty = exactly the blob hosts of outputStorageAccounts, or *.blob.<storage suffix> when that list is empty.')
+@description('MONITOR_STORAGE_HOST_ALLOWLIST: comma-separated host patterns the poller may write to. Empty = exactly the blob hosts of outputStorageAccounts (none when that list is empty: nothing is written).')
 param monitorStorageHostAllowlist string = ''
 
 @description('POLL_SCHEDULE: 6-field NCRONTAB schedule of poll_job_timer.')
@@ -157,7 +157,12 @@ var deploymentContainerName = 'app-package'
 var contentShareName = take(toLower(replace(appName, '-', '')), 60)
 var blobEndpointSuffix = 'blob.${environment().suffixes.storage}'
 var outputBlobHosts = [for a in outputStorageAccounts: '${a.name}.${blobEndpointSuffix}']
-var effectiveAllowlist = !empty(monitorStorageHostAllowlist) ? monitorStorageHostAllowlist : (empty(outputStorageAccounts) ? '*.${blobEndpointSuffix}' : join(outputBlobHosts, ','))
+var effectiveAllowlist = !empty(monitorStorageHostAllowlist) ? monitorStorageHostAllowlist : join(outputBlobHosts, ',')
+// Where the app's identity may write: each listed container, or every container (`*`) of an account listed
+// without containers. Empty: the identity writes nowhere.
+// (join with the account URL in the separator: https://acct.../c1,https://acct.../c2)
+var identityContainerLists = [for a in outputStorageAccounts: 'https://${a.name}.${blobEndpointSuffix}/${contains(a, 'containers') && !empty(a.containers) ? join(a.containers, ',https://${a.name}.${blobEndpointSuffix}/') : '*'}']
+var identityContainers = join(identityContainerLists, ',')
 var principalId = useUserAssignedIdentity ? userIdentity.properties.principalId : functionApp.identity.principalId
 var clientId = useUserAssignedIdentity ? userIdentity.properties.clientId : ''
 
@@ -247,6 +252,10 @@ var appReadSettings = [
   {
     name: 'MONITOR_STORAGE_HOST_ALLOWLIST'
     value: effectiveAllowlist
+  }
+  {
+    name: 'MONITOR_IDENTITY_CONTAINERS'
+    value: identityContainers
   }
   {
     name: 'MONITOR_STORAGE_CLIENT_ID'

@@ -1,13 +1,18 @@
 """Where the poller writes a job's files, with which credential, and the clients that do it.
 
-- The job's output container, with the SAS of its `outputBlobContainerUri` when it has one; without one
-  (identityBased jobs, or a URI whose `sig` came back redacted) with the function's managed identity.
-- MONITOR_CONTAINER puts the files in that container of the same storage account instead. A container SAS
-  cannot open another container, so there the managed identity is used unless the URI carries an account
-  SAS (`ss=` and `srt=`).
-- Only hosts on MONITOR_STORAGE_HOST_ALLOWLIST are ever contacted (writes, and reading importErrors.log);
-  plain http only to loopback hosts (the devstack's Azurite). A job pointing elsewhere is rejected here,
-  before any client exists, so no token or data can be sent there.
+The job is written by whoever may create jobs on a hub, so every URI in it is untrusted. The rules:
+- A container URI passes the one target parser (shared.targets) or the job is skipped.
+- Its host must be on MONITOR_STORAGE_HOST_ALLOWLIST or in an account of MONITOR_IDENTITY_CONTAINERS.
+- The job's own SAS is used for the job's own output container, and for nothing else.
+- The app's managed identity is used only for containers the operator listed in MONITOR_IDENTITY_CONTAINERS
+  (a container, or `*` for every container of an account), over https, never for a reserved container
+  (the Functions host's, deployment packages, the app's own state). A refused SAS never widens that: the
+  identity takes over only where it was allowed anyway; elsewhere the job is skipped.
+- MONITOR_CONTAINER (a sibling container of the output's account) is always written with the identity,
+  so it must be listed too.
+
+Every client carries a `TargetGuard` (azure-storage's request hook, the policy just before its credential
+policy, on every try) and the shared session's adapter refuses any host no client was built for.
 
 TLS: every client shares one requests.Session with `trust_env` on, so `REQUESTS_CA_BUNDLE` is honoured
 (azure-core passes `verify=True`, which requests replaces with that bundle). The devstack's HTTPS Azurite
@@ -18,25 +23,23 @@ from __future__ import annotations
 
 import random
 import threading
-import urllib.parse
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-import requests
-from requests.adapters import HTTPAdapter
-
 from shared.credentials import managed_identity_credential
+from shared.errors import TargetRejected
 from shared.jobs import StorageAuthenticationType
-from shared.redaction import REDACTED
+from shared.sessions import guarded_session
 from shared.settings import PollerSettings, StateStorage
+from shared.targets import ContainerTarget, Endpoint, TargetGuard, parse_container_uri, parse_uri, reserved_container
 
 if TYPE_CHECKING:
-    from azure.core.pipeline import PipelineRequest
+    from azure.core.pipeline import PipelineRequest, PipelineResponse
     from azure.core.pipeline.transport import RequestsTransport
-    from azure.storage.blob import BlobServiceClient, ContainerClient
+    from azure.storage.blob import ContainerClient
 
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 CONNECTION_TIMEOUT_SECONDS = 5.0
 READ_TIMEOUT_SECONDS = 30.0
 RETRY_TOTAL = 2  # azure-storage's default (3 tries, 15 s apart) would eat the tick's budget
@@ -48,53 +51,46 @@ DOWNLOAD_CHUNK_BYTES = 1024 * 1024
 POOL_SIZE = 64
 
 
-class TargetRejected(Exception):
-    """The job's container URI cannot or must not be used; `reason` says why (never the SAS)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+class Credential(str, Enum):
+    SAS = "sas"  # the job's own SAS, for the job's own container only
+    IDENTITY = "identity"  # the app's managed identity, only where MONITOR_IDENTITY_CONTAINERS allows
 
 
 @dataclass(frozen=True, kw_only=True)
-class ContainerRef:
-    """A container and how to open it. `sas` never shows in repr or `describe()`."""
+class Access:
+    """A container and the credential to open it with."""
 
-    account_url: str
-    container: str
-    host: str
-    sas: str | None = field(default=None, repr=False)
+    target: ContainerTarget
+    credential: Credential
 
     @property
     def uses_identity(self) -> bool:
-        return self.sas is None
+        return self.credential is Credential.IDENTITY
 
     def describe(self) -> str:
-        return f"{self.account_url}/{self.container}"
+        return self.target.url
 
 
 @dataclass(frozen=True, kw_only=True)
 class JobTargets:
-    """`monitor`: where the poller's files go; `output`: the job's own output container (importErrors.log)."""
+    """`monitor`: where the poller's files go. `output`: the job's own output container, where
+    importErrors.log is read (None when no allowed credential can read it). `fallback`: the same with the
+    identity instead of a SAS that storage refused (None when the identity is not allowed there)."""
 
-    monitor: ContainerRef
-    output: ContainerRef
+    monitor: Access
+    output: Access | None
+    fallback: JobTargets | None = None
+
+    @property
+    def uses_sas(self) -> bool:
+        return not self.monitor.uses_identity or (self.output is not None and not self.output.uses_identity)
 
     def with_identity(self) -> JobTargets | None:
-        """The same containers opened with the managed identity instead of the SAS (which storage refused,
-        typically because it expired); None where the identity cannot be used (it requires https)."""
-        if self.monitor.uses_identity and self.output.uses_identity:
-            return None
-        monitor, output = (
-            ContainerRef(account_url=ref.account_url, container=ref.container, host=ref.host)
-            for ref in (self.monitor, self.output)
-        )
-        if not monitor.account_url.startswith("https://") or not output.account_url.startswith("https://"):
-            return None
-        return JobTargets(monitor=monitor, output=output)
+        return self.fallback
 
 
-# What storage answers (403) when it refuses a SAS: expired, not yet valid, wrong signature or permissions.
+# What storage answers (403) when it refuses a request's credential: a bad or expired SAS
+# (AuthenticationFailed), a missing role (AuthorizationPermissionMismatch), a firewall (AuthorizationFailure).
 SAS_REFUSED_CODES = frozenset({"AuthenticationFailed", "AuthorizationFailure", "AuthorizationPermissionMismatch"})
 
 
@@ -108,66 +104,43 @@ def sas_refused(exc: BaseException) -> bool:
     return str(getattr(code, "value", code)) in SAS_REFUSED_CODES
 
 
-def _usable_sas(query: str) -> str | None:
-    params = urllib.parse.parse_qs(query, keep_blank_values=True)
-    signature = params.get("sig", [""])[0]
-    if not signature or signature == REDACTED:
-        return None
-    return query
-
-
-def _is_account_sas(sas: str) -> bool:
-    params = urllib.parse.parse_qs(sas)
-    return "ss" in params and "srt" in params
-
-
-def parse_container_uri(uri: object, settings: PollerSettings, *, field_name: str) -> ContainerRef:
-    """A container URI checked against the allowlist. Path-style URIs (`/account/container`, Azurite) too."""
-    if not isinstance(uri, str) or not uri.strip():
-        raise TargetRejected(f"{field_name} is missing")
-    try:
-        parts = urllib.parse.urlsplit(uri.strip())
-        host = (parts.hostname or "").lower()
-        port = parts.port
-    except ValueError:
-        raise TargetRejected(f"{field_name} is not a URL") from None
-    if parts.scheme not in ("https", "http") or not host:
-        raise TargetRejected(f"{field_name} is not an http(s) URL")
-    if not settings.host_allowed(host):
-        raise TargetRejected(f"storage host {host} is not on the allowlist")
-    if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
-        raise TargetRejected(f"storage host {host} is plain http (only loopback hosts may be)")
-    if parts.username or parts.password:
-        raise TargetRejected(f"{field_name} carries user information")
-    segments = [s for s in parts.path.split("/") if s]
-    if not segments:
-        raise TargetRejected(f"{field_name} names no container")
-    netloc = host if port is None else f"{host}:{port}"
-    if ":" in host:
-        netloc = f"[{host}]" if port is None else f"[{host}]:{port}"
-    account_path = "/".join(urllib.parse.quote(s, safe="") for s in segments[:-1])
-    account_url = f"{parts.scheme}://{netloc}" + (f"/{account_path}" if account_path else "")
-    container = urllib.parse.unquote(segments[-1])
-    return ContainerRef(account_url=account_url, container=container, host=host, sas=_usable_sas(parts.query))
-
-
 def job_targets(job: Mapping[str, Any], settings: PollerSettings) -> JobTargets:
     """Where this job's monitor files go and where its output is read; raises TargetRejected."""
-    output = parse_container_uri(job.get("outputBlobContainerUri"), settings, field_name="outputBlobContainerUri")
+    output = parse_container_uri(job.get("outputBlobContainerUri"), what="outputBlobContainerUri")
+    if not settings.host_allowed(output.endpoint):
+        raise TargetRejected(f"storage host {output.endpoint.host} is not on the allowlist")
     identity_based = str(job.get("storageAuthenticationType", "")).lower() == (
         StorageAuthenticationType.IDENTITY_BASED.value.lower()
     )
-    if identity_based and output.sas is not None:
+    if identity_based:
         # The hub uses its own identity for this job; a SAS left in the URI is not ours to rely on.
-        output = ContainerRef(account_url=output.account_url, container=output.container, host=output.host)
-    monitor = output
+        output = output.without_sas()
+    plain = output.without_sas()
+    identity_output = Access(target=plain, credential=Credential.IDENTITY) if settings.identity_allows(plain) else None
+    sas_output = Access(target=output, credential=Credential.SAS) if output.sas is not None else None
     if settings.container is not None and settings.container != output.container:
-        sas = output.sas if output.sas is not None and _is_account_sas(output.sas) else None
-        monitor = ContainerRef(account_url=output.account_url, container=settings.container, host=output.host, sas=sas)
-    for ref in (monitor, output):
-        if ref.uses_identity and ref.account_url.startswith("http://"):
-            raise TargetRejected(f"storage host {ref.host} needs the managed identity, which requires https")
-    return JobTargets(monitor=monitor, output=output)
+        sibling = output.sibling(settings.container)
+        if not settings.identity_allows(sibling):
+            raise TargetRejected(
+                f"MONITOR_CONTAINER {sibling.url} is not in MONITOR_IDENTITY_CONTAINERS (it is written with the "
+                "app's identity)"
+            )
+        monitor = Access(target=sibling, credential=Credential.IDENTITY)
+        return JobTargets(
+            monitor=monitor, output=sas_output or identity_output,
+            fallback=JobTargets(monitor=monitor, output=identity_output) if sas_output is not None else None,
+        )
+    if reserved_container(output.container, own=settings.own_containers):
+        raise TargetRejected(f"container {output.container} is reserved (the Functions host's or this app's own)")
+    if sas_output is not None:
+        fallback = JobTargets(monitor=identity_output, output=identity_output) if identity_output else None
+        return JobTargets(monitor=sas_output, output=sas_output, fallback=fallback)
+    if identity_output is not None:
+        return JobTargets(monitor=identity_output, output=identity_output)
+    raise TargetRejected(
+        f"{plain.url} has no usable SAS and is not in MONITOR_IDENTITY_CONTAINERS (the app's identity writes only "
+        "where the operator listed)"
+    )
 
 
 def request_options(remaining_seconds: float) -> dict[str, Any]:
@@ -199,8 +172,8 @@ def _short_retry() -> Any:
 class BlobClients:
     """azure-storage-blob clients sharing one pooled session; short retries so a tick keeps its budget.
 
-    `request_hook` is called with every request sent (azure-storage's `raw_request_hook`; the benchmark
-    counts storage operations with it).
+    `request_hook` is called with every request about to be sent, after the guard; `response_hook` with every
+    response (the benchmark counts storage operations with them, the chaos soak injects faults).
     """
 
     def __init__(
@@ -208,26 +181,50 @@ class BlobClients:
         *,
         storage_client_id: str | None,
         request_hook: Callable[[PipelineRequest[Any]], None] | None = None,
+        response_hook: Callable[[PipelineResponse[Any, Any]], None] | None = None,
     ) -> None:
         self._client_id = storage_client_id
         self._request_hook = request_hook
+        self._response_hook = response_hook
         self._lock = threading.Lock()
         self._transport: RequestsTransport | None = None
+        self._endpoints: set[tuple[str, str, int]] = set()  # every endpoint a client was built for
+
+    def _check_url(self, url: str) -> None:
+        """The session's last check: a host no client was built for is never contacted."""
+        from urllib3.util import parse_url
+
+        parsed = parse_url(url)
+        endpoint = Endpoint(scheme=(parsed.scheme or "").lower(), host=(parsed.host or "").lower().strip("[]"),
+                            port=parsed.port)
+        with self._lock:
+            allowed = (endpoint.scheme, endpoint.host, endpoint.effective_port()) in self._endpoints
+        if parsed.auth is not None or not allowed:
+            raise TargetRejected(f"a storage request to {endpoint.origin} was refused: no client was built for it")
+
+    def _allow(self, endpoint: Endpoint) -> None:
+        with self._lock:
+            self._endpoints.add((endpoint.scheme, endpoint.host, endpoint.effective_port()))
 
     def _shared_transport(self) -> RequestsTransport:
         from azure.core.pipeline.transport import RequestsTransport
 
         with self._lock:
             if self._transport is None:
-                session = requests.Session()
-                session.trust_env = True  # REQUESTS_CA_BUNDLE (devstack certificates), proxies
-                adapter = HTTPAdapter(pool_connections=16, pool_maxsize=POOL_SIZE, max_retries=0)
-                session.mount("https://", adapter)
-                session.mount("http://", adapter)
+                # trust_env: REQUESTS_CA_BUNDLE (devstack certificates).
+                session = guarded_session(check=self._check_url, pool_connections=16, pool_maxsize=POOL_SIZE,
+                                          trust_env=True)
                 self._transport = RequestsTransport(session=session, session_owner=False)
             return self._transport
 
-    def _options(self) -> dict[str, Any]:
+    def _options(self, guard: TargetGuard) -> dict[str, Any]:
+        counting = self._request_hook
+
+        def hook(request: PipelineRequest[Any]) -> None:
+            guard.check(request.http_request.url)
+            if counting is not None:
+                counting(request)
+
         return {
             "transport": self._shared_transport(),
             "retry_policy": _short_retry(),
@@ -235,29 +232,43 @@ class BlobClients:
             "read_timeout": READ_TIMEOUT_SECONDS,
             "max_single_get_size": DOWNLOAD_CHUNK_BYTES,
             "max_chunk_get_size": DOWNLOAD_CHUNK_BYTES,
-            "raw_request_hook": self._request_hook,
+            # azure-storage calls this from StorageRequestHook, the policy just before its credential policy,
+            # on every try: a request that would leave for another place stops here, before any token is added.
+            "raw_request_hook": hook,
+            "raw_response_hook": self._response_hook,
+            # Never follow a redirect: storage does not send them, and one could lead elsewhere.
+            "permit_redirects": False,
         }
 
-    def container(self, ref: ContainerRef) -> ContainerClient:
+    def container(self, access: Access) -> ContainerClient:
         from azure.storage.blob import ContainerClient
 
-        if ref.sas is not None:
-            return ContainerClient.from_container_url(
-                f"{ref.account_url}/{urllib.parse.quote(ref.container)}?{ref.sas}", **self._options()
-            )
+        target = access.target
+        self._allow(target.endpoint)
+        guard = TargetGuard(target.endpoint, path_prefix=f"{target.account_path}/{target.container}")
+        if access.credential is Credential.SAS:
+            if target.sas is None:
+                raise TargetRejected(f"{target.url} has no SAS")
+            return ContainerClient(target.account_url, target.container, credential=target.sas, **self._options(guard))
         credential = managed_identity_credential(self._client_id)
-        return ContainerClient(ref.account_url, ref.container, credential=credential, **self._options())
+        return ContainerClient(target.account_url, target.container, credential=credential, **self._options(guard))
 
-    def state_service(self, storage: StateStorage) -> BlobServiceClient:
-        """AzureWebJobsStorage: by connection string, or by account URL with the managed identity."""
-        from azure.storage.blob import BlobServiceClient
+    def state_container(self, storage: StateStorage, container: str) -> ContainerClient:
+        """The state container in AzureWebJobsStorage: by connection string, or by account URL and identity."""
+        from azure.storage.blob import ContainerClient
 
         if storage.connection_string is not None:
-            return BlobServiceClient.from_connection_string(storage.connection_string, **self._options())
-        if storage.account_url is None:
+            client = ContainerClient.from_connection_string(storage.connection_string, container)
+            account_url = client.primary_endpoint.rsplit("/", 1)[0]
+        elif storage.account_url is not None:
+            account_url = storage.account_url
+        else:
             raise TargetRejected("no state storage configured")
+        parsed = parse_uri(account_url, what="AzureWebJobsStorage")
+        self._allow(parsed.endpoint)
+        guard = TargetGuard(parsed.endpoint, path_prefix=f"{parsed.path.rstrip('/')}/{container}")
+        if storage.connection_string is not None:
+            return ContainerClient.from_connection_string(storage.connection_string, container, **self._options(guard))
         # The identity the host itself uses for AzureWebJobsStorage, when it names a user-assigned one.
-        client_id = storage.client_id or self._client_id
-        return BlobServiceClient(
-            storage.account_url, credential=managed_identity_credential(client_id), **self._options()
-        )
+        credential = managed_identity_credential(storage.client_id or self._client_id)
+        return ContainerClient(account_url, container, credential=credential, **self._options(guard))

@@ -27,6 +27,14 @@ class CredentialError(JobMonitorError):
         self.credential_kind = credential_kind
 
 
+class TargetRejected(JobMonitorError):
+    """A URI the app would send credentials or data to is not allowed; `reason` says why (never a secret)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class HubError(JobMonitorError):
     """The hub answered with an error, or could not be reached."""
 

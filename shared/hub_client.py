@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from shared.credentials import HubAuth, build_hub_auth
 from shared.errors import (
@@ -30,7 +29,9 @@ from shared.errors import (
     JobNotFoundError,
 )
 from shared.retry import RETRYABLE_STATUSES, BackoffPolicy, Deadline, retry_after_seconds
+from shared.sessions import ReadBudgetExceeded, guarded_session, read_bounded
 from shared.settings import HubClientSettings, HubSettings
+from shared.targets import TargetGuard, parse_uri
 
 T = TypeVar("T")
 
@@ -40,6 +41,9 @@ ERROR_CODE_HEADER = "iothub-errorcode"
 # A 403 with one of these codes is the hub's quota, not a refusal of this app's credentials.
 QUOTA_ERROR_CODES = frozenset({"IotHubQuotaExceeded", "403002", "JobQuotaExceeded", "403003"})
 POOL_SIZE = 64  # concurrent invocations per worker process share one session per hub
+# The largest answer read from a hub: one job is a few KiB; a list holds up to 30 days of jobs.
+MAX_JOB_BYTES = 1 << 20
+MAX_LIST_BYTES = 64 << 20
 _MESSAGE_CODE = re.compile(r"ErrorCode:\s*([A-Za-z0-9]+)")
 _TRACKING_ID = re.compile(r"Tracking ID:\s*([A-Za-z0-9-]+?)(?:-G:|$|\s)")
 
@@ -83,12 +87,13 @@ class HubClient:
         self, hub: HubSettings, job_id: str, *, api_version: str | None = None, deadline: Deadline | None = None
     ) -> HubResult[dict[str, Any]]:
         path = f"/jobs/{urllib.parse.quote(job_id, safe='')}"
-        return self._get(hub, path, api_version=api_version, deadline=deadline, expect=dict)
+        return self._get(hub, path, api_version=api_version, deadline=deadline, expect=dict, max_bytes=MAX_JOB_BYTES)
 
     def list_jobs(
         self, hub: HubSettings, *, api_version: str | None = None, deadline: Deadline | None = None
     ) -> HubResult[list[dict[str, Any]]]:
-        result = self._get(hub, "/jobs", api_version=api_version, deadline=deadline, expect=list)
+        result = self._get(hub, "/jobs", api_version=api_version, deadline=deadline, expect=list,
+                           max_bytes=MAX_LIST_BYTES)
         if not all(isinstance(job, dict) for job in result.value):
             raise HubServiceError(
                 "the hub listed jobs that are not JSON objects", hub=hub.name, status_code=200,
@@ -106,15 +111,14 @@ class HubClient:
         with self._lock:
             session = self._sessions.get(hub.name)
             if session is None:
-                session = requests.Session()
-                # The hub's address and trust come from settings alone: no proxy, netrc or CA
-                # bundle picked up from the environment (and no scan of os.environ per request).
-                session.trust_env = False
-                # Retries are ours (budget, Retry-After); urllib3's own would hide them.
-                adapter = HTTPAdapter(pool_connections=1, pool_maxsize=POOL_SIZE, max_retries=0)
-                session.mount("https://", adapter)
-                session.mount("http://", adapter)
-                session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
+                # The hub's address and trust come from settings alone: no proxy, netrc or CA bundle picked
+                # up from the environment (and no scan of os.environ per request). Retries are ours (budget,
+                # Retry-After); urllib3's own would hide them. The adapter sends only to the hub's endpoint.
+                guard = TargetGuard(parse_uri(hub.endpoint, what=f"the endpoint of hub {hub.name}").endpoint)
+                session = guarded_session(
+                    check=guard.check, pool_connections=1, pool_maxsize=POOL_SIZE, trust_env=False,
+                    headers={"Accept": "application/json", "User-Agent": USER_AGENT},
+                )
                 self._sessions[hub.name] = session
             return session
 
@@ -126,6 +130,7 @@ class HubClient:
         api_version: str | None,
         deadline: Deadline | None,
         expect: type,
+        max_bytes: int,
     ) -> HubResult[Any]:
         deadline = deadline or Deadline(self._settings.retry_budget_seconds)
         url = f"{hub.endpoint}{path}"
@@ -136,7 +141,8 @@ class HubClient:
             attempt += 1
             retry_after: float | None = None
             try:
-                result = self._attempt(hub, url, params, deadline=deadline, expect=expect, attempt=attempt)
+                result = self._attempt(hub, url, params, deadline=deadline, expect=expect, attempt=attempt,
+                                       max_bytes=max_bytes)
                 return HubResult(
                     value=result[0], status_code=result[1], attempts=attempt, tracking_id=result[2],
                     duration_ms=round((time.monotonic() - started) * 1000, 1),
@@ -152,7 +158,8 @@ class HubClient:
             self._sleep(delay)
 
     def _attempt(
-        self, hub: HubSettings, url: str, params: dict[str, str], *, deadline: Deadline, expect: type, attempt: int
+        self, hub: HubSettings, url: str, params: dict[str, str], *, deadline: Deadline, expect: type, attempt: int,
+        max_bytes: int,
     ) -> tuple[Any, int, str | None]:
         if deadline.expired:
             raise _Retryable(HubTimeoutError("the time budget ran out before the hub answered", hub=hub.name))
@@ -169,8 +176,17 @@ class HubClient:
         )
         try:
             response = self._session(hub).get(
-                url, params=params, headers={"Authorization": authorization}, timeout=timeout, allow_redirects=False
+                url, params=params, headers={"Authorization": authorization}, timeout=timeout, allow_redirects=False,
+                stream=True,
             )
+            body = read_bounded(response, remaining=deadline.remaining, max_bytes=max_bytes,
+                                read_timeout=self._settings.read_timeout_seconds)
+        except ReadBudgetExceeded as exc:
+            error: HubError = (
+                HubTimeoutError("the hub's answer did not arrive in time", hub=hub.name) if exc.timed_out
+                else HubServiceError(f"the hub's answer could not be read: {exc}", hub=hub.name)
+            )
+            raise _Retryable(error) from None
         except requests.Timeout:
             raise _Retryable(HubTimeoutError("the hub did not answer in time", hub=hub.name)) from None
         except requests.RequestException as exc:
@@ -181,7 +197,7 @@ class HubClient:
         tracking_id = response.headers.get(REQUEST_ID_HEADER)
         if response.status_code == 200:
             try:
-                value = response.json()
+                value = json.loads(body)
             except ValueError:
                 value = None
             if isinstance(value, expect):
@@ -192,7 +208,7 @@ class HubClient:
                     hub=hub.name, status_code=200, tracking_id=tracking_id,
                 )
             )
-        info = _error_info(response)
+        info = _error_info(response, body)
         tracking_id = info.tracking_id or tracking_id
         status = response.status_code
         common: dict[str, Any] = {
@@ -208,7 +224,7 @@ class HubClient:
                 f"the hub refused this app's {self._auth.kind} credentials ({info.error_code or status})", **common
             )
         if status == 429:
-            wait = retry_after_seconds(response.headers, response.text)
+            wait = retry_after_seconds(response.headers, body.decode("utf-8", "replace"))
             raise _Retryable(HubThrottledError("the hub is throttling requests", retry_after=wait or 0, **common), wait)
         if status in RETRYABLE_STATUSES:
             raise _Retryable(HubServiceError(f"the hub answered {status}", **common))
@@ -230,12 +246,12 @@ def _final(error: HubError | CredentialError, retry_after: float | None, attempt
     return error
 
 
-def _error_info(response: requests.Response) -> _HubErrorInfo:
+def _error_info(response: requests.Response, raw_body: bytes) -> _HubErrorInfo:
     """Read the error code and tracking id from any of the three body shapes IoT Hub uses."""
     code = response.headers.get(ERROR_CODE_HEADER)
     tracking: str | None = None
     try:
-        body = response.json()
+        body = json.loads(raw_body)
     except ValueError:
         body = None
     if isinstance(body, dict):

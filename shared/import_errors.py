@@ -29,7 +29,11 @@ _DEVICE_ID = re.compile(rb'"deviceId"\s*:\s*"([^"\\]{0,256})"')
 
 
 class SummaryAborted(Exception):
-    """The caller's `should_stop` asked to stop (the tick's time budget ran out)."""
+    """The caller's `should_stop` asked to stop (the time budget ran out); `summary` covers what was read."""
+
+    def __init__(self, summary: ImportErrorSummary) -> None:
+        super().__init__("stopped before the end of importErrors.log")
+        self.summary = summary
 
 
 @dataclass(kw_only=True)
@@ -161,6 +165,6 @@ def summarize_chunks(
     summarizer = ImportErrorSummarizer(keep=keep)
     for chunk in chunks:
         if should_stop is not None and should_stop():
-            raise SummaryAborted("stopped before the end of importErrors.log")
+            raise SummaryAborted(summarizer.finish())
         summarizer.feed(chunk)
     return summarizer.finish()

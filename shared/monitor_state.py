@@ -366,6 +366,7 @@ class Done:
     latest_etag: str | None = None
     report_written: bool = False
     failed: bool = False
+    skip: str | None = None  # stop trying: the job's storage may not be written (the reason)
 
 
 def confirm(
@@ -385,9 +386,14 @@ def confirm(
             record.latest_etag = outcome.latest_etag
         if outcome.report_written and record.report == ReportState.PENDING:
             record.report = ReportState.WRITTEN
+        if outcome.skip is not None and record.skipped is None:
+            record.skipped = outcome.skip
+            record.pending, record.latest = [], None
+            if record.report == ReportState.PENDING:
+                record.report = ReportState.NOT_NEEDED
         if outcome.failed:
             record.write_failures += 1
-            if record.write_failures >= MAX_WRITE_FAILURES:
+            if record.skipped is None and record.write_failures >= MAX_WRITE_FAILURES:
                 record.skipped = f"gave up after {record.write_failures} failed writes"
                 record.pending, record.latest = [], None
         elif outcome.snapshots or outcome.latest_rev is not None or outcome.report_written:

@@ -21,8 +21,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from shared.blob_targets import BlobClients, JobTargets, TargetRejected, job_targets, request_options, sas_refused
-from shared.errors import CredentialError, HubError, JobMonitorError
+from shared.blob_targets import BlobClients, JobTargets, job_targets, request_options, sas_refused
+from shared.errors import CredentialError, HubError, JobMonitorError, TargetRejected
 from shared.failure_reports import TimelineEntry, build_report, render_markdown
 from shared.hub_client import HubClient, default_hub_client
 from shared.import_errors import ImportErrorSummary, SummaryAborted, summarize_chunks
@@ -58,6 +58,10 @@ LIST_SHARE = 0.5  # the hub list may use at most this share of what is left of t
 MAX_SHOWN_JOB_ID = 256  # a jobId that is not blob-safe is logged cut to this length
 SAFETY_SECONDS = 1.0  # stop starting new work this long before the budget ends
 JSON_CONTENT = "application/json"
+# importErrors.log: read at most this much (a longer log is summarised from its head, with a note), within
+# this share of what is left of the tick's budget.
+MAX_IMPORT_LOG_BYTES = 64 << 20
+IMPORT_LOG_SHARE = 0.5
 MARKDOWN_CONTENT = "text/markdown; charset=utf-8"
 
 
@@ -130,8 +134,9 @@ class Poller:
     def _state_store(self) -> StateStore:
         with self._store_lock:
             if self._store is None:
-                service = self._blobs.state_service(self._poller.state_storage)
-                self._store = StateStore(service.get_container_client(self._poller.state_container))
+                self._store = StateStore(
+                    self._blobs.state_container(self._poller.state_storage, self._poller.state_container)
+                )
             return self._store
 
     # -- the tick ----------------------------------------------------------------------------------
@@ -340,9 +345,16 @@ class Poller:
             try:
                 self._write_job_blobs(hub, record, job, targets, deadline, done)
             except Exception as exc:
-                fallback = targets.with_identity() if sas_refused(exc) else None
-                if fallback is None:
+                if not sas_refused(exc) or not targets.uses_sas:
                     raise
+                fallback = targets.with_identity()
+                if fallback is None:
+                    # A refused SAS never widens what the identity may touch: outside the operator's list, the
+                    # job is skipped (one log line, when the state records it).
+                    done.failed = True
+                    done.skip = (f"storage refused the job's SAS ({_storage_message(exc)}) and "
+                                 f"{targets.monitor.describe()} is not in MONITOR_IDENTITY_CONTAINERS")
+                    return done
                 # An expired SAS is often why the job failed: its report must not depend on that SAS.
                 with self._sas_lock:
                     self._sas_refused.add(key)
@@ -363,7 +375,7 @@ class Poller:
         done: Done,
     ) -> None:
         container = self._blobs.container(targets.monitor)
-        if targets.monitor.container != targets.output.container:
+        if self._poller.container is not None and targets.monitor.target.container == self._poller.container:
             _check(deadline)
             self._ensure_sibling(container, targets, deadline)
         for pending in sorted(record.pending, key=lambda p: p.seq):
@@ -382,7 +394,7 @@ class Poller:
         """MONITOR_CONTAINER is created on first use in each account (once per process)."""
         from azure.core.exceptions import ResourceExistsError
 
-        key = (targets.monitor.account_url, targets.monitor.container)
+        key = (targets.monitor.target.account_url, targets.monitor.target.container)
         if key in self._siblings_ready:
             return
         with contextlib.suppress(ResourceExistsError):
@@ -487,21 +499,43 @@ class Poller:
     def _import_summary(
         self, record: JobRecord, targets: JobTargets, deadline: Deadline
     ) -> tuple[ImportErrorSummary | None, str | None]:
-        """Summarise importErrors.log from the job's output container; (None, note) when it cannot be."""
+        """Summarise importErrors.log from the job's output container; (None, note) when it cannot be.
+
+        At most MAX_IMPORT_LOG_BYTES are read, within a share of what is left of the tick's budget (the
+        report still has to be written). Running out of time counts as a failed attempt; after
+        IMPORT_LOG_ATTEMPTS of them the report is written from the part that was read, and says so."""
+        if targets.output is None:
+            return None, (f"{IMPORT_ERRORS_BLOB} was not read: the output container has no usable SAS and is not "
+                          "one the app's identity may read (MONITOR_IDENTITY_CONTAINERS)")
+        log_deadline = Deadline(deadline.remaining() * IMPORT_LOG_SHARE)
         try:
             blob = self._blobs.container(targets.output).get_blob_client(IMPORT_ERRORS_BLOB)
-            chunks = blob.download_blob(**_io(deadline)).chunks()
-            return summarize_chunks(chunks, should_stop=lambda: deadline.remaining() <= 0), None
-        except SummaryAborted:
-            raise _BudgetExhausted from None
+            downloader = blob.download_blob(offset=0, length=MAX_IMPORT_LOG_BYTES, **_io(log_deadline))
+            size = downloader.properties.size or 0
+            summary = summarize_chunks(downloader.chunks(), should_stop=lambda: log_deadline.remaining() <= 0)
+        except SummaryAborted as aborted:
+            if record.write_failures + 1 < IMPORT_LOG_ATTEMPTS:
+                raise ImportLogOverrun from None  # counts as a failed attempt; the next tick tries again
+            return aborted.summary, (
+                f"{IMPORT_ERRORS_BLOB} was only partly read: the time budget ran out {IMPORT_LOG_ATTEMPTS} times; "
+                f"the summary covers its first {aborted.summary.bytes_read} bytes"
+            )
         except Exception as exc:
             if _not_found(exc):
                 return None, f"{IMPORT_ERRORS_BLOB} was not found in the output container"
             if sas_refused(exc) and not targets.output.uses_identity:
-                raise  # _write_job tries the managed identity
+                raise  # _write_job tries the managed identity, where it is allowed
             if record.write_failures + 1 < IMPORT_LOG_ATTEMPTS:
                 raise  # try again next tick
             return None, f"{IMPORT_ERRORS_BLOB} could not be read ({_storage_message(exc)})"
+        if size > MAX_IMPORT_LOG_BYTES:
+            return summary, (f"{IMPORT_ERRORS_BLOB} is {size} bytes: truncated, the summary covers its first "
+                             f"{MAX_IMPORT_LOG_BYTES} bytes")
+        return summary, None
+
+
+class ImportLogOverrun(Exception):
+    """importErrors.log could not be read within its share of the budget (a failed attempt)."""
 
 
 class _BudgetExhausted(Exception):

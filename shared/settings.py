@@ -6,16 +6,23 @@ infra/main.bicep are checked against it by tests/test_settings_sources.py.
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TypeVar
-from urllib.parse import urlsplit
 
-from shared.errors import SettingsError
+from shared.errors import SettingsError, TargetRejected
 from shared.jobs import DEFAULT_API_VERSION, KNOWN_API_VERSIONS
+from shared.targets import (
+    ANY_CONTAINER,
+    ContainerTarget,
+    Endpoint,
+    host_matches,
+    parse_container_uri,
+    parse_uri,
+    reserved_container,
+)
 from shared.validation import is_valid_hub_name
 
 T = TypeVar("T")
@@ -42,6 +49,7 @@ MONITOR_STATE_CONTAINER = "MONITOR_STATE_CONTAINER"
 MONITOR_STALL_AFTER_MINUTES = "MONITOR_STALL_AFTER_MINUTES"
 MONITOR_BACKFILL_HOURS = "MONITOR_BACKFILL_HOURS"
 MONITOR_STORAGE_HOST_ALLOWLIST = "MONITOR_STORAGE_HOST_ALLOWLIST"
+MONITOR_IDENTITY_CONTAINERS = "MONITOR_IDENTITY_CONTAINERS"
 MONITOR_STORAGE_CLIENT_ID = "MONITOR_STORAGE_CLIENT_ID"
 MONITOR_TICK_BUDGET_SECONDS = "MONITOR_TICK_BUDGET_SECONDS"
 AZURE_WEBJOBS_STORAGE = "AzureWebJobsStorage"
@@ -74,6 +82,7 @@ SETTING_NAMES: tuple[str, ...] = (
     MONITOR_STALL_AFTER_MINUTES,
     MONITOR_BACKFILL_HOURS,
     MONITOR_STORAGE_HOST_ALLOWLIST,
+    MONITOR_IDENTITY_CONTAINERS,
     MONITOR_STORAGE_CLIENT_ID,
     MONITOR_TICK_BUDGET_SECONDS,
     AZURE_WEBJOBS_STORAGE,
@@ -88,8 +97,6 @@ AZURE_HUB_SUFFIX = ".azure-devices.net"
 # `{hub}` under one of these (over https), or a loopback address (the devstack), so that a mistyped
 # setting never sends the hub's credentials to another host or over plain http.
 AZURE_HUB_SUFFIXES = (".azure-devices.net", ".azure-devices.cn", ".azure-devices.us", ".azure-devices.de")
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-DEFAULT_STORAGE_HOST_ALLOWLIST = ("*.blob.core.windows.net",)
 DEFAULT_STATE_CONTAINER = "jobmonitor-state"
 
 
@@ -178,13 +185,31 @@ class PollerSettings:
     stall_after_seconds: float
     backfill_seconds: float
     storage_host_allowlist: tuple[str, ...]
+    identity_containers: tuple[ContainerTarget, ...]
     storage_client_id: str | None
     tick_budget_seconds: float
     state_storage: StateStorage
 
-    def host_allowed(self, host: str) -> bool:
-        host = host.lower()
-        return any(fnmatch.fnmatchcase(host, pattern) for pattern in self.storage_host_allowlist)
+    @property
+    def own_containers(self) -> tuple[str, ...]:
+        """The app's own containers: never a place to write a job's files into, with any credential."""
+        return (self.state_container,)
+
+    def host_allowed(self, endpoint: Endpoint) -> bool:
+        """May the poller contact this storage endpoint at all (with a job's SAS, or its identity)?"""
+        return host_matches(endpoint.host, self.storage_host_allowlist) or any(
+            entry.endpoint.same_as(endpoint) for entry in self.identity_containers
+        )
+
+    def identity_allows(self, target: ContainerTarget) -> bool:
+        """May the app's own identity write into (and read from) this container? Only where the operator
+        listed it (MONITOR_IDENTITY_CONTAINERS), over https, and never into a reserved container."""
+        if target.endpoint.scheme != "https" or reserved_container(target.container, own=self.own_containers):
+            return False
+        return any(
+            entry.same_account(target) and entry.container in (ANY_CONTAINER, target.container)
+            for entry in self.identity_containers
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -255,19 +280,21 @@ def _endpoint_overrides(reader: _Reader) -> dict[str, str]:
     for item in reader.items(IOTHUB_ENDPOINTS):
         name, sep, url = item.partition("=")
         name = name.strip().lower()
-        parts = urlsplit(url.strip())
-        if not sep or parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        try:
+            parsed = parse_uri(url.strip().rstrip("/"), what=f"the entry for {name!r}")
+        except TargetRejected as exc:
+            raise SettingsError(IOTHUB_ENDPOINTS, f"{exc.reason} (expected name=https://host[:port])") from None
+        if not sep or parsed.path or parsed.query:
             raise SettingsError(IOTHUB_ENDPOINTS, f"entry for {name!r} is not name=http(s)://host[:port]")
-        host = parts.hostname.lower()
-        loopback = host in LOOPBACK_HOSTS or host.startswith("127.")
-        azure = parts.scheme == "https" and any(host == f"{name}{suffix}" for suffix in AZURE_HUB_SUFFIXES)
-        if not (loopback or azure):
+        endpoint = parsed.endpoint
+        azure = endpoint.scheme == "https" and any(endpoint.host == f"{name}{suffix}" for suffix in AZURE_HUB_SUFFIXES)
+        if not (endpoint.is_loopback or azure):
             raise SettingsError(
                 IOTHUB_ENDPOINTS,
                 f"entry for {name!r} must be https://{name}.azure-devices.net (or a sovereign cloud's suffix) "
                 "or a loopback address: the hub's credentials are sent there",
             )
-        overrides[name] = url.strip().rstrip("/")
+        overrides[name] = endpoint.origin
     return overrides
 
 
@@ -351,11 +378,13 @@ def _state_storage(reader: _Reader) -> StateStorage:
     if (reader.text(AZURE_WEBJOBS_STORAGE_CREDENTIAL) or "").lower() == "managedidentity":
         client_id = reader.text(AZURE_WEBJOBS_STORAGE_CLIENT_ID)
     if service_uri is not None:
-        parts = urlsplit(service_uri)
-        host = (parts.hostname or "").lower()
-        if parts.scheme != "https" and not (host in LOOPBACK_HOSTS or host.startswith("127.")):
+        try:
+            parsed = parse_uri(service_uri.rstrip("/"), what="the blob service URI")
+        except TargetRejected as exc:
+            raise SettingsError(AZURE_WEBJOBS_STORAGE_BLOB_SERVICE_URI, exc.reason) from None
+        if parsed.endpoint.scheme != "https" or parsed.query:
             raise SettingsError(AZURE_WEBJOBS_STORAGE_BLOB_SERVICE_URI, "must be an https URL (tokens are sent there)")
-        return StateStorage(account_url=service_uri.rstrip("/"), client_id=client_id)
+        return StateStorage(account_url=f"{parsed.endpoint.origin}{parsed.path}", client_id=client_id)
     if account is not None:
         return StateStorage(account_url=f"https://{account}.blob.core.windows.net", client_id=client_id)
     raise SettingsError(
@@ -378,7 +407,7 @@ def _poller_settings(reader: _Reader) -> PollerSettings:
     schedule = reader.text(POLL_SCHEDULE, "0 */5 * * * *") or "0 */5 * * * *"
     if len(schedule.split()) != 6:
         raise SettingsError(POLL_SCHEDULE, "must be a 6-field NCRONTAB expression ({second} {minute} ...)")
-    allowlist = tuple(p.lower() for p in reader.items(MONITOR_STORAGE_HOST_ALLOWLIST)) or DEFAULT_STORAGE_HOST_ALLOWLIST
+    allowlist = tuple(p.lower() for p in reader.items(MONITOR_STORAGE_HOST_ALLOWLIST))
     state_container = _container(reader, MONITOR_STATE_CONTAINER, DEFAULT_STATE_CONTAINER) or DEFAULT_STATE_CONTAINER
     return PollerSettings(
         schedule=schedule,
@@ -388,7 +417,31 @@ def _poller_settings(reader: _Reader) -> PollerSettings:
         stall_after_seconds=60 * reader.number(MONITOR_STALL_AFTER_MINUTES, 120.0, float, low=0, high=60 * 24 * 30),
         backfill_seconds=3600 * reader.number(MONITOR_BACKFILL_HOURS, 24.0, float, low=0, high=24 * 30),
         storage_host_allowlist=allowlist,
+        identity_containers=_identity_containers(reader, own=(state_container,)),
         storage_client_id=reader.text(MONITOR_STORAGE_CLIENT_ID) or reader.text(IOTHUB_MANAGED_IDENTITY_CLIENT_ID),
         tick_budget_seconds=reader.number(MONITOR_TICK_BUDGET_SECONDS, 240.0, float, low=5, high=3600),
         state_storage=_state_storage(reader),
     )
+
+
+def _identity_containers(reader: _Reader, *, own: tuple[str, ...]) -> tuple[ContainerTarget, ...]:
+    """MONITOR_IDENTITY_CONTAINERS: `https://{account host}/{container}` or `.../*` for every container."""
+    entries = []
+    for item in reader.items(MONITOR_IDENTITY_CONTAINERS):
+        try:
+            entry = parse_container_uri(item, what="an entry", allow_wildcard=True)
+        except TargetRejected as exc:
+            raise SettingsError(
+                MONITOR_IDENTITY_CONTAINERS, f"{exc.reason} (expected https://host/container)"
+            ) from None
+        if entry.sas is not None or "?" in item:
+            raise SettingsError(MONITOR_IDENTITY_CONTAINERS, "entries are plain container URLs, without a query or SAS")
+        if entry.endpoint.scheme != "https":
+            raise SettingsError(MONITOR_IDENTITY_CONTAINERS, "entries must be https (the identity's token goes there)")
+        if entry.container != ANY_CONTAINER and reserved_container(entry.container, own=own):
+            raise SettingsError(
+                MONITOR_IDENTITY_CONTAINERS,
+                f"{entry.container!r} is a container of the Functions host or of this app, never written into",
+            )
+        entries.append(entry)
+    return tuple(entries)

@@ -20,6 +20,7 @@ from devstack.hubsim import HubSimulator
 from devstack.hubsim.auth import make_sas
 from shared.poller import Poller
 from shared.settings import AppSettings
+from tests.support.secrets import Secrets, sas_signature, seen_by_stand_ins
 
 API = "api-version=2021-04-12"
 PREFIX = "jobmonitor"
@@ -39,12 +40,17 @@ def new_container(azurite: AzuriteInfo, *, create: bool = True) -> str:
     return name
 
 
+# Every SAS signature container_sas_uri made: planted secrets that no blob or log line may contain.
+SAS_SIGNATURES: list[str] = []
+
+
 def container_sas_uri(azurite: AzuriteInfo, name: str, *, read: bool = True) -> str:
     sas = generate_container_sas(
         wellknown.AZURITE_ACCOUNT, name, account_key=wellknown.AZURITE_KEY,
         permission=ContainerSasPermissions(read=read, write=True, delete=True, list=True, create=True),
         expiry=datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1),
     )
+    SAS_SIGNATURES.append(sas_signature("?" + sas))
     return f"{azurite.account_url}/{name}?{sas}"
 
 
@@ -112,6 +118,8 @@ class PollerEnv:
     hubsim: HubSimulator
     azurite: AzuriteInfo
     state_container: str
+    # MONITOR_IDENTITY_CONTAINERS: where the app's identity may write (tests of identity-based writes set it).
+    identity_containers: str = ""
 
     def environ(self, hubs: tuple[str, ...] = ("devhub",), /, **extra: str) -> dict[str, str]:
         environ = {
@@ -125,6 +133,7 @@ class PollerEnv:
             "MONITOR_STATE_CONTAINER": self.state_container,
             "MONITOR_TICK_BUDGET_SECONDS": "20",
             "AzureWebJobsStorage": self.azurite.connection_string,
+            "MONITOR_IDENTITY_CONTAINERS": self.identity_containers,
         }
         environ.update(extra)
         return environ
@@ -135,6 +144,14 @@ class PollerEnv:
     def poller(self, hubs: tuple[str, ...] = ("devhub",), /, **extra: str) -> Poller:
         return Poller(self.settings(hubs, **extra))
 
+    def secrets(self, *extra: str) -> Secrets:
+        """What no blob or log line may contain: the devstack's keys, every credential the hubs received,
+        every SAS signature the tests made, and `extra` values (device keys a test planted)."""
+        secrets = seen_by_stand_ins(hubsim=self.hubsim)
+        secrets.update((f"container SAS signature {n}", sig) for n, sig in enumerate(SAS_SIGNATURES))
+        secrets.update((f"planted {n}", value) for n, value in enumerate(extra))
+        return secrets
+
     def state(self, hub: str = "devhub") -> dict[str, Any]:
         return read_json(self.azurite, self.state_container, f"hubs/{hub}.json")
 
@@ -142,6 +159,14 @@ class PollerEnv:
 @pytest.fixture
 def env(hubsim_clean: HubSimulator, azurite: AzuriteInfo) -> PollerEnv:
     return PollerEnv(hubsim=hubsim_clean, azurite=azurite, state_container=new_container(azurite, create=False))
+
+
+def allow_identity(env: PollerEnv, oauth: AzuriteInfo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app's identity may write into every container of the HTTPS (OAuth) Azurite, whose self-signed
+    certificate is trusted through REQUESTS_CA_BUNDLE."""
+    assert oauth.ca_bundle is not None
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(oauth.ca_bundle))
+    env.identity_containers = f"{oauth.account_url}/*"
 
 
 def events(caplog: pytest.LogCaptureFixture, name: str | None = None) -> list[dict[str, Any]]:

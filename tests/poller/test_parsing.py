@@ -9,8 +9,8 @@ import pytest
 from shared.failure_reasons import Hint, hint_for, parse_failure_reason
 from shared.import_errors import MAX_LINE_BYTES, ImportErrorSummarizer, summarize_chunks
 from shared.jobs import JobStatus, StorageAuthenticationType
-from shared.redaction import contains_secret, redact_text
-from shared.settings import PollerSettings
+from shared.redaction import redact_text
+from tests.support.secrets import Secrets
 
 KEY = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVoxMjM0NTY="
 KEYED = StorageAuthenticationType.KEY_BASED
@@ -95,9 +95,9 @@ def test_summary_counts_and_redacts_across_chunk_boundaries() -> None:
         assert summary.counts_by_error_code == {"409001": 3, "400012": 2, "unparsed": 1, "404001": 1}
         assert [e["line"] for e in summary.first_entries] == [1, 2, 3, 4, 5, 6, 7]
         assert summary.first_entries[0]["deviceId"] == "d1"
-        text = json.dumps(summary.to_json())
-        assert KEY not in text
-        assert not contains_secret(text)
+        planted = Secrets()
+        planted.add("device key", KEY)
+        planted.assert_absent(json.dumps(summary.to_json()), "the summary")
 
 
 def test_summary_keeps_twenty_and_cuts_long_lines() -> None:
@@ -125,56 +125,6 @@ def test_redaction_catches_unterminated_secret_values() -> None:
         redacted = redact_text(text)
         assert KEY not in redacted
         assert redact_text(redacted) == redacted
-
-
-def _poller_settings(**extra: str) -> PollerSettings:
-    from shared.settings import AppSettings
-
-    environ = {"IOTHUB_HUBS": "devhub", "AzureWebJobsStorage": "UseDevelopmentStorage=true",
-               "MONITOR_STORAGE_HOST_ALLOWLIST": "*.blob.core.windows.net,127.0.0.1", **extra}
-    return AppSettings.from_environ(environ).poller
-
-
-def test_blob_targets_credentials_and_allowlist() -> None:
-    from shared.blob_targets import TargetRejected, job_targets
-
-    settings = _poller_settings()
-    sas_uri = "https://acct.blob.core.windows.net/out?sv=2021-08-06&sr=c&sp=rwdl&sig=abc%3D"
-    targets = job_targets({"outputBlobContainerUri": sas_uri}, settings)
-    assert (targets.monitor.account_url, targets.monitor.container) == ("https://acct.blob.core.windows.net", "out")
-    assert targets.monitor.sas is not None
-    assert "abc" not in repr(targets) and "abc" not in targets.monitor.describe()
-    redacted = job_targets({"outputBlobContainerUri": sas_uri.replace("abc%3D", "REDACTED")}, settings)
-    assert redacted.monitor.uses_identity
-    identity = job_targets({"outputBlobContainerUri": sas_uri, "storageAuthenticationType": "identityBased"},
-                           settings)
-    assert identity.monitor.uses_identity and identity.output.uses_identity
-    azurite = job_targets({"outputBlobContainerUri": "http://127.0.0.1:10000/devstoreaccount1/out?sv=1&sig=x"},
-                          settings)
-    assert (azurite.monitor.account_url, azurite.monitor.container) == ("http://127.0.0.1:10000/devstoreaccount1",
-                                                                        "out")
-    for uri, reason in (
-        ("https://evil.example.com/out?sig=x", "not on the allowlist"),
-        ("https://acct.blob.core.windows.net.evil.com/out?sig=x", "not on the allowlist"),
-        ("http://acct.blob.core.windows.net/out?sig=x", "plain http"),
-        ("http://127.0.0.1:10000/devstoreaccount1/out", "requires https"),
-        ("https://acct.blob.core.windows.net/", "names no container"),
-        (None, "missing"),
-    ):
-        with pytest.raises(TargetRejected, match=reason):
-            job_targets({"outputBlobContainerUri": uri}, settings)
-
-
-def test_sibling_container_uses_identity_unless_account_sas() -> None:
-    from shared.blob_targets import job_targets
-
-    settings = _poller_settings(MONITOR_CONTAINER="monitor")
-    container_sas = "https://acct.blob.core.windows.net/out?sv=1&sr=c&sp=rwdl&sig=abc"
-    targets = job_targets({"outputBlobContainerUri": container_sas}, settings)
-    assert targets.monitor.container == "monitor" and targets.monitor.uses_identity
-    assert targets.output.container == "out" and not targets.output.uses_identity
-    account_sas = "https://acct.blob.core.windows.net/out?sv=1&ss=b&srt=co&sp=rwdlc&sig=abc"
-    assert not job_targets({"outputBlobContainerUri": account_sas}, settings).monitor.uses_identity
 
 
 def test_markdown_escapes_table_cells() -> None:

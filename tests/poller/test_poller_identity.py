@@ -10,7 +10,16 @@ import pytest
 from devstack import wellknown
 from devstack.azurite import AzuriteInfo
 from devstack.identity import IdentityControl
-from tests.poller.conftest import PREFIX, PollerEnv, blob_names, create_job, events, new_container, read_json
+from tests.poller.conftest import (
+    PREFIX,
+    PollerEnv,
+    allow_identity,
+    blob_names,
+    create_job,
+    events,
+    new_container,
+    read_json,
+)
 from tests.poller.test_poller_jobs import assert_timeline
 
 
@@ -36,8 +45,7 @@ def _tick_until_done(env: PollerEnv, **extra: str) -> None:
 def test_identity_based_job_written_with_a_managed_identity_token(
     env: PollerEnv, azurite_oauth: AzuriteInfo, managed_identity: IdentityControl, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert azurite_oauth.ca_bundle is not None
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(azurite_oauth.ca_bundle))
+    allow_identity(env, azurite_oauth, monkeypatch)
     job_id, container = _identity_export(env, azurite_oauth)
     _tick_until_done(env)
     pairs = assert_timeline(blob_names(azurite_oauth, container, f"{PREFIX}/{job_id}/snapshots/"))
@@ -54,6 +62,7 @@ def test_without_the_ca_bundle_the_self_signed_host_is_refused(
 ) -> None:
     """Proves that REQUESTS_CA_BUNDLE is what made the test above trust Azurite's certificate."""
     caplog.set_level(logging.INFO, logger="jobmonitor.poller")
+    allow_identity(env, azurite_oauth, monkeypatch)
     monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     _job_id, container = _identity_export(env, azurite_oauth)
@@ -71,8 +80,7 @@ def test_without_the_ca_bundle_the_self_signed_host_is_refused(
 def test_monitor_container_setting_writes_to_a_sibling_container(
     env: PollerEnv, azurite_oauth: AzuriteInfo, managed_identity: IdentityControl, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert azurite_oauth.ca_bundle is not None
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(azurite_oauth.ca_bundle))
+    allow_identity(env, azurite_oauth, monkeypatch)
     sibling = new_container(azurite_oauth, create=False)
     job_id, container = _identity_export(env, azurite_oauth)
     _tick_until_done(env, MONITOR_CONTAINER=sibling, MONITOR_PREFIX="monitor/jobs")

@@ -23,6 +23,7 @@ from tests.fixtures.listeners import TcpListener
 from tests.poller.conftest import (
     PREFIX,
     PollerEnv,
+    allow_identity,
     blob_names,
     container_sas_uri,
     events,
@@ -126,8 +127,7 @@ def test_pending_work_of_an_unlisted_job_is_written_from_the_stored_documents(
 ) -> None:
     """D7: the job's SAS is gone with the list entry; its stored, redacted documents and the managed identity
     still finish its snapshot, latest.json and report (importErrors.log read with the identity too)."""
-    assert azurite_oauth.ca_bundle is not None
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(azurite_oauth.ca_bundle))
+    allow_identity(env, azurite_oauth, monkeypatch)
     control = env.hubsim.control("devhub")
     container = new_container(azurite_oauth, create=False)
     storage: list[str] = []
@@ -195,8 +195,7 @@ def test_job_whose_sas_expired_is_written_with_the_managed_identity(
     """D8: the SAS in the URI has expired (which is often why the job failed): the 403 leads to the
     managed identity for that job, for the writes and for reading importErrors.log, and the choice sticks."""
     caplog.set_level(logging.INFO, logger="jobmonitor.poller")
-    assert azurite_oauth.ca_bundle is not None
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(azurite_oauth.ca_bundle))
+    allow_identity(env, azurite_oauth, monkeypatch)
     container = new_container(azurite_oauth)
     upload_text(azurite_oauth, container, "importErrors.log", json.dumps(
         {"errorCode": "404001", "errorStatus": "Device not found", "deviceId": "ghost"}) + "\n")

@@ -7,6 +7,7 @@ import pytest
 from devstack.wellknown import hub_connection_string
 from shared.errors import SettingsError
 from shared.settings import AppSettings, HubAuthMode
+from shared.targets import Endpoint
 
 BASE = {"IOTHUB_HUBS": "devhub", "AzureWebJobsStorage": "UseDevelopmentStorage=true"}
 
@@ -22,8 +23,20 @@ def test_defaults() -> None:
     assert settings.proxy.redact_sas is True
     assert settings.poller.schedule == "0 */5 * * * *"
     assert settings.poller.stall_after_seconds == 7200
-    assert settings.poller.host_allowed("acct.blob.core.windows.net")
-    assert not settings.poller.host_allowed("evil.example.com")
+    # Nothing is written anywhere until the operator names output storage.
+    assert (settings.poller.storage_host_allowlist, settings.poller.identity_containers) == ((), ())
+    assert not settings.poller.host_allowed(Endpoint(scheme="https", host="acct.blob.core.windows.net"))
+
+
+def test_storage_hosts_allowed_by_pattern_or_by_an_identity_container() -> None:
+    poller = AppSettings.from_environ({
+        **BASE, "MONITOR_STORAGE_HOST_ALLOWLIST": "*.blob.core.windows.net",
+        "MONITOR_IDENTITY_CONTAINERS": "https://exports.blob.core.usgovcloudapi.net/*",
+    }).poller
+    assert poller.host_allowed(Endpoint(scheme="https", host="acct.blob.core.windows.net"))
+    assert poller.host_allowed(Endpoint(scheme="https", host="exports.blob.core.usgovcloudapi.net"))
+    assert not poller.host_allowed(Endpoint(scheme="https", host="evil.example.com"))
+    assert not poller.host_allowed(Endpoint(scheme="https", host="other.blob.core.usgovcloudapi.net"))
 
 
 def test_several_hubs_endpoint_override_and_connection_strings() -> None:
@@ -61,6 +74,8 @@ def test_several_hubs_endpoint_override_and_connection_strings() -> None:
         ({"IOTHUB_ENDPOINTS": "devhub=http://devhub.azure-devices.net"}, "IOTHUB_ENDPOINTS"),
         ({"IOTHUB_ENDPOINTS": "devhub=https://devhub.azure-devices.net.evil.com"}, "IOTHUB_ENDPOINTS"),
         ({"IOTHUB_ENDPOINTS": "devhub=https://otherhub.azure-devices.net"}, "IOTHUB_ENDPOINTS"),
+        ({"IOTHUB_ENDPOINTS": "devhub=https://evil\\.devhub.azure-devices.net"}, "IOTHUB_ENDPOINTS"),
+        ({"IOTHUB_ENDPOINTS": "devhub=https://127.0.0.1:1\\@devhub.azure-devices.net"}, "IOTHUB_ENDPOINTS"),
         ({"AzureWebJobsStorage": "", "AzureWebJobsStorage__blobServiceUri": "http://acct.blob.core.windows.net"},
          "AzureWebJobsStorage__blobServiceUri"),
         ({"IOTHUB_AUTH": "sharedAccessPolicy"}, "IOTHUB_CONNECTION_STRINGS"),

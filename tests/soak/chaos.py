@@ -73,7 +73,7 @@ class ChaosBlobClients(BlobClients):
     """One host's storage clients: the poller's BlobClients with faults at the transport boundary."""
 
     def __init__(self, *, wire: WireLog, name: str) -> None:
-        super().__init__(storage_client_id=None, request_hook=self._on_request)
+        super().__init__(storage_client_id=None, request_hook=self._on_request, response_hook=self._on_response)
         self.name = name
         self._wire = wire
         self._chaos_lock = threading.Lock()  # BlobClients has its own _lock
@@ -81,11 +81,6 @@ class ChaosBlobClients(BlobClients):
         self._seen = 0  # storage requests of this host in the current tick
         self._failing = 0  # requests still to fail (request_failed)
         self.dead = False
-
-    def _options(self) -> dict[str, Any]:
-        options = super()._options()
-        options["raw_response_hook"] = self._on_response
-        return options
 
     def arm(self, fault: StorageFault | None) -> None:
         with self._chaos_lock:

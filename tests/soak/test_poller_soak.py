@@ -38,6 +38,7 @@ import os
 import random
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,6 @@ from devstack.identity import IdentityControl
 from devstack.identity.state import FaultKind as IdentityFault
 from shared.credentials import build_hub_auth, forget_credentials
 from shared.poller import Poller, TickResult
-from shared.redaction import contains_secret
 from shared.retry import BackoffPolicy
 from tests.fixtures.hubsim import HUBSIM_HUBS
 from tests.poller.conftest import (
@@ -79,6 +79,7 @@ from tests.soak.chaos import (
     WireLog,
 )
 from tests.soak.figures import FIGURES_KEY
+from tests.support.secrets import seen_by_stand_ins
 
 TICKS = int(os.environ.get("SOAK_TICKS", "180"))
 TOKEN_LIFETIME_SECONDS = 4
@@ -86,6 +87,7 @@ SEED = int(os.environ.get("SOAK_SEED", "20240917"))
 HUBS: tuple[str, ...] = HUBSIM_HUBS
 ALLOWED_HOSTS = frozenset({"127.0.0.1"})
 EVIL = "https://evil.example.invalid/stolen"
+EVIL_SIGNATURE = "c29ha3NlY3JldA=="  # base64 of 'soaksecret': nothing may be sent to EVIL, or written anywhere
 
 # Per tick: chance of a hub fault (each hub), an identity fault, a storage fault, a killed host,
 # overlapping hosts, a host recycled (new process: new clients, no cached token).
@@ -261,7 +263,8 @@ class Driver:
         control.set_timing(enqueued_ms=enqueued, running_ms=running, progress_steps=steps)
         if kind in ("seeded", "seeded_evil"):
             container = new_container(azurite)
-            uri = EVIL + "?sv=2021-08-06&sr=c&sp=rwdl&sig=c29ha3NlY3JldA%3D%3D" if kind == "seeded_evil" else (
+            uri = EVIL + "?sv=2021-08-06&sr=c&sp=rwdl&sig=" + urllib.parse.quote(EVIL_SIGNATURE, safe="") if (
+                kind == "seeded_evil") else (
                 container_sas_uri(azurite, container))
             job = Job(job_id=job_id, hub=hub, kind=kind, azurite=azurite, container=container,
                       script=self._script(job_id, uri))
@@ -474,7 +477,8 @@ def soak_env(
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(azurite_oauth.ca_bundle))
     # Short-lived tokens: every host asks the endpoint again every few seconds, so its faults bite.
     managed_identity.set_token_lifetime(TOKEN_LIFETIME_SECONDS)
-    env = PollerEnv(hubsim=hubsim_clean, azurite=azurite, state_container=new_container(azurite, create=False))
+    env = PollerEnv(hubsim=hubsim_clean, azurite=azurite, state_container=new_container(azurite, create=False),
+                    identity_containers=f"{azurite_oauth.account_url}/*")
     return env, managed_identity
 
 
@@ -545,6 +549,10 @@ def check(soak: Soak, driver: Driver) -> tuple[dict[str, Any], list[str]]:
     problems: list[str] = []
     n: collections.Counter[str] = collections.Counter()
     states = {hub: soak.state(hub).get("jobs", {}) for hub in HUBS}
+    # Known secrets, looked for literally: the devstack's keys, every credential the hubs received, every
+    # token the identity endpoint issued, every SAS signature the soak made (the evil job's included).
+    secrets = soak.env.secrets(EVIL_SIGNATURE)
+    secrets.update(seen_by_stand_ins(identity=soak.identity).values.items())
     for job_id, job in sorted(driver.jobs.items()):
         record = states[job.hub].get(job_id)
         final = ledger.final[job_id]
@@ -613,7 +621,7 @@ def check(soak: Soak, driver: Driver) -> tuple[dict[str, Any], list[str]]:
                     k: v for k, v in latest.items() if k not in LATEST_ONLY} != last:
                 problems.append(f"{job_id}: latest.json is not the last snapshot")
                 n["losses"] += 1
-            if contains_secret(json.dumps(latest)):
+            if secrets.found_in(json.dumps(latest)):
                 problems.append(f"{job_id}: a secret in latest.json")
         # reports
         reports = [f"{PREFIX}/{job_id}/failure-report.{ext}" for ext in ("json", "md")]
@@ -635,7 +643,7 @@ def check(soak: Soak, driver: Driver) -> tuple[dict[str, Any], list[str]]:
                 if [entry["blob"] for entry in report["timeline"]] != snaps:
                     problems.append(f"{job_id}: report timeline {report['timeline']} but snapshots {snaps}")
                     n["report timelines unlike the snapshots"] += 1
-                if contains_secret(json.dumps(report)):
+                if secrets.found_in(json.dumps(report)):
                     problems.append(f"{job_id}: a secret in the report")
         elif set(reports) & set(names):
             problems.append(f"{job_id}: a report for a {final[0]} job")

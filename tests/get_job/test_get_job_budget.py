@@ -1,0 +1,43 @@
+"""Budgets that bound: a hub that answers slowly or at length cannot hold get_job past its budget."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+from devstack.hubsim import HubSimulator
+from devstack.hubsim.vocab import FaultKind
+from shared.hub_client import MAX_JOB_BYTES
+from shared.job_proxy import JobProxy
+from tests.get_job.conftest import get, hub_calls, seed
+
+BUDGET_SECONDS = 3.0
+
+
+def test_a_hub_that_sends_one_byte_at_a_time_is_cut_off_at_the_budget(
+    hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy]
+) -> None:
+    """requests' read timeout is per socket read: a body trickled one byte every 0.25 s held get_job for
+    18.5 s against a 3 s budget. The whole answer is now read under the invocation's deadline."""
+    seed(hubsim_clean)
+    hubsim_clean.control("devhub").queue_fault(FaultKind.TRICKLE, count=10, delay_ms=250)
+    proxy = make_proxy(IOTHUB_RETRY_BUDGET_SECONDS=str(BUDGET_SECONDS), IOTHUB_READ_TIMEOUT_SECONDS="2")
+    started = time.monotonic()
+    response = get(proxy)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 504
+    assert json.loads(response.body)["error"]["code"] == "UpstreamTimeout"
+    # Measured against the budget (the trickled body alone would take over a minute): the budget plus one
+    # socket read's slack, never the body's length.
+    assert elapsed < BUDGET_SECONDS + 1.0, elapsed
+
+
+def test_an_answer_larger_than_a_job_can_be_is_not_read(
+    hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy]
+) -> None:
+    seed(hubsim_clean, statusMessage="x" * (MAX_JOB_BYTES + 1))
+    response = get(make_proxy(IOTHUB_MAX_ATTEMPTS="2"))
+    assert response.status_code == 502
+    assert "larger than" in json.loads(response.body)["error"]["message"]
+    assert hub_calls(hubsim_clean) == 2
