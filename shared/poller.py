@@ -108,9 +108,11 @@ class Poller:
         hub_client: HubClient | None = None,
         blobs: BlobClients | None = None,
         clock: Callable[[], datetime.datetime] = utc_now,
+        import_log_max_bytes: int = MAX_IMPORT_LOG_BYTES,
     ) -> None:
         self._settings = settings
         self._poller = settings.poller
+        self._import_log_max_bytes = import_log_max_bytes
         self._hub_client = hub_client or default_hub_client(settings.hub)
         self._blobs = blobs or BlobClients(storage_client_id=settings.poller.storage_client_id)
         self._clock = clock
@@ -501,7 +503,7 @@ class Poller:
     ) -> tuple[ImportErrorSummary | None, str | None]:
         """Summarise importErrors.log from the job's output container; (None, note) when it cannot be.
 
-        At most MAX_IMPORT_LOG_BYTES are read, within a share of what is left of the tick's budget (the
+        At most `import_log_max_bytes` are read, within a share of what is left of the tick's budget (the
         report still has to be written). Running out of time counts as a failed attempt; after
         IMPORT_LOG_ATTEMPTS of them the report is written from the part that was read, and says so."""
         if targets.output is None:
@@ -510,8 +512,8 @@ class Poller:
         log_deadline = Deadline(deadline.remaining() * IMPORT_LOG_SHARE)
         try:
             blob = self._blobs.container(targets.output).get_blob_client(IMPORT_ERRORS_BLOB)
-            downloader = blob.download_blob(offset=0, length=MAX_IMPORT_LOG_BYTES, **_io(log_deadline))
-            size = downloader.properties.size or 0
+            downloader = blob.download_blob(offset=0, length=self._import_log_max_bytes, **_io(log_deadline))
+            size = _blob_size(downloader.properties)
             summary = summarize_chunks(downloader.chunks(), should_stop=lambda: log_deadline.remaining() <= 0)
         except SummaryAborted as aborted:
             if record.write_failures + 1 < IMPORT_LOG_ATTEMPTS:
@@ -528,9 +530,9 @@ class Poller:
             if record.write_failures + 1 < IMPORT_LOG_ATTEMPTS:
                 raise  # try again next tick
             return None, f"{IMPORT_ERRORS_BLOB} could not be read ({_storage_message(exc)})"
-        if size > MAX_IMPORT_LOG_BYTES:
+        if size > self._import_log_max_bytes:
             return summary, (f"{IMPORT_ERRORS_BLOB} is {size} bytes: truncated, the summary covers its first "
-                             f"{MAX_IMPORT_LOG_BYTES} bytes")
+                             f"{self._import_log_max_bytes} bytes")
         return summary, None
 
 
@@ -554,6 +556,16 @@ def _io(deadline: Deadline) -> dict[str, Any]:
 
 def _json_bytes(document: Mapping[str, Any]) -> bytes:
     return json.dumps(document, indent=2, sort_keys=False).encode()
+
+
+def _blob_size(properties: Any) -> int:
+    """The whole blob's size from a ranged download's properties (`Content-Range: bytes 0-99/12345`)."""
+    content_range = getattr(properties, "content_range", None)
+    if isinstance(content_range, str) and "/" in content_range:
+        total = content_range.rsplit("/", 1)[1]
+        if total.isdigit():
+            return int(total)
+    return int(getattr(properties, "size", 0) or 0)
 
 
 def _not_found(exc: Exception) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -13,7 +14,17 @@ from devstack import wellknown
 from devstack.hubsim.vocab import FaultKind, Operation
 from shared.poller import Poller
 from tests.fixtures.listeners import TcpListener
-from tests.poller.conftest import PREFIX, PollerEnv, blob_names, events, wait_terminal
+from tests.poller.conftest import (
+    PREFIX,
+    PollerEnv,
+    blob_names,
+    container_sas_uri,
+    events,
+    new_container,
+    read_json,
+    upload_text,
+    wait_terminal,
+)
 from tests.poller.test_poller_jobs import start_failing_import
 
 HUBS = ("devhub", "otherhub", "thirdhub")
@@ -132,3 +143,22 @@ def test_uri_outside_the_allowlist_is_skipped_and_never_contacted(
     assert all(state["jobs"][job_id]["skipped"] for job_id in seeded)
     for record in caplog.records:
         assert "abcdef123" not in record.getMessage()
+
+
+def test_an_oversized_import_log_is_summarised_from_its_head_with_a_note(env: PollerEnv) -> None:
+    """A 276 MB importErrors.log was re-read for the whole budget every tick and the report never appeared:
+    only the first bytes up to the limit are read, and the report says the log was truncated."""
+    container = new_container(env.azurite)
+    line = json.dumps({"errorCode": 404001, "errorStatus": "Device not found."}) + "\n"
+    upload_text(env.azurite, container, "importErrors.log", line * 200)
+    uri = container_sas_uri(env.azurite, container)
+    env.hubsim.control("devhub").seed_jobs([{
+        "jobId": "big-log", "type": "import", "status": "failed", "progress": 50, "inputBlobContainerUri": uri,
+        "outputBlobContainerUri": uri, "failureReason": "ErrorCode:ImportErrors;200 devices failed to import"}])
+    limit = 40 * len(line) + 10
+    assert Poller(env.settings(), import_log_max_bytes=limit).tick().hubs["devhub"].ok
+    report = read_json(env.azurite, container, f"{PREFIX}/big-log/failure-report.json")
+    assert report["importErrors"]["totalLines"] == 41  # 40 whole lines and the head of the 41st
+    assert report["importErrors"]["bytesRead"] == limit
+    assert report["importErrorsNote"] == (f"importErrors.log is {200 * len(line)} bytes: truncated, the summary "
+                                          f"covers its first {limit} bytes")
