@@ -35,11 +35,11 @@ from shared.retry import BackoffPolicy
 from shared.settings import AppSettings
 from tests.infra.bicep import Evaluator, body, parse
 from tests.poller.conftest import container_sas_uri, new_container, utc_iso
+from tests.poller.test_poller_faults import WRONG_KEY  # the scanned-and-allowed wrong key
 
 duckdb_kql = pytest.importorskip("duckdb_kql", reason="duckdb-kql (requirements-dev.txt) runs the alert queries")
 
 HUBS = ("devhub", "otherhub")
-WRONG_KEY = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmc="
 LOGGERS = ("jobmonitor.poller", "get_job")
 FAILED_JOB, STUCK_JOB, OK_JOB = "failed-export", "stuck-export", "fine-export"
 TICKS = 4  # more than alertHubFailingTicks' default (3)
