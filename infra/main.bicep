@@ -243,13 +243,10 @@ var outputAccounts = [for a in outputStorageAccounts: union({
 var outputBlobHosts = [for a in outputAccounts: '${a.name}.${blobEndpointSuffix}']
 var effectiveAllowlist = (!empty(monitorStorageHostAllowlist)) ? monitorStorageHostAllowlist : join(outputBlobHosts, ',')
 // Per account: its listed containers, or the whole account (/*), plus the MONITOR_CONTAINER sibling.
-var identityContainersPerAccount = [for a in outputAccounts: join(concat(
-  empty(a.containers) ? [
-    'https://${a.name}.${blobEndpointSuffix}/*'
-  ] : split(concat('https://${a.name}.${blobEndpointSuffix}/', join(a.containers, ',https://${a.name}.${blobEndpointSuffix}/')), ','),
-  empty(monitorContainer) ? [] : [
-    'https://${a.name}.${blobEndpointSuffix}/${monitorContainer}'
-  ]), ',')]
+// (Single-line expressions, string functions only: nothing here needs a Bicep newer than its for-expressions.)
+var containerUrlsPerAccount = [for a in outputAccounts: empty(a.containers) ? concat('https://', a.name, '.', blobEndpointSuffix, '/*') : concat('https://', a.name, '.', blobEndpointSuffix, '/', join(a.containers, concat(',https://', a.name, '.', blobEndpointSuffix, '/')))]
+var monitorUrlPerAccount = [for a in outputAccounts: empty(monitorContainer) ? '' : concat(',https://', a.name, '.', blobEndpointSuffix, '/', monitorContainer)]
+var identityContainersPerAccount = [for (a, i) in outputAccounts: concat(containerUrlsPerAccount[i], monitorUrlPerAccount[i])]
 var monitorIdentityContainers = join(identityContainersPerAccount, ',')
 
 var principalId = useUserAssignedIdentity ? userIdentity.properties.principalId : functionApp.identity.principalId

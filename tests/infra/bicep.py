@@ -228,7 +228,12 @@ class Evaluator:
                     out.append(binary[kind](a, b))
             return _unique(out)
         if kind == "index_accessor":
-            return [Opaque("index")]
+            out = []
+            for base, index in itertools.product(self.possible(operands["operand_1"], scope),
+                                                 self.possible(operands["operand_2"], scope)):
+                known = isinstance(base, list | dict) and not isinstance(index, Opaque)
+                out.append(base[index] if known else Opaque("index"))
+            return _unique(out)
         raise AssertionError(f"operator {kind} is not supported by tests/infra/bicep.py")
 
     def _function(self, fn: Mapping[str, Any], scope: Mapping[str, Any]) -> list[Any]:
@@ -253,13 +258,15 @@ class Evaluator:
 
     def _loop(self, expr: Mapping[str, Any], scope: Mapping[str, Any]) -> list[Any]:
         detail = expr["loop_type"]["detail"]
-        assert expr["loop_type"]["type"] == "array", "only `for x in array` loops are supported"
+        assert expr["loop_type"]["type"] in ("array", "array_index"), "only `for x in array` loops are supported"
         results = []
         for array in self.possible(detail["array_name"], scope):
             assert isinstance(array, list), f"loop over {array!r}"
             per_item = []
-            for item in array:
+            for position, item in enumerate(array):
                 inner = {**scope, detail["item_name"]: item}
+                if "index_name" in detail:
+                    inner[detail["index_name"]] = position
                 conditions = [True] if expr.get("condition") is None else self.possible(expr["condition"], inner)
                 options: list[Any] = []
                 if any(c is not False for c in conditions):
