@@ -11,7 +11,7 @@ TOOLS_STAMP := $(TOOLS)/.installed
 
 setup: $(PY_STAMP) $(NODE_STAMP) $(TOOLS_STAMP)
 
-$(PY_STAMP): requirements.txt requirements-dev.txt
+$(PY_STAMP): requirements.txt requirements-dev.txt requirements.lock.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt

@@ -1,13 +1,20 @@
 // IoT Hub import/export job monitor: a Linux Python 3.11 Function App (get_job + poll_job_timer) with
-// Application Insights, its own storage account reached by managed identity, and least-privilege role assignments.
+// Application Insights, its own storage account reached by managed identity, least-privilege role assignments
+// and the operators' alerts.
 //
-// Deploy: az deployment group create -g <rg> -f infra/main.bicep -p infra/main.parameters.json (README, "Deploy").
-// Validate here: bash infra/check.sh (checkov; the Bicep compiler is not available on the build machines).
+// Deploy: az deployment group create -g <rg> -f infra/main.bicep -p infra/main.parameters.json (docs/deploy.md).
+// Validate here: bash infra/check.sh (checkov) and tests/infra/ (the Bicep compiler is not available on the
+// build machines; the tests parse this file with pycep, checkov's own Bicep parser).
 //
 // Keys: none on the default plan (Flex Consumption). The app's storage account allows Shared Key only on
 // Premium (EP1), whose content share on Azure Files takes nothing but a key connection string
 // (WEBSITE_CONTENTAZUREFILECONNECTIONSTRING). Consumption (Y1) runs from a package URL fetched with the
 // app's identity (WEBSITE_RUN_FROM_PACKAGE + WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID), so it stays keyless.
+//
+// Flex Consumption rejects several site properties (ARM error 51021, even with null values): ftpsState,
+// linuxFxVersion, use32BitWorkerProcess, javaVersion, netFrameworkVersion, ... So a Flex site gets `flexSiteConfig`
+// only (app settings and the TLS minimum) and its runtime from functionAppConfig.runtime; the other properties
+// exist only in `classicSiteConfig` (Y1, EP1). tests/infra/test_flex_rules.py keeps it so.
 
 targetScope = 'resourceGroup'
 
@@ -31,7 +38,7 @@ param appName string = 'iothub-jobmon-${uniqueString(resourceGroup().id)}'
 ])
 param hostingPlan string = 'FlexConsumption'
 
-@description('Flex Consumption only: most instances the app may scale out to.')
+@description('Flex Consumption only: most instances the app may scale out to. Each instance keeps its own get_job cache and single flight, so hub calls grow with instances; 40 is the lowest value Microsoft documents.')
 @minValue(40)
 @maxValue(1000)
 param flexMaximumInstanceCount int = 40
@@ -44,7 +51,22 @@ param flexMaximumInstanceCount int = 40
 ])
 param flexInstanceMemoryMB int = 2048
 
-@description('Consumption (Y1) only: URL of the app package blob (https://<account>.blob.core.windows.net/app-package/<file>.zip) in this app\'s storage account; the app fetches it with its managed identity. Empty until the first publish (README, "Deploy").')
+@description('Flex Consumption only: concurrent HTTP requests per instance (Python defaults to 1). get_job waits on the hub, so one instance serves many callers and shares one cache and single flight between them. At most 64: the hub client pools 64 connections per hub (shared/hub_client.py POOL_SIZE).')
+@minValue(1)
+@maxValue(64)
+param flexHttpPerInstanceConcurrency int = 16
+
+@description('Consumption (Y1) and Premium (EP1): most instances the app may scale out to (siteConfig.functionAppScaleLimit). Limits hub calls the same way flexMaximumInstanceCount does.')
+@minValue(1)
+@maxValue(200)
+param scaleLimit int = 10
+
+@description('Premium (EP1) only: most instances of the plan (maximumElasticWorkerCount). Every EP1 instance is billed while it runs.')
+@minValue(1)
+@maxValue(100)
+param premiumMaximumElasticWorkerCount int = 5
+
+@description('Consumption (Y1) only: URL of the app package blob (https://<account>.blob.core.windows.net/app-package/<file>.zip) in this app\'s storage account; the app fetches it with its managed identity. Empty until the first publish (docs/deploy.md).')
 param consumptionPackageUrl string = ''
 
 @description('Create a user-assigned managed identity and use it for everything (hubs, storage, telemetry) instead of the system-assigned one.')
@@ -70,22 +92,27 @@ param iotHubAuth string = 'managedIdentity'
 @description('sharedAccessPolicy only: Key Vault secret URI whose value is the hubs\' connection strings separated by "|" (IOTHUB_CONNECTION_STRINGS, as a Key Vault reference). The identity needs "Key Vault Secrets User" on that vault (not granted here).')
 param iotHubConnectionStringsSecretUri string = ''
 
-@description('Storage accounts holding the jobs\' output containers, where the poller writes snapshots and reports: [{ "name": "acct", "resourceGroup": "rg" (optional, default this one), "containers": ["c1"] (optional, default whole account) }].')
+@description('Existing storage accounts holding the jobs\' output containers, where the poller may write with the app\'s identity: [{ "name": "acct", "resourceGroup": "rg" (default this one), "containers": ["c1"] (default: the whole account) }]. Empty: the poller writes nothing (MONITOR_STORAGE_HOST_ALLOWLIST and MONITOR_IDENTITY_CONTAINERS stay empty).')
 param outputStorageAccounts array = []
 
-@description('MONITOR_STORAGE_HOST_ALLOWLIST: comma-separated host patterns the poller may write to. Empty = exactly the blob hosts of outputStorageAccounts (none when that list is empty: nothing is written).')
+@description('MONITOR_STORAGE_HOST_ALLOWLIST override: comma-separated blob host patterns the poller may contact with a job\'s own SAS. Empty = exactly the blob hosts of outputStorageAccounts (and nothing when that list is empty).')
 param monitorStorageHostAllowlist string = ''
 
+@description('Minutes between two runs of poll_job_timer. Builds the default pollSchedule and sizes the "no tick" and "hub failing" alerts; if you set pollSchedule yourself, set its period here too.')
+@minValue(1)
+@maxValue(60)
+param pollIntervalMinutes int = 5
+
 @description('POLL_SCHEDULE: 6-field NCRONTAB schedule of poll_job_timer.')
-param pollSchedule string = '0 */5 * * * *'
+param pollSchedule string = '0 */${pollIntervalMinutes} * * * *'
 
 @description('MONITOR_PREFIX: blob path prefix of snapshots and reports inside the output container.')
 param monitorPrefix string = 'jobmonitor'
 
-@description('MONITOR_CONTAINER: if set, write into this sibling container of each job\'s storage account instead of beside the job\'s output. Grant it in outputStorageAccounts[].containers when you scope by container.')
+@description('MONITOR_CONTAINER: if set, write into this sibling container of each job\'s storage account instead of beside the job\'s output. The template creates it in every outputStorageAccounts entry and grants the identity on it.')
 param monitorContainer string = ''
 
-@description('MONITOR_STATE_CONTAINER: container of the poller\'s state in the app\'s own storage account.')
+@description('MONITOR_STATE_CONTAINER: container of the poller\'s state in the app\'s own storage account (created here).')
 param monitorStateContainer string = 'jobmonitor-state'
 
 @description('MONITOR_STALL_AFTER_MINUTES: an active job unchanged this long is marked stalled.')
@@ -124,13 +151,61 @@ param iotHubRetryBudgetSeconds string = '20'
 @description('IOTHUB_MAX_ATTEMPTS: upstream attempts per call.')
 param iotHubMaxAttempts int = 4
 
-@description('Also grant "Storage Queue Data Contributor" on the app\'s own storage account. Not needed by HTTP and timer triggers; Microsoft lists it for blob triggers and Durable Functions.')
+@description('Grant "Storage Table Data Contributor" on the app\'s own storage account: the host persists its diagnostic events in tables (Microsoft lists it beside Blob Data Owner for host storage with diagnostic events).')
+param grantHostTableAccess bool = true
+
+@description('Grant "Storage Queue Data Contributor" on the app\'s own storage account. Not needed by HTTP and timer triggers; Microsoft lists it for blob triggers and Durable Functions.')
 param grantHostQueueAccess bool = false
 
 @description('Days of retention in the Log Analytics workspace behind Application Insights.')
 @minValue(30)
 @maxValue(730)
 param logRetentionDays int = 30
+
+@description('Create the operators\' alert rules (Azure Monitor scheduled query rules on the app\'s log lines).')
+param deployAlerts bool = true
+
+@description('E-mail address (a person or a distribution list) the alerts notify through one action group. Empty: the rules are created without an action group (they still show in the portal\'s Alerts).')
+param alertEmail string = ''
+
+@description('Alert when the poller writes a failure report (a job failed or was cancelled).')
+param alertOnReportWritten bool = true
+
+@description('Alert when the poller marks a job stalled (MONITOR_STALL_AFTER_MINUTES).')
+param alertOnJobStalled bool = true
+
+@description('Alert when a hub failed in this many ticks in a row.')
+param alertOnHubFailing bool = true
+
+@description('How many ticks in a row a hub must fail before the hub-failing alert fires.')
+@minValue(1)
+@maxValue(12)
+param alertHubFailingTicks int = 3
+
+@description('Alert when no tick was logged for two poll periods (plus alertIngestionMarginMinutes): the timer stopped or the app cannot start.')
+param alertOnMissingTick bool = true
+
+@description('Minutes added to alert look-backs for Application Insights ingestion delay (typically 1-3 minutes).')
+@minValue(0)
+@maxValue(30)
+param alertIngestionMarginMinutes int = 5
+
+@description('Alert when get_job answered 5xx or 429 (or was misconfigured) at least alertGetJobErrorThreshold times in alertGetJobErrorWindowMinutes.')
+param alertOnGetJobErrors bool = true
+
+@description('get_job 5xx/429 answers in the window that fire the alert.')
+@minValue(1)
+param alertGetJobErrorThreshold int = 10
+
+@description('Window of the get_job error alert, in minutes (evaluated every 5 minutes).')
+@allowed([
+  5
+  10
+  15
+  30
+  45
+])
+param alertGetJobErrorWindowMinutes int = 15
 
 @description('Tags applied to every resource this template creates.')
 param tags object = {}
@@ -156,23 +231,32 @@ var storageAccountName = 'st${uniqueString(resourceGroup().id, appName)}'
 var deploymentContainerName = 'app-package'
 var contentShareName = take(toLower(replace(appName, '-', '')), 60)
 var blobEndpointSuffix = 'blob.${environment().suffixes.storage}'
-var outputBlobHosts = [for a in outputStorageAccounts: '${a.name}.${blobEndpointSuffix}']
-var effectiveAllowlist = !empty(monitorStorageHostAllowlist) ? monitorStorageHostAllowlist : join(outputBlobHosts, ',')
-// Where the app's identity may write: each listed container, or every container (`*`) of an account listed
-// without containers. Empty: the identity writes nowhere.
-// (join with the account URL in the separator: https://acct.../c1,https://acct.../c2)
-var identityContainerLists = [for a in outputStorageAccounts: 'https://${a.name}.${blobEndpointSuffix}/${contains(a, 'containers') && !empty(a.containers) ? join(a.containers, ',https://${a.name}.${blobEndpointSuffix}/') : '*'}']
-var identityContainers = join(identityContainerLists, ',')
+// Deployment names are per resource group: the app's name in them keeps two apps' deployments apart.
+var deploymentSuffix = uniqueString(resourceGroup().id, appName)
+
+// Where the poller may go (issue 9): nothing unless output accounts are listed. union() supplies the optional
+// fields, so no expression reads a property an entry lacks.
+var outputAccounts = [for a in outputStorageAccounts: union({
+  resourceGroup: resourceGroup().name
+  containers: []
+}, a)]
+var outputBlobHosts = [for a in outputAccounts: '${a.name}.${blobEndpointSuffix}']
+var effectiveAllowlist = (!empty(monitorStorageHostAllowlist)) ? monitorStorageHostAllowlist : join(outputBlobHosts, ',')
+// Per account: its listed containers, or the whole account (/*), plus the MONITOR_CONTAINER sibling.
+// (Single-line expressions, string functions only: nothing here needs a Bicep newer than its for-expressions.)
+var containerUrlsPerAccount = [for a in outputAccounts: empty(a.containers) ? concat('https://', a.name, '.', blobEndpointSuffix, '/*') : concat('https://', a.name, '.', blobEndpointSuffix, '/', join(a.containers, concat(',https://', a.name, '.', blobEndpointSuffix, '/')))]
+var monitorUrlPerAccount = [for a in outputAccounts: empty(monitorContainer) ? '' : concat(',https://', a.name, '.', blobEndpointSuffix, '/', monitorContainer)]
+var identityContainersPerAccount = [for (a, i) in outputAccounts: concat(containerUrlsPerAccount[i], monitorUrlPerAccount[i])]
+var monitorIdentityContainers = join(identityContainersPerAccount, ',')
+
 var principalId = useUserAssignedIdentity ? userIdentity.properties.principalId : functionApp.identity.principalId
 var clientId = useUserAssignedIdentity ? userIdentity.properties.clientId : ''
 
-// Built-in role definition ids.
-var roleStorageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
-var roleStorageQueueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
-var roleStorageTableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
-var roleMonitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb'
+// One worker thread per concurrent request (the Python worker's default is min(32, cores + 4), 5 on a 1-core
+// instance), plus one for the timer where it shares the instance (Y1, EP1).
+var pythonThreadCount = flexHttpPerInstanceConcurrency + 1
 
-// app-settings:begin (tests/test_infra.py reads every `name: '...'` between these markers)
+// app-settings:begin (tests/infra/test_settings_sources.py reads every `name: '...'` between these markers)
 // Settings the app reads (shared/settings.py SETTING_NAMES). Not set here on purpose: IOTHUB_ENDPOINTS
 // (endpoint override for the local devstack only) and AzureWebJobsStorage (replaced by
 // AzureWebJobsStorage__accountName: identity-based host storage, no key).
@@ -255,7 +339,7 @@ var appReadSettings = [
   }
   {
     name: 'MONITOR_IDENTITY_CONTAINERS'
-    value: identityContainers
+    value: monitorIdentityContainers
   }
   {
     name: 'MONITOR_STORAGE_CLIENT_ID'
@@ -268,7 +352,7 @@ var appReadSettings = [
 ]
 
 // Hub connection strings only in sharedAccessPolicy mode, and only as a Key Vault reference.
-var sharedAccessSettings = iotHubAuth == 'sharedAccessPolicy' ? [
+var sharedAccessSettings = (iotHubAuth == 'sharedAccessPolicy') ? [
   {
     name: 'IOTHUB_CONNECTION_STRINGS'
     value: '@Microsoft.KeyVault(SecretUri=${iotHubConnectionStringsSecretUri})'
@@ -304,6 +388,14 @@ var telemetrySettings = [
   }
 ]
 
+// The worker's thread pool sized to the HTTP concurrency (see pythonThreadCount).
+var workerSettings = [
+  {
+    name: 'PYTHON_THREADPOOL_THREAD_COUNT'
+    value: string(pythonThreadCount)
+  }
+]
+
 // Flex Consumption takes runtime and version from functionAppConfig and rejects these two settings.
 var classicRuntimeSettings = isFlex ? [] : [
   {
@@ -317,7 +409,7 @@ var classicRuntimeSettings = isFlex ? [] : [
 ]
 
 // Consumption (Linux): run from a package blob fetched with the app's identity, once one is published.
-var consumptionPackageSettings = isConsumption && !empty(consumptionPackageUrl) ? [
+var consumptionPackageSettings = (isConsumption && !empty(consumptionPackageUrl)) ? [
   {
     name: 'WEBSITE_RUN_FROM_PACKAGE'
     value: consumptionPackageUrl
@@ -345,7 +437,20 @@ var premiumContentSettings = isPremium ? [
 ] : []
 // app-settings:end
 
-var appSettings = concat(appReadSettings, sharedAccessSettings, hostStorageSettings, telemetrySettings, classicRuntimeSettings, consumptionPackageSettings, premiumContentSettings)
+var appSettings = concat(appReadSettings, sharedAccessSettings, hostStorageSettings, telemetrySettings, workerSettings, classicRuntimeSettings, consumptionPackageSettings, premiumContentSettings)
+
+// What a Flex site accepts in siteConfig (Microsoft's Flex samples set no more); everything else is Y1/EP1 only.
+var flexSiteConfig = {
+  minTlsVersion: '1.2'
+  appSettings: appSettings
+}
+var classicSiteConfig = union(flexSiteConfig, {
+  linuxFxVersion: 'Python|3.11'
+  scmMinTlsVersion: '1.2'
+  ftpsState: 'Disabled'
+  http20Enabled: true
+  functionAppScaleLimit: scaleLimit
+})
 
 // ---------------------------------------------------------------------------------------------------------------
 // Monitoring
@@ -418,6 +523,16 @@ resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   }
 }
 
+// The poller's state: created here so that its role can be scoped to it (an identity cannot create a container
+// with a role on other containers only).
+resource stateContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: monitorStateContainer
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Identity, plan and app
 // ---------------------------------------------------------------------------------------------------------------
@@ -437,7 +552,7 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   sku: planSku
   properties: {
     reserved: true
-    maximumElasticWorkerCount: isPremium ? 20 : null
+    maximumElasticWorkerCount: isPremium ? premiumMaximumElasticWorkerCount : null
   }
 }
 
@@ -447,6 +562,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   // checkov:skip=CKV_AZURE_17:Client certificates are not used: callers authenticate with function keys (authLevel function)
   // checkov:skip=CKV_AZURE_212:Instance counts belong to the plan (Flex and Consumption scale from zero); no fixed minimum is wanted
   // checkov:skip=CKV_AZURE_213:The app has no health-check endpoint (get_job needs a function key and a job id), so there is nothing for a health check to probe
+  // checkov:skip=CKV_AZURE_78:FTPS is disabled on Y1/EP1 (classicSiteConfig.ftpsState); Flex Consumption has no FTP and rejects the property (error 51021), and FTP basic auth is off below
+  // checkov:skip=CKV_AZURE_18:HTTP/2 is on for Y1/EP1 (classicSiteConfig.http20Enabled); Flex Consumption takes no such siteConfig property
+  // checkov:skip=CKV_AZURE_67:Same as CKV_AZURE_18 (the function-app variant of the check)
+  // checkov:skip=CKV_AZURE_15:minTlsVersion 1.2 is set on every plan, in flexSiteConfig and classicSiteConfig (variables checkov does not resolve; tests/infra/test_flex_rules.py checks it)
   name: appName
   location: location
   tags: tags
@@ -457,6 +576,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       '${userIdentity.id}': {}
     } : null
   }
+  // The Flex deployment storage names the container; it must exist before the site does.
+  dependsOn: [
+    deploymentContainer
+  ]
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
@@ -478,20 +601,18 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         maximumInstanceCount: flexMaximumInstanceCount
         instanceMemoryMB: flexInstanceMemoryMB
+        triggers: {
+          http: {
+            perInstanceConcurrency: flexHttpPerInstanceConcurrency
+          }
+        }
       }
       runtime: {
         name: 'python'
         version: '3.11'
       }
     } : null
-    siteConfig: {
-      linuxFxVersion: isFlex ? null : 'Python|3.11'
-      minTlsVersion: '1.2'
-      scmMinTlsVersion: '1.2'
-      ftpsState: 'Disabled'
-      http20Enabled: true
-      appSettings: appSettings
-    }
+    siteConfig: isFlex ? flexSiteConfig : classicSiteConfig
   }
 }
 
@@ -513,56 +634,26 @@ resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@20
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Role assignments
+// Role assignments. Each lives in a module so that its name can include the principal id (a module parameter is
+// known when the module starts; a resource name in this file cannot use the app's runtime principal id): a
+// recreated app gets a new principal and so new assignment names, instead of RoleAssignmentUpdateNotPermitted.
 // ---------------------------------------------------------------------------------------------------------------
 
-// Host storage by identity: Storage Blob Data Owner is Microsoft's minimum for the host (coordination, keys,
-// timer locks); Table Data Contributor lets the host persist diagnostic events. The poller's state container
-// lives in this account, covered by Blob Data Owner.
-resource hostBlobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, appName, string(useUserAssignedIdentity), roleStorageBlobDataOwner)
-  scope: storage
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleStorageBlobDataOwner)
+module appRoles 'modules/app-roles.bicep' = {
+  name: take('app-roles-${deploymentSuffix}', 64)
+  params: {
+    storageAccountName: storage.name
+    stateContainerName: stateContainer.name
+    appInsightsName: appInsights.name
     principalId: principalId
-    principalType: 'ServicePrincipal'
-  }
-}
-
-resource hostTableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, appName, string(useUserAssignedIdentity), roleStorageTableDataContributor)
-  scope: storage
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleStorageTableDataContributor)
-    principalId: principalId
-    principalType: 'ServicePrincipal'
-  }
-}
-
-resource hostQueueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (grantHostQueueAccess) {
-  name: guid(storage.id, appName, string(useUserAssignedIdentity), roleStorageQueueDataContributor)
-  scope: storage
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleStorageQueueDataContributor)
-    principalId: principalId
-    principalType: 'ServicePrincipal'
-  }
-}
-
-// Telemetry ingestion with Entra ID (APPLICATIONINSIGHTS_AUTHENTICATION_STRING).
-resource telemetryPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(appInsights.id, appName, string(useUserAssignedIdentity), roleMonitoringMetricsPublisher)
-  scope: appInsights
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleMonitoringMetricsPublisher)
-    principalId: principalId
-    principalType: 'ServicePrincipal'
+    grantTableAccess: grantHostTableAccess
+    grantQueueAccess: grantHostQueueAccess
   }
 }
 
 // IoT Hub Data Reader on each monitored hub.
 module hubReaders 'modules/iothub-reader.bicep' = [for hubName in iotHubNames: {
-  name: 'hub-reader-${hubName}'
+  name: take('hub-reader-${hubName}-${deploymentSuffix}', 64)
   scope: resourceGroup(contains(iotHubResourceGroups, hubName) ? iotHubResourceGroups[hubName] : iotHubResourceGroup)
   params: {
     hubName: hubName
@@ -570,14 +661,170 @@ module hubReaders 'modules/iothub-reader.bicep' = [for hubName in iotHubNames: {
   }
 }]
 
-// Storage Blob Data Contributor where snapshots and reports are written.
-module blobWriters 'modules/blob-writer.bicep' = [for account in outputStorageAccounts: {
-  name: 'blob-writer-${account.name}'
-  scope: resourceGroup(contains(account, 'resourceGroup') ? account.resourceGroup : resourceGroup().name)
+// Storage Blob Data Contributor where snapshots and reports are written; MONITOR_CONTAINER created there.
+module blobWriters 'modules/blob-writer.bicep' = [for account in outputAccounts: {
+  name: take('blob-writer-${account.name}-${deploymentSuffix}', 64)
+  scope: resourceGroup(account.resourceGroup)
   params: {
     accountName: account.name
-    containers: contains(account, 'containers') ? account.containers : []
+    containers: account.containers
+    monitorContainer: monitorContainer
     principalId: principalId
+  }
+}]
+
+// ---------------------------------------------------------------------------------------------------------------
+// Operators' alerts: scheduled query rules on the app's JSON log lines (Application Insights `traces`).
+// The queries are the .kql files in infra/alerts/, tested against the app's own log output
+// (tests/infra/test_alert_queries.py); __NAME__ placeholders are filled here. Runbook: docs/operations.md.
+// ---------------------------------------------------------------------------------------------------------------
+
+// Conditions and arithmetic are parenthesized: pycep (checkov's parser) binds `a <= b ? x : y` as
+// `a <= (b ? x : y)` and `2 * a + b` as `2 * (a + b)`; the tests evaluate what pycep reads.
+// Look-backs in minutes. Tick-based rules look back far enough to see every tick they reason about.
+var eventLookbackMinutes = 5
+var missingTickLookbackMinutes = (2 * pollIntervalMinutes) + alertIngestionMarginMinutes
+var hubFailingLookbackMinutes = ((alertHubFailingTicks + 1) * pollIntervalMinutes) + alertIngestionMarginMinutes
+// windowSize takes fixed durations only; each query narrows it with its own ago().
+var missingTickWindow = (missingTickLookbackMinutes <= 60) ? 'PT1H' : 'PT6H'
+var hubFailingWindow = (hubFailingLookbackMinutes <= 60) ? 'PT1H' : ((hubFailingLookbackMinutes <= 360) ? 'PT6H' : 'P1D')
+
+// One alert per value of a dimension column (hub, jobId, ...).
+var includeAll = {
+  operator: 'Include'
+  values: [
+    '*'
+  ]
+}
+
+var alertRules = [
+  {
+    key: 'report-written'
+    enabled: alertOnReportWritten
+    displayName: '${appName}: failure report written'
+    description: 'A job failed or was cancelled and the poller wrote its failure report. Runbook: docs/operations.md, "Alert: failure report written".'
+    severity: 2
+    windowSize: 'PT5M'
+    query: replace(loadTextContent('alerts/report-written.kql'), '__LOOKBACK__', '${eventLookbackMinutes}m')
+    dimensions: [
+      union(includeAll, {
+        name: 'hub'
+      })
+      union(includeAll, {
+        name: 'jobId'
+      })
+      union(includeAll, {
+        name: 'hint'
+      })
+    ]
+  }
+  {
+    key: 'job-stalled'
+    enabled: alertOnJobStalled
+    displayName: '${appName}: job stalled'
+    description: 'An active job has not moved for MONITOR_STALL_AFTER_MINUTES. Runbook: docs/operations.md, "Alert: job stalled".'
+    severity: 2
+    windowSize: 'PT5M'
+    query: replace(loadTextContent('alerts/job-stalled.kql'), '__LOOKBACK__', '${eventLookbackMinutes}m')
+    dimensions: [
+      union(includeAll, {
+        name: 'hub'
+      })
+      union(includeAll, {
+        name: 'jobId'
+      })
+    ]
+  }
+  {
+    key: 'hub-failing'
+    enabled: alertOnHubFailing
+    displayName: '${appName}: hub failing ${alertHubFailingTicks} ticks in a row'
+    description: 'The poller could not list a hub\'s jobs in each of its last ${alertHubFailingTicks} ticks. Runbook: docs/operations.md, "Alert: hub failing".'
+    severity: 1
+    windowSize: hubFailingWindow
+    query: replace(replace(loadTextContent('alerts/hub-failing.kql'), '__LOOKBACK__', '${hubFailingLookbackMinutes}m'), '__TICKS__', string(alertHubFailingTicks))
+    dimensions: [
+      union(includeAll, {
+        name: 'hub'
+      })
+    ]
+  }
+  {
+    key: 'missing-tick'
+    enabled: alertOnMissingTick
+    displayName: '${appName}: no poller tick'
+    description: 'No poll_job_timer tick was logged for two poll periods (${2 * pollIntervalMinutes} min) plus ${alertIngestionMarginMinutes} min of ingestion margin: the timer stopped or the app cannot start. Runbook: docs/operations.md, "Alert: no tick".'
+    severity: 1
+    windowSize: missingTickWindow
+    query: replace(loadTextContent('alerts/missing-tick.kql'), '__LOOKBACK__', '${missingTickLookbackMinutes}m')
+    dimensions: []
+  }
+  {
+    key: 'get-job-errors'
+    enabled: alertOnGetJobErrors
+    displayName: '${appName}: get_job 5xx/429'
+    description: 'get_job answered 5xx or 429 at least ${alertGetJobErrorThreshold} times in ${alertGetJobErrorWindowMinutes} minutes. Runbook: docs/operations.md, "Alert: get_job errors".'
+    severity: 2
+    windowSize: 'PT${alertGetJobErrorWindowMinutes}M'
+    query: replace(replace(loadTextContent('alerts/get-job-errors.kql'), '__LOOKBACK__', '${alertGetJobErrorWindowMinutes}m'), '__THRESHOLD__', string(alertGetJobErrorThreshold))
+    dimensions: []
+  }
+]
+
+resource alertActionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (deployAlerts && !empty(alertEmail)) {
+  name: 'ag-${appName}'
+  location: 'Global'
+  tags: tags
+  properties: {
+    groupShortName: 'jobmonitor'
+    enabled: true
+    emailReceivers: [
+      {
+        name: 'operators'
+        emailAddress: alertEmail
+        useCommonAlertSchema: true
+      }
+    ]
+  }
+}
+
+// Each query returns one row per thing to act on (already filtered); the rule fires when it returns any row,
+// one alert per combination of the listed dimensions.
+resource alerts 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [for rule in alertRules: if (deployAlerts && rule.enabled) {
+  name: 'alert-${appName}-${rule.key}'
+  location: location
+  tags: tags
+  properties: {
+    displayName: rule.displayName
+    description: rule.description
+    severity: rule.severity
+    enabled: true
+    evaluationFrequency: 'PT5M'
+    windowSize: rule.windowSize
+    scopes: [
+      appInsights.id
+    ]
+    criteria: {
+      allOf: [
+        {
+          query: rule.query
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          dimensions: rule.dimensions
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: {
+      actionGroups: empty(alertEmail) ? [] : [
+        alertActionGroup.id
+      ]
+    }
   }
 }]
 
@@ -591,4 +838,7 @@ output principalId string = principalId
 output identityClientId string = clientId
 output storageAccountName string = storage.name
 output deploymentContainerUrl string = '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+output stateContainerName string = stateContainer.name
 output applicationInsightsName string = appInsights.name
+output monitorStorageHostAllowlist string = effectiveAllowlist
+output monitorIdentityContainers string = monitorIdentityContainers

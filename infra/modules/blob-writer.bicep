@@ -1,13 +1,18 @@
 // Grants "Storage Blob Data Contributor" to the function app's identity where the poller writes snapshots and
-// failure reports: on the listed containers of one existing storage account or, when no container is listed,
-// on the whole account (jobs may name any output container in it).
-// Deployed with scope = the account's resource group (see main.bicep).
+// failure reports with that identity (MONITOR_IDENTITY_CONTAINERS): on the listed containers of one existing
+// storage account or, when no container is listed, on the whole account (jobs may name any output container in
+// it). With MONITOR_CONTAINER set, creates that sibling container here and grants on it: the poller never has
+// to create a container (a container-scoped role does not allow that).
+// Deployed with scope = the account's resource group (see main.bicep). Role names include the principal id.
 
 @description('Name of an existing storage account that holds import/export jobs\' output containers.')
 param accountName string
 
-@description('Containers to grant; empty = the whole account. List every job output container the poller writes beside, and MONITOR_CONTAINER if set.')
+@description('Existing containers to grant; empty = the whole account.')
 param containers array = []
+
+@description('MONITOR_CONTAINER: sibling container to create and grant; empty = none.')
+param monitorContainer string = ''
 
 @description('Object (principal) id of the identity that writes the blobs.')
 param principalId string
@@ -17,6 +22,11 @@ var blobDataContributorRoleId = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: accountName
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' existing = {
+  parent: account
+  name: 'default'
 }
 
 resource accountWide 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (empty(containers)) {
@@ -30,10 +40,12 @@ resource accountWide 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (
 }
 
 resource outputContainers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = [for c in containers: {
-  name: '${accountName}/default/${c}'
+  parent: blobService
+  name: c
 }]
 
-resource perContainer 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (c, i) in containers: {
+// The monitor container gets its own assignment below, so it is skipped here if it is also listed.
+resource perContainer 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (c, i) in containers: if (c != monitorContainer) {
   name: guid(outputContainers[i].id, principalId, blobDataContributorRoleId)
   scope: outputContainers[i]
   properties: {
@@ -42,3 +54,21 @@ resource perContainer 'Microsoft.Authorization/roleAssignments@2022-04-01' = [fo
     principalType: 'ServicePrincipal'
   }
 }]
+
+resource monitor 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = if (!empty(monitorContainer)) {
+  parent: blobService
+  name: empty(monitorContainer) ? 'unused' : monitorContainer
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+resource monitorWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(monitorContainer)) {
+  name: guid(monitor.id, principalId, blobDataContributorRoleId)
+  scope: monitor
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', blobDataContributorRoleId)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}

@@ -1,29 +1,30 @@
 """One source of truth for setting names: shared.settings.SETTING_NAMES.
 
 Every name in it must be set by infra/main.bicep (unless deliberately not set in Azure, listed below with the
-reason), listed in local.settings.sample.json and mentioned in README.md; and the template must set no app
-setting the app does not read, beyond the platform's own.
+reason), listed in local.settings.sample.json and documented; and the template must set no app setting the app
+does not read, beyond the platform's own.
 
-The template's app settings are parsed from the Bicep text with a simple regex: every `name: '...'` line
-between the `// app-settings:begin` and `// app-settings:end` markers of infra/main.bicep. (The Bicep compiler
-is not available on the build machines; infra/check.sh runs checkov on the same file.)
+The template's app settings are read twice: with a regex over every `name: '...'` line between the
+`// app-settings:begin` and `// app-settings:end` markers, and by evaluating the site's `siteConfig.appSettings`
+with pycep (checkov's parser, tests/infra/bicep.py) for every hosting plan, so that a setting declared but never
+wired into the site, or one added outside the markers, is caught too.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
 from shared.settings import AZURE_WEBJOBS_STORAGE_ACCOUNT_NAME, SETTING_NAMES
+from tests.infra.bicep import MAIN, ROOT, Evaluator, Opaque
 
-ROOT = Path(__file__).resolve().parent.parent
-BICEP = ROOT / "infra" / "main.bicep"
 PARAMETERS = ROOT / "infra" / "main.parameters.json"
 SAMPLE = ROOT / "local.settings.sample.json"
 README = ROOT / "README.md"
+DOCS = ROOT / "docs"
+PLANS = ("FlexConsumption", "Consumption", "Premium")
 
 # Names the app reads that the template deliberately does not set in Azure.
 NOT_SET_IN_AZURE = {
@@ -31,12 +32,13 @@ NOT_SET_IN_AZURE = {
     "IOTHUB_ENDPOINTS": "endpoint override for the local devstack; in Azure a hub is <name>.azure-devices.net",
 }
 
-# Settings the platform reads (Functions host, App Service, Application Insights), not the app's code.
+# Settings the platform reads (Functions host, Python worker, App Service, Application Insights), not the app's code.
 PLATFORM_SETTINGS = {
     "FUNCTIONS_EXTENSION_VERSION",
     "FUNCTIONS_WORKER_RUNTIME",
     "APPLICATIONINSIGHTS_CONNECTION_STRING",
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+    "PYTHON_THREADPOOL_THREAD_COUNT",
     "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING",
     "WEBSITE_CONTENTSHARE",
     "WEBSITE_RUN_FROM_PACKAGE",
@@ -49,9 +51,26 @@ _NAME = re.compile(r"^\s*name:\s*'(?P<name>[A-Za-z0-9_]+)'\s*$", re.MULTILINE)
 
 
 def template_setting_names() -> set[str]:
-    match = _BLOCK.search(BICEP.read_text(encoding="utf-8"))
+    match = _BLOCK.search(MAIN.read_text(encoding="utf-8"))
     assert match, "infra/main.bicep lacks the // app-settings:begin ... // app-settings:end markers"
     return {m["name"] for m in _NAME.finditer(match["body"])}
+
+
+def site_settings(plan: str, **params: object) -> list[list[dict[str, object]]]:
+    """Every app-settings list the site can get on `plan` (conditions on unknowns keep both branches)."""
+    ev = Evaluator({"iotHubNames": ["contoso-hub-1"], "hostingPlan": plan, **params})
+    site_config = ev.resource("functionApp")["config"]["properties"]["siteConfig"]
+    return [config["appSettings"] for config in ev.possible(site_config)]
+
+
+def site_setting_names(plan: str) -> set[str]:
+    names: set[str] = set()
+    for user_assigned in (False, True):
+        for auth in ("managedIdentity", "sharedAccessPolicy"):
+            for settings in site_settings(plan, useUserAssignedIdentity=user_assigned, iotHubAuth=auth,
+                                          consumptionPackageUrl="https://st.blob.core.windows.net/app-package/a.zip"):
+                names |= {str(s["name"]) for s in settings}
+    return names
 
 
 def is_platform(name: str) -> bool:
@@ -79,6 +98,20 @@ def test_template_sets_every_setting_the_app_reads(name: str) -> None:
     assert name in template_setting_names(), f"infra/main.bicep does not set {name}"
 
 
+@pytest.mark.parametrize("plan", PLANS)
+def test_the_site_gets_every_setting_the_app_reads(plan: str) -> None:
+    names = site_setting_names(plan)
+    # IOTHUB_CONNECTION_STRINGS only exists in sharedAccessPolicy mode, which site_setting_names includes.
+    missing = sorted(n for n in SETTING_NAMES if n not in NOT_SET_IN_AZURE and n not in names)
+    assert not missing, f"on {plan} the site's appSettings lack {missing}"
+
+
+@pytest.mark.parametrize("plan", PLANS)
+def test_the_site_gets_only_settings_from_the_marked_block(plan: str) -> None:
+    outside = sorted(site_setting_names(plan) - template_setting_names())
+    assert not outside, f"app settings set outside // app-settings:begin/end: {outside}"
+
+
 @pytest.mark.parametrize("name", sorted(NOT_SET_IN_AZURE))
 def test_template_leaves_out_the_deliberate_exceptions(name: str) -> None:
     assert name not in template_setting_names(), f"{name} is set by infra/main.bicep: {NOT_SET_IN_AZURE[name]}"
@@ -98,13 +131,25 @@ def test_sample_settings_list_every_setting(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", SETTING_NAMES)
-def test_readme_mentions_every_setting(name: str) -> None:
-    assert README.exists(), "README.md is missing"
-    assert mentioned(name, README.read_text(encoding="utf-8")), f"README.md does not mention {name}"
+def test_docs_mention_every_setting(name: str) -> None:
+    # README's settings table, or the deployment guide (a new setting may be documented there first).
+    texts = [README.read_text(encoding="utf-8")] + [p.read_text(encoding="utf-8") for p in sorted(DOCS.glob("*.md"))]
+    assert any(mentioned(name, text) for text in texts), f"neither README.md nor docs/ mention {name}"
 
 
 def test_parameters_file_only_sets_declared_parameters() -> None:
-    declared = set(re.findall(r"^param\s+([A-Za-z0-9_]+)\s", BICEP.read_text(encoding="utf-8"), re.MULTILINE))
+    declared = set(Evaluator({"iotHubNames": ["x"]}).tree["parameters"])
     given = set(json.loads(PARAMETERS.read_text(encoding="utf-8"))["parameters"])
     assert given <= declared, f"main.parameters.json sets undeclared parameters: {sorted(given - declared)}"
     assert "iotHubNames" in given, "main.parameters.json must give iotHubNames (no default)"
+
+
+def test_every_setting_value_is_a_string_or_unknown() -> None:
+    # App settings are strings: a number or a bool here is a deployment error.
+    for plan in PLANS:
+        for settings in site_settings(plan):
+            for setting in settings:
+                value = setting["value"]
+                assert isinstance(value, str | Opaque), f"{setting['name']} = {value!r} on {plan}"
+
+

@@ -1,0 +1,342 @@
+"""The operators' alert rules, run against the log lines the app really emits.
+
+The app runs here against the devstack (IoT Hub simulator, Azurite): a poller with a healthy hub holding a
+failed job and a stuck one beside a hub that refuses its key, and get_job meeting a 503, a persistent 429 and
+an invalid setting. Its log records become an Application Insights `traces` table (timestamp, message), and each
+rule's query, exactly as infra/main.bicep builds it (the .kql file with its placeholders filled from the
+parameters, read with pycep), runs on it with duckdb-kql (Microsoft's KQL grammar, executed on DuckDB).
+
+A rule fires as main.bicep configures it: Count of result rows > 0, one alert per distinct dimension values.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from devstack import wellknown
+from devstack.azurite import AzuriteInfo
+from devstack.hubsim import HubSimulator
+from devstack.hubsim.vocab import FaultKind, Operation
+from shared.credentials import build_hub_auth
+from shared.errors import SettingsError
+from shared.hub_client import HubClient
+from shared.job_proxy import JobProxy, ProxyRequest, configuration_error_response
+from shared.monitor_state import PollerEvent
+from shared.poller import Poller
+from shared.retry import BackoffPolicy
+from shared.settings import AppSettings
+from tests.infra.bicep import Evaluator, body, parse
+from tests.poller.conftest import container_sas_uri, new_container, utc_iso
+from tests.poller.test_poller_faults import WRONG_KEY  # the scanned-and-allowed wrong key
+
+duckdb_kql = pytest.importorskip("duckdb_kql", reason="duckdb-kql (requirements-dev.txt) runs the alert queries")
+
+HUBS = ("devhub", "otherhub")
+LOGGERS = ("jobmonitor.poller", "get_job")
+FAILED_JOB, STUCK_JOB, OK_JOB = "failed-export", "stuck-export", "fine-export"
+TICKS = 4  # more than alertHubFailingTicks' default (3)
+
+
+@dataclass(frozen=True)
+class Line:
+    timestamp: datetime.datetime  # naive UTC, as the table stores it
+    message: str
+
+
+@dataclass
+class AppLog:
+    lines: list[Line] = field(default_factory=list)
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        found = []
+        for line in self.lines:
+            event = _event(line)
+            if event is not None and event.get("event") == name:
+                found.append(event)
+        return found
+
+    def without(self, predicate: Any) -> list[Line]:
+        return [line for line in self.lines if not predicate(line)]
+
+
+def _event(line: Line) -> dict[str, Any] | None:
+    try:
+        value = json.loads(line.message)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+class _Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[Line] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        moment = datetime.datetime.fromtimestamp(record.created, datetime.timezone.utc).replace(tzinfo=None)
+        self.lines.append(Line(moment, record.getMessage()))
+
+
+def _ago(**delta: float) -> str:
+    return utc_iso(datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(**delta))
+
+
+def _reset(hubsim: HubSimulator) -> None:
+    for name in hubsim.hub_names:
+        hubsim.control(name).reset(jobs=True)
+
+
+@pytest.fixture(scope="module")
+def app_log(hubsim: HubSimulator, azurite: AzuriteInfo) -> AppLog:
+    """The app's own log lines from one run of the scenario (shared by this module's tests)."""
+    _reset(hubsim)
+    capture = _Capture()
+    loggers = [logging.getLogger(name) for name in LOGGERS]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(capture)
+        lg.setLevel(logging.INFO)
+    try:
+        _run_poller(hubsim, azurite)
+        _run_get_job(hubsim)
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.removeHandler(capture)
+            lg.setLevel(level)
+        _reset(hubsim)
+    # Lines of the host and of other code share the table; the queries must ignore them.
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    noise = [Line(now, "Executing 'Functions.poll_job_timer' (Reason='Timer fired', Id=1)"), Line(now, "{not json")]
+    return AppLog(sorted(capture.lines + noise, key=lambda line: line.timestamp))
+
+
+def _run_poller(hubsim: HubSimulator, azurite: AzuriteInfo) -> None:
+    uri = container_sas_uri(azurite, new_container(azurite))
+    hubsim.control("devhub").seed_jobs([
+        {"jobId": FAILED_JOB, "type": "export", "status": "failed", "progress": 30, "outputBlobContainerUri": uri,
+         "failureReason": "ErrorCode:JobQuotaExceeded;Only one active job", "startTimeUtc": _ago(minutes=3),
+         "endTimeUtc": _ago(minutes=1)},
+        {"jobId": STUCK_JOB, "type": "export", "status": "running", "progress": 40, "outputBlobContainerUri": uri,
+         "startTimeUtc": _ago(minutes=2)},
+    ])
+    strings = [wellknown.hub_connection_string("devhub"),
+               wellknown.hub_connection_string("otherhub").replace(wellknown.HUB_POLICY_KEYS["iothubowner"], WRONG_KEY)]
+    settings = AppSettings.from_environ({
+        "IOTHUB_HUBS": ",".join(HUBS),
+        "IOTHUB_ENDPOINTS": ",".join(f"{h}={hubsim.hub_url(h)}" for h in HUBS),
+        "IOTHUB_AUTH": "sharedAccessPolicy",
+        "IOTHUB_CONNECTION_STRINGS": "|".join(strings),
+        "IOTHUB_RETRY_BUDGET_SECONDS": "2",
+        "IOTHUB_MAX_ATTEMPTS": "2",
+        "MONITOR_STORAGE_HOST_ALLOWLIST": "127.0.0.1",
+        "MONITOR_STATE_CONTAINER": new_container(azurite, create=False),
+        "MONITOR_STALL_AFTER_MINUTES": "0.005",  # 0.3 s
+        "MONITOR_TICK_BUDGET_SECONDS": "20",
+        "AzureWebJobsStorage": azurite.connection_string,
+    })
+    poller = Poller(settings)
+    for tick in range(TICKS):
+        poller.tick()
+        if tick == 0:
+            time.sleep(0.4)  # the stuck job passes the stall threshold
+
+
+def _run_get_job(hubsim: HubSimulator) -> None:
+    settings = AppSettings.from_environ({
+        "IOTHUB_HUBS": "devhub",
+        "IOTHUB_ENDPOINTS": f"devhub={hubsim.hub_url('devhub')}",
+        "IOTHUB_AUTH": "sharedAccessPolicy",
+        "IOTHUB_CONNECTION_STRINGS": wellknown.hub_connection_string("devhub", "registryRead"),
+        "IOTHUB_RETRY_BUDGET_SECONDS": "1",
+        "IOTHUB_MAX_ATTEMPTS": "2",
+        "GET_JOB_CACHE_TTL_SECONDS": "0",
+        "AzureWebJobsStorage": "UseDevelopmentStorage=true",
+    })
+    client = HubClient(settings=settings.hub, auth=build_hub_auth(settings.hub),
+                       backoff=BackoffPolicy(base_seconds=0.01, max_seconds=0.05))
+    proxy = JobProxy(settings=settings, client=client)
+    control = hubsim.control("devhub")
+    control.seed_jobs([{"jobId": OK_JOB, "type": "export", "status": "running", "progress": 10}])
+
+    def get(job_id: str) -> int:
+        return proxy.handle(ProxyRequest(method="GET", job_id=job_id, params={}, headers={})).status_code
+
+    try:
+        assert get(OK_JOB) == 200
+        control.queue_fault(FaultKind.UNAVAILABLE, count=10, operation=Operation.GET)
+        assert get("job-503") == 503
+        control.reset()
+        control.queue_fault(FaultKind.THROTTLE, count=10, operation=Operation.GET, wait_seconds=30)
+        assert get("job-429") == 429
+        control.reset()
+        assert get("no-such-job") == 404
+    finally:
+        client.close()
+    with pytest.raises(SettingsError) as invalid:
+        AppSettings.from_environ({"IOTHUB_HUBS": "not a hub name!", "AzureWebJobsStorage": "x"}).hub  # noqa: B018
+    assert configuration_error_response(invalid.value).status_code == 500
+
+
+# -- the rules, as main.bicep builds them --------------------------------------------------------------------------
+
+def rules(**params: Any) -> dict[str, dict[str, Any]]:
+    ev = Evaluator({"iotHubNames": ["contoso-hub-1"], **params})
+    return {rule["key"]: rule for rule in ev.var("alertRules")}
+
+
+def fire(rule: dict[str, Any], lines: list[Line]) -> list[dict[str, Any]]:
+    """The alerts `rule` raises on `lines`: one per distinct value of its dimensions (none if no row)."""
+    con = duckdb_kql.connect()
+    con.sql("CREATE TABLE traces (timestamp TIMESTAMP, message VARCHAR)")
+    if lines:
+        con.executemany("INSERT INTO traces VALUES (?, ?)", [(line.timestamp, line.message) for line in lines])
+    result = duckdb_kql.kql(con, rule["query"])
+    columns = list(result.columns)
+    rows = [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
+    dimensions = [d["name"] for d in rule["dimensions"]]
+    assert set(dimensions) <= set(columns), f"{rule['key']}: dimensions {dimensions} not in columns {columns}"
+    alerts: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        alerts.setdefault(tuple(row[d] for d in dimensions), row)
+    return list(alerts.values())
+
+
+def shifted(lines: list[Line], minutes: float) -> list[Line]:
+    return [Line(line.timestamp - datetime.timedelta(minutes=minutes), line.message) for line in lines]
+
+
+def is_event(name: str) -> Any:
+    return lambda line: (_event(line) or {}).get("event") == name
+
+
+# -- the tests -----------------------------------------------------------------------------------------------------
+
+def test_the_scenario_logged_what_the_rules_watch(app_log: AppLog) -> None:
+    assert [e["jobId"] for e in app_log.events("poller.report_written")] == [FAILED_JOB]
+    assert [e["jobId"] for e in app_log.events("poller.job_stalled")] == [STUCK_JOB]
+    assert [e["hub"] for e in app_log.events("poller.hub_failed")] == ["otherhub"] * TICKS
+    assert len(app_log.events("poller.tick")) == TICKS
+    assert sorted(e["status"] for e in app_log.events("get_job")) == [200, 404, 429, 503]
+    assert [e["setting"] for e in app_log.events("get_job_misconfigured")] == ["IOTHUB_HUBS"]
+
+
+def test_every_rule_is_configured_as_fire_modelled() -> None:
+    # fire() models Count of rows > 0 per dimension; the template must say exactly that.
+    alerts = body(parse()["resources"]["alerts"])
+    criterion = alerts["properties"]["criteria"]["allOf"][0]
+    assert (criterion["timeAggregation"], criterion["operator"], criterion["threshold"]) == ("Count", "GreaterThan", 0)
+    assert criterion["dimensions"] == {"operator": {"type": "property_accessor",
+                                                    "operands": {"operand_1": "rule", "operand_2": "dimensions"}}}
+    assert all(set(d) == {"name", "operator", "values"} for r in rules().values() for d in r["dimensions"])
+
+
+def test_every_query_is_valid_kql() -> None:
+    for key, rule in rules().items():
+        assert "__" not in re.sub(r"//.*", "", rule["query"]), f"{key}: a placeholder was left unfilled"
+        assert duckdb_kql.parse(rule["query"]).ok, f"{key}: {duckdb_kql.validate(rule['query'])}"
+
+
+_FIELD = re.compile(r"\be\.([A-Za-z_]+)")
+_EVENT = re.compile(r'"((?:poller\.[a-z_]+)|(?:get_job[a-z_]*))"')
+
+
+@pytest.mark.parametrize("key", sorted(rules()))
+def test_queries_use_only_events_and_fields_the_app_emits(key: str, app_log: AppLog) -> None:
+    query = rules()[key]["query"]
+    names = set(_EVENT.findall(query))
+    assert names, f"{key} names no event"
+    known = {e.value for e in PollerEvent} | {"get_job", "get_job_misconfigured"}
+    assert names <= known, f"{key} looks for events the code never logs: {sorted(names - known)}"
+    emitted: set[str] = set()
+    for name in names:
+        for event in app_log.events(name):
+            emitted |= set(event)
+    for name in names - {PollerEvent.HUB_TIMED_OUT.value}:  # a timed-out hub is not part of the scenario
+        assert app_log.events(name), f"the scenario never logged {name}, so {key} is untested"
+    unknown = sorted(set(_FIELD.findall(query)) - emitted)
+    assert not unknown, f"{key} reads fields the app's {sorted(names)} lines never carry: {unknown}"
+
+
+def test_report_written_alerts_once_per_report(app_log: AppLog) -> None:
+    rule = rules()["report-written"]
+    alerts = fire(rule, app_log.lines)
+    assert [(a["hub"], a["jobId"], a["hint"]) for a in alerts] == [("devhub", FAILED_JOB, "anotherJobRunning")]
+    assert alerts[0]["blob"].endswith("failure-report.json")
+    assert fire(rule, app_log.without(is_event("poller.report_written"))) == []
+    assert fire(rule, shifted(app_log.lines, 6)) == [], "a report older than the window is not alerted again"
+
+
+def test_job_stalled_alerts_per_stalled_job(app_log: AppLog) -> None:
+    rule = rules()["job-stalled"]
+    alerts = fire(rule, app_log.lines)
+    assert [(a["hub"], a["jobId"], a["status"]) for a in alerts] == [("devhub", STUCK_JOB, "running")]
+    assert fire(rule, app_log.without(is_event("poller.job_stalled"))) == []
+
+
+def test_hub_failing_alerts_for_the_failing_hub_only(app_log: AppLog) -> None:
+    rule = rules()["hub-failing"]
+    alerts = fire(rule, app_log.lines)
+    assert [a["hub"] for a in alerts] == ["otherhub"]
+    assert alerts[0]["failedTicks"] == 3
+    assert "HubAuthError" in alerts[0]["errors"]
+
+
+def test_hub_failing_needs_n_ticks_in_a_row(app_log: AppLog) -> None:
+    # The hub recovered in the latest tick: its failure line of that tick is gone.
+    last_failure = max(line.timestamp for line in app_log.lines if is_event("poller.hub_failed")(line))
+    recovered = [line for line in app_log.lines if line.timestamp != last_failure]
+    assert fire(rules()["hub-failing"], recovered) == []
+    # With a higher threshold than there were ticks, nothing fires either.
+    assert fire(rules(alertHubFailingTicks=TICKS + 1)["hub-failing"], app_log.lines) == []
+    assert [a["hub"] for a in fire(rules(alertHubFailingTicks=TICKS)["hub-failing"], app_log.lines)] == ["otherhub"]
+
+
+def test_missing_tick_alerts_when_the_timer_stopped(app_log: AppLog) -> None:
+    rule = rules()["missing-tick"]
+    assert fire(rule, app_log.lines) == []
+    # Two poll periods (5 min) plus the 5 min ingestion margin later, with no tick since: the timer stopped.
+    assert len(fire(rule, shifted(app_log.lines, 2 * 5 + 5 + 1))) == 1
+    assert len(fire(rule, app_log.without(is_event("poller.tick")))) == 1
+    assert len(fire(rule, [])) == 1, "an app that never ran must alert too"
+    # A longer poll interval widens the look-back.
+    assert fire(rules(pollIntervalMinutes=15)["missing-tick"], shifted(app_log.lines, 16)) == []
+
+
+def test_get_job_errors_alert_above_the_threshold(app_log: AppLog) -> None:
+    errors = 3  # the 503, the 429 and the misconfigured answer; the 200 and the 404 do not count
+    alerts = fire(rules(alertGetJobErrorThreshold=errors)["get-job-errors"], app_log.lines)
+    assert len(alerts) == 1
+    assert alerts[0]["errors"] == errors
+    assert fire(rules(alertGetJobErrorThreshold=errors + 1)["get-job-errors"], app_log.lines) == []
+    assert fire(rules()["get-job-errors"], app_log.lines) == [], "the default threshold (10) is not reached"
+
+
+def test_windows_cover_each_query_look_back() -> None:
+    minutes = {"PT5M": 5, "PT10M": 10, "PT15M": 15, "PT30M": 30, "PT45M": 45, "PT1H": 60, "PT6H": 360, "P1D": 1440}
+    for params in ({}, {"pollIntervalMinutes": 60, "alertHubFailingTicks": 12}, {"alertGetJobErrorWindowMinutes": 45}):
+        for key, rule in rules(**params).items():
+            lookback = int(re.search(r"ago\((\d+)m\)", rule["query"]).group(1))  # type: ignore[union-attr]
+            assert rule["windowSize"] in minutes, f"{key}: windowSize {rule['windowSize']}"
+            assert minutes[rule["windowSize"]] >= lookback, f"{key}: the window cuts the query's look-back"
+
+
+def test_alerts_are_optional() -> None:
+    for flag, key in [("alertOnReportWritten", "report-written"), ("alertOnJobStalled", "job-stalled"),
+                      ("alertOnHubFailing", "hub-failing"), ("alertOnMissingTick", "missing-tick"),
+                      ("alertOnGetJobErrors", "get-job-errors")]:
+        assert rules()[key]["enabled"] is True
+        assert rules(**{flag: False})[key]["enabled"] is False
+    ev = Evaluator({"iotHubNames": ["x"], "deployAlerts": False})
+    alerts = parse()["resources"]["alerts"]["config"]
+    assert ev.possible(alerts["condition"], {"rule": {"enabled": True}}) == [False]
+    group = parse()["resources"]["alertActionGroup"]["config"]["condition"]
+    assert Evaluator({"iotHubNames": ["x"]}).possible(group) == [False], "no e-mail, no action group"
+    assert Evaluator({"iotHubNames": ["x"], "alertEmail": "ops@example.com"}).possible(group) == [True]

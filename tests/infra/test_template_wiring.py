@@ -1,0 +1,154 @@
+"""Redeployable wiring of infra/: role names, dependencies, containers, the poller's storage settings.
+
+Evaluated with pycep (tests/infra/bicep.py). These are the faults Azure only reports at deployment time:
+RoleAssignmentUpdateNotPermitted after the app is recreated, a Flex site naming a container that does not
+exist yet, a poller that has to create a container with a container-scoped role.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.infra.bicep import INFRA, ROOT, Evaluator, body, parse, references, template_files
+
+SUFFIX = "<environment().suffixes.storage>"  # environment() is unknown to the evaluator
+PARAMETERS = INFRA / "main.parameters.json"
+
+
+def role_assignments() -> list[tuple[Path, str, dict[str, Any]]]:
+    found = []
+    for path in template_files():
+        for name, resource in parse(path)["resources"].items():
+            if resource["type"] == "Microsoft.Authorization/roleAssignments":
+                found.append((path, name, body(resource)))
+    return found
+
+
+def test_there_are_role_assignments_to_check() -> None:
+    assert len(role_assignments()) >= 8
+
+
+@pytest.mark.parametrize(("path", "name", "config"), role_assignments(), ids=lambda x: getattr(x, "name", str(x)))
+def test_role_assignment_names_include_the_principal_id(path: Path, name: str, config: dict[str, Any]) -> None:
+    # A recreated app has a new principal: a name without it collides (RoleAssignmentUpdateNotPermitted).
+    guid = config["name"]["function"]
+    assert guid["type"] == "guid", f"{path.name}:{name} is not named with guid()"
+    assert "principalId" in references(guid["parameters"]), f"{path.name}:{name} name lacks the principal id"
+    assert config["properties"]["principalId"] == "principalId"
+
+
+def test_no_role_assignment_in_main_uses_the_runtime_principal_in_its_name() -> None:
+    # main.bicep's principal id is only known at run time, so its role assignments live in modules.
+    assert not [n for p, n, _ in role_assignments() if p.name == "main.bicep"]
+
+
+def test_site_depends_on_its_deployment_container() -> None:
+    site = body(parse()["resources"]["functionApp"])
+    assert "deploymentContainer" in site.get("dependsOn", [])
+    ev = Evaluator({"iotHubNames": ["x"]})
+    container = ev.possible(ev.resource("deploymentContainer")["config"]["name"])
+    value = ev.value(site["properties"]["functionAppConfig"]["operator"]["operands"]["true_value"]["deployment"][
+        "storage"]["value"])
+    assert str(value).endswith(container[0])
+
+
+def test_state_container_is_created_and_scoped() -> None:
+    ev = Evaluator({"iotHubNames": ["x"], "monitorStateContainer": "poller-state"})
+    assert ev.value(ev.resource("stateContainer")["config"]["name"]) == "poller-state"
+    params = parse()["modules"]["appRoles"]["config"]["params"]
+    assert params["stateContainerName"]["operator"]["operands"] == {"operand_1": "stateContainer", "operand_2": "name"}
+    roles = parse(INFRA / "modules" / "app-roles.bicep")["resources"]
+    assert body(roles["stateWriter"])["scope"] == "stateContainer"
+
+
+def test_monitor_container_is_created_with_its_own_role() -> None:
+    resources = parse(INFRA / "modules" / "blob-writer.bicep")["resources"]
+    assert resources["monitor"]["existing"] is False
+    assert body(resources["monitorWriter"])["scope"] == "monitor"
+    # Listed in `containers` as well, it must not get a second assignment of the same name.
+    per_container = resources["perContainer"]["config"]["condition"]["operator"]
+    assert per_container["type"] == "not_equals"
+
+
+def allowlist_and_containers(**params: Any) -> tuple[str, str]:
+    ev = Evaluator({"iotHubNames": ["x"], **params})
+    return (ev.var("effectiveAllowlist").replace(SUFFIX, "core.windows.net"),
+            ev.var("monitorIdentityContainers").replace(SUFFIX, "core.windows.net"))
+
+
+def test_no_output_accounts_means_the_poller_writes_nowhere() -> None:
+    assert allowlist_and_containers() == ("", "")
+    assert allowlist_and_containers(monitorContainer="jobmonitor") == ("", "")
+
+
+def test_output_accounts_give_their_hosts_and_containers() -> None:
+    allowlist, containers = allowlist_and_containers(outputStorageAccounts=[
+        {"name": "exports", "resourceGroup": "rg-data", "containers": ["hub-exports", "hub-imports"]},
+        {"name": "archive"},
+    ])
+    assert allowlist == "exports.blob.core.windows.net,archive.blob.core.windows.net"
+    assert containers.split(",") == [
+        "https://exports.blob.core.windows.net/hub-exports",
+        "https://exports.blob.core.windows.net/hub-imports",
+        "https://archive.blob.core.windows.net/*",
+    ]
+
+
+def test_monitor_container_is_added_per_account() -> None:
+    _, containers = allowlist_and_containers(monitorContainer="jobmonitor", outputStorageAccounts=[
+        {"name": "exports", "containers": ["hub-exports"]}, {"name": "archive"}])
+    assert containers.split(",") == [
+        "https://exports.blob.core.windows.net/hub-exports",
+        "https://exports.blob.core.windows.net/jobmonitor",
+        "https://archive.blob.core.windows.net/*",
+        "https://archive.blob.core.windows.net/jobmonitor",
+    ]
+
+
+def test_allowlist_override_replaces_the_derived_hosts() -> None:
+    allowlist, _ = allowlist_and_containers(monitorStorageHostAllowlist="*.blob.core.windows.net",
+                                            outputStorageAccounts=[{"name": "exports"}])
+    assert allowlist == "*.blob.core.windows.net"
+
+
+def test_output_accounts_default_to_this_resource_group() -> None:
+    accounts = [{"name": "a"}, {"name": "b", "resourceGroup": "rg"}]
+    ev = Evaluator({"iotHubNames": ["x"], "outputStorageAccounts": accounts})
+    accounts = ev.var("outputAccounts")
+    assert [a["resourceGroup"] for a in accounts][1] == "rg"
+    assert all(a["containers"] == [] for a in accounts)
+
+
+def test_example_parameters_deploy_as_they_are() -> None:
+    given = {k: v["value"] for k, v in json.loads(PARAMETERS.read_text(encoding="utf-8"))["parameters"].items()}
+    # An output account needs to exist (with its resource group): the example names none.
+    assert given.get("outputStorageAccounts", []) == []
+    ev = Evaluator(given)
+    assert ev.var("isFlex") is True
+    assert ev.var("effectiveAllowlist") == ""
+    assert parse()["parameters"]["hostingPlan"]["default"] == given["hostingPlan"]
+
+
+def test_deployment_names_carry_the_app() -> None:
+    # Two apps monitoring one hub deploy into its resource group under distinct names.
+    for module in ("hubReaders", "blobWriters", "appRoles"):
+        assert "deploymentSuffix" in references(body(parse()["modules"][module])["name"])
+
+
+def test_funcignore_keeps_everything_but_the_app_out() -> None:
+    shipped = {"host.json", "requirements.txt", "shared", "get_job", "poll_job_timer"}
+    patterns = [line.strip().rstrip("/") for line in (ROOT / ".funcignore").read_text(encoding="utf-8").splitlines()
+                if line.strip() and not line.startswith("#")]
+    import fnmatch
+
+    def ignored(name: str) -> bool:
+        return any(fnmatch.fnmatch(name, p) for p in patterns)
+
+    top_level = {p.name for p in ROOT.iterdir()} | {".build", "app.zip", "app-20260101.zip", ".coverage"}
+    leaked = sorted(n for n in top_level - shipped if not ignored(n) and n != ".git")
+    assert not leaked, f".funcignore would ship {leaked}"
+    assert not [n for n in shipped if ignored(n)]
