@@ -23,8 +23,8 @@ from azure.iot.hub import IoTHubJobManager
 from bench.common import interleaved_medians, simulator_process, verdict
 from devstack.hubsim.control import HubControl
 from devstack.wellknown import hub_connection_string
-from shared.credentials import SasAuth
-from shared.job_proxy import reset_default_job_proxy
+from shared.iothub.auth import SasAuth
+from shared.proxy.handler import reset_default_job_proxy
 from shared.settings import AppSettings
 
 REPO = Path(__file__).resolve().parent.parent

@@ -36,11 +36,12 @@ from devstack import processes, wellknown
 from devstack.azurite import start_azurite
 from devstack.hubsim.auth import make_sas
 from devstack.hubsim.control import HubControl
-from shared.blob_targets import Access, BlobClients, Credential
-from shared.import_errors import summarize_chunks
-from shared.poller import Poller
+from shared.http.targets import parse_container_uri
+from shared.poller.storage import BlobClients
+from shared.poller.targets import Access, Credential
+from shared.poller.tick import Poller
+from shared.reports.import_errors import summarize_chunks
 from shared.settings import AppSettings
-from shared.targets import parse_container_uri
 
 HUBS = int(os.environ.get("HUBS", "20"))
 JOBS = int(os.environ.get("JOBS", "500"))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import azure.functions as func
 
 from shared.errors import SettingsError
-from shared.job_proxy import ProxyRequest, configuration_error_response, default_job_proxy
+from shared.proxy.answers import ProxyRequest
+from shared.proxy.handler import configuration_error_response, default_job_proxy
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:

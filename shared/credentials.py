@@ -1,44 +1,22 @@
-"""Credentials for calling IoT Hub (and, for the poller, storage): one of each per process.
+"""The process's azure-identity credentials (managed identity, or DefaultAzureCredential on a developer
+machine), for IoT Hub and for storage: one of each per process.
 
 azure-identity credentials cache their tokens per instance, so each is built once, lazily, and
 shared between invocations. azure.identity is imported only when a credential is first needed,
-which keeps it off get_job's cold start in shared-access-policy mode.
+which keeps it off the functions' cold start.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import threading
-import time
-import urllib.parse
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
-
-from shared.errors import CredentialError
-from shared.settings import ConnectionString, HubAuthMode, HubClientSettings, HubSettings
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
-IOTHUB_SCOPE = "https://iothubs.azure.net/.default"
-STORAGE_SCOPE = "https://storage.azure.com/.default"
-# Renew a SAS this long before it expires (or a quarter of its TTL, if shorter), so a token is
-# never sent in its last moments and never minted per request.
-SAS_RENEW_MARGIN_SECONDS = 300.0
 # Timeouts for the managed-identity endpoint.
 TOKEN_ENDPOINT_CONNECT_TIMEOUT_SECONDS = 3.0
 TOKEN_ENDPOINT_READ_TIMEOUT_SECONDS = 3.0
-
-
-class HubAuth(Protocol):
-    """Produces the Authorization header for a hub."""
-
-    kind: str
-
-    def authorization(self, hub: HubSettings) -> str: ...
 
 
 _credentials_lock = threading.Lock()
@@ -47,7 +25,7 @@ _credentials: dict[tuple[str, str | None], TokenCredential] = {}
 
 def managed_identity_credential(client_id: str | None) -> TokenCredential:
     """The process's ManagedIdentityCredential for `client_id` (None: system-assigned)."""
-    key = (HubAuthMode.MANAGED_IDENTITY.value, client_id)
+    key = ("managedIdentity", client_id)
     with _credentials_lock:
         credential = _credentials.get(key)
         if credential is None:
@@ -69,7 +47,7 @@ def managed_identity_credential(client_id: str | None) -> TokenCredential:
 
 def default_azure_credential(client_id: str | None) -> TokenCredential:
     """DefaultAzureCredential, opt-in for developer machines (it probes several sources)."""
-    key = (HubAuthMode.DEFAULT_AZURE_CREDENTIAL.value, client_id)
+    key = ("defaultAzureCredential", client_id)
     with _credentials_lock:
         credential = _credentials.get(key)
         if credential is None:
@@ -97,77 +75,3 @@ def forget_credentials() -> None:
         _credentials.clear()
 
 
-class TokenAuth:
-    """Bearer tokens from an azure-identity credential for https://iothubs.azure.net."""
-
-    def __init__(self, *, kind: str, credential_factory: Callable[[], TokenCredential]) -> None:
-        self.kind = kind
-        self._credential_factory = credential_factory
-
-    def authorization(self, hub: HubSettings) -> str:
-        credential = self._credential_factory()
-        try:
-            token = credential.get_token(IOTHUB_SCOPE)
-        except Exception as exc:
-            discard_credential(credential)
-            # The exception text of azure-identity can quote endpoint responses: keep only its type.
-            raise CredentialError(
-                self.kind, f"could not get a token for {IOTHUB_SCOPE} ({type(exc).__name__})"
-            ) from None
-        return f"Bearer {token.token}"
-
-
-@dataclass(frozen=True)
-class _CachedSas:
-    token: str
-    renew_at: float
-
-
-class SasAuth:
-    """SAS tokens minted from each hub's shared access policy, reused until shortly before expiry."""
-
-    kind = HubAuthMode.SHARED_ACCESS_POLICY.value
-
-    def __init__(self, *, ttl_seconds: int, clock: Callable[[], float] = time.time) -> None:
-        self._ttl = ttl_seconds
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._cache: dict[str, _CachedSas] = {}
-        self.minted = 0
-
-    def authorization(self, hub: HubSettings) -> str:
-        if hub.connection_string is None:
-            raise CredentialError(self.kind, f"no connection string for hub {hub.name}")
-        now = self._clock()
-        with self._lock:
-            cached = self._cache.get(hub.name)
-            if cached is None or now >= cached.renew_at:
-                expiry = int(now + self._ttl)
-                margin = min(SAS_RENEW_MARGIN_SECONDS, self._ttl / 4)
-                cached = _CachedSas(sas_token(hub.connection_string, expiry=expiry), expiry - margin)
-                self._cache[hub.name] = cached
-                self.minted += 1
-            return cached.token
-
-
-def sas_token(connection_string: ConnectionString, *, expiry: int) -> str:
-    """`SharedAccessSignature sr=&sig=&se=&skn=` for the hub, as IoT Hub documents it."""
-    resource = urllib.parse.quote(connection_string.host_name.lower(), safe="")
-    try:
-        key = base64.b64decode(connection_string.key, validate=True)
-    except ValueError:
-        raise CredentialError(HubAuthMode.SHARED_ACCESS_POLICY.value, "the SharedAccessKey is not base64") from None
-    signature = base64.b64encode(hmac.new(key, f"{resource}\n{expiry}".encode(), hashlib.sha256).digest())
-    return (
-        f"SharedAccessSignature sr={resource}&sig={urllib.parse.quote(signature, safe='')}"
-        f"&se={expiry}&skn={urllib.parse.quote(connection_string.policy_name, safe='')}"
-    )
-
-
-def build_hub_auth(settings: HubClientSettings) -> HubAuth:
-    client_id = settings.managed_identity_client_id
-    if settings.auth_mode is HubAuthMode.SHARED_ACCESS_POLICY:
-        return SasAuth(ttl_seconds=settings.sas_ttl_seconds)
-    if settings.auth_mode is HubAuthMode.DEFAULT_AZURE_CREDENTIAL:
-        return TokenAuth(kind=settings.auth_mode.value, credential_factory=lambda: default_azure_credential(client_id))
-    return TokenAuth(kind=settings.auth_mode.value, credential_factory=lambda: managed_identity_credential(client_id))

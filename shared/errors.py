@@ -1,9 +1,16 @@
-"""A small exception hierarchy that callers catch by meaning, after azure-core's.
+"""The one error tree: every error the app raises on purpose, caught by meaning (after azure-core's).
 
-Messages never carry a secret: they are built from names, ids and codes only.
+Messages never carry a secret: they are built from names, ids and codes only. Errors are not changed after
+they are raised; `HubError.evolve` makes a new one with other fields.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shared.proxy.cache import CacheOutcome
+    from shared.reports.import_errors import ImportErrorSummary
 
 
 class JobMonitorError(Exception):
@@ -35,6 +42,15 @@ class TargetRejected(JobMonitorError):
         self.reason = reason
 
 
+class BodyReadError(JobMonitorError):
+    """An HTTP answer's body did not arrive within the time budget (`timed_out`), or is larger than allowed."""
+
+    def __init__(self, message: str, *, timed_out: bool) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
+
+
+# -- the hub -------------------------------------------------------------------------------------------------
 class HubError(JobMonitorError):
     """The hub answered with an error, or could not be reached."""
 
@@ -56,6 +72,14 @@ class HubError(JobMonitorError):
         self.tracking_id = tracking_id
         self.attempts = attempts
 
+    def _fields(self) -> dict[str, Any]:
+        return {"hub": self.hub, "status_code": self.status_code, "error_code": self.error_code,
+                "tracking_id": self.tracking_id, "attempts": self.attempts}
+
+    def evolve(self, **changes: Any) -> HubError:
+        """The same error with some fields changed (a new object: raised errors are never modified)."""
+        return type(self)(self.message, **{**self._fields(), **changes})
+
 
 class JobNotFoundError(HubError):
     """The hub does not know the job (unknown id, or history older than 30 days)."""
@@ -68,9 +92,16 @@ class HubAuthError(HubError):
 class HubThrottledError(HubError):
     """Still throttled (429) when the retry budget ran out; `retry_after` is seconds."""
 
-    def __init__(self, message: str, *, retry_after: float, **kwargs: object) -> None:
-        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+    def __init__(
+        self, message: str, *, hub: str, retry_after: float, status_code: int | None = None,
+        error_code: str | None = None, tracking_id: str | None = None, attempts: int = 1,
+    ) -> None:
+        super().__init__(message, hub=hub, status_code=status_code, error_code=error_code, tracking_id=tracking_id,
+                         attempts=attempts)
         self.retry_after = retry_after
+
+    def _fields(self) -> dict[str, Any]:
+        return {**super()._fields(), "retry_after": self.retry_after}
 
 
 class HubServiceError(HubError):
@@ -79,3 +110,44 @@ class HubServiceError(HubError):
 
 class HubTimeoutError(HubError):
     """The hub did not answer inside the timeouts and the invocation's budget."""
+
+
+# -- get_job's cache -----------------------------------------------------------------------------------------
+class CoalescedWaitTimeout(JobMonitorError):
+    """Waiting for another caller's upstream call took longer than this caller may wait."""
+
+
+class CachedFailure(JobMonitorError):
+    """The fetch failed, for this caller or for the one whose call it shared; `error` is what it raised
+    and `outcome` says how this caller came by it."""
+
+    def __init__(self, error: Exception, outcome: CacheOutcome) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.outcome = outcome
+
+
+# -- the poller ----------------------------------------------------------------------------------------------
+class StateConflict(JobMonitorError):
+    """Someone else updated the hub's state blob (or a job's latest.json) since it was read."""
+
+
+class TickFailedError(JobMonitorError):
+    """Every hub failed this tick: raised so that the timer's retry policy tries again."""
+
+
+class SummaryAborted(JobMonitorError):
+    """Summarising importErrors.log was asked to stop (its time budget ran out); `summary` covers what was
+    read."""
+
+    def __init__(self, summary: ImportErrorSummary) -> None:
+        super().__init__("stopped before the end of importErrors.log")
+        self.summary = summary
+
+
+class TickBudgetExhausted(JobMonitorError):
+    """The tick's time budget ran out: what is left stays pending for the next tick."""
+
+
+class ImportLogOverrun(JobMonitorError):
+    """importErrors.log could not be read within its share of the tick's budget (a failed attempt)."""

@@ -1,8 +1,11 @@
-"""IoT Hub import/export job vocabulary: statuses, types and the fields this app reads."""
+"""IoT Hub import/export job vocabulary: statuses, types, the fields this app reads, hub names."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from enum import Enum
+from typing import Any
 
 
 class JobStatus(str, Enum):
@@ -35,6 +38,24 @@ class JobStatus(str, Enum):
 TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 
 
+def job_status(job: Mapping[str, Any]) -> JobStatus:
+    return JobStatus.parse(job.get("status"))
+
+
+def job_progress(job: Mapping[str, Any]) -> int | None:
+    """`progress` as an int, whatever JSON type the hub used; None when absent or not a whole number."""
+    value = job.get("progress")
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
 class JobType(str, Enum):
     EXPORT = "export"
     IMPORT = "import"
@@ -64,3 +85,10 @@ KNOWN_API_VERSIONS = frozenset(
         "2024-03-31",
     }
 )
+
+# IoT Hub names: 3-50 characters, letters, digits and hyphens, starting and ending with a letter or digit.
+HUB_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{1,48}[A-Za-z0-9]")
+
+
+def is_valid_hub_name(name: str) -> bool:
+    return HUB_NAME_PATTERN.fullmatch(name) is not None

@@ -10,10 +10,11 @@ import pytest
 
 from devstack.hubsim import HubSimulator
 from devstack.wellknown import hub_connection_string
-from shared.credentials import build_hub_auth
-from shared.hub_client import HubClient
-from shared.job_proxy import JobProxy, ProxyRequest, ProxyResponse
-from shared.retry import BackoffPolicy
+from shared.http.retry import BackoffPolicy
+from shared.iothub.auth import build_hub_auth
+from shared.iothub.client import HubClient
+from shared.proxy.answers import ProxyRequest, ProxyResponse
+from shared.proxy.handler import JobProxy
 from shared.settings import AppSettings
 from tests.support.secrets import seen_by_stand_ins
 

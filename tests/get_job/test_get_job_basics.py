@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from devstack.hubsim import HubSimulator
-from shared.job_proxy import JobProxy
+from shared.proxy.handler import JobProxy
 from tests.get_job.conftest import HUBS, OUTPUT_URI, SIG, get, hub_calls, seed
 
 

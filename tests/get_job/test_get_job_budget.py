@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 from devstack.hubsim import HubSimulator
 from devstack.hubsim.vocab import FaultKind
-from shared.hub_client import MAX_JOB_BYTES
-from shared.job_proxy import JobProxy
+from shared.iothub.client import MAX_JOB_BYTES
+from shared.proxy.handler import JobProxy
 from tests.get_job.conftest import get, hub_calls, seed
 
 BUDGET_SECONDS = 3.0

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from devstack.hubsim import HubSimulator
-from shared.job_proxy import JobProxy
+from shared.proxy.handler import JobProxy
 from tests.get_job.conftest import get, hub_calls, seed
 
 

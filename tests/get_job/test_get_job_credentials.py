@@ -10,9 +10,10 @@ from devstack.hubsim import HubSimulator
 from devstack.identity import IdentityControl
 from devstack.identity.state import FaultKind
 from devstack.wellknown import IOTHUB_AUDIENCE, USER_ASSIGNED_CLIENT_IDS, hub_connection_string
-from shared.credentials import SasAuth, forget_credentials
-from shared.hub_client import HubClient
-from shared.job_proxy import JobProxy
+from shared.credentials import forget_credentials
+from shared.iothub.auth import SasAuth
+from shared.iothub.client import HubClient
+from shared.proxy.handler import JobProxy
 from shared.settings import AppSettings
 from tests.get_job.conftest import FAST_BACKOFF, get, hub_calls, seed
 

@@ -10,7 +10,7 @@ import pytest
 from devstack.hubsim import HubSimulator
 from devstack.hubsim.vocab import ErrorShape, FaultKind
 from devstack.wellknown import hub_connection_string
-from shared.job_proxy import JobProxy
+from shared.proxy.handler import JobProxy
 from tests.get_job.conftest import get, hub_calls, seed
 
 # A policy key of the right shape that the hub does not know.

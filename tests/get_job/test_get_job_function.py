@@ -16,7 +16,8 @@ import yaml
 
 import get_job
 from devstack.hubsim import HubSimulator
-from shared.job_proxy import ApiErrorCode, reset_default_job_proxy
+from shared.proxy.answers import ApiErrorCode
+from shared.proxy.handler import reset_default_job_proxy
 from tests.get_job.conftest import SIG, seed
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,8 +12,8 @@ import pytest
 from devstack.hubsim import HubSimulator
 from devstack.hubsim.vocab import FaultKind
 from shared.credentials import forget_credentials
-from shared.job_proxy import JobProxy
-from shared.retry import MAX_RETRY_AFTER_SECONDS, retry_after_seconds
+from shared.http.retry import MAX_RETRY_AFTER_SECONDS, retry_after_seconds
+from shared.proxy.handler import JobProxy
 from tests.fixtures.listeners import TcpListener
 from tests.get_job.conftest import get, hub_calls, seed
 

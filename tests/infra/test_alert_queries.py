@@ -25,13 +25,14 @@ from devstack import wellknown
 from devstack.azurite import AzuriteInfo
 from devstack.hubsim import HubSimulator
 from devstack.hubsim.vocab import FaultKind, Operation
-from shared.credentials import build_hub_auth
 from shared.errors import SettingsError
-from shared.hub_client import HubClient
-from shared.job_proxy import JobProxy, ProxyRequest, configuration_error_response
-from shared.monitor_state import PollerEvent
-from shared.poller import Poller
-from shared.retry import BackoffPolicy
+from shared.http.retry import BackoffPolicy
+from shared.iothub.auth import build_hub_auth
+from shared.iothub.client import HubClient
+from shared.poller.events import PollerEvent
+from shared.poller.tick import Poller
+from shared.proxy.answers import ProxyRequest
+from shared.proxy.handler import JobProxy, configuration_error_response
 from shared.settings import AppSettings
 from tests.infra.bicep import Evaluator, body, parse
 from tests.poller.conftest import container_sas_uri, new_container, utc_iso

@@ -82,7 +82,7 @@ def test_flex_thread_pool_matches_the_http_concurrency() -> None:
 
 
 def test_http_concurrency_cannot_exceed_the_hub_connection_pool() -> None:
-    from shared.hub_client import POOL_SIZE
+    from shared.iothub.client import POOL_SIZE
 
     decorators = Evaluator({"iotHubNames": ["x"]}).tree["parameters"]["flexHttpPerInstanceConcurrency"]["decorators"]
     maximum = next(d["argument"] for d in decorators if d["type"] == "max_value")

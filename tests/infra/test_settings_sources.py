@@ -17,7 +17,8 @@ import re
 
 import pytest
 
-from shared.settings import AZURE_WEBJOBS_STORAGE_ACCOUNT_NAME, SETTING_NAMES
+from shared.settings import SETTING_NAMES
+from shared.settings.names import AZURE_WEBJOBS_STORAGE_ACCOUNT_NAME
 from tests.infra.bicep import MAIN, ROOT, Evaluator, Opaque
 
 PARAMETERS = ROOT / "infra" / "main.parameters.json"

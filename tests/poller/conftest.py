@@ -18,7 +18,7 @@ from devstack import wellknown
 from devstack.azurite import AzuriteInfo
 from devstack.hubsim import HubSimulator
 from devstack.hubsim.auth import make_sas
-from shared.poller import Poller
+from shared.poller.tick import Poller
 from shared.settings import AppSettings
 from tests.support.secrets import Secrets, sas_signature, seen_by_stand_ins
 

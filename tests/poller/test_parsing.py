@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from shared.failure_reasons import Hint, hint_for, parse_failure_reason
-from shared.import_errors import MAX_LINE_BYTES, ImportErrorSummarizer, summarize_chunks
 from shared.jobs import JobStatus, StorageAuthenticationType
 from shared.redaction import redact_text
+from shared.reports.failure_reasons import Hint, hint_for, parse_failure_reason
+from shared.reports.import_errors import MAX_LINE_BYTES, ImportErrorSummarizer, summarize_chunks
 from tests.support.secrets import Secrets
 
 KEY = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVoxMjM0NTY="
@@ -130,7 +130,8 @@ def test_redaction_catches_unterminated_secret_values() -> None:
 def test_markdown_escapes_table_cells() -> None:
     import datetime
 
-    from shared.failure_reports import build_report, render_markdown
+    from shared.reports.markdown import render_markdown
+    from shared.reports.report import build_report
 
     job = {"jobId": "j|1", "type": "export", "status": "failed", "failureReason": "ErrorCode:X;bad | pipe\nnew line",
            "startTimeUtc": "2026-01-01T00:00:00Z", "endTimeUtc": "2026-01-01T01:02:03.5Z",

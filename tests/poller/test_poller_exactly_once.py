@@ -8,8 +8,8 @@ import threading
 import time
 
 from devstack import processes
-from shared.blob_targets import BlobClients
-from shared.poller import Poller
+from shared.poller.storage import BlobClients
+from shared.poller.tick import Poller
 from tests.poller.conftest import (
     PREFIX,
     PollerEnv,

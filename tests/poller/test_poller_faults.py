@@ -12,7 +12,7 @@ import pytest
 
 from devstack import wellknown
 from devstack.hubsim.vocab import FaultKind, Operation
-from shared.poller import Poller
+from shared.poller.tick import Poller
 from tests.fixtures.listeners import TcpListener
 from tests.poller.conftest import (
     PREFIX,

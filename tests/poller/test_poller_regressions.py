@@ -15,10 +15,12 @@ from azure.storage.blob import ContainerClient, ContainerSasPermissions, generat
 from devstack import wellknown
 from devstack.azurite import AzuriteInfo
 from devstack.identity import IdentityControl
-from shared.blob_targets import BlobClients
+from shared.clock import utc_now
 from shared.jobs import JobStatus
-from shared.monitor_state import MAX_WRITE_FAILURES, JobRecord, PollerEvent, ReportState
-from shared.poller import Poller, utc_now
+from shared.poller.events import PollerEvent
+from shared.poller.state import MAX_WRITE_FAILURES, JobRecord, ReportState
+from shared.poller.storage import BlobClients
+from shared.poller.tick import Poller
 from tests.fixtures.listeners import TcpListener
 from tests.poller.conftest import (
     PREFIX,

@@ -11,7 +11,7 @@ import pytest
 from azure.functions.timer import TimerRequest
 
 import poll_job_timer
-from shared.poller import Poller, default_poller
+from shared.poller.tick import Poller, default_poller
 from tests.poller.conftest import (
     PREFIX,
     PollerEnv,

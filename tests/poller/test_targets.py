@@ -15,10 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from urllib3.util import parse_url
 
-from shared.blob_targets import Credential, job_targets
 from shared.errors import SettingsError, TargetRejected
+from shared.http.targets import TargetGuard, parse_container_uri, parse_uri, usable_sas
+from shared.poller.targets import Credential, job_targets
 from shared.settings import AppSettings, PollerSettings
-from shared.targets import TargetGuard, parse_container_uri, parse_uri, usable_sas
 from tests.support.secrets import Secrets, planted
 
 SIGNATURE = planted("targets signature")

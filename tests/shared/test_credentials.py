@@ -7,7 +7,7 @@ import urllib.parse
 from azure.iot.hub.sastoken import SasToken
 
 from devstack.wellknown import HUB_POLICY_KEYS, hub_connection_string
-from shared.credentials import SasAuth, sas_token
+from shared.iothub.auth import SasAuth, sas_token
 from shared.settings import AppSettings
 
 

@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from shared.job_cache import CachedFailure, CacheOutcome, CoalescedWaitTimeout, JobCache
+from shared.errors import CachedFailure, CoalescedWaitTimeout
+from shared.proxy.cache import CacheOutcome, JobCache
 
 
 class Clock:

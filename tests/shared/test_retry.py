@@ -6,7 +6,8 @@ import email.utils
 import random
 import time
 
-from shared.retry import BackoffPolicy, Deadline, retry_after_seconds
+from shared.clock import Deadline
+from shared.http.retry import BackoffPolicy, retry_after_seconds
 
 THROTTLE_BODY = (
     '{"Message":"ErrorCode:ThrottlingBacklogTimeout;The request has been throttled. Wait 10 seconds and try again. '

@@ -6,8 +6,8 @@ import pytest
 
 from devstack.wellknown import hub_connection_string
 from shared.errors import SettingsError
+from shared.http.targets import Endpoint
 from shared.settings import AppSettings, HubAuthMode
-from shared.targets import Endpoint
 
 BASE = {"IOTHUB_HUBS": "devhub", "AzureWebJobsStorage": "UseDevelopmentStorage=true"}
 

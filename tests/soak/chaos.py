@@ -23,9 +23,9 @@ from typing import Any
 
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 
-from shared.blob_targets import BlobClients
-from shared.hub_client import HubClient, HubResult
-from shared.retry import Deadline
+from shared.clock import Deadline
+from shared.iothub.client import HubClient, HubResult
+from shared.poller.storage import BlobClients
 from shared.settings import HubSettings
 
 

@@ -51,9 +51,10 @@ from devstack.hubsim import FaultKind, HubSimulator, Operation
 from devstack.hubsim.auth import make_sas
 from devstack.identity import IdentityControl
 from devstack.identity.state import FaultKind as IdentityFault
-from shared.credentials import build_hub_auth, forget_credentials
-from shared.poller import Poller, TickResult
-from shared.retry import BackoffPolicy
+from shared.credentials import forget_credentials
+from shared.http.retry import BackoffPolicy
+from shared.iothub.auth import build_hub_auth
+from shared.poller.tick import Poller, TickResult
 from tests.fixtures.hubsim import HUBSIM_HUBS
 from tests.poller.conftest import (
     API,

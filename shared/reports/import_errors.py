@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.errors import SummaryAborted
 from shared.redaction import redact_text
 
 FIRST_ENTRIES = 20
@@ -26,14 +27,6 @@ UNREADABLE = "unparsed"
 # this matches the line's own field only; it saves a json.loads per line on a million-line log.
 _ERROR_CODE = re.compile(rb'"errorCode"\s*:\s*(-?\d+|"[^"\\]{0,64}")')
 _DEVICE_ID = re.compile(rb'"deviceId"\s*:\s*"([^"\\]{0,256})"')
-
-
-class SummaryAborted(Exception):
-    """The caller's `should_stop` asked to stop (the time budget ran out); `summary` covers what was read."""
-
-    def __init__(self, summary: ImportErrorSummary) -> None:
-        super().__init__("stopped before the end of importErrors.log")
-        self.summary = summary
 
 
 @dataclass(kw_only=True)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Generic, TypeVar
 
+from shared.errors import CachedFailure, CoalescedWaitTimeout
+
 V = TypeVar("V")
 
 
@@ -22,20 +24,6 @@ class CacheOutcome(str, Enum):
     COALESCED = "coalesced"  # waited for another caller's upstream call
     HIT = "hit"  # served from a recent answer (TTL)
     TERMINAL_HIT = "terminal-hit"  # served from the terminal-job cache
-
-
-class CachedFailure(Exception):
-    """The fetch failed, for this caller or for the one whose call it shared; `error` is what it raised
-    and `outcome` says how this caller came by it."""
-
-    def __init__(self, error: Exception, outcome: CacheOutcome) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.outcome = outcome
-
-
-class CoalescedWaitTimeout(Exception):
-    """Waiting for another caller's upstream call took longer than this caller may wait."""
 
 
 @dataclass

@@ -14,11 +14,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from shared.clock import utc_iso
 from shared.jobs import JobStatus
 from shared.redaction import redact_job
 
 # Which jobIds the poller can use as one segment of a blob path as they are. This is about blob names, not
-# about what a caller may ask get_job for (shared/validation.py's JOB_ID_PATTERN, a stricter rule for input
+# about what a caller may ask get_job for (shared/proxy/validation.py's JOB_ID_PATTERN, a stricter rule for input
 # that goes into an upstream URL): the poller takes whatever ids the hub lists (GUIDs when the hub makes
 # them, caller-chosen otherwise) and skips, with a log line, any it cannot name a blob after.
 _BLOB_SAFE_JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@=+-]{0,199}")
@@ -32,23 +33,6 @@ def blob_safe_job_id(value: object) -> str | None:
     """The jobId if it can be a blob path segment as is (no slashes, dots-only or control characters)."""
     if isinstance(value, str) and _BLOB_SAFE_JOB_ID.fullmatch(value) and ".." not in value:
         return value
-    return None
-
-
-def job_status(job: Mapping[str, Any]) -> JobStatus:
-    return JobStatus.parse(job.get("status"))
-
-
-def job_progress(job: Mapping[str, Any]) -> int | None:
-    value = job.get("progress")
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
     return None
 
 
@@ -71,28 +55,6 @@ def report_json_blob_name(prefix: str, job_id: str) -> str:
 
 def report_md_blob_name(prefix: str, job_id: str) -> str:
     return f"{job_folder(prefix, job_id)}/{REPORT_MD_BLOB}"
-
-
-def utc_iso(moment: datetime.datetime) -> str:
-    """`2026-11-28T16:31:58.123Z`: milliseconds, UTC, as IoT Hub writes its own times."""
-    moment = moment.astimezone(datetime.timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def parse_utc(value: object) -> datetime.datetime | None:
-    """Read an ISO 8601 time as IoT Hub or .NET writes it (Z suffix, up to 7 fractional digits)."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    # Python 3.10's fromisoformat takes neither "Z" nor more than 6 fractional digits.
-    text = re.sub(r"[Zz]$", "+00:00", value.strip())
-    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
-    try:
-        moment = datetime.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)
-    return moment.astimezone(datetime.timezone.utc)
 
 
 def snapshot_document(job: Mapping[str, Any], *, hub: str, polled_at: datetime.datetime) -> dict[str, Any]:

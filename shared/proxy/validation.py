@@ -9,15 +9,10 @@ from shared.jobs import KNOWN_API_VERSIONS
 # Import/export job ids are hub-made GUIDs or caller-chosen ids; this admits both and nothing that
 # could change the upstream path: no slash, backslash, percent, dot-dot, space, control or non-ASCII.
 JOB_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
-HUB_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{1,48}[A-Za-z0-9]")
 
 
 def is_valid_job_id(job_id: str) -> bool:
     return JOB_ID_PATTERN.fullmatch(job_id) is not None and ".." not in job_id
-
-
-def is_valid_hub_name(name: str) -> bool:
-    return HUB_NAME_PATTERN.fullmatch(name) is not None
 
 
 def is_known_api_version(value: str) -> bool:

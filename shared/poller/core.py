@@ -1,4 +1,5 @@
-"""What the poller has seen and written, per hub, in AzureWebJobsStorage, updated with ETags.
+"""The poller's pure core: fold a job list into a hub's state (plan), fold what was written back (confirm),
+and tell whether a list changes anything at all (the hub view). No I/O: tests/unit exercises it directly.
 
 One blob per hub (`{state_container}/hubs/{hub}.json`) holds a record per job. A tick reads it once,
 plans from it and the hub's job list, and commits the plan *before* writing any job blob (claim),
@@ -16,170 +17,32 @@ between any two steps leaves work in `pending` that the next tick finishes witho
 
 from __future__ import annotations
 
-import contextlib
 import datetime
-import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
-from enum import Enum
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
-from shared.jobs import JobStatus
-from shared.snapshots import (
-    blob_safe_job_id,
-    job_progress,
-    job_status,
-    latest_document,
-    parse_utc,
-    snapshot_blob_name,
-    snapshot_document,
-    utc_iso,
+from shared.clock import parse_utc, utc_iso
+from shared.jobs import JobStatus, job_progress, job_status
+from shared.poller.documents import blob_safe_job_id, latest_document, snapshot_blob_name, snapshot_document
+from shared.poller.events import PollerEvent
+from shared.poller.state import (
+    FORGET_AFTER,
+    MAX_PENDING_SNAPSHOTS,
+    MAX_WRITE_FAILURES,
+    HubState,
+    JobRecord,
+    PendingLatest,
+    PendingSnapshot,
+    ReportState,
 )
 
-if TYPE_CHECKING:
-    from azure.storage.blob import ContainerClient
 
-STATE_VERSION = 1
-# A job's pending snapshots are capped: if its storage stays broken while it keeps moving, the oldest
-# intermediate snapshots are given up (the newest one and the report always stay).
-MAX_PENDING_SNAPSHOTS = 50
-# After this many failed attempts to write a job's files, the poller stops trying (logged once).
-MAX_WRITE_FAILURES = 100
-# importErrors.log that cannot be read this many times running: the report is written without it.
-IMPORT_LOG_ATTEMPTS = 3
-# IoT Hub keeps a job in its list for 30 days after it ends. A job missing from a list is forgotten only
-# once its last observed change is older than that (plus a margin) and nothing is pending for it: a job
-# missing from one list (an empty or partial answer) keeps its record, so its seq continues if it returns.
-FORGET_AFTER = datetime.timedelta(days=31)
-
-
-class ReportState(str, Enum):
-    NONE = "none"  # not (yet) a failed or cancelled job
-    PENDING = "pending"
-    WRITTEN = "written"
-    NOT_NEEDED = "notNeeded"  # completed, or ended before the backfill window
-
-
-class PollerEvent(str, Enum):
-    """The poller's log events. The values are what the README's Kusto queries look for: keep them."""
-
-    JOB_CHANGED = "poller.job_changed"
-    REPORT_WRITTEN = "poller.report_written"
-    JOB_STALLED = "poller.job_stalled"
-    JOB_SKIPPED = "poller.job_skipped"
-    BACKFILLED = "poller.backfilled"
-    WRITE_FAILED = "poller.write_failed"
-    SAS_REFUSED = "poller.sas_refused"
-    HUB_FAILED = "poller.hub_failed"
-    HUB_TIMED_OUT = "poller.hub_timed_out"
-    TICK = "poller.tick"
-
-
-@dataclass(kw_only=True)
-class PendingSnapshot:
-    seq: int
-    blob: str
-    document: dict[str, Any]
-
-
-@dataclass(kw_only=True)
-class PendingLatest:
-    rev: int
-    document: dict[str, Any]
-
-
-@dataclass(kw_only=True)
-class JobRecord:
-    job_id: str
-    seq: int = 0
-    status: JobStatus | None = None
-    progress: int | None = None
-    changed_at: str | None = None  # when this (status, progress) was first observed
-    timeline: list[dict[str, Any]] = field(default_factory=list)
-    pending: list[PendingSnapshot] = field(default_factory=list)
-    latest: PendingLatest | None = None
-    latest_rev: int = 0  # the newest revision claimed for latest.json
-    latest_etag: str | None = None  # ETag of latest.json as this poller last wrote it
-    stalled: bool = False
-    stalled_since: str | None = None
-    report: ReportState = ReportState.NONE
-    skipped: str | None = None
-    backfilled: bool = False
-    write_failures: int = 0
-    absent_since: str | None = None  # first list that did not name the job (None: in the last list)
-
-    @property
-    def has_work(self) -> bool:
-        return bool(self.pending) or self.latest is not None or self.report == ReportState.PENDING
-
-    def stored_document(self) -> dict[str, Any] | None:
-        """The newest redacted job document the state holds for pending work (None if none)."""
-        if self.latest is not None:
-            return self.latest.document
-        return self.pending[-1].document if self.pending else None
-
-    def to_json(self) -> dict[str, Any]:
-        # Compact: empty or default fields are left out (a hub keeps up to 30 days of jobs). Built by
-        # hand: dataclasses.asdict deep-copies and dominated the cost of saving a hub of 500 jobs.
-        data: dict[str, Any] = {"job_id": self.job_id}
-        for name, default in _RECORD_DEFAULTS.items():
-            value = getattr(self, name)
-            if value != default:
-                data[name] = value.value if isinstance(value, Enum) else value
-        if self.pending:
-            data["pending"] = [asdict(p) for p in self.pending]
-        if self.latest is not None:
-            data["latest"] = asdict(self.latest)
-        return data
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> JobRecord:
-        values = dict(data)
-        values["pending"] = [PendingSnapshot(**p) for p in values.get("pending", [])]
-        latest = values.get("latest")
-        values["latest"] = PendingLatest(**latest) if isinstance(latest, Mapping) else None
-        if values.get("status") is not None:
-            values["status"] = JobStatus.parse(values["status"])
-        if "report" in values:
-            values["report"] = ReportState(values["report"])
-        known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in values.items() if k in known})
-
-
-_RECORD_DEFAULTS: dict[str, Any] = {
-    name: value for name, value in vars(JobRecord(job_id="")).items() if name not in ("job_id", "pending", "latest")
-}
-
-
-@dataclass(kw_only=True)
-class HubState:
-    hub: str
-    created_at: str
-    jobs: dict[str, JobRecord] = field(default_factory=dict)
-
-    def view(self, *, stall_after_seconds: float) -> HubView | None:
-        """What a later tick may compare a job list with to skip reading the state (None: there is work)."""
-        if any(record.has_work and record.skipped is None for record in self.jobs.values()):
-            return None
-        return HubView.of(self, stall_after_seconds=stall_after_seconds)
-
-    def to_bytes(self) -> bytes:
-        payload = {
-            "version": STATE_VERSION,
-            "hub": self.hub,
-            "createdAtUtc": self.created_at,
-            "jobs": {job_id: record.to_json() for job_id, record in sorted(self.jobs.items())},
-        }
-        return json.dumps(payload, separators=(",", ":")).encode()
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> HubState:
-        payload = json.loads(data)
-        return cls(
-            hub=str(payload["hub"]),
-            created_at=str(payload["createdAtUtc"]),
-            jobs={k: JobRecord.from_json(v) for k, v in payload.get("jobs", {}).items()},
-        )
+def hub_view(state: HubState, *, stall_after_seconds: float) -> HubView | None:
+    """What a later tick may compare a job list with to skip reading the state (None: there is work)."""
+    if any(record.has_work and record.skipped is None for record in state.jobs.values()):
+        return None
+    return HubView.of(state, stall_after_seconds=stall_after_seconds)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -358,8 +221,8 @@ def _change(
 
 
 @dataclass(kw_only=True)
-class Done:
-    """What one tick wrote for a job, to be folded into the state at confirm time."""
+class WriteOutcome:
+    """What one tick wrote for a job (or failed to), to be folded into the state at confirm time."""
 
     snapshots: set[int] = field(default_factory=set)
     latest_rev: int | None = None
@@ -370,7 +233,7 @@ class Done:
 
 
 def confirm(
-    state: HubState, done: Mapping[str, Done], *, listed_ids: set[str], now: datetime.datetime
+    state: HubState, done: Mapping[str, WriteOutcome], *, listed_ids: set[str], now: datetime.datetime
 ) -> bool:
     """Fold what was written into `state` (in place); True if anything changed."""
     changed = False
@@ -419,64 +282,3 @@ def confirm(
             del state.jobs[job_id]
             changed = True
     return changed
-
-
-class StateConflict(Exception):
-    """Someone else updated the hub's state blob since it was read."""
-
-
-class StateStore:
-    """Hub state blobs in the state container; ETag-conditional saves."""
-
-    def __init__(self, container: ContainerClient) -> None:
-        self._container = container
-        self._container_ready = False
-
-    @staticmethod
-    def blob_name(hub: str) -> str:
-        return f"hubs/{hub.lower()}.json"
-
-    def load(self, hub: str, *, now: datetime.datetime, **options: Any) -> tuple[HubState, str | None]:
-        """The hub's state and its ETag; a fresh state and None on the first run. `options` go to the
-        storage call (per-call timeouts)."""
-        from azure.core.exceptions import ResourceNotFoundError
-
-        try:
-            downloader = self._container.download_blob(self.blob_name(hub), **options)
-            data = downloader.readall()
-        except ResourceNotFoundError:
-            return HubState(hub=hub, created_at=utc_iso(now)), None
-        etag = downloader.properties.etag
-        return HubState.from_bytes(data), etag
-
-    def save(self, state: HubState, etag: str | None, **options: Any) -> str:
-        """Write the state if nobody changed it since `etag` (None: only if it does not exist yet)."""
-        from azure.core import MatchConditions
-        from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-
-        data = state.to_bytes()
-        name = self.blob_name(state.hub)
-        for _ in range(2):
-            try:
-                blob = self._container.get_blob_client(name)
-                if etag is None:
-                    result = blob.upload_blob(data, overwrite=False, **options)
-                else:
-                    result = blob.upload_blob(
-                        data, overwrite=True, etag=etag, match_condition=MatchConditions.IfNotModified, **options
-                    )
-                return str(result["etag"])
-            except (ResourceModifiedError, ResourceExistsError):
-                raise StateConflict(state.hub) from None
-            except ResourceNotFoundError:
-                if self._container_ready:
-                    raise
-                self.ensure_container(**options)
-        raise StateConflict(state.hub)
-
-    def ensure_container(self, **options: Any) -> None:
-        from azure.core.exceptions import ResourceExistsError
-
-        with contextlib.suppress(ResourceExistsError):
-            self._container.create_container(**options)
-        self._container_ready = True

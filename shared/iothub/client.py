@@ -8,7 +8,6 @@ passed on raw.
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 import urllib.parse
@@ -18,34 +17,35 @@ from typing import Any, Generic, TypeVar
 
 import requests
 
-from shared.credentials import HubAuth, build_hub_auth
+from shared.clock import Deadline
 from shared.errors import (
+    BodyReadError,
     CredentialError,
     HubAuthError,
     HubError,
     HubServiceError,
     HubThrottledError,
     HubTimeoutError,
+    JobMonitorError,
     JobNotFoundError,
 )
-from shared.retry import RETRYABLE_STATUSES, BackoffPolicy, Deadline, retry_after_seconds
-from shared.sessions import ReadBudgetExceeded, guarded_session, read_bounded
+from shared.http.retry import RETRYABLE_STATUSES, BackoffPolicy, retry_after_seconds
+from shared.http.sessions import guarded_session, read_bounded
+from shared.http.targets import TargetGuard, parse_uri
+from shared.iothub.auth import HubAuth, build_hub_auth
+from shared.iothub.error_bodies import error_info
 from shared.settings import HubClientSettings, HubSettings
-from shared.targets import TargetGuard, parse_uri
 
 T = TypeVar("T")
 
 USER_AGENT = "iothub-job-monitor/1.0"
 REQUEST_ID_HEADER = "x-ms-request-id"
-ERROR_CODE_HEADER = "iothub-errorcode"
 # A 403 with one of these codes is the hub's quota, not a refusal of this app's credentials.
 QUOTA_ERROR_CODES = frozenset({"IotHubQuotaExceeded", "403002", "JobQuotaExceeded", "403003"})
 POOL_SIZE = 64  # concurrent invocations per worker process share one session per hub
 # The largest answer read from a hub: one job is a few KiB; a list holds up to 30 days of jobs.
 MAX_JOB_BYTES = 1 << 20
 MAX_LIST_BYTES = 64 << 20
-_MESSAGE_CODE = re.compile(r"ErrorCode:\s*([A-Za-z0-9]+)")
-_TRACKING_ID = re.compile(r"Tracking ID:\s*([A-Za-z0-9-]+?)(?:-G:|$|\s)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,12 +55,6 @@ class HubResult(Generic[T]):
     attempts: int
     tracking_id: str | None
     duration_ms: float
-
-
-@dataclass(frozen=True, kw_only=True)
-class _HubErrorInfo:
-    error_code: str | None
-    tracking_id: str | None
 
 
 class HubClient:
@@ -111,12 +105,10 @@ class HubClient:
         with self._lock:
             session = self._sessions.get(hub.name)
             if session is None:
-                # The hub's address and trust come from settings alone: no proxy, netrc or CA bundle picked
-                # up from the environment (and no scan of os.environ per request). Retries are ours (budget,
-                # Retry-After); urllib3's own would hide them. The adapter sends only to the hub's endpoint.
+                # The rules of shared/http/sessions.py; the adapter sends only to the hub's own endpoint.
                 guard = TargetGuard(parse_uri(hub.endpoint, what=f"the endpoint of hub {hub.name}").endpoint)
                 session = guarded_session(
-                    check=guard.check, pool_connections=1, pool_maxsize=POOL_SIZE, trust_env=False,
+                    check=guard.check, pool_connections=1, pool_maxsize=POOL_SIZE,
                     headers={"Accept": "application/json", "User-Agent": USER_AGENT},
                 )
                 self._sessions[hub.name] = session
@@ -181,7 +173,7 @@ class HubClient:
             )
             body = read_bounded(response, remaining=deadline.remaining, max_bytes=max_bytes,
                                 read_timeout=self._settings.read_timeout_seconds)
-        except ReadBudgetExceeded as exc:
+        except BodyReadError as exc:
             error: HubError = (
                 HubTimeoutError("the hub's answer did not arrive in time", hub=hub.name) if exc.timed_out
                 else HubServiceError(f"the hub's answer could not be read: {exc}", hub=hub.name)
@@ -208,7 +200,7 @@ class HubClient:
                     hub=hub.name, status_code=200, tracking_id=tracking_id,
                 )
             )
-        info = _error_info(response, body)
+        info = error_info(response.headers, body)
         tracking_id = info.tracking_id or tracking_id
         status = response.status_code
         common: dict[str, Any] = {
@@ -231,7 +223,9 @@ class HubClient:
         raise HubServiceError(f"the hub answered {status} ({info.error_code or 'no error code'})", **common)
 
 
-class _Retryable(Exception):
+class _Retryable(JobMonitorError):
+    """One attempt failed in a way worth another (private: never leaves the client)."""
+
     def __init__(self, error: HubError | CredentialError, retry_after: float | None = None) -> None:
         super().__init__(str(error))
         self.error = error
@@ -239,50 +233,11 @@ class _Retryable(Exception):
 
 
 def _final(error: HubError | CredentialError, retry_after: float | None, attempts: int) -> Exception:
-    if isinstance(error, HubError):
-        error.attempts = attempts
     if isinstance(error, HubThrottledError):
-        error.retry_after = max(1.0, retry_after or error.retry_after or 1.0)
+        return error.evolve(attempts=attempts, retry_after=max(1.0, retry_after or error.retry_after or 1.0))
+    if isinstance(error, HubError):
+        return error.evolve(attempts=attempts)
     return error
-
-
-def _error_info(response: requests.Response, raw_body: bytes) -> _HubErrorInfo:
-    """Read the error code and tracking id from any of the three body shapes IoT Hub uses."""
-    code = response.headers.get(ERROR_CODE_HEADER)
-    tracking: str | None = None
-    try:
-        body = json.loads(raw_body)
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        message = body.get("Message") or body.get("message")
-        if isinstance(message, str):
-            nested = _json_object(message)
-            if nested is not None:
-                body = {**body, **nested}
-            elif code is None and (match := _MESSAGE_CODE.search(message)):
-                code = match.group(1)
-        if code is None and body.get("errorCode") is not None:
-            code = str(body.get("errorCode"))
-        tracking_value = body.get("trackingId")
-        if isinstance(tracking_value, str):
-            tracking = tracking_value
-        exception_message = body.get("ExceptionMessage")
-        if tracking is None and isinstance(exception_message, str):
-            match = _TRACKING_ID.search(exception_message)
-            tracking = match.group(1) if match else None
-    return _HubErrorInfo(error_code=code, tracking_id=tracking)
-
-
-def _json_object(text: str) -> dict[str, Any] | None:
-    text = text.strip()
-    if not text.startswith("{"):
-        return None
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
 
 
 _default_lock = threading.Lock()

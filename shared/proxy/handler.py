@@ -13,65 +13,44 @@ import math
 import os
 import threading
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from enum import Enum
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from shared.clock import Deadline
 from shared.errors import (
+    CachedFailure,
+    CoalescedWaitTimeout,
     CredentialError,
     HubAuthError,
     HubError,
     HubThrottledError,
     HubTimeoutError,
+    JobMonitorError,
     JobNotFoundError,
     SettingsError,
 )
-from shared.job_cache import CachedFailure, CacheOutcome, CoalescedWaitTimeout, JobCache
-from shared.jobs import JobStatus
+from shared.jobs import JobStatus, is_valid_hub_name
 from shared.logs import log_event
+from shared.proxy.answers import (
+    JSON_CONTENT_TYPE,
+    ApiErrorCode,
+    ProxyRequest,
+    ProxyResponse,
+    error_response,
+    etag_matches,
+)
+from shared.proxy.cache import CacheOutcome, JobCache
+from shared.proxy.validation import is_known_api_version, is_valid_job_id
 from shared.redaction import redact_job
-from shared.retry import Deadline
 from shared.settings import AppSettings, HubSettings, ProxySettings
-from shared.validation import is_known_api_version, is_valid_hub_name, is_valid_job_id
 
 if TYPE_CHECKING:
-    from shared.hub_client import HubClient
+    from shared.iothub.client import HubClient
 
 logger = logging.getLogger("get_job")
 
-JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 # Seconds to suggest to callers when the token endpoint or the hub is unavailable.
 UNAVAILABLE_RETRY_AFTER_SECONDS = 5
-
-
-class ApiErrorCode(str, Enum):
-    INVALID_JOB_ID = "InvalidJobId"
-    INVALID_API_VERSION = "InvalidApiVersion"
-    UNKNOWN_HUB = "UnknownHub"
-    METHOD_NOT_ALLOWED = "MethodNotAllowed"
-    JOB_NOT_FOUND = "JobNotFound"
-    UPSTREAM_UNAUTHORIZED = "UpstreamUnauthorized"
-    UPSTREAM_THROTTLED = "UpstreamThrottled"
-    UPSTREAM_ERROR = "UpstreamError"
-    UPSTREAM_TIMEOUT = "UpstreamTimeout"
-    CREDENTIAL_UNAVAILABLE = "CredentialUnavailable"
-    CONFIGURATION_ERROR = "ConfigurationError"
-
-
-@dataclass(frozen=True, kw_only=True)
-class ProxyRequest:
-    method: str
-    job_id: str
-    params: Mapping[str, str] = field(default_factory=dict)
-    headers: Mapping[str, str] = field(default_factory=dict)  # keys lower-case
-
-
-@dataclass(frozen=True, kw_only=True)
-class ProxyResponse:
-    status_code: int
-    body: bytes
-    headers: dict[str, str]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,7 +64,7 @@ class PreparedJob:
     attempts: int
 
 
-class _Failure(Exception):
+class _Failure(JobMonitorError):
     """An answer other than 200/304, with what the invocation's log line needs to say about it."""
 
     def __init__(
@@ -134,7 +113,8 @@ class JobProxy:
                 upstream_status=failure.upstream_status, outcome=failure.outcome, attempts=failure.attempts,
                 started=started, tracking_id=failure.tracking_id, error=failure.code.value,
             )
-            return _error_response(failure, job_id=job_id, hub=hub_name, method=request.method)
+            return error_response(failure.status, failure.code, failure.message, headers=failure.headers,
+                                  tracking_id=failure.tracking_id, job_id=job_id, hub=hub_name, method=request.method)
         response = self._ok(request, prepared)
         self._log(
             request=request, job_id=job_id, hub=hub_name, status=response.status_code, upstream_status=200,
@@ -227,7 +207,7 @@ class JobProxy:
         headers = {"ETag": prepared.etag, "Cache-Control": "no-store", "Content-Type": JSON_CONTENT_TYPE}
         if prepared.tracking_id:
             headers["x-upstream-request-id"] = prepared.tracking_id
-        if _etag_matches(request.headers.get("if-none-match"), prepared.etag):
+        if etag_matches(request.headers.get("if-none-match"), prepared.etag):
             return ProxyResponse(status_code=304, body=b"", headers=headers)
         body = b"" if request.method.upper() == "HEAD" else prepared.body
         return ProxyResponse(status_code=200, body=body, headers=headers)
@@ -245,28 +225,6 @@ class JobProxy:
         )
 
 
-def _etag_matches(header: str | None, etag: str) -> bool:
-    if not header:
-        return False
-    candidates = {item.strip().removeprefix("W/") for item in header.split(",")}
-    return "*" in candidates or etag in candidates
-
-
-def _error_response(failure: _Failure, *, job_id: str | None, hub: str | None, method: str) -> ProxyResponse:
-    body = {
-        "error": {
-            "code": failure.code.value,
-            "message": failure.message,
-            "jobId": job_id,
-            "hub": hub,
-            "upstreamTrackingId": failure.tracking_id,
-        }
-    }
-    headers = {"Cache-Control": "no-store", "Content-Type": JSON_CONTENT_TYPE, **failure.headers}
-    payload = b"" if method.upper() == "HEAD" else json.dumps(body, separators=(",", ":")).encode()
-    return ProxyResponse(status_code=failure.status, body=payload, headers=headers)
-
-
 def configuration_error_response(error: SettingsError) -> ProxyResponse:
     """The answer while the app's settings are invalid: the setting is named, its value never shown."""
     log_event(logger, "get_job_misconfigured", level=logging.ERROR, setting=error.setting)
@@ -274,7 +232,8 @@ def configuration_error_response(error: SettingsError) -> ProxyResponse:
         status=500, code=ApiErrorCode.CONFIGURATION_ERROR,
         message=f"the function app's setting {error.setting} is invalid",
     )
-    return _error_response(failure, job_id=None, hub=None, method="GET")
+    return error_response(failure.status, failure.code, failure.message, headers=failure.headers, tracking_id=None,
+                          job_id=None, hub=None, method="GET")
 
 
 _default_lock = threading.Lock()
@@ -288,7 +247,7 @@ def default_job_proxy() -> JobProxy:
         if _default_proxy is None:
             # Imported here: requests is the largest import on get_job's path, and the worker
             # imports function modules before the first call arrives.
-            from shared.hub_client import default_hub_client
+            from shared.iothub.client import default_hub_client
 
             settings = AppSettings.from_environ(os.environ)
             _default_proxy = JobProxy(settings=settings, client=default_hub_client(settings.hub))

@@ -11,7 +11,7 @@ import math
 import random
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 _WAIT_SECONDS = re.compile(r"(?i)\bwait\s+(\d+(?:\.\d+)?)\s+seconds?\b")
@@ -19,21 +19,6 @@ _WAIT_SECONDS = re.compile(r"(?i)\bwait\s+(\d+(?:\.\d+)?)\s+seconds?\b")
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 # A server may ask for anything ("Retry-After: 1e999"); nothing sensible waits longer than this.
 MAX_RETRY_AFTER_SECONDS = 3600.0
-
-
-class Deadline:
-    """A time budget measured on the monotonic clock."""
-
-    def __init__(self, seconds: float, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._end = clock() + seconds
-
-    def remaining(self) -> float:
-        return max(0.0, self._end - self._clock())
-
-    @property
-    def expired(self) -> bool:
-        return self.remaining() <= 0.0
 
 
 def retry_after_seconds(headers: Mapping[str, str], body_text: str) -> float | None:

@@ -1,0 +1,110 @@
+"""How the app authenticates to IoT Hub: bearer tokens from the process's credential, or SAS tokens it
+mints from a shared access policy held server-side."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from shared.credentials import default_azure_credential, discard_credential, managed_identity_credential
+from shared.errors import CredentialError
+from shared.settings import ConnectionString, HubAuthMode, HubClientSettings, HubSettings
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+
+IOTHUB_SCOPE = "https://iothubs.azure.net/.default"
+# Renew a SAS this long before it expires (or a quarter of its TTL, if shorter), so a token is
+# never sent in its last moments and never minted per request.
+SAS_RENEW_MARGIN_SECONDS = 300.0
+
+
+class HubAuth(Protocol):
+    """Produces the Authorization header for a hub."""
+
+    kind: str
+
+    def authorization(self, hub: HubSettings) -> str: ...
+
+
+class TokenAuth:
+    """Bearer tokens from an azure-identity credential for https://iothubs.azure.net."""
+
+    def __init__(self, *, kind: str, credential_factory: Callable[[], TokenCredential]) -> None:
+        self.kind = kind
+        self._credential_factory = credential_factory
+
+    def authorization(self, hub: HubSettings) -> str:
+        credential = self._credential_factory()
+        try:
+            token = credential.get_token(IOTHUB_SCOPE)
+        except Exception as exc:
+            discard_credential(credential)
+            # The exception text of azure-identity can quote endpoint responses: keep only its type.
+            raise CredentialError(
+                self.kind, f"could not get a token for {IOTHUB_SCOPE} ({type(exc).__name__})"
+            ) from None
+        return f"Bearer {token.token}"
+
+
+@dataclass(frozen=True)
+class _CachedSas:
+    token: str
+    renew_at: float
+
+
+class SasAuth:
+    """SAS tokens minted from each hub's shared access policy, reused until shortly before expiry."""
+
+    kind = HubAuthMode.SHARED_ACCESS_POLICY.value
+
+    def __init__(self, *, ttl_seconds: int, clock: Callable[[], float] = time.time) -> None:
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._cache: dict[str, _CachedSas] = {}
+        self.minted = 0
+
+    def authorization(self, hub: HubSettings) -> str:
+        if hub.connection_string is None:
+            raise CredentialError(self.kind, f"no connection string for hub {hub.name}")
+        now = self._clock()
+        with self._lock:
+            cached = self._cache.get(hub.name)
+            if cached is None or now >= cached.renew_at:
+                expiry = int(now + self._ttl)
+                margin = min(SAS_RENEW_MARGIN_SECONDS, self._ttl / 4)
+                cached = _CachedSas(sas_token(hub.connection_string, expiry=expiry), expiry - margin)
+                self._cache[hub.name] = cached
+                self.minted += 1
+            return cached.token
+
+
+def sas_token(connection_string: ConnectionString, *, expiry: int) -> str:
+    """`SharedAccessSignature sr=&sig=&se=&skn=` for the hub, as IoT Hub documents it."""
+    resource = urllib.parse.quote(connection_string.host_name.lower(), safe="")
+    try:
+        key = base64.b64decode(connection_string.key, validate=True)
+    except ValueError:
+        raise CredentialError(HubAuthMode.SHARED_ACCESS_POLICY.value, "the SharedAccessKey is not base64") from None
+    signature = base64.b64encode(hmac.new(key, f"{resource}\n{expiry}".encode(), hashlib.sha256).digest())
+    return (
+        f"SharedAccessSignature sr={resource}&sig={urllib.parse.quote(signature, safe='')}"
+        f"&se={expiry}&skn={urllib.parse.quote(connection_string.policy_name, safe='')}"
+    )
+
+
+def build_hub_auth(settings: HubClientSettings) -> HubAuth:
+    client_id = settings.managed_identity_client_id
+    if settings.auth_mode is HubAuthMode.SHARED_ACCESS_POLICY:
+        return SasAuth(ttl_seconds=settings.sas_ttl_seconds)
+    if settings.auth_mode is HubAuthMode.DEFAULT_AZURE_CREDENTIAL:
+        return TokenAuth(kind=settings.auth_mode.value, credential_factory=lambda: default_azure_credential(client_id))
+    return TokenAuth(kind=settings.auth_mode.value, credential_factory=lambda: managed_identity_credential(client_id))

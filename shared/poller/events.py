@@ -1,0 +1,20 @@
+"""The poller's log events. The values are what docs/poller.md and the alert queries (infra/alerts) look for."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class PollerEvent(str, Enum):
+    """The poller's log events. The values are what the README's Kusto queries look for: keep them."""
+
+    JOB_CHANGED = "poller.job_changed"
+    REPORT_WRITTEN = "poller.report_written"
+    JOB_STALLED = "poller.job_stalled"
+    JOB_SKIPPED = "poller.job_skipped"
+    BACKFILLED = "poller.backfilled"
+    WRITE_FAILED = "poller.write_failed"
+    SAS_REFUSED = "poller.sas_refused"
+    HUB_FAILED = "poller.hub_failed"
+    HUB_TIMED_OUT = "poller.hub_timed_out"
+    TICK = "poller.tick"

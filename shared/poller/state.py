@@ -1,0 +1,139 @@
+"""The poller's record of one hub, as stored in its state blob (`{state_container}/hubs/{hub}.json`).
+
+A record per job: what was last seen of it, its seq, and the work claimed for it but not yet confirmed
+written (shared/poller/core.py says how the record changes; shared/poller/store.py how it is stored).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+from shared.jobs import JobStatus
+
+STATE_VERSION = 1
+# A job's pending snapshots are capped: if its storage stays broken while it keeps moving, the oldest
+# intermediate snapshots are given up (the newest one and the report always stay).
+MAX_PENDING_SNAPSHOTS = 50
+# After this many failed attempts to write a job's files, the poller stops trying (logged once).
+MAX_WRITE_FAILURES = 100
+# importErrors.log that cannot be read this many times running: the report is written without it.
+IMPORT_LOG_ATTEMPTS = 3
+# IoT Hub keeps a job in its list for 30 days after it ends. A job missing from a list is forgotten only
+# once its last observed change is older than that (plus a margin) and nothing is pending for it: a job
+# missing from one list (an empty or partial answer) keeps its record, so its seq continues if it returns.
+FORGET_AFTER = datetime.timedelta(days=31)
+
+
+class ReportState(str, Enum):
+    NONE = "none"  # not (yet) a failed or cancelled job
+    PENDING = "pending"
+    WRITTEN = "written"
+    NOT_NEEDED = "notNeeded"  # completed, or ended before the backfill window
+
+
+@dataclass(kw_only=True)
+class PendingSnapshot:
+    seq: int
+    blob: str
+    document: dict[str, Any]
+
+
+@dataclass(kw_only=True)
+class PendingLatest:
+    rev: int
+    document: dict[str, Any]
+
+
+@dataclass(kw_only=True)
+class JobRecord:
+    job_id: str
+    seq: int = 0
+    status: JobStatus | None = None
+    progress: int | None = None
+    changed_at: str | None = None  # when this (status, progress) was first observed
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    pending: list[PendingSnapshot] = field(default_factory=list)
+    latest: PendingLatest | None = None
+    latest_rev: int = 0  # the newest revision claimed for latest.json
+    latest_etag: str | None = None  # ETag of latest.json as this poller last wrote it
+    stalled: bool = False
+    stalled_since: str | None = None
+    report: ReportState = ReportState.NONE
+    skipped: str | None = None
+    backfilled: bool = False
+    write_failures: int = 0
+    absent_since: str | None = None  # first list that did not name the job (None: in the last list)
+
+    @property
+    def has_work(self) -> bool:
+        return bool(self.pending) or self.latest is not None or self.report == ReportState.PENDING
+
+    def stored_document(self) -> dict[str, Any] | None:
+        """The newest redacted job document the state holds for pending work (None if none)."""
+        if self.latest is not None:
+            return self.latest.document
+        return self.pending[-1].document if self.pending else None
+
+    def to_json(self) -> dict[str, Any]:
+        # Compact: empty or default fields are left out (a hub keeps up to 30 days of jobs). Built by
+        # hand: dataclasses.asdict deep-copies and dominated the cost of saving a hub of 500 jobs.
+        data: dict[str, Any] = {"job_id": self.job_id}
+        for name, default in _RECORD_DEFAULTS.items():
+            value = getattr(self, name)
+            if value != default:
+                data[name] = value.value if isinstance(value, Enum) else value
+        if self.pending:
+            data["pending"] = [asdict(p) for p in self.pending]
+        if self.latest is not None:
+            data["latest"] = asdict(self.latest)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> JobRecord:
+        values = dict(data)
+        values["pending"] = [PendingSnapshot(**p) for p in values.get("pending", [])]
+        latest = values.get("latest")
+        values["latest"] = PendingLatest(**latest) if isinstance(latest, Mapping) else None
+        if values.get("status") is not None:
+            values["status"] = JobStatus.parse(values["status"])
+        if "report" in values:
+            values["report"] = ReportState(values["report"])
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+_RECORD_DEFAULTS: dict[str, Any] = {
+    name: value for name, value in vars(JobRecord(job_id="")).items() if name not in ("job_id", "pending", "latest")
+}
+
+
+@dataclass(kw_only=True)
+class HubState:
+    hub: str
+    created_at: str
+    jobs: dict[str, JobRecord] = field(default_factory=dict)
+
+    def to_bytes(self) -> bytes:
+        payload = {
+            "version": STATE_VERSION,
+            "hub": self.hub,
+            "createdAtUtc": self.created_at,
+            "jobs": {job_id: record.to_json() for job_id, record in sorted(self.jobs.items())},
+        }
+        return json.dumps(payload, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> HubState:
+        payload = json.loads(data)
+        return cls(
+            hub=str(payload["hub"]),
+            created_at=str(payload["createdAtUtc"]),
+            jobs={k: JobRecord.from_json(v) for k, v in payload.get("jobs", {}).items()},
+        )
+
+

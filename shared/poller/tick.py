@@ -1,0 +1,321 @@
+"""One poll tick: list every hub's jobs (one GET /jobs each, hubs concurrently), record what changed.
+
+Per hub: read its state blob, list its jobs, plan and claim (ETag-conditional), write the claimed
+snapshot / latest.json / report blobs, confirm (ETag-conditional). See shared/poller/core.py for why
+this order makes every write exactly-once across retried, late, overlapping or interrupted ticks.
+
+The tick ends inside its budget (MONITOR_TICK_BUDGET_SECONDS): the hub list gets at most half of it,
+every later step checks the deadline, and the tick stops waiting for a hub that overruns. A failing hub
+or storage account is logged and the rest go on.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from shared.clock import Deadline, utc_now
+from shared.errors import CredentialError, HubError, StateConflict, TargetRejected, TickBudgetExhausted
+from shared.logs import log_event
+from shared.poller.core import HubView, PlanSettings, WriteOutcome, confirm, hub_view, plan
+from shared.poller.documents import blob_safe_job_id
+from shared.poller.events import PollerEvent
+from shared.poller.state import JobRecord
+from shared.poller.storage import BlobClients, call_options, check_deadline, storage_error_text
+from shared.poller.store import StateStore
+from shared.poller.targets import JobTargets, job_targets
+from shared.poller.writer import MAX_IMPORT_LOG_BYTES, JobWriter
+from shared.settings import AppSettings, HubSettings
+
+if TYPE_CHECKING:
+    from shared.iothub.client import HubClient
+
+logger = logging.getLogger("jobmonitor.poller")
+
+CLAIM_ATTEMPTS = 5  # plan/claim rounds against concurrent ticks before giving the hub up this tick
+JOB_WORKERS = 8  # a hub's jobs with work are written this many at a time
+LIST_SHARE = 0.5  # the hub list may use at most this share of what is left of the budget
+MAX_SHOWN_JOB_ID = 256  # a jobId that is not blob-safe is logged cut to this length
+SAFETY_SECONDS = 1.0  # stop starting new work this long before the budget ends
+
+
+@dataclass(kw_only=True)
+class HubOutcome:
+    hub: str
+    ok: bool = False
+    error: str | None = None
+    jobs_listed: int = 0
+    changes: int = 0
+    snapshots_written: int = 0
+    latest_written: int = 0
+    reports_written: int = 0
+    write_failures: int = 0
+    claim_conflicts: int = 0
+    timed_out: bool = False
+
+
+@dataclass(kw_only=True)
+class TickResult:
+    hubs: dict[str, HubOutcome] = field(default_factory=dict)
+    duration_ms: float = 0.0
+
+    @property
+    def all_failed(self) -> bool:
+        return bool(self.hubs) and not any(o.ok for o in self.hubs.values())
+
+
+class Poller:
+    """Process-wide (see `default_poller`): its clients, sessions and credentials outlive invocations."""
+
+    def __init__(
+        self,
+        settings: AppSettings,
+        *,
+        hub_client: HubClient | None = None,
+        blobs: BlobClients | None = None,
+        clock: Callable[[], datetime.datetime] = utc_now,
+        import_log_max_bytes: int = MAX_IMPORT_LOG_BYTES,
+    ) -> None:
+        from shared.iothub.client import default_hub_client
+
+        self._settings = settings
+        self._config = settings.poller
+        self._hub_client = hub_client or default_hub_client(settings.hub)
+        self._blobs = blobs or BlobClients(storage_client_id=settings.poller.storage_client_id)
+        self._clock = clock
+        self._writer = JobWriter(blobs=self._blobs, prefix=self._config.prefix,
+                                 sibling_container=self._config.container, clock=clock,
+                                 import_log_max_bytes=import_log_max_bytes)
+        self._plan_settings = PlanSettings(
+            prefix=self._config.prefix,
+            stall_after_seconds=self._config.stall_after_seconds,
+            backfill_seconds=self._config.backfill_seconds,
+        )
+        self._store_lock = threading.Lock()
+        self._store: StateStore | None = None
+        # Per hub, what the state said after this process's last tick (see HubView): a job list equal
+        # to it needs no state read, so a steady tick costs one list call per hub and nothing else.
+        self._views: dict[str, HubView] = {}
+        self._views_lock = threading.Lock()
+        self._unnamed: set[tuple[str, str]] = set()  # (hub, jobId) not blob-safe, already logged
+
+    def _state_store(self) -> StateStore:
+        with self._store_lock:
+            if self._store is None:
+                self._store = StateStore(
+                    self._blobs.state_container(self._config.state_storage, self._config.state_container)
+                )
+            return self._store
+
+    # -- the tick ----------------------------------------------------------------------------------
+    def tick(self, *, past_due: bool = False) -> TickResult:
+        deadline = Deadline(max(1.0, self._config.tick_budget_seconds - SAFETY_SECONDS))
+        started = self._clock()
+        result = TickResult()
+        hubs = self._settings.hub.hubs
+        executor = concurrent.futures.ThreadPoolExecutor(max_workers=min(len(hubs), 32),
+                                                         thread_name_prefix="poll-hub")
+        try:
+            futures = {executor.submit(self._poll_hub, hub, deadline): hub for hub in hubs}
+            done, not_done = concurrent.futures.wait(futures, timeout=deadline.remaining() + SAFETY_SECONDS / 2)
+            for future in done:
+                outcome = future.result()
+                result.hubs[outcome.hub] = outcome
+            for future in not_done:
+                hub = futures[future]
+                result.hubs[hub.name] = HubOutcome(hub=hub.name, error="the tick's time budget ran out",
+                                                   timed_out=True)
+                log_event(logger, PollerEvent.HUB_TIMED_OUT, level=logging.WARNING, hub=hub.name,
+                          budgetSeconds=self._config.tick_budget_seconds)
+        finally:
+            # Never wait for a straggler: what it leaves pending, the next tick finishes.
+            executor.shutdown(wait=False, cancel_futures=True)
+        result.duration_ms = round((self._clock() - started).total_seconds() * 1000, 1)
+        log_event(
+            logger, PollerEvent.TICK, pastDue=past_due, durationMs=result.duration_ms,
+            hubsOk=sum(o.ok for o in result.hubs.values()), hubsFailed=sum(not o.ok for o in result.hubs.values()),
+            jobsListed=sum(o.jobs_listed for o in result.hubs.values()),
+            changes=sum(o.changes for o in result.hubs.values()),
+            snapshots=sum(o.snapshots_written for o in result.hubs.values()),
+            latestWritten=sum(o.latest_written for o in result.hubs.values()),
+            reports=sum(o.reports_written for o in result.hubs.values()),
+            writeFailures=sum(o.write_failures for o in result.hubs.values()),
+            claimConflicts=sum(o.claim_conflicts for o in result.hubs.values()),
+        )
+        return result
+
+    def _poll_hub(self, hub: HubSettings, deadline: Deadline) -> HubOutcome:
+        outcome = HubOutcome(hub=hub.name)
+        try:
+            self._poll_hub_inner(hub, deadline, outcome)
+        except HubError as exc:
+            outcome.error = f"{type(exc).__name__}: {exc.message}"
+            log_event(logger, PollerEvent.HUB_FAILED, level=logging.ERROR, hub=hub.name, error=type(exc).__name__,
+                      message=exc.message, statusCode=exc.status_code, errorCode=exc.error_code,
+                      trackingId=exc.tracking_id, attempts=exc.attempts)
+        except CredentialError as exc:
+            outcome.error = f"CredentialError: {exc}"
+            log_event(logger, PollerEvent.HUB_FAILED, level=logging.ERROR, hub=hub.name, error="CredentialError",
+                      message=str(exc), credential=exc.credential_kind)
+        except TickBudgetExhausted:
+            outcome.error, outcome.timed_out = "the tick's time budget ran out", True
+            log_event(logger, PollerEvent.HUB_TIMED_OUT, level=logging.WARNING, hub=hub.name,
+                      budgetSeconds=self._config.tick_budget_seconds)
+        except Exception as exc:
+            # The state storage failing (or anything unforeseen) costs this hub's tick, not the others'.
+            outcome.error = f"{type(exc).__name__}"
+            log_event(logger, PollerEvent.HUB_FAILED, level=logging.ERROR, hub=hub.name, error=type(exc).__name__,
+                      message=storage_error_text(exc))
+        return outcome
+
+    def _poll_hub_inner(self, hub: HubSettings, deadline: Deadline, outcome: HubOutcome) -> None:
+        store = self._state_store()
+        listed = self._hub_client.list_jobs(hub, deadline=Deadline(deadline.remaining() * LIST_SHARE))
+        listed_at = self._clock()
+        jobs = []
+        for job in listed.value:
+            if blob_safe_job_id(job.get("jobId")) is not None:
+                jobs.append(job)
+            else:
+                self._skip_unnamed(hub, job.get("jobId"))
+        outcome.jobs_listed = len(jobs)
+        by_id = {str(job["jobId"]): job for job in jobs}
+        with self._views_lock:
+            view = self._views.pop(hub.name, None)
+        if view is not None and view.matches(jobs, now=listed_at):
+            with self._views_lock:
+                self._views.setdefault(hub.name, view)
+            outcome.ok = True
+            return
+        targets: dict[str, JobTargets | str] = {}
+
+        def reject(job: Mapping[str, Any]) -> str | None:
+            found = self._targets(job, targets)
+            return found if isinstance(found, str) else None
+
+        # Plan and claim, again from a fresh read whenever another tick got there first.
+        for _ in range(CLAIM_ATTEMPTS):
+            check_deadline(deadline)
+            state, etag = store.load(hub.name, now=listed_at, **call_options(deadline))
+            events = plan(state, jobs, first_run=etag is None, listed_at=listed_at, settings=self._plan_settings,
+                          reject=reject)
+            if events or etag is None:
+                try:
+                    etag = store.save(state, etag, **call_options(deadline))
+                except StateConflict:
+                    outcome.claim_conflicts += 1
+                    continue
+            for event in events:
+                log_event(logger, event.event, level=logging.WARNING if event.warning else logging.INFO,
+                          hub=hub.name, **event.fields)
+                outcome.changes += event.event == PollerEvent.JOB_CHANGED
+            break
+        else:
+            raise StateConflict(hub.name)
+
+        work = [record for record in state.jobs.values() if record.has_work and record.skipped is None]
+        done: dict[str, WriteOutcome] = {}
+        if work:
+            done = self._write_all(hub, work, by_id, targets, deadline, outcome)
+        listed_ids = set(by_id)
+        # Confirm: fold what was written into the freshest state.
+        for _ in range(CLAIM_ATTEMPTS):
+            if not confirm(state, done, listed_ids=listed_ids, now=listed_at):
+                break
+            try:
+                etag = store.save(state, etag, **call_options(deadline))
+                break
+            except StateConflict:
+                outcome.claim_conflicts += 1
+                state, etag = store.load(hub.name, now=listed_at, **call_options(deadline))
+        for job_id, result in done.items():
+            record = state.jobs.get(job_id)
+            if result.failed and record is not None and record.skipped is not None:
+                log_event(logger, PollerEvent.JOB_SKIPPED, level=logging.WARNING, hub=hub.name, jobId=job_id,
+                          reason=record.skipped)
+        view = hub_view(state, stall_after_seconds=self._config.stall_after_seconds)
+        if view is not None:
+            with self._views_lock:
+                self._views[hub.name] = view
+        outcome.ok = True
+
+    def _skip_unnamed(self, hub: HubSettings, job_id: object) -> None:
+        """A listed jobId that cannot name a blob: the job is not watched; logged once per process."""
+        shown = (job_id if isinstance(job_id, str) else repr(job_id))[:MAX_SHOWN_JOB_ID]
+        with self._views_lock:
+            if (hub.name, shown) in self._unnamed:
+                return
+            self._unnamed.add((hub.name, shown))
+        log_event(logger, PollerEvent.JOB_SKIPPED, level=logging.WARNING, hub=hub.name, jobId=shown,
+                  reason="the jobId cannot be used as a blob name")
+
+    def _targets(self, job: Mapping[str, Any], cache: dict[str, JobTargets | str]) -> JobTargets | str:
+        job_id = str(job.get("jobId"))
+        if job_id not in cache:
+            try:
+                cache[job_id] = job_targets(job, self._config)
+            except TargetRejected as exc:
+                cache[job_id] = exc.reason
+        return cache[job_id]
+
+    # -- writing -----------------------------------------------------------------------------------
+    def _write_all(
+        self,
+        hub: HubSettings,
+        work: list[JobRecord],
+        by_id: Mapping[str, Mapping[str, Any]],
+        targets: dict[str, JobTargets | str],
+        deadline: Deadline,
+        outcome: HubOutcome,
+    ) -> dict[str, WriteOutcome]:
+        done: dict[str, WriteOutcome] = {}
+        lock = threading.Lock()
+
+        def one(record: JobRecord) -> None:
+            job = by_id.get(record.job_id)
+            listed = job is not None
+            if job is None:
+                # No longer listed: write from the (redacted) document the claim stored, which leaves the
+                # managed identity as the only credential; failing that, it counts toward giving up.
+                job = record.stored_document()
+            found = self._targets(job, targets) if job is not None else "no stored document to write from"
+            if isinstance(found, str) or job is None:
+                if listed:
+                    return
+                result = WriteOutcome(failed=True)
+                log_event(logger, PollerEvent.WRITE_FAILED, level=logging.WARNING, hub=hub.name, jobId=record.job_id,
+                          error="JobNotListed", message=found, failures=record.write_failures + 1)
+            else:
+                result = self._writer.write(hub.name, record, job, found, deadline)
+            with lock:
+                done[record.job_id] = result
+                outcome.snapshots_written += len(result.snapshots)
+                outcome.latest_written += result.latest_rev is not None
+                outcome.reports_written += result.report_written
+                outcome.write_failures += result.failed
+
+        if len(work) == 1:
+            one(work[0])
+        else:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=JOB_WORKERS, thread_name_prefix="poll-job") as pool:
+                for future in [pool.submit(one, record) for record in work]:
+                    future.result()
+        return done
+
+_default_lock = threading.Lock()
+_default_pollers: dict[AppSettings, Poller] = {}
+
+
+def default_poller(settings: AppSettings) -> Poller:
+    """The process's poller for these settings (Functions reuses the worker process between ticks)."""
+    with _default_lock:
+        poller = _default_pollers.get(settings)
+        if poller is None:
+            poller = Poller(settings)
+            _default_pollers[settings] = poller
+        return poller

@@ -1,0 +1,183 @@
+"""The hubs to monitor and how to reach them (IOTHUB_*)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from shared.errors import SettingsError, TargetRejected
+from shared.http.targets import parse_uri
+from shared.jobs import DEFAULT_API_VERSION, KNOWN_API_VERSIONS, is_valid_hub_name
+from shared.settings.names import (
+    IOTHUB_API_VERSION,
+    IOTHUB_AUTH,
+    IOTHUB_CONNECT_TIMEOUT_SECONDS,
+    IOTHUB_CONNECTION_STRINGS,
+    IOTHUB_ENDPOINTS,
+    IOTHUB_HUBS,
+    IOTHUB_MANAGED_IDENTITY_CLIENT_ID,
+    IOTHUB_MAX_ATTEMPTS,
+    IOTHUB_READ_TIMEOUT_SECONDS,
+    IOTHUB_RETRY_BUDGET_SECONDS,
+    IOTHUB_SAS_TTL_SECONDS,
+)
+from shared.settings.reader import SettingsReader
+
+AZURE_HUB_SUFFIX = ".azure-devices.net"
+# IoT Hub's DNS suffixes in the public and sovereign clouds: an endpoint override may only name
+# `{hub}` under one of these (over https), or a loopback address (the devstack), so that a mistyped
+# setting never sends the hub's credentials to another host or over plain http.
+AZURE_HUB_SUFFIXES = (".azure-devices.net", ".azure-devices.cn", ".azure-devices.us", ".azure-devices.de")
+
+
+class HubAuthMode(str, Enum):
+    MANAGED_IDENTITY = "managedIdentity"
+    SHARED_ACCESS_POLICY = "sharedAccessPolicy"
+    DEFAULT_AZURE_CREDENTIAL = "defaultAzureCredential"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConnectionString:
+    """An IoT Hub shared access policy connection string. The key never shows in repr."""
+
+    host_name: str
+    policy_name: str
+    key: str = field(repr=False)
+
+    @classmethod
+    def parse(cls, text: str, *, setting: str) -> ConnectionString:
+        from azure.core.utils import parse_connection_string  # here: only shared-access-policy mode needs it
+
+        try:
+            raw = parse_connection_string(text.strip())
+        except ValueError:
+            raise SettingsError(setting, "is not a connection string (expected Name=value pairs)") from None
+        parts = {name.strip().lower(): value.strip() for name, value in raw.items()}
+        missing = [n for n in ("HostName", "SharedAccessKeyName", "SharedAccessKey") if not parts.get(n.lower())]
+        if missing:
+            raise SettingsError(setting, f"connection string lacks {', '.join(missing)}")
+        return cls(
+            host_name=parts["hostname"].lower(),
+            policy_name=parts["sharedaccesskeyname"],
+            key=parts["sharedaccesskey"],
+        )
+
+    @property
+    def hub_name(self) -> str:
+        return self.host_name.split(".", 1)[0]
+
+
+@dataclass(frozen=True, kw_only=True)
+class HubSettings:
+    """One monitored hub. `endpoint` is where requests go; `host_name` is what SAS tokens sign."""
+
+    name: str
+    host_name: str
+    endpoint: str
+    connection_string: ConnectionString | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class HubClientSettings:
+    hubs: tuple[HubSettings, ...]
+    auth_mode: HubAuthMode
+    managed_identity_client_id: str | None
+    api_version: str
+    sas_ttl_seconds: int
+    connect_timeout_seconds: float
+    read_timeout_seconds: float
+    retry_budget_seconds: float
+    max_attempts: int
+
+    @property
+    def default_hub(self) -> HubSettings:
+        return self.hubs[0]
+
+    def hub(self, name: str) -> HubSettings | None:
+        wanted = name.lower()
+        return next((h for h in self.hubs if h.name.lower() == wanted), None)
+
+
+def _endpoint_overrides(reader: SettingsReader) -> dict[str, str]:
+    overrides: dict[str, str] = {}
+    for item in reader.items(IOTHUB_ENDPOINTS):
+        name, sep, url = item.partition("=")
+        name = name.strip().lower()
+        try:
+            parsed = parse_uri(url.strip().rstrip("/"), what=f"the entry for {name!r}")
+        except TargetRejected as exc:
+            raise SettingsError(IOTHUB_ENDPOINTS, f"{exc.reason} (expected name=https://host[:port])") from None
+        if not sep or parsed.path or parsed.query:
+            raise SettingsError(IOTHUB_ENDPOINTS, f"entry for {name!r} is not name=http(s)://host[:port]")
+        endpoint = parsed.endpoint
+        azure = endpoint.scheme == "https" and any(endpoint.host == f"{name}{suffix}" for suffix in AZURE_HUB_SUFFIXES)
+        if not (endpoint.is_loopback or azure):
+            raise SettingsError(
+                IOTHUB_ENDPOINTS,
+                f"entry for {name!r} must be https://{name}.azure-devices.net (or a sovereign cloud's suffix) "
+                "or a loopback address: the hub's credentials are sent there",
+            )
+        overrides[name] = endpoint.origin
+    return overrides
+
+
+def _connection_strings(reader: SettingsReader) -> dict[str, ConnectionString]:
+    raw = reader.text(IOTHUB_CONNECTION_STRINGS)
+    if raw is None:
+        return {}
+    texts = [text for text in raw.split("|") if text.strip()]
+    parsed = [ConnectionString.parse(text, setting=IOTHUB_CONNECTION_STRINGS) for text in texts]
+    return {cs.hub_name: cs for cs in parsed}
+
+
+def read_hub_settings(reader: SettingsReader) -> HubClientSettings:
+    names = reader.items(IOTHUB_HUBS)
+    if not names:
+        raise SettingsError(IOTHUB_HUBS, "is required: a comma-separated list of IoT Hub names")
+    for name in names:
+        if not is_valid_hub_name(name):
+            raise SettingsError(IOTHUB_HUBS, f"{name!r} is not an IoT Hub name (3-50 letters, digits, hyphens)")
+    if len({n.lower() for n in names}) != len(names):
+        raise SettingsError(IOTHUB_HUBS, "names a hub twice")
+    auth_raw = reader.text(IOTHUB_AUTH, HubAuthMode.MANAGED_IDENTITY.value)
+    modes = {m.value.lower(): m for m in HubAuthMode}
+    if auth_raw is None or auth_raw.lower() not in modes:
+        raise SettingsError(IOTHUB_AUTH, f"must be one of {', '.join(m.value for m in HubAuthMode)}")
+    auth_mode = modes[auth_raw.lower()]
+    overrides = _endpoint_overrides(reader)
+    unknown = set(overrides) - {n.lower() for n in names}
+    if unknown:
+        raise SettingsError(IOTHUB_ENDPOINTS, f"names hubs not in {IOTHUB_HUBS}: {', '.join(sorted(unknown))}")
+    connection_strings = _connection_strings(reader)
+    if auth_mode is HubAuthMode.SHARED_ACCESS_POLICY:
+        missing = [n for n in names if n.lower() not in connection_strings]
+        if missing:
+            raise SettingsError(
+                IOTHUB_CONNECTION_STRINGS,
+                f"{IOTHUB_AUTH}={auth_mode.value} needs a connection string for hub(s) {', '.join(missing)}",
+            )
+    hubs = tuple(
+        HubSettings(
+            name=name,
+            host_name=f"{name.lower()}{AZURE_HUB_SUFFIX}",
+            endpoint=overrides.get(name.lower(), f"https://{name.lower()}{AZURE_HUB_SUFFIX}"),
+            connection_string=connection_strings.get(name.lower())
+            if auth_mode is HubAuthMode.SHARED_ACCESS_POLICY
+            else None,
+        )
+        for name in names
+    )
+    api_version = reader.text(IOTHUB_API_VERSION, DEFAULT_API_VERSION) or DEFAULT_API_VERSION
+    if api_version not in KNOWN_API_VERSIONS:
+        raise SettingsError(IOTHUB_API_VERSION, f"{api_version!r} is not a known IoT Hub api-version")
+    return HubClientSettings(
+        hubs=hubs,
+        auth_mode=auth_mode,
+        managed_identity_client_id=reader.text(IOTHUB_MANAGED_IDENTITY_CLIENT_ID),
+        api_version=api_version,
+        sas_ttl_seconds=reader.number(IOTHUB_SAS_TTL_SECONDS, 3600, int, low=60, high=86400),
+        connect_timeout_seconds=reader.number(IOTHUB_CONNECT_TIMEOUT_SECONDS, 3.05, float, low=0.1, high=60),
+        read_timeout_seconds=reader.number(IOTHUB_READ_TIMEOUT_SECONDS, 10.0, float, low=0.1, high=120),
+        retry_budget_seconds=reader.number(IOTHUB_RETRY_BUDGET_SECONDS, 20.0, float, low=0.5, high=200),
+        max_attempts=reader.number(IOTHUB_MAX_ATTEMPTS, 4, int, low=1, high=10),
+    )
