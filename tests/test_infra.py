@@ -1,7 +1,7 @@
 """One source of truth for setting names: shared.settings.SETTING_NAMES.
 
 Every name in it must be set by infra/main.bicep (unless deliberately not set in Azure, listed below with the
-reason), listed in local.settings.sample.json and mentioned in README.md; and the template must set no app
+reason), listed in local.settings.sample.json and mentioned in docs/settings.md; and the template must set no app
 setting the app does not read, beyond the platform's own.
 
 The template's app settings are parsed from the Bicep text with a simple regex: every `name: '...'` line
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BICEP = ROOT / "infra" / "main.bicep"
 PARAMETERS = ROOT / "infra" / "main.parameters.json"
 SAMPLE = ROOT / "local.settings.sample.json"
-README = ROOT / "README.md"
+SETTINGS_DOC = ROOT / "docs" / "settings.md"
 
 # Names the app reads that the template deliberately does not set in Azure.
 NOT_SET_IN_AZURE = {
@@ -98,9 +98,9 @@ def test_sample_settings_list_every_setting(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", SETTING_NAMES)
-def test_readme_mentions_every_setting(name: str) -> None:
-    assert README.exists(), "README.md is missing"
-    assert mentioned(name, README.read_text(encoding="utf-8")), f"README.md does not mention {name}"
+def test_settings_doc_mentions_every_setting(name: str) -> None:
+    assert SETTINGS_DOC.exists(), "docs/settings.md is missing"
+    assert mentioned(name, SETTINGS_DOC.read_text(encoding="utf-8")), f"docs/settings.md does not mention {name}"
 
 
 def test_parameters_file_only_sets_declared_parameters() -> None:
