@@ -1,8 +1,8 @@
 """One source of truth for setting names: shared.settings.SETTING_NAMES.
 
 Every name in it must be set by infra/main.bicep (unless deliberately not set in Azure, listed below with the
-reason), listed in local.settings.sample.json and documented; and the template must set no app setting the app
-does not read, beyond the platform's own.
+reason), listed in local.settings.sample.json and mentioned in docs/settings.md; and the template must set no app
+setting the app does not read, beyond the platform's own.
 
 The template's app settings are read twice: with a regex over every `name: '...'` line between the
 `// app-settings:begin` and `// app-settings:end` markers, and by evaluating the site's `siteConfig.appSettings`
@@ -23,8 +23,7 @@ from tests.infra.bicep import MAIN, ROOT, Evaluator, Opaque
 
 PARAMETERS = ROOT / "infra" / "main.parameters.json"
 SAMPLE = ROOT / "local.settings.sample.json"
-README = ROOT / "README.md"
-DOCS = ROOT / "docs"
+SETTINGS_DOC = ROOT / "docs" / "settings.md"
 PLANS = ("FlexConsumption", "Consumption", "Premium")
 
 # Names the app reads that the template deliberately does not set in Azure.
@@ -132,10 +131,9 @@ def test_sample_settings_list_every_setting(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", SETTING_NAMES)
-def test_docs_mention_every_setting(name: str) -> None:
-    # README's settings table, or the deployment guide (a new setting may be documented there first).
-    texts = [README.read_text(encoding="utf-8")] + [p.read_text(encoding="utf-8") for p in sorted(DOCS.glob("*.md"))]
-    assert any(mentioned(name, text) for text in texts), f"neither README.md nor docs/ mention {name}"
+def test_settings_doc_mentions_every_setting(name: str) -> None:
+    assert SETTINGS_DOC.exists(), "docs/settings.md is missing"
+    assert mentioned(name, SETTINGS_DOC.read_text(encoding="utf-8")), f"docs/settings.md does not mention {name}"
 
 
 def test_parameters_file_only_sets_declared_parameters() -> None:

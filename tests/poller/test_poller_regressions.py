@@ -249,10 +249,10 @@ def test_tick_line_carries_every_outcome_counter(env: PollerEnv, caplog: pytest.
 
 
 def test_state_enums_round_trip_as_the_same_strings() -> None:
-    """(d) ReportState, JobRecord.status and the event names are enums; the state blob and the README's
-    Kusto queries still see the same strings."""
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
-    assert all(f"`{event.value}`" in readme for event in PollerEvent)
+    """(d) ReportState, JobRecord.status and the event names are enums; the state blob and the event table
+    in docs/poller.md (which the Kusto queries rely on) still see the same strings."""
+    events_doc = (Path(__file__).parents[2] / "docs" / "poller.md").read_text()
+    assert all(f"`{event.value}`" in events_doc for event in PollerEvent)
     record = JobRecord(job_id="j", status=JobStatus.FAILED, report=ReportState.PENDING)
     data = record.to_json()
     assert (data["status"], data["report"]) == ("failed", "pending")
