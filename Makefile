@@ -7,9 +7,10 @@ NODE_STAMP := node_modules/.installed
 TOOLS := .venv-tools
 TOOLS_STAMP := $(TOOLS)/.installed
 
-.PHONY: setup run test static unit fuzz soak bench clean
+.PHONY: setup run test check static unit fuzz soak bench mutate clean
 
-setup: $(PY_STAMP) $(NODE_STAMP) $(TOOLS_STAMP)
+# What running needs (the app's venv, Azurite); `make test` adds the static-analysis tools.
+setup: $(PY_STAMP) $(NODE_STAMP)
 
 $(PY_STAMP): requirements.txt requirements-dev.txt requirements.lock.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,9 +34,9 @@ run: setup
 	$(PY) -m devstack.run
 
 # Static checks, then the whole suite (the stand-ins start themselves on free ports).
-test: setup static unit
+test: setup $(TOOLS_STAMP) static unit
 
-static: setup
+static: setup $(TOOLS_STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(PY) tools/secret_scan.py
@@ -44,15 +45,22 @@ static: setup
 unit: setup
 	$(PY) -m pytest
 
+# The fast inner loop: lint, types and the pure core's unit tests (no stand-ins), well under a minute.
+check: $(PY_STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+	$(PY) -m pytest tests/unit -q -p no:cacheprovider
+
+# Every bench in its own process; the figures go to docs/results/bench.md (with date, machine and commit).
 bench: setup
-	$(PY) -m bench
+	$(PY) -m bench --results docs/results/bench.md
 
 # The long reliability runs (make test runs short, deterministic versions of both).
 fuzz: setup
 	FUZZ_EXAMPLES=2000 $(PY) -m pytest tests/fuzz -s -p no:cacheprovider
 
 soak: setup
-	SOAK_TICKS=1000 SOAK_SEED=20240917 $(PY) -m pytest tests/soak -s -p no:cacheprovider
+	SOAK_TICKS=1000 SOAK_SEED=20240917 SOAK_RESULTS=docs/results/soak.md $(PY) -m pytest tests/soak -s -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) $(TOOLS) node_modules .devstack .pytest_cache .mypy_cache .ruff_cache

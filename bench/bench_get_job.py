@@ -2,16 +2,13 @@
 
 (a) get_job's main() on a cache miss, (b) a plain pooled requests GET, (c) the azure-iot-hub SDK's
 get_import_export_job, (d) get_job's main() on a cache hit. Warm token (SAS). Targets: a/b <= 1.2,
-a/c <= 0.6, b/d >= 20. Also the import time of get_job against `import azure.functions` alone
-(target < 1.5x). Run: `make bench` or `.venv/bin/python -m bench.bench_get_job`.
+a/c <= 0.6, b/d >= 20. (The cold start, both functions loaded as a new instance does, is
+bench_coldstart.py.) Run: `make bench` or `.venv/bin/python -m bench.bench_get_job`.
 """
 
 from __future__ import annotations
 
 import os
-import statistics
-import subprocess
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -29,22 +26,12 @@ from shared.settings import AppSettings
 
 REPO = Path(__file__).resolve().parent.parent
 ROUNDS, REPEAT = 15, 40
-IMPORT_RUNS = 7
 
 
 def _request(job_id: str) -> func.HttpRequest:
     return func.HttpRequest(
         "GET", f"http://localhost/api/jobs/{job_id}", params={}, route_params={"jobId": job_id}, body=b""
     )
-
-
-def _import_ms(statement: str) -> float:
-    code = f"import time; t = time.perf_counter(); {statement}; print((time.perf_counter() - t) * 1000)"
-    runs = [
-        float(subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout)
-        for _ in range(IMPORT_RUNS)
-    ]
-    return statistics.median(runs)
 
 
 def main() -> None:
@@ -101,12 +88,6 @@ def main() -> None:
     print(f"  a/c = {a / c:6.2f}   ({verdict(a / c, target=0.6, at_most=True)})")
     print(f"  b/d = {b / d:6.1f}   ({verdict(b / d, target=20, at_most=False)})")
     print(f"  hub GETs during the timed rounds: {hub_gets} (a, b and c go upstream; d never does)")
-    base_ms = _import_ms("import azure.functions")
-    app_ms = _import_ms("import get_job")
-    ratio = app_ms / base_ms
-    print(f"  import get_job {app_ms:.0f} ms vs import azure.functions {base_ms:.0f} ms: "
-          f"{ratio:.2f}x ({verdict(ratio, target=1.5, at_most=True)})")
-
 
 if __name__ == "__main__":
     main()

@@ -64,7 +64,7 @@ class RequestCounter:
 
 
 def _ago(**delta: float) -> str:
-    moment = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(**delta)
+    moment = datetime.datetime.now(datetime.UTC) - datetime.timedelta(**delta)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
@@ -150,7 +150,7 @@ def _summarise_log(service: BlobServiceClient, blobs: BlobClients, account_url: 
     size = blob.get_blob_properties().size
     sas = generate_container_sas(wellknown.AZURITE_ACCOUNT, container, account_key=wellknown.AZURITE_KEY,
                                  permission=ContainerSasPermissions(read=True),
-                                 expiry=datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1))
+                                 expiry=datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1))
     target = parse_container_uri(f"{account_url}/{container}?{sas}", what="the log's container")
     client = blobs.container(Access(target=target, credential=Credential.SAS))
     started = time.perf_counter()
@@ -183,7 +183,7 @@ def main() -> None:
             service.create_container(container)
             sas = generate_container_sas(wellknown.AZURITE_ACCOUNT, container, account_key=wellknown.AZURITE_KEY,
                                          permission=ContainerSasPermissions(read=True, write=True, create=True),
-                                         expiry=datetime.datetime.now(datetime.timezone.utc)
+                                         expiry=datetime.datetime.now(datetime.UTC)
                                          + datetime.timedelta(hours=2))
             uri = f"{azurite.account_url}/{container}?{sas}"
             controls = {hub: HubControl(urls[hub]) for hub in hubs}

@@ -6,7 +6,12 @@ and the contenders run in interleaved rounds so that a slow spell hits them all 
 
 from __future__ import annotations
 
+import datetime
+import os
+import platform
+import shutil
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -14,6 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from devstack import processes
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def median_seconds(call: Callable[[], object], *, repeat: int) -> float:
@@ -53,3 +60,25 @@ def simulator_process(*hubs: str, log_dir: Path) -> Iterator[dict[str, str]]:
 def verdict(value: float, *, target: float, at_most: bool) -> str:
     ok = value <= target if at_most else value >= target
     return f"{'meets' if ok else 'MISSES'} target {'<=' if at_most else '>='} {target:g}"
+
+
+def machine() -> str:
+    cpus = os.cpu_count() or 0
+    return f"{platform.system()} {platform.machine()}, {cpus} CPU(s), Python {platform.python_version()}"
+
+
+def commit() -> str:
+    git = shutil.which("git") or "git"
+    result = subprocess.run([git, "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True, check=False)
+    dirty = subprocess.run([git, "-C", str(REPO), "status", "--porcelain"],
+                           capture_output=True, text=True, check=False).stdout.strip()
+    return (result.stdout.strip() or "unknown") + (" (with uncommitted changes)" if dirty else "")
+
+
+def write_results(path: Path, *, title: str, made_by: str, note: str, body: str) -> None:
+    """A results file (docs/results/*.md) that says when, where and from which commit its figures came."""
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    header = f"# {title}\n\nWritten by `{made_by}` on {stamp}; machine: {machine()}; commit {commit()}. {note}\n\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(header + body.rstrip() + "\n", encoding="utf-8")

@@ -35,7 +35,7 @@ def _container_uri(service: BlobServiceClient, name: str, permission: ContainerS
         container.create_container()
     sas = generate_container_sas(
         AZURITE_ACCOUNT, name, account_key=AZURITE_KEY, permission=permission,
-        expiry=datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=2),
+        expiry=datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=2),
     )
     return f"{container.url}?{sas}"
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from shared.errors import SettingsError
-from shared.proxy.answers import ProxyRequest
-from shared.proxy.handler import configuration_error_response, default_job_proxy
-
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
+    # Imported here, not when the worker loads the app: the worker imports every function at start-up, and
+    # each function should load only what it needs (shared/proxy for this one; the poller's parts never).
+    from shared.errors import SettingsError
+    from shared.proxy.answers import ProxyRequest
+    from shared.proxy.handler import configuration_error_response, default_job_proxy
+
     try:
         proxy = default_job_proxy()
     except SettingsError as error:

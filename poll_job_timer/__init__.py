@@ -6,14 +6,13 @@ import os
 
 import azure.functions as func
 
-from shared.errors import TickFailedError
-from shared.settings import AppSettings
-
 
 def main(timer: func.TimerRequest) -> None:
     # Imported here, not when the worker loads the app: the worker imports every function at start-up, and
     # the poller's dependencies (requests, azure-storage) would otherwise land on every get_job cold start.
+    from shared.errors import TickFailedError
     from shared.poller.tick import default_poller
+    from shared.settings import AppSettings
 
     # Settings are read per invocation (cheap) and the poller behind them is process-wide and reused.
     poller = default_poller(AppSettings.from_environ(os.environ))

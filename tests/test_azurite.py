@@ -21,7 +21,7 @@ def test_shared_key_and_sas_round_trip(azurite: AzuriteInfo) -> None:
         "sas-round-trip",
         account_key=AZURITE_KEY,
         permission=ContainerSasPermissions(read=True, write=True, list=True),
-        expiry=datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1),
+        expiry=datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1),
     )
     by_sas = ContainerClient.from_container_url(f"{container.url}?{sas}")
     by_sas.upload_blob("hello.txt", b"hello")
@@ -37,7 +37,7 @@ def test_expired_sas_is_refused(azurite: AzuriteInfo) -> None:
         "sas-expired",
         account_key=AZURITE_KEY,
         permission=ContainerSasPermissions(read=True, write=True),
-        expiry=datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=5),
+        expiry=datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=5),
     )
     with pytest.raises(HttpResponseError) as refused:
         ContainerClient.from_container_url(f"{container.url}?{sas}").upload_blob("x.txt", b"x")

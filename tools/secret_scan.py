@@ -1,10 +1,11 @@
-"""Scan the files git tracks for committed secrets.
+"""Scan the files git tracks (or would track) for committed secrets.
 
     python tools/secret_scan.py [--root DIR]
 
 Finds SAS signatures (`sig=` with a value), `SharedAccessKey=` / `AccountKey=` with a value, JWTs,
 private keys (`-----BEGIN ... PRIVATE KEY-----`) and long base64 keys in the content of every file
-`git ls-files` lists under DIR (default: the current directory's repository). Allowed are the
+under DIR (default: the current directory's repository) that git tracks, or that it does not ignore
+but has not been added yet. Allowed are the
 documented well-known development keys (devstack/wellknown.py HUB_POLICY_KEYS and AZURITE_KEY,
 devstack/funchost/keys.py defaults) and the per-file test fixtures of ALLOWED_FIXTURES below, each
 with its reason. Exits 1 listing `file:line: kind (preview)` for each finding, showing at most the
@@ -46,24 +47,18 @@ _DIGEST_PREFIX = re.compile(r"(?i)(?:sha(?:1|224|256|384|512)[-:=])$")
 # Test fixtures that look like secrets on purpose, allowed in their file only: (path, value) -> reason.
 # A fixture signature is made of base64 words that say what it is; a real one is random bytes.
 ALLOWED_FIXTURES: dict[tuple[str, str], str] = {
-    ("tests/fuzz/served.py", "ZnV6ei1zZWNyZXQtc2lnbmF0dXJlLXZhbHVl"):
+    ("tests/support/served.py", "ZnV6ei1zZWNyZXQtc2lnbmF0dXJlLXZhbHVl"):
         "seeded SAS signature (base64 of 'fuzz-secret-signature-value'): the fuzz suite checks it never leaks",
-    ("tests/fuzz/served.py", "ZnV6ei1zZWNyZXQtc2lnbmF0dXJlLXZhbHVl%3D"):
+    ("tests/support/served.py", "ZnV6ei1zZWNyZXQtc2lnbmF0dXJlLXZhbHVl%3D"):
         "the same seeded signature, URL-encoded as in the SAS URI",
     ("tests/get_job/test_get_job_faults.py", "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXk="):
         "a deliberately wrong policy key (base64 of 'wrong-key-wrong-key-wrong-key') for the 401 mapping test",
-    ("tests/poller/test_parsing.py", "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVoxMjM0NTY="):
+    ("tests/unit/test_reports.py", "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVoxMjM0NTY="):
         "a device key in a parsed importErrors.log line (base64 of the alphabet): checks it is redacted",
-    ("tests/poller/test_poller_faults.py", "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmc="):
+    ("tests/support/poller.py", "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmc="):
         "a deliberately wrong policy key (base64 of 'wrong-key-...') for the poller's auth-failure test",
-    ("tests/poller/test_poller_jobs.py", "c2VjcmV0LWRldmljZS1rZXktdGhhdC1tdXN0LW5vdC1sZWFr"):
+    ("tests/support/poller.py", "c2VjcmV0LWRldmljZS1rZXktdGhhdC1tdXN0LW5vdC1sZWFr"):
         "a device key in an imported blob (base64 of 'secret-device-key-that-must-not-leak'): checks redaction",
-    ("tests/soak/test_poller_soak.py", "c29ha3NlY3JldA%3D%3D"):
-        "the SAS signature of the soak's off-allowlist job (base64 of 'soaksecret'): nothing may be sent there",
-    ("tests/shared/test_redaction.py", "Zm9v%2Bbar%2Fbaz%3D"):
-        "a SAS signature ('foo+bar/baz=') that the redaction tests redact",
-    ("tests/shared/test_redaction.py", "AAAABBBBCCCCDDDD=="):
-        "a storage account key placeholder that the redaction tests redact",
 }
 
 
@@ -92,10 +87,13 @@ def well_known_values() -> frozenset[str]:
 
 
 def tracked_files(root: Path) -> list[str]:
+    """The files git tracks, and those it would track (not ignored, not yet added): a secret in a new file
+    is found before it is committed."""
     listed = subprocess.run(  # noqa: S603 - git with fixed arguments
-        [GIT, "-C", str(root), "ls-files", "-z"], check=True, capture_output=True
+        [GIT, "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        check=True, capture_output=True,
     ).stdout
-    return [name for name in listed.decode("utf-8", "surrogateescape").split("\0") if name]
+    return sorted({name for name in listed.decode("utf-8", "surrogateescape").split("\0") if name})
 
 
 def _is_random_looking_key(value: str) -> bool:

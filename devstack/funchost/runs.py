@@ -42,7 +42,7 @@ class RunRecord:
     past_due: bool
     state: RunState = RunState.QUEUED
     attempts: int = 0
-    queued_at: str = field(default_factory=lambda: datetime.datetime.now(datetime.timezone.utc).isoformat())
+    queued_at: str = field(default_factory=lambda: datetime.datetime.now(datetime.UTC).isoformat())
     finished_at: str | None = None
     error: str | None = None
     done: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -113,7 +113,7 @@ class FunctionRunner:
                     record.state = RunState.SUCCEEDED
                     record.error = None
                     break
-            record.finished_at = datetime.datetime.now(datetime.timezone.utc).isoformat()
+            record.finished_at = datetime.datetime.now(datetime.UTC).isoformat()
             with self._lock:
                 self._counts[record.state] += 1
             record.done.set()

@@ -23,7 +23,7 @@ LOG = logging.getLogger("devstack.funchost")
 
 
 def utcnow() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.UTC)
 
 
 class TimerScheduler:

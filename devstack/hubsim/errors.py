@@ -13,7 +13,7 @@ THROTTLE_TEXT = "The request has been throttled. Wait {seconds} seconds and try 
 
 
 class ErrorCode(enum.Enum):
-    """IoT Hub error names with their numeric codes and HTTP statuses (iothub-jobs-facts.md)."""
+    """IoT Hub error names with their numeric codes and HTTP statuses (docs/iothub-evidence.md)."""
 
     ARGUMENT_INVALID = ("ArgumentInvalid", 400004, 400)
     BLOB_CONTAINER_VALIDATION_ERROR = ("BlobContainerValidationError", 400008, 400)
@@ -63,7 +63,7 @@ class HubError(Exception):
 
 
 def tracking_timestamp(now: datetime.datetime | None = None) -> str:
-    now = now or datetime.datetime.now(datetime.timezone.utc)
+    now = now or datetime.datetime.now(datetime.UTC)
     return now.strftime("%m/%d/%Y %H:%M:%S")
 
 
@@ -80,7 +80,7 @@ def error_body(code: ErrorCode, text: str, *, shape: ErrorShape = ErrorShape.MES
         "errorCode": code.number,
         "trackingId": tracking_id,
         "message": text,
-        "timestampUtc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds"),
+        "timestampUtc": datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
     }
     if shape is ErrorShape.NUMERIC:
         return json.dumps(numeric).encode()

@@ -47,7 +47,7 @@ class JobTiming:
 
 def utc_iso(moment: float | None = None) -> str:
     moment = time.time() if moment is None else moment
-    stamp = datetime.datetime.fromtimestamp(moment, tz=datetime.timezone.utc)
+    stamp = datetime.datetime.fromtimestamp(moment, tz=datetime.UTC)
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
 
 
@@ -59,7 +59,7 @@ def _parse_iso(text: Any) -> float | None:
     except ValueError:
         return None
     if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=datetime.timezone.utc)
+        stamp = stamp.replace(tzinfo=datetime.UTC)
     return stamp.timestamp()
 
 

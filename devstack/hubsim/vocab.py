@@ -6,7 +6,7 @@ import enum
 
 HUB_DOMAIN = "azure-devices.net"
 
-# api-versions the real service and its SDKs have used (iothub-jobs-facts.md); anything else is refused.
+# api-versions the real service and its SDKs have used (docs/iothub-evidence.md); anything else is refused.
 API_VERSIONS: frozenset[str] = frozenset(
     {
         "2016-02-03",
@@ -84,7 +84,7 @@ COUNTED_OPERATIONS = (Operation.GET, Operation.LIST, Operation.CREATE, Operation
 
 
 class ErrorShape(str, enum.Enum):
-    """The three error body shapes seen from IoT Hub in the wild (iothub-jobs-facts.md, Errors)."""
+    """The three error body shapes seen from IoT Hub in the wild (docs/iothub-evidence.md, "Errors")."""
 
     MESSAGE = "message"  # {"Message":"ErrorCode:<Name>;<text>","ExceptionMessage":"Tracking ID:..."}
     NUMERIC = "numeric"  # {"errorCode":404002,"trackingId":"...","message":"...","timestampUtc":"..."}

@@ -1,4 +1,4 @@
-"""IoT Hub's error answers, in the three shapes the service uses (iothub-jobs-facts.md, "Errors"):
+"""IoT Hub's error answers, in the three shapes the service uses (docs/iothub-evidence.md, "Errors"):
 
 1. `{"Message":"ErrorCode:<Name>;<text>","ExceptionMessage":"Tracking ID:<id>-G:<n>-TimeStamp:..."}`
 2. `{"errorCode":404001,"trackingId":"...","message":"...","timestampUtc":"..."}`, sometimes JSON-escaped

@@ -249,16 +249,12 @@ def confirm(
             record.latest_etag = outcome.latest_etag
         if outcome.report_written and record.report == ReportState.PENDING:
             record.report = ReportState.WRITTEN
-        if outcome.skip is not None and record.skipped is None:
-            record.skipped = outcome.skip
-            record.pending, record.latest = [], None
-            if record.report == ReportState.PENDING:
-                record.report = ReportState.NOT_NEEDED
+        if outcome.skip is not None:
+            _give_up(record, outcome.skip)
         if outcome.failed:
             record.write_failures += 1
-            if record.skipped is None and record.write_failures >= MAX_WRITE_FAILURES:
-                record.skipped = f"gave up after {record.write_failures} failed writes"
-                record.pending, record.latest = [], None
+            if record.write_failures >= MAX_WRITE_FAILURES:
+                _give_up(record, f"gave up after {record.write_failures} failed writes")
         elif outcome.snapshots or outcome.latest_rev is not None or outcome.report_written:
             record.write_failures = 0
         changed = changed or record.to_json() != before
@@ -282,3 +278,13 @@ def confirm(
             del state.jobs[job_id]
             changed = True
     return changed
+
+
+def _give_up(record: JobRecord, reason: str) -> None:
+    """Stop working on a job: nothing of it is pending any more (logged once, by the tick)."""
+    if record.skipped is not None:
+        return
+    record.skipped = reason
+    record.pending, record.latest = [], None
+    if record.report == ReportState.PENDING:
+        record.report = ReportState.NOT_NEEDED

@@ -1,6 +1,6 @@
 """A job's `failureReason` parsed into code and text, and a plain-language hint for the usual causes.
 
-IoT Hub words failures in several shapes (iothub-jobs-facts.md): `ErrorCode:Name;text`, a numeric
+IoT Hub words failures in several shapes (docs/iothub-evidence.md): `ErrorCode:Name;text`, a numeric
 `ErrorCode:400008;text` or `400008: text`, a JSON object `{"errorCode":404001,"message":...}` (sometimes
 inside `Message`), and old texts carrying `errorcode: IH400007`. All of them come out as FailureReason.
 """
@@ -17,7 +17,7 @@ from typing import Any
 from shared.jobs import JobStatus, StorageAuthenticationType
 from shared.redaction import redact_text
 
-# Numeric IoT Hub error codes and their names (iothub-jobs-facts.md).
+# Numeric IoT Hub error codes and their names (docs/iothub-evidence.md).
 KNOWN_CODES: dict[int, str] = {
     400004: "ArgumentInvalid",
     400008: "BlobContainerValidationError",

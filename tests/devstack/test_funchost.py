@@ -20,7 +20,7 @@ from devstack.funchost.routes import Route
 from tests.fixtures.funchost import FuncHostFactory, RunningFuncHost
 
 SAMPLE_APP = Path(__file__).parent / "sample_app"
-UTC = datetime.timezone.utc
+UTC = datetime.UTC
 RARE_SCHEDULE = "0 0 0 1 1 *"
 
 

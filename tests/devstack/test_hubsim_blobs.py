@@ -10,7 +10,7 @@ from azure.iot.hub.models import JobProperties
 
 from devstack.azurite import AzuriteInfo
 from devstack.hubsim import HubSimulator
-from tests.devstack.hubsim_helpers import (
+from tests.support.hubsim import (
     API,
     auth_headers,
     container_sas,

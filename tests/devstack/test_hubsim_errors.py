@@ -15,7 +15,7 @@ from devstack import tokens, wellknown
 from devstack.azurite import AzuriteInfo
 from devstack.hubsim import ErrorShape, HubSimulator
 from devstack.hubsim.auth import make_sas
-from tests.devstack.hubsim_helpers import API, assert_hub_error, auth_headers, container_sas, sdk
+from tests.support.hubsim import API, assert_hub_error, auth_headers, container_sas, sdk
 
 UNAUTHORIZED = "IotHubUnauthorizedAccess"
 

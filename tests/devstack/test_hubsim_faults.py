@@ -14,7 +14,7 @@ import requests
 
 from devstack import processes
 from devstack.hubsim import FaultKind, HubSimulator, Operation
-from tests.devstack.hubsim_helpers import API, assert_hub_error, auth_headers, validate_job
+from tests.support.hubsim import API, assert_hub_error, auth_headers, validate_job
 
 THROTTLE_TEXT = (
     "ErrorCode:ThrottlingBacklogTimeout;The request has been throttled. "

@@ -10,7 +10,7 @@ from azure.iot.hub.models import JobProperties
 
 from devstack.azurite import AzuriteInfo
 from devstack.hubsim import HubSimulator
-from tests.devstack.hubsim_helpers import API, auth_headers, container_sas, sdk, validate_job, wait_terminal
+from tests.support.hubsim import API, auth_headers, container_sas, sdk, validate_job, wait_terminal
 
 
 def test_sdk_create_list_get_cancel(hubsim_clean: HubSimulator, azurite: AzuriteInfo) -> None:

@@ -9,16 +9,7 @@ import pytest
 from devstack.azurite import AzuriteInfo
 from devstack.hubsim import HubSimulator
 from tests.fixtures.funchost import FuncHostFactory, RunningFuncHost
-from tests.fuzz import served
-
-# Seeded on devhub (and the active one on otherhub too): a mix of active and terminal jobs.
-SEEDED = {
-    "job-active": "running",
-    "job-queued": "enqueued",
-    "job-done": "completed",
-    "job-failed": "failed",
-    "job-cancelled": "cancelled",
-}
+from tests.support import served
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +19,7 @@ def fuzz_host(
     """A host whose get_job makes one attempt per hub call (an injected fault maps straight to its answer)
     and gives up on a silent hub after 0.5 s, so that fault cases stay fast."""
     served.reset(hubsim)
-    served.seed(hubsim, [served.job(job_id, status) for job_id, status in SEEDED.items()])
+    served.seed(hubsim, [served.job(job_id, status) for job_id, status in served.SEEDED.items()])
     served.seed(hubsim, [served.job("job-active", "running")], hub="otherhub")
     host = served.start_host(
         funchost_factory, hubsim, azurite, IOTHUB_MAX_ATTEMPTS="1", IOTHUB_READ_TIMEOUT_SECONDS="0.5",

@@ -36,8 +36,8 @@ from schemathesis.specs.openapi.checks import (
 from devstack.hubsim import HubSimulator
 from devstack.hubsim.vocab import FaultKind
 from tests.fixtures.funchost import RunningFuncHost
-from tests.fuzz import served
-from tests.fuzz.conftest import SEEDED
+from tests.support import served
+from tests.support.served import SEEDED
 
 pytestmark = pytest.mark.slow
 

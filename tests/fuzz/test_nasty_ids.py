@@ -12,7 +12,7 @@ import pytest
 
 from devstack.hubsim import HubSimulator
 from tests.fixtures.funchost import RunningFuncHost
-from tests.fuzz import served
+from tests.support import served
 
 pytestmark = pytest.mark.slow
 

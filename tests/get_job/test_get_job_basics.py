@@ -10,7 +10,7 @@ import pytest
 
 from devstack.hubsim import HubSimulator
 from shared.proxy.handler import JobProxy
-from tests.get_job.conftest import HUBS, OUTPUT_URI, SIG, get, hub_calls, seed
+from tests.support.get_job import HUBS, OUTPUT_URI, SIG, get, hub_calls, seed
 
 
 def test_job_is_returned_redacted_with_unknown_fields(

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 
 from devstack.hubsim import HubSimulator
 from devstack.hubsim.vocab import FaultKind
+from shared.credentials import forget_credentials
 from shared.iothub.client import MAX_JOB_BYTES
 from shared.proxy.handler import JobProxy
-from tests.get_job.conftest import get, hub_calls, seed
+from tests.support.get_job import get, hub_calls, seed
+from tests.support.listeners import TcpListener
 
 BUDGET_SECONDS = 3.0
 
@@ -41,3 +46,30 @@ def test_an_answer_larger_than_a_job_can_be_is_not_read(
     assert response.status_code == 502
     assert "larger than" in json.loads(response.body)["error"]["message"]
     assert hub_calls(hubsim_clean) == 2
+
+
+@pytest.fixture
+def silent_identity_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A managed-identity endpoint that accepts connections and never answers."""
+    listener = TcpListener(hold=True)
+    url = f"http://127.0.0.1:{listener.port}/msi/token"
+    monkeypatch.setenv("IDENTITY_ENDPOINT", url)
+    monkeypatch.setenv("IDENTITY_HEADER", "h")
+    forget_credentials()
+    yield url
+    listener.close()
+    forget_credentials()
+
+
+def test_a_silent_token_endpoint_cannot_hold_requests_past_the_budget(
+    hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy], silent_identity_endpoint: str
+) -> None:
+    """The token request has its own timeouts, and callers coalesced behind it wait no longer than
+    their budget (azure-core's default 300 s read timeout once left every one of them hanging)."""
+    seed(hubsim_clean)
+    proxy = make_proxy(IOTHUB_AUTH="managedIdentity", IOTHUB_RETRY_BUDGET_SECONDS="1", IOTHUB_MAX_ATTEMPTS="1")
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        futures = [pool.submit(get, proxy) for _ in range(3)]
+        responses = [f.result(timeout=60) for f in futures]
+    assert {r.status_code for r in responses} <= {503, 504}
+    assert hub_calls(hubsim_clean) == 0

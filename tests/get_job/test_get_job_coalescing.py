@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from devstack.hubsim import HubSimulator
 from shared.proxy.handler import JobProxy
-from tests.get_job.conftest import get, hub_calls, seed
+from tests.support.get_job import get, hub_calls, seed
 
 
 def test_fifty_concurrent_requests_for_an_active_job_reach_the_hub_at_most_twice(
@@ -45,3 +48,14 @@ def test_an_active_job_is_fetched_again_after_the_ttl(
     seed(hubsim_clean, status="running", progress=60)
     assert json.loads(get(proxy).body)["progress"] == 60
     assert hub_calls(hubsim_clean) == 2
+
+
+def test_cached_errors_are_logged_as_cache_hits_with_no_upstream_attempts(
+    hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy], caplog: pytest.LogCaptureFixture
+) -> None:
+    proxy = make_proxy()
+    for _ in range(3):
+        assert get(proxy, "no-such-job").status_code == 404
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "get_job" and r.levelno >= logging.INFO]
+    assert [(line["cache"], line["attempts"]) for line in lines] == [("miss", 1), ("hit", 0), ("hit", 0)]
+    assert hub_calls(hubsim_clean) == 1

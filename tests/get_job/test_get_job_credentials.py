@@ -15,7 +15,7 @@ from shared.iothub.auth import SasAuth
 from shared.iothub.client import HubClient
 from shared.proxy.handler import JobProxy
 from shared.settings import AppSettings
-from tests.get_job.conftest import FAST_BACKOFF, get, hub_calls, seed
+from tests.support.get_job import FAST_BACKOFF, get, hub_calls, seed
 
 
 def test_managed_identity_system_assigned(

@@ -10,8 +10,9 @@ import pytest
 from devstack.hubsim import HubSimulator
 from devstack.hubsim.vocab import ErrorShape, FaultKind
 from devstack.wellknown import hub_connection_string
+from shared.http.retry import MAX_RETRY_AFTER_SECONDS
 from shared.proxy.handler import JobProxy
-from tests.get_job.conftest import get, hub_calls, seed
+from tests.support.get_job import get, hub_calls, seed
 
 # A policy key of the right shape that the hub does not know.
 WRONG_KEY_CONNECTION_STRING = hub_connection_string("devhub").rsplit("SharedAccessKey=", 1)[0] + (
@@ -163,3 +164,25 @@ def test_a_hub_with_shared_access_policies_disabled(
     assert refused.status_code == 502
     assert json.loads(refused.body)["error"]["code"] == "UpstreamUnauthorized"
     assert get(make_proxy(IOTHUB_AUTH="managedIdentity")).status_code == 200
+
+
+def test_an_infinite_retry_after_from_the_hub_is_a_429_not_a_crash(
+    hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy]
+) -> None:
+    seed(hubsim_clean)
+    hubsim_clean.control("devhub").queue_fault(FaultKind.THROTTLE, count=3, wait_seconds=10**300)
+    response = get(make_proxy())
+    assert response.status_code == 429
+    assert 1 <= int(response.headers["Retry-After"]) <= MAX_RETRY_AFTER_SECONDS
+
+
+def test_a_quota_403_is_an_upstream_error_not_a_credentials_problem(
+    hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy]
+) -> None:
+    seed(hubsim_clean)
+    hubsim_clean.control("devhub").queue_fault(FaultKind.QUOTA_EXCEEDED)
+    response = get(make_proxy())
+    assert response.status_code == 502
+    error = json.loads(response.body)["error"]
+    assert error["code"] == "UpstreamError" and "IotHubQuotaExceeded" in error["message"]
+    assert hub_calls(hubsim_clean) == 1

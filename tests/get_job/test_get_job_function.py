@@ -18,7 +18,7 @@ import get_job
 from devstack.hubsim import HubSimulator
 from shared.proxy.answers import ApiErrorCode
 from shared.proxy.handler import reset_default_job_proxy
-from tests.get_job.conftest import SIG, seed
+from tests.support.get_job import SIG, seed
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = yaml.safe_load((REPO / "openapi.yaml").read_text())

@@ -35,8 +35,12 @@ from shared.proxy.answers import ProxyRequest
 from shared.proxy.handler import JobProxy, configuration_error_response
 from shared.settings import AppSettings
 from tests.infra.bicep import Evaluator, body, parse
-from tests.poller.conftest import container_sas_uri, new_container, utc_iso
-from tests.poller.test_poller_faults import WRONG_KEY  # the scanned-and-allowed wrong key
+from tests.support.poller import (
+    WRONG_KEY,  # the scanned-and-allowed wrong key
+    container_sas_uri,
+    new_container,
+    utc_iso,
+)
 
 duckdb_kql = pytest.importorskip("duckdb_kql", reason="duckdb-kql (requirements-dev.txt) runs the alert queries")
 
@@ -82,12 +86,12 @@ class _Capture(logging.Handler):
         self.lines: list[Line] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        moment = datetime.datetime.fromtimestamp(record.created, datetime.timezone.utc).replace(tzinfo=None)
+        moment = datetime.datetime.fromtimestamp(record.created, datetime.UTC).replace(tzinfo=None)
         self.lines.append(Line(moment, record.getMessage()))
 
 
 def _ago(**delta: float) -> str:
-    return utc_iso(datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(**delta))
+    return utc_iso(datetime.datetime.now(datetime.UTC) - datetime.timedelta(**delta))
 
 
 def _reset(hubsim: HubSimulator) -> None:
@@ -114,7 +118,7 @@ def app_log(hubsim: HubSimulator, azurite: AzuriteInfo) -> AppLog:
             lg.setLevel(level)
         _reset(hubsim)
     # Lines of the host and of other code share the table; the queries must ignore them.
-    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
     noise = [Line(now, "Executing 'Functions.poll_job_timer' (Reason='Timer fired', Id=1)"), Line(now, "{not json")]
     return AppLog(sorted(capture.lines + noise, key=lambda line: line.timestamp))
 

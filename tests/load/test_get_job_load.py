@@ -16,7 +16,7 @@ from bench.bench_load import ACTIVE_JOBS, S1_PER_MINUTE, SERVED, TERMINAL_JOBS, 
 from devstack.azurite import AzuriteInfo
 from devstack.hubsim import HubSimulator
 from tests.fixtures.funchost import FuncHostFactory, RunningFuncHost
-from tests.fuzz import served
+from tests.support import served
 from tests.support.secrets import seen_by_stand_ins
 
 pytestmark = pytest.mark.slow

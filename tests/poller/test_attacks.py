@@ -16,8 +16,8 @@ import pytest
 from devstack import wellknown
 from devstack.azurite import AzuriteInfo
 from devstack.identity import IdentityControl
-from tests.fixtures.listeners import TcpListener
-from tests.poller.conftest import (
+from tests.support.listeners import TcpListener
+from tests.support.poller import (
     PREFIX,
     PollerEnv,
     allow_identity,

@@ -10,19 +10,21 @@ import time
 from devstack import processes
 from shared.poller.storage import BlobClients
 from shared.poller.tick import Poller
-from tests.poller.conftest import (
+from tests.support.poller import (
     PREFIX,
     PollerEnv,
+    assert_timeline,
     blob_names,
     container_sas_uri,
     create_job,
     new_container,
     read_json,
     service,
+    snapshots,
+    start_failing_import,
     upload_text,
     wait_terminal,
 )
-from tests.poller.test_poller_jobs import assert_timeline, snapshots, start_failing_import
 
 
 def monitor_blobs(env: PollerEnv, container: str) -> list[str]:

@@ -13,22 +13,23 @@ import pytest
 from devstack import wellknown
 from devstack.hubsim.vocab import FaultKind, Operation
 from shared.poller.tick import Poller
-from tests.fixtures.listeners import TcpListener
-from tests.poller.conftest import (
+from tests.support.listeners import TcpListener
+from tests.support.poller import (
     PREFIX,
+    WRONG_KEY,
     PollerEnv,
     blob_names,
     container_sas_uri,
     events,
+    failed_import,
     new_container,
     read_json,
+    start_failing_import,
     upload_text,
     wait_terminal,
 )
-from tests.poller.test_poller_jobs import start_failing_import
 
 HUBS = ("devhub", "otherhub", "thirdhub")
-WRONG_KEY = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmc="
 
 
 def test_throttled_and_unauthorized_hubs_beside_a_healthy_one(
@@ -65,8 +66,7 @@ def test_throttled_and_unauthorized_hubs_beside_a_healthy_one(
 
 def _failing_import_on(env: PollerEnv, hub: str) -> tuple[str, str]:
     # start_failing_import uses devhub; create the same kind of job on another hub.
-    from tests.poller.conftest import container_sas_uri, create_job, new_container, upload_text
-    from tests.poller.test_poller_jobs import failing_import_lines
+    from tests.support.poller import container_sas_uri, create_job, failing_import_lines, new_container, upload_text
 
     inputs, outputs = new_container(env.azurite), new_container(env.azurite)
     upload_text(env.azurite, inputs, "devices.txt", failing_import_lines())
@@ -162,3 +162,25 @@ def test_an_oversized_import_log_is_summarised_from_its_head_with_a_note(env: Po
     assert report["importErrors"]["bytesRead"] == limit
     assert report["importErrorsNote"] == (f"importErrors.log is {200 * len(line)} bytes: truncated, the summary "
                                           f"covers its first {limit} bytes")
+
+
+@pytest.fixture
+def silent_storage() -> Iterator[TcpListener]:
+    server = TcpListener(hold=True)
+    yield server
+    server.close()
+
+
+def test_a_hung_storage_call_ends_within_the_tick_budget(env: PollerEnv, silent_storage: TcpListener) -> None:
+    """D9: with 30 s read timeouts and retries, one write to a hung account outlived the tick's budget and
+    the hub was reported timed out; per-call timeouts now end it in time, and the state is confirmed."""
+    uri = f"http://127.0.0.1:{silent_storage.port}/devstoreaccount1/hung?sv=2021-08-06&sr=c&sp=rwdl&sig=abc%3D"
+    poller = env.poller(MONITOR_TICK_BUDGET_SECONDS="6")
+    poller.tick()
+    env.hubsim.control("devhub").seed_jobs([failed_import("hung-storage", uri)])
+    result = poller.tick()
+    outcome = result.hubs["devhub"]
+    # Not timed out: the hub's work (the hung write included) ended inside the tick's budget.
+    assert (outcome.ok, outcome.timed_out, outcome.write_failures) == (True, False, 1)
+    assert silent_storage.connections  # it was contacted, and hung
+    assert env.state()["jobs"]["hung-storage"]["write_failures"] == 1

@@ -3,24 +3,31 @@ HTTPS, trusting the test's self-signed certificate through REQUESTS_CA_BUNDLE.""
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
+from azure.core.exceptions import HttpResponseError
+from azure.storage.blob import ContainerClient
 
 from devstack import wellknown
 from devstack.azurite import AzuriteInfo
 from devstack.identity import IdentityControl
-from tests.poller.conftest import (
+from tests.support.poller import (
     PREFIX,
     PollerEnv,
     allow_identity,
+    assert_timeline,
     blob_names,
+    counting_poller,
     create_job,
     events,
+    expired_sas_uri,
+    failed_import,
     new_container,
     read_json,
+    upload_text,
 )
-from tests.poller.test_poller_jobs import assert_timeline
 
 
 def _identity_export(env: PollerEnv, oauth: AzuriteInfo) -> tuple[str, str]:
@@ -88,3 +95,65 @@ def test_monitor_container_setting_writes_to_a_sibling_container(
     names = blob_names(azurite_oauth, sibling)
     assert f"monitor/jobs/{job_id}/latest.json" in names
     assert any(n.startswith(f"monitor/jobs/{job_id}/snapshots/") for n in names)
+
+
+def test_job_whose_sas_expired_is_written_with_the_managed_identity(
+    env: PollerEnv, azurite_oauth: AzuriteInfo, managed_identity: IdentityControl,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """D8: the SAS in the URI has expired (which is often why the job failed): the 403 leads to the
+    managed identity for that job, for the writes and for reading importErrors.log, and the choice sticks."""
+    caplog.set_level(logging.INFO, logger="jobmonitor.poller")
+    allow_identity(env, azurite_oauth, monkeypatch)
+    container = new_container(azurite_oauth)
+    upload_text(azurite_oauth, container, "importErrors.log", json.dumps(
+        {"errorCode": "404001", "errorStatus": "Device not found", "deviceId": "ghost"}) + "\n")
+    uri = expired_sas_uri(azurite_oauth, container)
+    # The SAS really is refused by this Azurite (which also accepts shared key and SAS besides tokens).
+    with pytest.raises(HttpResponseError) as refused:
+        ContainerClient.from_container_url(uri, connection_verify=str(azurite_oauth.ca_bundle)).upload_blob(
+            "probe", b"x")
+    assert refused.value.status_code == 403
+    job = {**failed_import("sas-expired", uri), "status": "running", "progress": 10}
+    storage: list[str] = []
+    poller = counting_poller(env, storage)
+    control = env.hubsim.control("devhub")
+    poller.tick()
+    control.seed_jobs([job])
+    assert poller.tick().hubs["devhub"].write_failures == 0
+    control.forget_jobs()
+    control.seed_jobs([{**job, "status": "failed", "progress": 20,
+                        "failureReason": "ErrorCode:AuthorizationFailed;the SAS token has expired"}])
+    assert poller.tick().hubs["devhub"].write_failures == 0
+    assert blob_names(azurite_oauth, container, f"{PREFIX}/") == [
+        f"{PREFIX}/sas-expired/failure-report.json", f"{PREFIX}/sas-expired/failure-report.md",
+        f"{PREFIX}/sas-expired/latest.json",
+        f"{PREFIX}/sas-expired/snapshots/00001-running-10.json",
+        f"{PREFIX}/sas-expired/snapshots/00002-failed-20.json",
+    ]
+    report = read_json(azurite_oauth, container, f"{PREFIX}/sas-expired/failure-report.json")
+    assert report["importErrors"]["totalLines"] == 1
+    assert managed_identity.counters().issued(wellknown.STORAGE_AUDIENCE) >= 1  # the SAS cannot have written
+    # One fallback line for the job, not one per tick: the second tick used the identity straight away.
+    assert [(e["jobId"], e["message"]) for e in events(caplog, "poller.sas_refused")] == [
+        ("sas-expired", "HTTP 403 AuthorizationFailure")]
+    assert not events(caplog, "poller.write_failed")
+
+
+def test_state_storage_uses_the_hosts_user_assigned_identity(
+    env: PollerEnv, azurite_oauth: AzuriteInfo, managed_identity: IdentityControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """(a) AzureWebJobsStorage__credential=managedidentity with __clientId: the state store asks the identity
+    endpoint for that client id (an unknown one is refused there, which shows it was the one asked for)."""
+    assert azurite_oauth.ca_bundle is not None
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(azurite_oauth.ca_bundle))
+    identity_state = {"AzureWebJobsStorage": "", "AzureWebJobsStorage__blobServiceUri": azurite_oauth.account_url,
+                      "AzureWebJobsStorage__credential": "managedidentity"}
+    unknown = "5a5a5a5a-0000-4000-8000-0000000000ff"
+    rejected = managed_identity.counters().rejected
+    result = env.poller(**identity_state, AzureWebJobsStorage__clientId=unknown).tick()
+    assert not result.hubs["devhub"].ok
+    assert managed_identity.counters().rejected > rejected
+    user_assigned = sorted(wellknown.USER_ASSIGNED_CLIENT_IDS)[0]
+    assert env.poller(**identity_state, AzureWebJobsStorage__clientId=user_assigned).tick().hubs["devhub"].ok
+    assert blob_names(azurite_oauth, env.state_container) == ["hubs/devhub.json"]

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
-import re
 import time
 
 import pytest
 
 from devstack.hubsim.vocab import JobStatus as SimStatus
-from tests.poller.conftest import (
+from tests.support.poller import (
+    IMPORT_KEY,
     PREFIX,
     PollerEnv,
+    assert_timeline,
     blob_names,
     cancel_job,
     container_sas_uri,
@@ -22,28 +22,10 @@ from tests.poller.conftest import (
     new_container,
     read_json,
     read_text,
-    upload_text,
+    snapshots,
+    start_failing_import,
     wait_terminal,
 )
-
-SNAPSHOT = re.compile(
-    r"^jobmonitor/(?P<job>[^/]+)/snapshots/(?P<seq>\d{5})-(?P<status>[a-z]+)-(?P<progress>\d+|na)\.json$"
-)
-
-
-def snapshots(env: PollerEnv, container: str, job_id: str) -> list[str]:
-    return [n for n in blob_names(env.azurite, container, f"{PREFIX}/{job_id}/snapshots/")]
-
-
-def assert_timeline(names: list[str]) -> list[tuple[str, str]]:
-    """Seqs run 1..n without gaps and no (status, progress) repeats back to back."""
-    parsed = [SNAPSHOT.match(n) for n in names]
-    assert all(parsed), names
-    seqs = [int(m["seq"]) for m in parsed if m]
-    assert seqs == list(range(1, len(names) + 1)), names
-    pairs = [(m["status"], m["progress"]) for m in parsed if m]
-    assert all(a != b for a, b in itertools.pairwise(pairs)), names
-    return pairs
 
 
 def test_export_that_completes(env: PollerEnv, caplog: pytest.LogCaptureFixture) -> None:
@@ -76,29 +58,6 @@ def test_export_that_completes(env: PollerEnv, caplog: pytest.LogCaptureFixture)
     assert first["polledAtUtc"].endswith("Z")
     changed = events(caplog, "poller.job_changed")
     assert [(e["status"], str(e["progress"])) for e in changed] == pairs
-
-
-IMPORT_KEY = "c2VjcmV0LWRldmljZS1rZXktdGhhdC1tdXN0LW5vdC1sZWFr"
-
-
-def failing_import_lines() -> str:
-    existing = {"id": "device-001", "importMode": "create",
-                "authentication": {"symmetricKey": {"primaryKey": IMPORT_KEY, "secondaryKey": IMPORT_KEY}}}
-    missing = {"id": "ghost-1", "importMode": "update"}
-    good = {"id": "new-device-1", "importMode": "createOrUpdate"}
-    malformed = '{"id":"bad-1","authentication":{"symmetricKey":{"primaryKey":"' + IMPORT_KEY
-    return "\n".join([json.dumps(existing), json.dumps(missing), json.dumps(good), malformed,
-                      json.dumps({**missing, "id": "ghost-2"})]) + "\n"
-
-
-def start_failing_import(env: PollerEnv) -> tuple[str, str]:
-    inputs, outputs = new_container(env.azurite), new_container(env.azurite)
-    upload_text(env.azurite, inputs, "devices.txt", failing_import_lines())
-    job_id = create_job(env.hubsim, "devhub", {
-        "type": "import", "inputBlobContainerUri": container_sas_uri(env.azurite, inputs),
-        "outputBlobContainerUri": container_sas_uri(env.azurite, outputs),
-    })
-    return job_id, outputs
 
 
 def test_import_that_fails_gets_a_report(env: PollerEnv, caplog: pytest.LogCaptureFixture) -> None:
@@ -177,3 +136,27 @@ def test_job_that_starts_and_ends_between_ticks(env: PollerEnv) -> None:
     assert f"{PREFIX}/{job_id}/failure-report.json" in names
     assert f"{PREFIX}/{job_id}/failure-report.md" in names
     assert f"{PREFIX}/{job_id}/latest.json" in names
+
+
+def test_listed_job_ids_that_cannot_name_a_blob_are_skipped_with_one_log_line(
+    env: PollerEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    """(b) The poller takes the ids the hub lists; one that is not blob-safe is skipped (logged once), not
+    crashed on, and the other jobs are written. A trailing newline used to slip through `$`."""
+    caplog.set_level(logging.INFO, logger="jobmonitor.poller")
+    container = new_container(env.azurite)
+    uri = container_sas_uri(env.azurite, container)
+    unsafe = ["bad/slash", "dot..dot", "newline\n", "with space", "x" * 201, "-leading-hyphen"]
+    seeded = env.hubsim.control("devhub").seed_jobs(
+        [{"jobId": job_id, "type": "export", "status": "running", "progress": 1, "outputBlobContainerUri": uri}
+         for job_id in [*unsafe, "fine:id@1"]])
+    assert seeded == [*unsafe, "fine:id@1"]
+    poller = env.poller()
+    for _ in range(3):
+        assert poller.tick().hubs["devhub"].ok
+    assert blob_names(env.azurite, container, f"{PREFIX}/") == [
+        f"{PREFIX}/fine:id@1/latest.json", f"{PREFIX}/fine:id@1/snapshots/00001-running-1.json"]
+    skipped = events(caplog, "poller.job_skipped")
+    assert sorted(e["jobId"] for e in skipped) == sorted(unsafe)
+    assert all(e["reason"] == "the jobId cannot be used as a blob name" for e in skipped)
+    assert list(env.state()["jobs"]) == ["fine:id@1"]

@@ -12,7 +12,8 @@ from azure.functions.timer import TimerRequest
 
 import poll_job_timer
 from shared.poller.tick import Poller, default_poller
-from tests.poller.conftest import (
+from tests.support.poller import (
+    IMPORT_KEY,
     PREFIX,
     PollerEnv,
     blob_names,
@@ -22,15 +23,15 @@ from tests.poller.conftest import (
     new_container,
     read_json,
     service,
+    start_failing_import,
     utc_iso,
     wait_terminal,
 )
-from tests.poller.test_poller_jobs import IMPORT_KEY, start_failing_import
 from tests.support.secrets import device_keys
 
 
 def _ago(**delta: float) -> str:
-    return utc_iso(datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(**delta))
+    return utc_iso(datetime.datetime.now(datetime.UTC) - datetime.timedelta(**delta))
 
 
 def test_first_run_backfills_old_jobs_without_reporting_them(env: PollerEnv, caplog: pytest.LogCaptureFixture) -> None:

@@ -46,6 +46,7 @@ from typing import Any
 import pytest
 import requests
 
+from bench.common import write_results
 from devstack.azurite import AzuriteInfo
 from devstack.hubsim import FaultKind, HubSimulator, Operation
 from devstack.hubsim.auth import make_sas
@@ -56,21 +57,6 @@ from shared.http.retry import BackoffPolicy
 from shared.iothub.auth import build_hub_auth
 from shared.poller.tick import Poller, TickResult
 from tests.fixtures.hubsim import HUBSIM_HUBS
-from tests.poller.conftest import (
-    API,
-    PREFIX,
-    PollerEnv,
-    blob_names,
-    cancel_job,
-    container_sas_uri,
-    create_job,
-    new_container,
-    read_json,
-    service,
-    upload_text,
-    wait_terminal,
-)
-from tests.poller.test_poller_jobs import SNAPSHOT, failing_import_lines
 from tests.soak.chaos import (
     ChaosBlobClients,
     KilledTick,
@@ -80,6 +66,22 @@ from tests.soak.chaos import (
     WireLog,
 )
 from tests.soak.figures import FIGURES_KEY
+from tests.support.poller import (
+    API,
+    PREFIX,
+    SNAPSHOT,
+    PollerEnv,
+    blob_names,
+    cancel_job,
+    container_sas_uri,
+    create_job,
+    failing_import_lines,
+    new_container,
+    read_json,
+    service,
+    upload_text,
+    wait_terminal,
+)
 from tests.support.secrets import seen_by_stand_ins
 
 TICKS = int(os.environ.get("SOAK_TICKS", "180"))
@@ -537,6 +539,10 @@ def test_poller_chaos_soak(
     text = "poller chaos soak\n" + "\n".join(f"  {k}: {v}" for k, v in figures.items())
     print("\n" + text)
     (tmp_path / "soak-figures.json").write_text(json.dumps(figures, indent=2))
+    if results := os.environ.get("SOAK_RESULTS"):  # make soak: docs/results/soak.md
+        write_results(Path(results), title="Chaos soak of the poller", made_by="make soak",
+                      note="What the soak does and checks: [reliability.md](../reliability.md).",
+                      body="```\n" + text + "\n```")
     request.config.stash[FIGURES_KEY] = text
     assert not problems, "\n".join(problems[:50])
     assert figures["duplicates"] == 0

@@ -41,19 +41,6 @@ FRONT_DOOR_LINKS = (
     "docs/contributing.md",
 )
 
-# Files another branch adds. A link to one is accepted while it is missing; once it exists it is checked like
-# any other, and its entry here must go (test_expected_files_are_still_missing says so).
-EXPECTED_ELSEWHERE: dict[str, str] = {
-    "docs/deploy.md": "written on branch issue-13 (the README's old Deploy section and its Kusto queries)",
-}
-
-# Links in pages this branch may not edit, broken by moving a section out of the README. Each must still be
-# broken (test_known_broken_links_are_still_broken): fix the page, then drop the entry.
-KNOWN_BROKEN: dict[tuple[str, str], str] = {
-    ("docs/security.md", "../README.md#faults-and-the-budget"):
-        "the section moved to docs/poller.md#faults-and-the-budget; security.md's owner updates the link",
-}
-
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _ATX_HEADING = re.compile(r"^ {0,3}#{1,6}(?:[ \t]+(?P<text>.*?))?(?:[ \t]+#+)?[ \t]*$")
 _CODE_SPAN = re.compile(r"(`+)(?:.+?)\1")
@@ -147,8 +134,6 @@ def problem(link: Link) -> str | None:
         return "points outside the repository"
     relative = target.relative_to(REPO).as_posix()
     if not target.exists():
-        if relative in EXPECTED_ELSEWHERE:
-            return None
         return f"{relative} does not exist"
     if fragment and target.suffix.lower() == ".md" and target.is_file():
         anchor = urllib.parse.unquote(fragment)
@@ -159,11 +144,10 @@ def problem(link: Link) -> str | None:
 
 @pytest.mark.parametrize("page", pages(), ids=lambda page: page.relative_to(REPO).as_posix())
 def test_relative_links_resolve(page: Path) -> None:
-    label = page.relative_to(REPO).as_posix()
     broken = [
         f"{link.where}: ({link.target}) {reason}"
         for link in links(page)
-        if (reason := problem(link)) is not None and (label, link.target) not in KNOWN_BROKEN
+        if (reason := problem(link)) is not None
     ]
     assert not broken, "broken links:\n" + "\n".join(broken)
 
@@ -172,20 +156,6 @@ def test_the_pages_and_their_links_are_found() -> None:
     found = {page.relative_to(REPO).as_posix() for page in pages()}
     assert {"README.md", "docs/get_job.md", "docs/poller.md", "docs/results/bench.md"} <= found
     assert len(links(README)) >= len(FRONT_DOOR_LINKS)
-
-
-@pytest.mark.parametrize(("page", "target"), sorted(KNOWN_BROKEN))
-def test_known_broken_links_are_still_broken(page: str, target: str) -> None:
-    matching = [link for link in links(REPO / page) if link.target == target]
-    assert matching, f"{page} no longer links {target}: drop it from KNOWN_BROKEN"
-    assert all(problem(link) is not None for link in matching), (
-        f"{page}'s link {target} resolves now: drop it from KNOWN_BROKEN")
-
-
-@pytest.mark.parametrize("relative", sorted(EXPECTED_ELSEWHERE))
-def test_expected_files_are_still_missing(relative: str) -> None:
-    assert not (REPO / relative).exists(), (
-        f"{relative} exists now: drop it from EXPECTED_ELSEWHERE so that links to it are checked")
 
 
 def test_readme_is_a_front_door() -> None:

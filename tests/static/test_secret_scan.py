@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from devstack.wellknown import AZURITE_KEY, azurite_connection_string, hub_connection_string
-from tests.fuzz.served import SIG
+from tests.support.served import SIG
 
 REPO = Path(__file__).resolve().parents[2]
 SCANNER = REPO / "tools" / "secret_scan.py"
@@ -107,7 +107,7 @@ def test_well_known_development_keys_and_digests_pass(planted_repo: Path) -> Non
 def test_fixture_allowlist_is_per_file(planted_repo: Path) -> None:
     """The fuzz suite's seeded signature is allowed in its own file, not anywhere else."""
     uri = f'URI = "https://a.blob.core.windows.net/c?sv=2021-08-06&sig={SIG}"\n'
-    track(planted_repo, "tests/fuzz/served.py", uri)
+    track(planted_repo, "tests/support/served.py", uri)
     assert run_scan(planted_repo).returncode == 0
     track(planted_repo, "app/config.py", uri)
     result = run_scan(planted_repo)
@@ -115,6 +115,13 @@ def test_fixture_allowlist_is_per_file(planted_repo: Path) -> None:
     assert result.stdout.startswith("app/config.py:1: SAS signature")
 
 
-def test_only_tracked_files_are_scanned(planted_repo: Path) -> None:
+def test_ignored_files_are_not_scanned_but_new_untracked_ones_are(planted_repo: Path) -> None:
+    """local.settings.json (ignored) may hold real keys; a new file not yet added may not: it would be
+    committed with the next `git add -A`."""
+    track(planted_repo, ".gitignore", "local.settings.json\n")
     (planted_repo / "local.settings.json").write_text(f"SharedAccessKey={random_key()}\n")
     assert run_scan(planted_repo).returncode == 0
+    (planted_repo / "new_module.py").write_text(f'KEY = "AccountKey={random_key()}"\n')
+    result = run_scan(planted_repo)
+    assert result.returncode == 1
+    assert result.stdout.startswith("new_module.py:1: connection string key")

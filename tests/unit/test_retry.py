@@ -6,8 +6,10 @@ import email.utils
 import random
 import time
 
+import pytest
+
 from shared.clock import Deadline
-from shared.http.retry import BackoffPolicy, retry_after_seconds
+from shared.http.retry import MAX_RETRY_AFTER_SECONDS, BackoffPolicy, retry_after_seconds
 
 THROTTLE_BODY = (
     '{"Message":"ErrorCode:ThrottlingBacklogTimeout;The request has been throttled. Wait 10 seconds and try again. '
@@ -48,3 +50,10 @@ def test_deadline_counts_down_on_the_given_clock() -> None:
     assert deadline.remaining() == 1 and not deadline.expired
     now[0] = 106.0
     assert deadline.remaining() == 0 and deadline.expired
+
+
+@pytest.mark.parametrize("value", ["inf", "1e999", "nan", "-5"])
+def test_absurd_retry_after_values_are_bounded(value: str) -> None:
+    seconds = retry_after_seconds({"Retry-After": value}, "")
+    assert seconds is None or 0 <= seconds <= MAX_RETRY_AFTER_SECONDS
+    assert retry_after_seconds({}, "Wait " + "9" * 400 + " seconds") == MAX_RETRY_AFTER_SECONDS

@@ -59,7 +59,7 @@ def container_sas(
         permission=ContainerSasPermissions(read=True, list=True)
         if read_only
         else ContainerSasPermissions(read=True, write=True, delete=True, list=True),
-        expiry=datetime.datetime.now(datetime.timezone.utc) + delta,
+        expiry=datetime.datetime.now(datetime.UTC) + delta,
     )
     return name, f"{azurite.account_url}/{name}?{sas}"
 

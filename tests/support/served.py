@@ -29,6 +29,16 @@ SAS_URI = (
 )
 
 
+# Seeded on devhub (and the active one on otherhub too): a mix of active and terminal jobs.
+SEEDED = {
+    "job-active": "running",
+    "job-queued": "enqueued",
+    "job-done": "completed",
+    "job-failed": "failed",
+    "job-cancelled": "cancelled",
+}
+
+
 def secrets(hubsim: HubSimulator) -> Secrets:
     """What no answer, header or log line may hold: the seeded signature, the devstack's keys and every
     credential the hubs received (the SAS tokens get_job minted)."""

@@ -137,7 +137,7 @@ def test_markdown_escapes_table_cells() -> None:
            "startTimeUtc": "2026-01-01T00:00:00Z", "endTimeUtc": "2026-01-01T01:02:03.5Z",
            "outputBlobContainerUri": "https://a.blob.core.windows.net/c?sig=secretsig"}
     report = build_report(job, hub="devhub", timeline=[], import_errors=None, import_errors_note=None,
-                          generated_at=datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc))
+                          generated_at=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC))
     document = report.to_json()
     assert document["durationSeconds"] == 3723.5
     markdown = render_markdown(document)
