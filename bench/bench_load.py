@@ -83,15 +83,16 @@ class LoadResult:
 
 
 def run_load(
-    *, base_url: str, function_key: str, controls: Sequence[HubControl], clients: int,
+    *, base_url: str | Sequence[str], function_key: str, controls: Sequence[HubControl], clients: int,
     requests_per_client: int | None = None, duration_seconds: float | None = None, seed: int = 5,
+    jobs: Sequence[str] = (*ACTIVE_JOBS, *TERMINAL_JOBS),
 ) -> LoadResult:
     """`clients` threads, each with its own keep-alive session, each asking `requests_per_client` times (or
-    until `duration_seconds` have passed) for a job drawn (seeded) from the active and terminal ones;
-    hub calls are the counters' growth meanwhile."""
+    until `duration_seconds` have passed) for a job drawn (seeded) from `jobs`; hub calls are the counters'
+    growth meanwhile. With several base URLs (hosts standing for instances), client i asks host i mod n."""
     if (requests_per_client is None) == (duration_seconds is None):
         raise ValueError("give requests_per_client or duration_seconds")
-    jobs = [*ACTIVE_JOBS, *TERMINAL_JOBS]
+    urls = [base_url] if isinstance(base_url, str) else list(base_url)
     before = sum(control.counters()["total"] for control in controls)
     result = LoadResult(clients=clients, requests=0, seconds=0.0)
     lock = threading.Lock()
@@ -99,6 +100,7 @@ def run_load(
 
     def client(index: int) -> None:
         rng = random.Random(seed * 1_000_003 + index)  # a reproducible request mix
+        url = urls[index % len(urls)]
         statuses: Counter[int] = Counter()
         latencies: list[float] = []
         unexpected: list[str] = []
@@ -114,7 +116,7 @@ def run_load(
                 job_id = rng.choice(jobs)
                 sent = time.perf_counter()
                 response = session.get(
-                    f"{base_url}/api/jobs/{job_id}", headers={"x-functions-key": function_key}, timeout=60
+                    f"{url}/api/jobs/{job_id}", headers={"x-functions-key": function_key}, timeout=60
                 )
                 latencies.append((time.perf_counter() - sent) * 1000)
                 statuses[response.status_code] += 1
