@@ -9,7 +9,8 @@ cache (a container of its own). Rows:
 - `per-instance`: `SHARED_CACHE_ENABLED=false`, each instance on its own: the behaviour before the shared cache,
   and the baseline of the latency ratio;
 - `shared`: the default settings (cache, single flight and call budget shared through AzureWebJobsStorage);
-- `budget`: shared, with `IOTHUB_CALLS_PER_MINUTE` below what the clients would otherwise cost the hub.
+- `budget`: shared, with `IOTHUB_CALLS_PER_MINUTE` below what the clients would otherwise cost the hub; this row
+  lasts at least a minute, the budget's window (a shorter row may rightly spend a minute's budget in less).
 
 After the load of the 8-instance rows, a finished job nobody asked for yet is asked for by all 100 clients at
 once: its hub calls. Targets (printed as verdicts, never asserted): hub calls/min 8 instances / 1 instance
@@ -50,6 +51,7 @@ REPO = Path(__file__).resolve().parent.parent
 S1_PER_MINUTE = 100
 CLIENTS = 100
 BUDGET_PER_MINUTE = 20
+BUDGET_ROW_SECONDS = 60.0
 ACTIVE = ("scale-active-1",)
 FINISHED = ("scale-done-1", "scale-failed-1", "scale-cancelled-1")
 HOST_START_SECONDS = 60.0
@@ -208,12 +210,14 @@ def main(argv: list[str] | None = None) -> None:
             plan = [("per-instance", 1), ("per-instance", most)] + [("shared", n) for n in counts] + [("budget", most)]
             rows = []
             for mode, instances in plan:
-                rows.append(run_row(mode, instances, control=control, base=base, seconds=args.seconds,
+                seconds = max(args.seconds, BUDGET_ROW_SECONDS) if mode == "budget" else args.seconds
+                rows.append(run_row(mode, instances, control=control, base=base, seconds=seconds,
                                     log_dir=Path(tmp), finished_probe=instances == most and mode != "budget"))
                 print(f"  {mode:<12} {instances} instance(s): {rows[-1].per_minute:.0f} hub calls/min", flush=True)
         finally:
             processes.stop(azurite_process)
-    print(f"get_job scaled out: {CLIENTS} clients, {args.seconds:g} s a row, 1 active + 3 finished jobs, "
+    print(f"get_job scaled out: {CLIENTS} clients, {args.seconds:g} s a row (the budget row "
+          f"{max(args.seconds, BUDGET_ROW_SECONDS):g} s), 1 active + 3 finished jobs, "
           f"S1 throttle {S1_PER_MINUTE}/min in the simulator, one Azurite")
     print(table(rows))
     shared = {row.instances: row for row in rows if row.mode == "shared"}
@@ -223,8 +227,9 @@ def main(argv: list[str] | None = None) -> None:
     latency = shared[most].p50 / max(alone.p50, 1e-9)
     print(f"  hub calls/min, shared, {most} / {min(counts)} instance(s) = {ratio:.2f}  "
           f"({verdict(ratio, target=1.25, at_most=True)})")
-    print(f"  budget row: {budget.per_minute:.0f} hub calls/min with IOTHUB_CALLS_PER_MINUTE={BUDGET_PER_MINUTE}  "
-          f"({verdict(budget.per_minute, target=BUDGET_PER_MINUTE, at_most=True)})")
+    print(f"  budget row: {budget.hub_calls} hub calls in {budget.seconds:.0f} s with "
+          f"IOTHUB_CALLS_PER_MINUTE={BUDGET_PER_MINUTE}  "
+          f"({verdict(budget.hub_calls, target=BUDGET_PER_MINUTE, at_most=True)})")
     healthy = sum(row.other_statuses for row in rows if row.mode == "shared")
     print(f"  answers other than 200/304 in the shared rows (hub healthy): {healthy}  "
           f"({verdict(healthy, target=0, at_most=True)})")

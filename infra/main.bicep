@@ -151,6 +151,18 @@ param iotHubRetryBudgetSeconds string = '20'
 @description('IOTHUB_MAX_ATTEMPTS: upstream attempts per call.')
 param iotHubMaxAttempts int = 4
 
+@description('IOTHUB_CALLS_PER_MINUTE: the call budget the whole app keeps per hub (get_job and the poller, every instance): N for every hub, or hub=N pairs. Default: half of one S1 unit\'s 100 jobs operations a minute.')
+param iotHubCallsPerMinute string = '50'
+
+@description('SHARED_CACHE_ENABLED: share get_job\'s cache, its single flight and the call budget between instances through the app\'s storage account (false: each instance on its own).')
+param sharedCacheEnabled bool = true
+
+@description('SHARED_CACHE_CONTAINER: container of the shared cache and the call budgets in the app\'s own storage account (created here).')
+param sharedCacheContainer string = 'jobmonitor-cache'
+
+@description('SHARED_CACHE_MAX_ENTRIES: entries the shared cache keeps at most (the oldest are swept first).')
+param sharedCacheMaxEntries int = 10000
+
 @description('Grant "Storage Table Data Contributor" on the app\'s own storage account: the host persists its diagnostic events in tables (Microsoft lists it beside Blob Data Owner for host storage with diagnostic events).')
 param grantHostTableAccess bool = true
 
@@ -298,6 +310,10 @@ var appReadSettings = [
     value: string(iotHubMaxAttempts)
   }
   {
+    name: 'IOTHUB_CALLS_PER_MINUTE'
+    value: iotHubCallsPerMinute
+  }
+  {
     name: 'GET_JOB_CACHE_TTL_SECONDS'
     value: getJobCacheTtlSeconds
   }
@@ -308,6 +324,18 @@ var appReadSettings = [
   {
     name: 'GET_JOB_REDACT_SAS'
     value: getJobRedactSas ? 'true' : 'false'
+  }
+  {
+    name: 'SHARED_CACHE_ENABLED'
+    value: sharedCacheEnabled ? 'true' : 'false'
+  }
+  {
+    name: 'SHARED_CACHE_CONTAINER'
+    value: sharedCacheContainer
+  }
+  {
+    name: 'SHARED_CACHE_MAX_ENTRIES'
+    value: string(sharedCacheMaxEntries)
   }
   {
     name: 'POLL_SCHEDULE'
@@ -533,6 +561,15 @@ resource stateContainer 'Microsoft.Storage/storageAccounts/blobServices/containe
   }
 }
 
+// get_job's shared cache and the hubs' call budgets (shared by every instance): created here too, for the same reason.
+resource sharedCacheContainerResource 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: sharedCacheContainer
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Identity, plan and app
 // ---------------------------------------------------------------------------------------------------------------
@@ -644,6 +681,7 @@ module appRoles 'modules/app-roles.bicep' = {
   params: {
     storageAccountName: storage.name
     stateContainerName: stateContainer.name
+    sharedCacheContainerName: sharedCacheContainerResource.name
     appInsightsName: appInsights.name
     principalId: principalId
     grantTableAccess: grantHostTableAccess

@@ -104,6 +104,11 @@ class HubThrottledError(HubError):
         return {**super()._fields(), "retry_after": self.retry_after}
 
 
+class HubBudgetExhausted(HubThrottledError):
+    """The app's own call budget for the hub (IOTHUB_CALLS_PER_MINUTE, kept across instances) has no call left
+    before `retry_after` seconds, or the hub asked every instance to wait: nothing was sent."""
+
+
 class HubServiceError(HubError):
     """5xx, a dropped connection or an answer that is not the JSON the API documents."""
 
@@ -125,6 +130,11 @@ class CachedFailure(JobMonitorError):
         super().__init__(str(error))
         self.error = error
         self.outcome = outcome
+
+
+class SharedStoreUnavailable(JobMonitorError):
+    """The shared cache's storage (AzureWebJobsStorage) failed or is being given time to recover: the caller
+    goes on per instance (shared/cache/health.py)."""
 
 
 # -- the poller ----------------------------------------------------------------------------------------------

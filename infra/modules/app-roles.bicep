@@ -10,6 +10,8 @@
 // - Storage Blob Data Contributor on the state container: the poller's own need (MONITOR_STATE_CONTAINER). The
 //   host's account-wide role covers it today, since both share one identity; this assignment states the app's need
 //   on its own, so it survives the day the host's role is narrowed or moved to another identity.
+// - Storage Blob Data Contributor on the shared-cache container (SHARED_CACHE_CONTAINER): get_job's shared cache
+//   and the hubs' call budgets, read and written by every instance; for the same reason.
 // - Storage Table Data Contributor (optional, grantTableAccess): the host's diagnostic events.
 // - Storage Queue Data Contributor (optional, grantQueueAccess): blob triggers and Durable Functions only; unused here.
 // - Monitoring Metrics Publisher on Application Insights: telemetry with Entra ID (local auth is off).
@@ -19,6 +21,9 @@ param storageAccountName string
 
 @description('The poller\'s state container in that account (MONITOR_STATE_CONTAINER).')
 param stateContainerName string
+
+@description('The shared cache\'s container in that account (SHARED_CACHE_CONTAINER).')
+param sharedCacheContainerName string
 
 @description('Application Insights component receiving the app\'s telemetry, in this resource group.')
 param appInsightsName string
@@ -47,6 +52,10 @@ resource stateContainer 'Microsoft.Storage/storageAccounts/blobServices/containe
   name: '${storageAccountName}/default/${stateContainerName}'
 }
 
+resource sharedCacheContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = {
+  name: '${storageAccountName}/default/${sharedCacheContainerName}'
+}
+
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: appInsightsName
 }
@@ -64,6 +73,16 @@ resource hostBlobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 resource stateWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(stateContainer.id, principalId, roleStorageBlobDataContributor)
   scope: stateContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleStorageBlobDataContributor)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource sharedCacheWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(sharedCacheContainer.id, principalId, roleStorageBlobDataContributor)
+  scope: sharedCacheContainer
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleStorageBlobDataContributor)
     principalId: principalId

@@ -2,7 +2,8 @@
 
 Only idempotent GETs go through here (retrieve one job, list all jobs). Failures come out as the
 shared.errors hierarchy; the hub's own error body is parsed for its code and tracking id, never
-passed on raw.
+passed on raw. Every request, retries included, first takes a call from the hub's call budget
+(shared/cache/budget.py), so get_job and the poller, on every instance, stay inside one budget.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import requests
 
@@ -22,6 +23,7 @@ from shared.errors import (
     BodyReadError,
     CredentialError,
     HubAuthError,
+    HubBudgetExhausted,
     HubError,
     HubServiceError,
     HubThrottledError,
@@ -35,6 +37,9 @@ from shared.http.targets import TargetGuard, parse_uri
 from shared.iothub.auth import HubAuth, build_hub_auth
 from shared.iothub.error_bodies import error_info
 from shared.settings import HubClientSettings, HubSettings
+
+if TYPE_CHECKING:
+    from shared.cache.budget import CallBudget
 
 T = TypeVar("T")
 
@@ -65,9 +70,13 @@ class HubClient:
         auth: HubAuth,
         backoff: BackoffPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        budget: CallBudget | None = None,
     ) -> None:
+        """`budget` None: no call budget (a client of its own, as tests build); `default_hub_client` gives the
+        process's client the app's budget."""
         self._settings = settings
         self._auth = auth
+        self._budget = budget
         self._backoff = backoff or BackoffPolicy()
         self._sleep = sleep
         self._sessions: dict[str, requests.Session] = {}
@@ -78,16 +87,21 @@ class HubClient:
         return self._auth.kind
 
     def get_job(
-        self, hub: HubSettings, job_id: str, *, api_version: str | None = None, deadline: Deadline | None = None
+        self, hub: HubSettings, job_id: str, *, api_version: str | None = None, deadline: Deadline | None = None,
+        budget_wait_seconds: float = 0.0,
     ) -> HubResult[dict[str, Any]]:
+        """`budget_wait_seconds`: how long to wait for the call budget before HubBudgetExhausted (a caller who
+        can be answered otherwise, with a slightly stale document, waits for nothing)."""
         path = f"/jobs/{urllib.parse.quote(job_id, safe='')}"
-        return self._get(hub, path, api_version=api_version, deadline=deadline, expect=dict, max_bytes=MAX_JOB_BYTES)
+        return self._get(hub, path, api_version=api_version, deadline=deadline, expect=dict, max_bytes=MAX_JOB_BYTES,
+                         budget_wait=budget_wait_seconds)
 
     def list_jobs(
         self, hub: HubSettings, *, api_version: str | None = None, deadline: Deadline | None = None
     ) -> HubResult[list[dict[str, Any]]]:
+        """Waits for the call budget as long as the deadline allows: the poller has time, callers do not."""
         result = self._get(hub, "/jobs", api_version=api_version, deadline=deadline, expect=list,
-                           max_bytes=MAX_LIST_BYTES)
+                           max_bytes=MAX_LIST_BYTES, budget_wait=None)
         if not all(isinstance(job, dict) for job in result.value):
             raise HubServiceError(
                 "the hub listed jobs that are not JSON objects", hub=hub.name, status_code=200,
@@ -123,6 +137,7 @@ class HubClient:
         deadline: Deadline | None,
         expect: type,
         max_bytes: int,
+        budget_wait: float | None,
     ) -> HubResult[Any]:
         deadline = deadline or Deadline(self._settings.retry_budget_seconds)
         url = f"{hub.endpoint}{path}"
@@ -132,6 +147,12 @@ class HubClient:
         while True:
             attempt += 1
             retry_after: float | None = None
+            if self._budget is not None:
+                wait = deadline.remaining() if budget_wait is None else min(budget_wait, deadline.remaining())
+                try:
+                    self._budget.acquire(hub.name, wait_seconds=wait, sleep=self._sleep)
+                except HubBudgetExhausted as exhausted:
+                    raise exhausted.evolve(attempts=attempt - 1) from None
             try:
                 result = self._attempt(hub, url, params, deadline=deadline, expect=expect, attempt=attempt,
                                        max_bytes=max_bytes)
@@ -142,6 +163,8 @@ class HubClient:
             except _Retryable as retryable:
                 error: HubError | CredentialError = retryable.error
                 retry_after = retryable.retry_after
+                if self._budget is not None and isinstance(error, HubThrottledError) and retry_after:
+                    self._budget.pause(hub.name, retry_after)  # every instance holds off, not only this call
             if attempt >= self._settings.max_attempts:
                 raise _final(error, retry_after, attempt)
             delay = self._backoff.delay(attempt=attempt, retry_after=retry_after)
@@ -249,6 +272,8 @@ def default_hub_client(settings: HubClientSettings) -> HubClient:
     with _default_lock:
         client = _default_clients.get(settings)
         if client is None:
-            client = HubClient(settings=settings, auth=build_hub_auth(settings))
+            from shared.cache.budget import default_call_budget
+
+            client = HubClient(settings=settings, auth=build_hub_auth(settings), budget=default_call_budget(settings))
             _default_clients[settings] = client
         return client

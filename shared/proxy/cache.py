@@ -39,6 +39,8 @@ class JobCache(Generic[V]):
     `is_final(value)` says an answer never changes (a job in a terminal state). Errors are shared
     with the callers already waiting but, unless `cache_error` says so, not kept for later ones; they
     reach callers as CachedFailure, which says whether this caller made the call (MISS) or not.
+    `ttl_of(value)`, if given, caps how long a value is reused: an answer another instance fetched a
+    while ago has less of its TTL left.
     """
 
     def __init__(
@@ -48,12 +50,14 @@ class JobCache(Generic[V]):
         max_final_entries: int,
         is_final: Callable[[V], bool],
         cache_error: Callable[[Exception], bool] = lambda _error: False,
+        ttl_of: Callable[[V], float] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._ttl = ttl_seconds
         self._max_final = max_final_entries
         self._is_final = is_final
         self._cache_error = cache_error
+        self._ttl_of = ttl_of
         self._clock = clock
         self._lock = threading.Lock()
         self._final: OrderedDict[Hashable, V] = OrderedDict()
@@ -109,9 +113,13 @@ class JobCache(Generic[V]):
                 self._final.move_to_end(key)
                 while len(self._final) > self._max_final:
                     self._final.popitem(last=False)
-            elif self._ttl > 0 and (error is None or self._cache_error(error)):
-                self._recent[key] = (self._clock() + self._ttl, value, error)
-                self._prune()
+            else:
+                ttl = self._ttl
+                if error is None and value is not None and self._ttl_of is not None:
+                    ttl = min(ttl, self._ttl_of(value))
+                if ttl > 0 and (error is None or self._cache_error(error)):
+                    self._recent[key] = (self._clock() + ttl, value, error)
+                    self._prune()
         flight.done.set()
 
     def _prune(self) -> None:

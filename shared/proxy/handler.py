@@ -6,14 +6,12 @@ translates the Functions request and response.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
 import os
 import threading
 import time
-from dataclasses import dataclass
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from shared.clock import Deadline
@@ -29,7 +27,7 @@ from shared.errors import (
     JobNotFoundError,
     SettingsError,
 )
-from shared.jobs import JobStatus, is_valid_hub_name
+from shared.jobs import is_valid_hub_name
 from shared.logs import log_event
 from shared.proxy.answers import (
     JSON_CONTENT_TYPE,
@@ -40,28 +38,23 @@ from shared.proxy.answers import (
     etag_matches,
 )
 from shared.proxy.cache import CacheOutcome, JobCache
+from shared.proxy.prepared import PreparedJob, Source
 from shared.proxy.validation import is_known_api_version, is_valid_job_id
-from shared.redaction import redact_job
 from shared.settings import AppSettings, HubSettings, ProxySettings
 
 if TYPE_CHECKING:
     from shared.iothub.client import HubClient
+    from shared.proxy.shared_tier import JobKey, SharedJobCache
 
 logger = logging.getLogger("get_job")
 
 # Seconds to suggest to callers when the token endpoint or the hub is unavailable.
 UNAVAILABLE_RETRY_AFTER_SECONDS = 5
-
-
-@dataclass(frozen=True, kw_only=True)
-class PreparedJob:
-    """A hub answer made ready to serve: redacted body bytes and their ETag, computed once."""
-
-    body: bytes
-    etag: str
-    status: JobStatus
-    tracking_id: str | None
-    attempts: int
+# A stale answer is reused by this instance for at least this long (and at most the TTL), so that callers over
+# the budget are answered from memory, not each with a look at the budget.
+MIN_STALE_REUSE_SECONDS = 0.5
+# Active jobs whose last answer this instance keeps for stale serving (the terminal ones are in the cache).
+LAST_ANSWERS = 1024
 
 
 class _Failure(JobMonitorError):
@@ -80,9 +73,12 @@ class _Failure(JobMonitorError):
 
 
 class JobProxy:
-    def __init__(self, *, settings: AppSettings, client: HubClient) -> None:
+    """`shared`: the cache shared by every instance, behind this instance's own (None: per instance only)."""
+
+    def __init__(self, *, settings: AppSettings, client: HubClient, shared: SharedJobCache | None = None) -> None:
         self._settings = settings
         self._client = client
+        self._shared = shared
         proxy: ProxySettings = settings.proxy
         self._cache: JobCache[PreparedJob] = JobCache(
             ttl_seconds=proxy.cache_ttl_seconds,
@@ -90,7 +86,10 @@ class JobProxy:
             is_final=lambda job: job.status.is_terminal,
             # An unknown id is asked for again and again by pollers: answer those from the TTL too.
             cache_error=lambda error: isinstance(error, JobNotFoundError),
+            ttl_of=self._reuse_seconds,
         )
+        self._last: OrderedDict[JobKey, PreparedJob] = OrderedDict()
+        self._last_lock = threading.Lock()
 
     def handle(self, request: ProxyRequest) -> ProxyResponse:
         started = time.monotonic()
@@ -110,15 +109,18 @@ class JobProxy:
         except _Failure as failure:
             self._log(
                 request=request, job_id=job_id, hub=hub_name, status=failure.status,
-                upstream_status=failure.upstream_status, outcome=failure.outcome, attempts=failure.attempts,
+                upstream_status=failure.upstream_status,
+                outcome=failure.outcome.value if failure.outcome else None, attempts=failure.attempts,
                 started=started, tracking_id=failure.tracking_id, error=failure.code.value,
             )
             return error_response(failure.status, failure.code, failure.message, headers=failure.headers,
                                   tracking_id=failure.tracking_id, job_id=job_id, hub=hub_name, method=request.method)
         response = self._ok(request, prepared)
+        # The leader of this instance says where its answer came from: the hub, the shared cache, or stale.
+        cache = prepared.source.value if outcome is CacheOutcome.MISS else outcome.value
         self._log(
             request=request, job_id=job_id, hub=hub_name, status=response.status_code, upstream_status=200,
-            outcome=outcome, attempts=prepared.attempts if outcome is CacheOutcome.MISS else 0,
+            outcome=cache, attempts=prepared.attempts if outcome is CacheOutcome.MISS else 0,
             started=started, tracking_id=prepared.tracking_id,
         )
         return response
@@ -147,22 +149,31 @@ class JobProxy:
         return value
 
     def _fetch(self, hub: HubSettings, job_id: str, api_version: str) -> tuple[PreparedJob, CacheOutcome]:
+        key: JobKey = (hub.name, job_id, api_version)
+
+        def from_hub(budget_wait_seconds: float) -> PreparedJob:
+            result = self._client.get_job(hub, job_id, api_version=api_version, deadline=deadline,
+                                          budget_wait_seconds=budget_wait_seconds)
+            return PreparedJob.from_job(result.value, redact_sas=self._settings.proxy.redact_sas,
+                                        tracking_id=result.tracking_id, attempts=result.attempts,
+                                        fetched_at=time.time())
+
         def fetch() -> PreparedJob:
-            result = self._client.get_job(hub, job_id, api_version=api_version, deadline=deadline)
-            body = json.dumps(
-                redact_job(result.value, redact_sas=self._settings.proxy.redact_sas), separators=(",", ":")
-            ).encode()
-            return PreparedJob(
-                body=body,
-                etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
-                status=JobStatus.parse(result.value.get("status")),
-                tracking_id=result.tracking_id,
-                attempts=result.attempts,
-            )
+            # Only this instance's leader for the key gets here: the shared cache, or the hub itself.
+            from shared.proxy.shared_tier import fetch_alone
+
+            local = self._last_answer(key)
+            if self._shared is not None:
+                job = self._shared.get(key, from_hub, deadline=deadline, local=local)
+            else:
+                job = fetch_alone(from_hub, local=local, now=time.time())
+            if job.source is not Source.STALE and not job.status.is_terminal:
+                self._keep_last(key, job)
+            return job
 
         deadline = Deadline(self._settings.hub.retry_budget_seconds)
         try:
-            return self._cache.get((hub.name, job_id, api_version), fetch, wait_seconds=deadline.remaining())
+            return self._cache.get(key, fetch, wait_seconds=deadline.remaining())
         except CoalescedWaitTimeout:
             raise _Failure(
                 status=504, code=ApiErrorCode.UPSTREAM_TIMEOUT, outcome=CacheOutcome.COALESCED,
@@ -170,6 +181,25 @@ class JobProxy:
             ) from None
         except CachedFailure as failure:
             raise self._failure(failure.error, failure.outcome) from None
+
+    def _reuse_seconds(self, job: PreparedJob) -> float:
+        """How long this instance may reuse an active job's answer: what is left of its TTL since it was fetched
+        (by any instance), or, for a stale one, until the hub may be asked again."""
+        ttl = self._settings.proxy.cache_ttl_seconds
+        if job.source is Source.STALE:
+            return min(ttl, max(MIN_STALE_REUSE_SECONDS, job.retry_after))
+        return ttl - max(0.0, job.age(time.time()))
+
+    def _last_answer(self, key: JobKey) -> PreparedJob | None:
+        with self._last_lock:
+            return self._last.get(key)
+
+    def _keep_last(self, key: JobKey, job: PreparedJob) -> None:
+        with self._last_lock:
+            self._last[key] = job
+            self._last.move_to_end(key)
+            while len(self._last) > LAST_ANSWERS:
+                self._last.popitem(last=False)
 
     def _failure(self, error: Exception, outcome: CacheOutcome) -> _Failure:
         """The answer for an upstream error; only the caller that made the call reports its attempts."""
@@ -207,6 +237,9 @@ class JobProxy:
         headers = {"ETag": prepared.etag, "Cache-Control": "no-store", "Content-Type": JSON_CONTENT_TYPE}
         if prepared.tracking_id:
             headers["x-upstream-request-id"] = prepared.tracking_id
+        if prepared.source is Source.STALE:
+            # Older than the TTL: the hub or the call budget said wait. Age says how old (RFC 9111).
+            headers["Age"] = str(max(0, int(prepared.age(time.time()))))
         if etag_matches(request.headers.get("if-none-match"), prepared.etag):
             return ProxyResponse(status_code=304, body=b"", headers=headers)
         body = b"" if request.method.upper() == "HEAD" else prepared.body
@@ -214,13 +247,13 @@ class JobProxy:
 
     def _log(
         self, *, request: ProxyRequest, job_id: str | None, hub: str | None, status: int,
-        upstream_status: int | None, outcome: CacheOutcome | None, attempts: int, started: float,
+        upstream_status: int | None, outcome: str | None, attempts: int, started: float,
         tracking_id: str | None, error: str | None = None,
     ) -> None:
         log_event(
             logger, "get_job", level=logging.WARNING if status >= 500 else logging.INFO,
             jobId=job_id, hub=hub, method=request.method.upper(), status=status, upstreamStatus=upstream_status,
-            cache=outcome.value if outcome else None, attempts=attempts,
+            cache=outcome, attempts=attempts,
             durationMs=round((time.monotonic() - started) * 1000, 2), upstreamTrackingId=tracking_id, error=error,
         )
 
@@ -250,8 +283,23 @@ def default_job_proxy() -> JobProxy:
             from shared.iothub.client import default_hub_client
 
             settings = AppSettings.from_environ(os.environ)
-            _default_proxy = JobProxy(settings=settings, client=default_hub_client(settings.hub))
+            _default_proxy = JobProxy(settings=settings, client=default_hub_client(settings.hub),
+                                      shared=default_shared_job_cache(settings))
         return _default_proxy
+
+
+def default_shared_job_cache(settings: AppSettings) -> SharedJobCache | None:
+    """The shared tier, unless SHARED_CACHE_ENABLED is false or GET_JOB_REDACT_SAS is false (only redacted
+    documents are stored: with signatures in the answers, each instance keeps its own)."""
+    if not settings.shared_cache.enabled or not settings.proxy.redact_sas:
+        return None
+    from shared.cache.store import default_shared_store
+    from shared.proxy.shared_tier import SharedJobCache
+
+    return SharedJobCache(
+        store=default_shared_store(settings.shared_cache), ttl_seconds=settings.proxy.cache_ttl_seconds,
+        retry_budget_seconds=settings.hub.retry_budget_seconds, max_entries=settings.shared_cache.max_entries,
+    )
 
 
 def reset_default_job_proxy() -> None:

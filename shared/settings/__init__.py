@@ -1,11 +1,13 @@
 """App settings, read once into typed objects and validated with errors that name the setting.
 
 `AppSettings.from_environ(os.environ)` reads everything; each part lives with its concern: names.py (every
-setting name), hub.py (IOTHUB_*), proxy.py (GET_JOB_*), poller.py (MONITOR_*, AzureWebJobsStorage).
+setting name), hub.py (IOTHUB_*), proxy.py (GET_JOB_*), poller.py (MONITOR_*, AzureWebJobsStorage),
+shared_cache.py (SHARED_CACHE_*).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -22,6 +24,7 @@ from shared.settings.names import SETTING_NAMES
 from shared.settings.poller import DEFAULT_STATE_CONTAINER, PollerSettings, StateStorage, read_poller_settings
 from shared.settings.proxy import ProxySettings, read_proxy_settings
 from shared.settings.reader import SettingsReader
+from shared.settings.shared_cache import SharedCacheSettings, read_shared_cache_settings, read_shared_container
 
 __all__ = [
     "AZURE_HUB_SUFFIX",
@@ -35,6 +38,7 @@ __all__ = [
     "HubSettings",
     "PollerSettings",
     "ProxySettings",
+    "SharedCacheSettings",
     "StateStorage",
 ]
 
@@ -44,10 +48,19 @@ class AppSettings:
     hub: HubClientSettings
     proxy: ProxySettings
     poller: PollerSettings
+    shared_cache: SharedCacheSettings
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> AppSettings:
         reader = SettingsReader(environ)
-        return cls(
-            hub=read_hub_settings(reader), proxy=read_proxy_settings(reader), poller=read_poller_settings(reader)
+        hub = read_hub_settings(reader)
+        proxy = read_proxy_settings(reader)
+        shared_container = read_shared_container(reader)
+        poller = read_poller_settings(reader, app_containers=(shared_container,))
+        shared_cache = read_shared_cache_settings(
+            reader, container=shared_container, storage=poller.state_storage,
+            storage_client_id=poller.storage_client_id, state_container=poller.state_container,
         )
+        # The hub client keeps the call budget, so it is told where the instances share it.
+        return cls(hub=dataclasses.replace(hub, shared_cache=shared_cache), proxy=proxy, poller=poller,
+                   shared_cache=shared_cache)

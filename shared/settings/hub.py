@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from shared.errors import SettingsError, TargetRejected
 from shared.http.targets import parse_uri
@@ -11,6 +12,7 @@ from shared.jobs import DEFAULT_API_VERSION, KNOWN_API_VERSIONS, is_valid_hub_na
 from shared.settings.names import (
     IOTHUB_API_VERSION,
     IOTHUB_AUTH,
+    IOTHUB_CALLS_PER_MINUTE,
     IOTHUB_CONNECT_TIMEOUT_SECONDS,
     IOTHUB_CONNECTION_STRINGS,
     IOTHUB_ENDPOINTS,
@@ -23,11 +25,18 @@ from shared.settings.names import (
 )
 from shared.settings.reader import SettingsReader
 
+if TYPE_CHECKING:
+    from shared.settings.shared_cache import SharedCacheSettings
+
 AZURE_HUB_SUFFIX = ".azure-devices.net"
 # IoT Hub's DNS suffixes in the public and sovereign clouds: an endpoint override may only name
 # `{hub}` under one of these (over https), or a loopback address (the devstack), so that a mistyped
 # setting never sends the hub's credentials to another host or over plain http.
 AZURE_HUB_SUFFIXES = (".azure-devices.net", ".azure-devices.cn", ".azure-devices.us", ".azure-devices.de")
+# Half of one S1/S2 unit's jobs throttle (100 a minute): the other half stays for whatever else the customer
+# runs against the hub, whose throttle this app shares.
+DEFAULT_CALLS_PER_MINUTE = 50
+MAX_CALLS_PER_MINUTE = 10_000
 
 
 class HubAuthMode(str, Enum):
@@ -88,6 +97,10 @@ class HubClientSettings:
     read_timeout_seconds: float
     retry_budget_seconds: float
     max_attempts: int
+    default_calls_per_minute: int = DEFAULT_CALLS_PER_MINUTE
+    calls_per_minute: tuple[tuple[str, int], ...] = ()  # (hub name in lower case, calls a minute)
+    # Where the call budget is kept across instances (None: per instance); set by AppSettings.
+    shared_cache: SharedCacheSettings | None = None
 
     @property
     def default_hub(self) -> HubSettings:
@@ -96,6 +109,39 @@ class HubClientSettings:
     def hub(self, name: str) -> HubSettings | None:
         wanted = name.lower()
         return next((h for h in self.hubs if h.name.lower() == wanted), None)
+
+    def calls_per_minute_for(self, hub_name: str) -> int:
+        """The hub's call budget: what the whole app (every instance, get_job and the poller) may send it."""
+        return dict(self.calls_per_minute).get(hub_name.lower(), self.default_calls_per_minute)
+
+
+def _calls_per_minute(reader: SettingsReader, names: list[str]) -> tuple[int, tuple[tuple[str, int], ...]]:
+    """IOTHUB_CALLS_PER_MINUTE: `N` for every hub, and/or `hub=N` for one."""
+    default = DEFAULT_CALLS_PER_MINUTE
+    per_hub: dict[str, int] = {}
+    bare = 0
+    known = {n.lower() for n in names}
+    for item in reader.items(IOTHUB_CALLS_PER_MINUTE):
+        name, sep, raw = item.rpartition("=")
+        name = name.strip().lower()
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise SettingsError(IOTHUB_CALLS_PER_MINUTE, f"{item!r} is not N or hub=N") from None
+        if not 1 <= value <= MAX_CALLS_PER_MINUTE:
+            raise SettingsError(IOTHUB_CALLS_PER_MINUTE, f"must be between 1 and {MAX_CALLS_PER_MINUTE}, got {value}")
+        if not sep:
+            bare += 1
+            default = value
+        elif name not in known:
+            raise SettingsError(IOTHUB_CALLS_PER_MINUTE, f"names a hub not in {IOTHUB_HUBS}: {name!r}")
+        elif name in per_hub:
+            raise SettingsError(IOTHUB_CALLS_PER_MINUTE, f"names hub {name!r} twice")
+        else:
+            per_hub[name] = value
+    if bare > 1:
+        raise SettingsError(IOTHUB_CALLS_PER_MINUTE, "gives more than one value for every hub")
+    return default, tuple(sorted(per_hub.items()))
 
 
 def _endpoint_overrides(reader: SettingsReader) -> dict[str, str]:
@@ -170,6 +216,7 @@ def read_hub_settings(reader: SettingsReader) -> HubClientSettings:
     api_version = reader.text(IOTHUB_API_VERSION, DEFAULT_API_VERSION) or DEFAULT_API_VERSION
     if api_version not in KNOWN_API_VERSIONS:
         raise SettingsError(IOTHUB_API_VERSION, f"{api_version!r} is not a known IoT Hub api-version")
+    default_calls, calls = _calls_per_minute(reader, names)
     return HubClientSettings(
         hubs=hubs,
         auth_mode=auth_mode,
@@ -180,4 +227,6 @@ def read_hub_settings(reader: SettingsReader) -> HubClientSettings:
         read_timeout_seconds=reader.number(IOTHUB_READ_TIMEOUT_SECONDS, 10.0, float, low=0.1, high=120),
         retry_budget_seconds=reader.number(IOTHUB_RETRY_BUDGET_SECONDS, 20.0, float, low=0.5, high=200),
         max_attempts=reader.number(IOTHUB_MAX_ATTEMPTS, 4, int, low=1, high=10),
+        default_calls_per_minute=default_calls,
+        calls_per_minute=calls,
     )

@@ -53,11 +53,12 @@ class PollerSettings:
     storage_client_id: str | None
     tick_budget_seconds: float
     state_storage: StateStorage
+    app_containers: tuple[str, ...] = ()  # the app's other containers in AzureWebJobsStorage (the shared cache)
 
     @property
     def own_containers(self) -> tuple[str, ...]:
         """The app's own containers: never a place to write a job's files into, with any credential."""
-        return (self.state_container,)
+        return (self.state_container, *self.app_containers)
 
     def host_allowed(self, endpoint: Endpoint) -> bool:
         """May the poller contact this storage endpoint at all (with a job's SAS, or its identity)?"""
@@ -117,7 +118,8 @@ def _container(reader: SettingsReader, name: str, default: str | None) -> str | 
     return value
 
 
-def read_poller_settings(reader: SettingsReader) -> PollerSettings:
+def read_poller_settings(reader: SettingsReader, *, app_containers: tuple[str, ...] = ()) -> PollerSettings:
+    """`app_containers`: the app's other containers in AzureWebJobsStorage, reserved like the state container."""
     prefix = (reader.text(MONITOR_PREFIX, "jobmonitor") or "jobmonitor").strip("/")
     if not _BLOB_PREFIX.match(prefix):
         raise SettingsError(MONITOR_PREFIX, f"{prefix!r} is not a blob path prefix")
@@ -134,10 +136,11 @@ def read_poller_settings(reader: SettingsReader) -> PollerSettings:
         stall_after_seconds=60 * reader.number(MONITOR_STALL_AFTER_MINUTES, 120.0, float, low=0, high=60 * 24 * 30),
         backfill_seconds=3600 * reader.number(MONITOR_BACKFILL_HOURS, 24.0, float, low=0, high=24 * 30),
         storage_host_allowlist=allowlist,
-        identity_containers=_identity_containers(reader, own=(state_container,)),
+        identity_containers=_identity_containers(reader, own=(state_container, *app_containers)),
         storage_client_id=reader.text(MONITOR_STORAGE_CLIENT_ID) or reader.text(IOTHUB_MANAGED_IDENTITY_CLIENT_ID),
         tick_budget_seconds=reader.number(MONITOR_TICK_BUDGET_SECONDS, 240.0, float, low=5, high=3600),
         state_storage=_state_storage(reader),
+        app_containers=app_containers,
     )
 
 

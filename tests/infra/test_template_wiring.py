@@ -65,6 +65,17 @@ def test_state_container_is_created_and_scoped() -> None:
     assert body(roles["stateWriter"])["scope"] == "stateContainer"
 
 
+def test_shared_cache_container_is_created_and_scoped() -> None:
+    # Every instance reads and writes it with the app's identity, which cannot create it with a container role.
+    ev = Evaluator({"iotHubNames": ["x"], "sharedCacheContainer": "app-cache"})
+    assert ev.value(ev.resource("sharedCacheContainerResource")["config"]["name"]) == "app-cache"
+    params = parse()["modules"]["appRoles"]["config"]["params"]
+    assert params["sharedCacheContainerName"]["operator"]["operands"] == {
+        "operand_1": "sharedCacheContainerResource", "operand_2": "name"}
+    roles = parse(INFRA / "modules" / "app-roles.bicep")["resources"]
+    assert body(roles["sharedCacheWriter"])["scope"] == "sharedCacheContainer"
+
+
 def test_monitor_container_is_created_with_its_own_role() -> None:
     resources = parse(INFRA / "modules" / "blob-writer.bicep")["resources"]
     assert resources["monitor"]["existing"] is False

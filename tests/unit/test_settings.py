@@ -125,3 +125,45 @@ def test_identity_based_state_storage() -> None:
     )
     assert settings.poller.state_storage.account_url == "https://monitorstate.blob.core.windows.net"
     assert settings.poller.state_storage.connection_string is None
+
+
+def test_the_call_budget_and_the_shared_cache_default_to_a_safe_share_in_the_apps_own_storage() -> None:
+    settings = AppSettings.from_environ(BASE)
+    assert settings.hub.calls_per_minute_for("devhub") == 50  # half of one S1 unit's 100 a minute
+    shared = settings.shared_cache
+    assert (shared.enabled, shared.container, shared.max_entries) == (True, "jobmonitor-cache", 10_000)
+    assert shared.storage == settings.poller.state_storage
+    assert settings.hub.shared_cache == shared  # the hub client keeps the budget there
+    # The shared container is the app's own: never a place the poller writes a job's files into.
+    assert settings.poller.own_containers == ("jobmonitor-state", "jobmonitor-cache")
+
+
+def test_the_call_budget_per_hub() -> None:
+    settings = AppSettings.from_environ({**BASE, "IOTHUB_HUBS": "devhub,otherhub",
+                                         "IOTHUB_CALLS_PER_MINUTE": "20, OtherHub=80"})
+    assert (settings.hub.calls_per_minute_for("DEVHUB"), settings.hub.calls_per_minute_for("otherhub")) == (20, 80)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "setting"),
+    [
+        ({"IOTHUB_CALLS_PER_MINUTE": "many"}, "IOTHUB_CALLS_PER_MINUTE"),
+        ({"IOTHUB_CALLS_PER_MINUTE": "0"}, "IOTHUB_CALLS_PER_MINUTE"),
+        ({"IOTHUB_CALLS_PER_MINUTE": "10001"}, "IOTHUB_CALLS_PER_MINUTE"),
+        ({"IOTHUB_CALLS_PER_MINUTE": "nohub=5"}, "IOTHUB_CALLS_PER_MINUTE"),
+        ({"IOTHUB_CALLS_PER_MINUTE": "5,6"}, "IOTHUB_CALLS_PER_MINUTE"),
+        ({"IOTHUB_CALLS_PER_MINUTE": "devhub=5,devhub=6"}, "IOTHUB_CALLS_PER_MINUTE"),
+        ({"SHARED_CACHE_ENABLED": "sometimes"}, "SHARED_CACHE_ENABLED"),
+        ({"SHARED_CACHE_CONTAINER": "Cache"}, "SHARED_CACHE_CONTAINER"),
+        ({"SHARED_CACHE_CONTAINER": "azure-webjobs-cache"}, "SHARED_CACHE_CONTAINER"),
+        ({"SHARED_CACHE_CONTAINER": "jobmonitor-state"}, "SHARED_CACHE_CONTAINER"),
+        ({"SHARED_CACHE_MAX_ENTRIES": "10"}, "SHARED_CACHE_MAX_ENTRIES"),
+        # The operator cannot hand the app's identity the shared cache as a job's output container.
+        ({"MONITOR_IDENTITY_CONTAINERS": "https://acct.blob.core.windows.net/jobmonitor-cache"},
+         "MONITOR_IDENTITY_CONTAINERS"),
+    ],
+)
+def test_invalid_shared_settings_name_the_setting(overrides: dict[str, str], setting: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        AppSettings.from_environ({**BASE, **overrides})
+    assert raised.value.setting == setting

@@ -116,7 +116,7 @@ def test_the_identity_writes_only_where_the_operator_listed() -> None:
 
 
 @pytest.mark.parametrize("container", ["azure-webjobs-secrets", "azure-webjobs-hosts", "jobmonitor-state",
-                                       "app-package-jobmon-1234", "scm-releases"])
+                                       "jobmonitor-cache", "app-package-jobmon-1234", "scm-releases"])
 def test_reserved_containers_are_never_written_whatever_the_credential(container: str) -> None:
     settings = poller_settings(MONITOR_IDENTITY_CONTAINERS=f"{ACCOUNT}/*")
     for uri in (f"{ACCOUNT}/{container}", f"{ACCOUNT}/{container}?{SAS}"):

@@ -1,0 +1,252 @@
+"""A hub answer made ready to serve, and how it is kept in the shared cache (no I/O).
+
+An entry of the shared cache is one JSON blob per (hub, api-version, jobId) holding:
+- `answer`: the last answer, a job (its redacted body) or "not found", with when it was fetched;
+- `claim`: the instance fetching it now (single flight across instances), with when it claimed;
+- `failure`: what the last claim's hub call raised, for the instances that waited on that claim.
+
+Only redacted documents are stored: a job body is written as get_job serves it with GET_JOB_REDACT_SAS on, and a
+body read back must be exactly what redaction makes of it, or the entry counts as corrupt (ignored, replaced).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, replace
+from enum import Enum
+from typing import Any
+
+from shared.errors import (
+    CredentialError,
+    HubAuthError,
+    HubBudgetExhausted,
+    HubError,
+    HubServiceError,
+    HubThrottledError,
+    HubTimeoutError,
+    JobNotFoundError,
+)
+from shared.jobs import JobStatus
+from shared.redaction import redact_job
+
+ENTRY_VERSION = 1
+# How old a document may be served when the hub or the call budget says wait ("slightly stale").
+MAX_STALE_SECONDS = 60.0
+# Instances compare wall-clock times; a time this far in the future is not believed (a clock gone wrong).
+CLOCK_TOLERANCE_SECONDS = 2.0
+
+
+class CorruptEntry(ValueError):
+    """A stored blob that is not an entry of ours: ignored, and replaced by the next write."""
+
+
+class Source(str, Enum):
+    """Where a caller's document came from, as the log line's `cache` field says."""
+
+    HUB = "miss"  # this caller's own hub call
+    SHARED = "shared"  # another instance's answer, read from the shared cache
+    SHARED_WAIT = "shared-wait"  # waited for another instance's hub call
+    STALE = "stale"  # past the TTL: the hub or the call budget said wait, and this is the last answer
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreparedJob:
+    """Redacted body bytes and their ETag, computed once; `fetched_at` is wall-clock time (instances compare it)."""
+
+    body: bytes
+    etag: str
+    status: JobStatus
+    tracking_id: str | None
+    attempts: int
+    fetched_at: float
+    source: Source = Source.HUB
+    retry_after: float = 0.0  # a stale answer: when the hub may be asked again
+
+    @classmethod
+    def from_job(cls, job: dict[str, Any], *, redact_sas: bool, tracking_id: str | None, attempts: int,
+                 fetched_at: float) -> PreparedJob:
+        body = json.dumps(redact_job(job, redact_sas=redact_sas), separators=(",", ":")).encode()
+        return cls(body=body, etag=etag_of(body), status=JobStatus.parse(job.get("status")), tracking_id=tracking_id,
+                   attempts=attempts, fetched_at=fetched_at)
+
+    def age(self, now: float) -> float:
+        return now - self.fetched_at
+
+    def stale(self, retry_after: float) -> PreparedJob:
+        return replace(self, source=Source.STALE, retry_after=retry_after, attempts=0)
+
+
+def newest_usable(now: float, *candidates: PreparedJob | None) -> PreparedJob | None:
+    """The newest answer young enough to serve stale (at most MAX_STALE_SECONDS past its fetch): what a caller
+    gets, rather than a 429, when the hub or the call budget says wait."""
+    usable = [c for c in candidates if c is not None and -CLOCK_TOLERANCE_SECONDS <= c.age(now) <= MAX_STALE_SECONDS]
+    return max(usable, key=lambda c: c.fetched_at, default=None)
+
+
+def etag_of(body: bytes) -> str:
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+@dataclass(frozen=True, kw_only=True)
+class Claim:
+    id: str
+    at: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Answer:
+    """A job (`body`, and its `status`) or, with `body` None, the hub's "no such job"."""
+
+    fetched_at: float
+    body: bytes | None
+    status: JobStatus | None = None
+    tracking_id: str | None = None
+    error_code: str | None = None
+
+    @classmethod
+    def of(cls, job: PreparedJob) -> Answer:
+        return cls(fetched_at=job.fetched_at, body=job.body, status=job.status, tracking_id=job.tracking_id)
+
+    @classmethod
+    def not_found(cls, error: JobNotFoundError, fetched_at: float) -> Answer:
+        return cls(fetched_at=fetched_at, body=None, tracking_id=error.tracking_id, error_code=error.error_code)
+
+    @property
+    def terminal(self) -> bool:
+        return self.status is not None and self.status.is_terminal
+
+    def job(self, source: Source = Source.SHARED) -> PreparedJob | None:
+        if self.body is None or self.status is None:
+            return None
+        return PreparedJob(body=self.body, etag=etag_of(self.body), status=self.status, tracking_id=self.tracking_id,
+                           attempts=0, fetched_at=self.fetched_at, source=source)
+
+    def error(self, hub: str) -> JobNotFoundError:
+        return JobNotFoundError("the hub has no such job", hub=hub, status_code=404, error_code=self.error_code,
+                                tracking_id=self.tracking_id, attempts=0)
+
+
+# The errors a claim's hub call may end with, by name, for the instances that waited on it.
+_ERRORS: dict[str, type[HubError]] = {
+    cls.__name__: cls for cls in (HubAuthError, HubBudgetExhausted, HubServiceError, HubThrottledError,
+                                  HubTimeoutError, JobNotFoundError)
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Failure:
+    """What a claim's hub call raised: names, codes and ids only (the same text the caller is answered with)."""
+
+    claim: str
+    fields: dict[str, Any]
+
+    @classmethod
+    def of(cls, claim: str, error: Exception) -> Failure | None:
+        if isinstance(error, CredentialError):
+            return cls(claim=claim, fields={"type": "CredentialError", "kind": error.credential_kind,
+                                            "message": str(error)})
+        if not isinstance(error, HubError) or type(error).__name__ not in _ERRORS:
+            return None
+        fields: dict[str, Any] = {
+            "type": type(error).__name__, "message": error.message, "hub": error.hub, "statusCode": error.status_code,
+            "errorCode": error.error_code, "trackingId": error.tracking_id,
+        }
+        if isinstance(error, HubThrottledError):
+            fields["retryAfter"] = error.retry_after
+        return cls(claim=claim, fields=fields)
+
+    def error(self) -> Exception:
+        """The error, as it reaches a caller who waited for it (attempts 0: they made none)."""
+        kind = str(self.fields["type"])
+        message = str(self.fields.get("message", ""))
+        if kind == "CredentialError":
+            credential_kind = str(self.fields.get("kind", "credential"))
+            return CredentialError(credential_kind, message.removeprefix(f"{credential_kind}: "))
+        cls = _ERRORS[kind]
+        common: dict[str, Any] = {
+            "hub": str(self.fields["hub"]), "status_code": _int(self.fields.get("statusCode")),
+            "error_code": _text(self.fields.get("errorCode")), "tracking_id": _text(self.fields.get("trackingId")),
+            "attempts": 0,
+        }
+        if issubclass(cls, HubThrottledError):
+            return cls(message, retry_after=float(self.fields.get("retryAfter") or 1.0), **common)
+        return cls(message, **common)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Entry:
+    answer: Answer | None = None
+    claim: Claim | None = None
+    failure: Failure | None = None
+
+    def to_bytes(self) -> bytes:
+        answer = None if self.answer is None else {
+            "fetchedAt": self.answer.fetched_at,
+            "body": None if self.answer.body is None else self.answer.body.decode(),
+            "trackingId": self.answer.tracking_id, "errorCode": self.answer.error_code,
+        }
+        claim = None if self.claim is None else {"id": self.claim.id, "at": self.claim.at}
+        failure = None if self.failure is None else {"claim": self.failure.claim, **self.failure.fields}
+        return json.dumps({"v": ENTRY_VERSION, "answer": answer, "claim": claim, "failure": failure},
+                          separators=(",", ":")).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Entry:
+        """The stored entry; raises CorruptEntry if it is not one (corrupt, foreign, or holding a body that is not
+        redacted)."""
+        try:
+            raw = json.loads(data)
+            if not isinstance(raw, dict) or raw.get("v") != ENTRY_VERSION:
+                raise CorruptEntry("not an entry of this version")
+            return cls(answer=_answer(raw.get("answer")), claim=_claim(raw.get("claim")),
+                       failure=_failure(raw.get("failure")))
+        except CorruptEntry:
+            raise
+        except (ValueError, TypeError, KeyError, AttributeError, UnicodeError) as exc:
+            raise CorruptEntry(f"not an entry: {exc if isinstance(exc, ValueError) else type(exc).__name__}") from None
+
+
+def _answer(raw: Any) -> Answer | None:
+    if raw is None:
+        return None
+    body, status = raw["body"], None
+    if body is not None:
+        encoded = str(body).encode()
+        job = json.loads(encoded)
+        if not isinstance(job, dict) or json.dumps(redact_job(job, redact_sas=True), separators=(",", ":")).encode() \
+                != encoded:
+            raise ValueError("the stored body is not a redacted job")
+        body, status = encoded, JobStatus.parse(job.get("status"))
+    return Answer(fetched_at=_time(raw["fetchedAt"]), body=body, status=status,
+                  tracking_id=_text(raw.get("trackingId")), error_code=_text(raw.get("errorCode")))
+
+
+def _claim(raw: Any) -> Claim | None:
+    return None if raw is None else Claim(id=str(raw["id"]), at=_time(raw["at"]))
+
+
+def _failure(raw: Any) -> Failure | None:
+    if raw is None:
+        return None
+    fields = {name: value for name, value in raw.items() if name != "claim"}
+    if fields.get("type") not in (*_ERRORS, "CredentialError") or not isinstance(fields.get("message"), str):
+        raise ValueError("not a failure")
+    if fields["type"] != "CredentialError" and not isinstance(fields.get("hub"), str):
+        raise ValueError("not a failure")
+    return Failure(claim=str(raw["claim"]), fields=fields)
+
+
+def _time(value: Any) -> float:
+    moment = float(value)
+    if moment != moment or moment in (float("inf"), float("-inf")):
+        raise ValueError("not a time")
+    return moment
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
