@@ -32,6 +32,7 @@ from requests.adapters import HTTPAdapter
 
 from bench.common import simulator_process
 from devstack import processes
+from devstack.azurite import start_azurite
 from devstack.funchost.keys import DEFAULT_FUNCTION_KEY
 from devstack.hubsim.control import HubControl
 from devstack.wellknown import hub_connection_string
@@ -161,12 +162,15 @@ def main(argv: list[str] | None = None) -> None:
         control = HubControl(urls["devhub"])
         control.seed_jobs(seed_jobs())
         control.set_rate_limit(S1_PER_MINUTE)
+        # Its own Azurite: the shared cache and the call budget live in AzureWebJobsStorage.
+        azurite_process, azurite = start_azurite(port=processes.free_port(), data_dir=Path(tmp) / "azurite",
+                                                 log_path=Path(tmp) / "azurite.log")
         port = processes.free_port()
         env = {
             **os.environ, "PYTHONUNBUFFERED": "1",
             "IOTHUB_HUBS": "devhub", "IOTHUB_ENDPOINTS": f"devhub={urls['devhub']}",
             "IOTHUB_AUTH": "sharedAccessPolicy", "IOTHUB_CONNECTION_STRINGS": hub_connection_string("devhub"),
-            "AzureWebJobsStorage": "UseDevelopmentStorage=true",
+            "AzureWebJobsStorage": azurite.connection_string,
         }
         host = processes.start(
             [sys.executable, "-m", "devstack.funchost", "--app-root", str(REPO), "--port", str(port), "--no-timers"],
@@ -179,6 +183,7 @@ def main(argv: list[str] | None = None) -> None:
                               clients=args.clients, duration_seconds=args.seconds)
         finally:
             processes.stop(host)
+            processes.stop(azurite_process)
     print(result.summary())
     calls_per_minute = result.hub_calls * 60 / max(result.seconds, 1e-9)
     print(f"hub calls per minute {calls_per_minute:.0f} (throttle {S1_PER_MINUTE}); "

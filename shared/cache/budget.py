@@ -16,6 +16,7 @@ the last list it saw: the budget then holds per instance only, and the hub's own
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import json
 import random
@@ -45,14 +46,19 @@ class BudgetLog:
 
     def wait(self, now: float, limit: int) -> float:
         """0 if a call may go now, else the seconds until one may."""
-        live = [end for end in self.ends if end > now]
+        first = bisect.bisect_right(self.ends, now)  # the first call still counting
+        live = len(self.ends) - first
         wait = max(0.0, self.paused_until - now)
-        if len(live) >= limit:
-            wait = max(wait, live[len(live) - limit] - now)
+        if live >= limit:
+            wait = max(wait, self.ends[first + live - limit] - now)
         return wait
 
     def granted(self, now: float) -> BudgetLog:
-        return replace(self, ends=(*(end for end in self.ends if end > now), now + WINDOW_SECONDS + HOLD_SECONDS))
+        first = bisect.bisect_right(self.ends, now)
+        end = now + WINDOW_SECONDS + HOLD_SECONDS
+        if self.ends:
+            end = max(end, self.ends[-1])  # kept sorted should the clock step back
+        return replace(self, ends=(*self.ends[first:], end))
 
     def paused(self, until: float) -> BudgetLog:
         return replace(self, paused_until=max(self.paused_until, until))

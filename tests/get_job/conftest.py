@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from devstack.azurite import AzuriteInfo
 from devstack.hubsim import HubSimulator
 from devstack.wellknown import hub_connection_string
 from shared.iothub.auth import build_hub_auth
@@ -15,10 +16,13 @@ from shared.proxy.handler import JobProxy
 from shared.settings import AppSettings
 from tests.support.get_job import FAST_BACKOFF, HUBS, SIG
 from tests.support.secrets import seen_by_stand_ins
+from tests.support.shared_cache import new_shared_container
 
 
 @pytest.fixture
-def hub_env(hubsim_clean: HubSimulator) -> dict[str, str]:
+def hub_env(hubsim_clean: HubSimulator, azurite: AzuriteInfo) -> dict[str, str]:
+    """Settings against the simulator; the function's own proxy (get_job.main) shares its cache in a container of
+    the session's Azurite that no other test uses."""
     return {
         "IOTHUB_HUBS": ",".join(HUBS),
         "IOTHUB_ENDPOINTS": ",".join(f"{name}={hubsim_clean.hub_url(name)}" for name in HUBS),
@@ -26,7 +30,8 @@ def hub_env(hubsim_clean: HubSimulator) -> dict[str, str]:
         "IOTHUB_CONNECTION_STRINGS": "|".join(hub_connection_string(name, "registryRead") for name in HUBS),
         "IOTHUB_RETRY_BUDGET_SECONDS": "5",
         "IOTHUB_READ_TIMEOUT_SECONDS": "2",
-        "AzureWebJobsStorage": "UseDevelopmentStorage=true",
+        "AzureWebJobsStorage": azurite.connection_string,
+        "SHARED_CACHE_CONTAINER": new_shared_container(),
     }
 
 

@@ -41,6 +41,7 @@ from tests.support.poller import (
     new_container,
     utc_iso,
 )
+from tests.support.shared_cache import new_shared_container
 
 duckdb_kql = pytest.importorskip("duckdb_kql", reason="duckdb-kql (requirements-dev.txt) runs the alert queries")
 
@@ -146,6 +147,7 @@ def _run_poller(hubsim: HubSimulator, azurite: AzuriteInfo) -> None:
         "MONITOR_STALL_AFTER_MINUTES": "0.005",  # 0.3 s
         "MONITOR_TICK_BUDGET_SECONDS": "20",
         "AzureWebJobsStorage": azurite.connection_string,
+        "SHARED_CACHE_CONTAINER": new_shared_container(),  # a call budget no other test spends
     })
     poller = Poller(settings)
     for tick in range(TICKS):

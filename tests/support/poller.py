@@ -10,7 +10,7 @@ import re
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -26,6 +26,7 @@ from shared.poller.storage import BlobClients
 from shared.poller.tick import Poller
 from shared.settings import AppSettings
 from tests.support.secrets import Secrets, sas_signature, seen_by_stand_ins
+from tests.support.shared_cache import new_shared_container
 
 API = "api-version=2021-04-12"
 PREFIX = "jobmonitor"
@@ -125,6 +126,8 @@ class PollerEnv:
     state_container: str
     # MONITOR_IDENTITY_CONTAINERS: where the app's identity may write (tests of identity-based writes set it).
     identity_containers: str = ""
+    # The call budget's container: the poller's list calls count against a budget no other test spends.
+    shared_container: str = field(default_factory=new_shared_container)
 
     def environ(self, hubs: tuple[str, ...] = ("devhub",), /, **extra: str) -> dict[str, str]:
         environ = {
@@ -139,6 +142,7 @@ class PollerEnv:
             "MONITOR_TICK_BUDGET_SECONDS": "20",
             "AzureWebJobsStorage": self.azurite.connection_string,
             "MONITOR_IDENTITY_CONTAINERS": self.identity_containers,
+            "SHARED_CACHE_CONTAINER": self.shared_container,
         }
         environ.update(extra)
         return environ

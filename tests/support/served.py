@@ -17,6 +17,7 @@ from devstack.hubsim import HubSimulator
 from devstack.wellknown import hub_connection_string
 from tests.fixtures.funchost import FuncHostFactory, RunningFuncHost
 from tests.support.secrets import Secrets, seen_by_stand_ins
+from tests.support.shared_cache import new_shared_container
 
 REPO = Path(__file__).resolve().parents[2]
 HUBS = ("devhub", "otherhub")
@@ -48,7 +49,8 @@ def secrets(hubsim: HubSimulator) -> Secrets:
 
 
 def host_env(hubsim: HubSimulator, azurite: AzuriteInfo, **overrides: str) -> dict[str, str]:
-    """App settings for get_job in the host: shared access policy auth against the simulator's hubs."""
+    """App settings for get_job in the host: shared access policy auth against the simulator's hubs, and a shared
+    cache of its own in the session's Azurite (hosts meant to share one are given the same SHARED_CACHE_CONTAINER)."""
     return {
         "IOTHUB_HUBS": ",".join(HUBS),
         "IOTHUB_ENDPOINTS": ",".join(f"{name}={hubsim.hub_url(name)}" for name in HUBS),
@@ -57,8 +59,10 @@ def host_env(hubsim: HubSimulator, azurite: AzuriteInfo, **overrides: str) -> di
         "IOTHUB_RETRY_BUDGET_SECONDS": "5",
         "IOTHUB_READ_TIMEOUT_SECONDS": "2",
         "AzureWebJobsStorage": azurite.connection_string,
+        "SHARED_CACHE_CONTAINER": new_shared_container(),
         **overrides,
     }
+
 
 
 def job(job_id: str, status: str, **props: Any) -> dict[str, Any]:
