@@ -21,6 +21,7 @@ finds it unavailable. Writes after a hub call never fail the caller.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from shared.cache.store import SharedStore
 from shared.cache.sweep import Sweeper, expires_metadata
 from shared.clock import Deadline
 from shared.errors import CredentialError, HubBudgetExhausted, HubError, JobNotFoundError, SharedStoreUnavailable
+from shared.logs import log_event
 from shared.proxy.prepared import (
     CLOCK_TOLERANCE_SECONDS,
     MAX_STALE_SECONDS,
@@ -41,6 +43,8 @@ from shared.proxy.prepared import (
     Source,
     newest_usable,
 )
+
+logger = logging.getLogger("get_job")
 
 JobKey = tuple[str, str, str]  # (hub, jobId, api-version)
 # A finished job never changes, but the hub forgets it after 30 days: fetch it again once a day at most.
@@ -97,6 +101,7 @@ class SharedJobCache:
         name = self.blob_name(key)
         blob = self._store.read(name)
         waited_on: str | None = None
+        waiting_since = time.monotonic()
         poll = POLL_FIRST_SECONDS
         while True:
             entry = _parse(blob.data)
@@ -118,6 +123,8 @@ class SharedJobCache:
                     blob = self._store.read(name)
                     continue
                 # Waited as long as it may: ask the hub itself, so a slow or dead claimant costs a call, not an answer.
+                log_event(logger, "shared_claim_outwaited", level=logging.WARNING, hub=key[0], jobId=key[1],
+                          waitedSeconds=round(time.monotonic() - waiting_since, 1))
                 return self._lead(name, key, entry, blob.etag, None, fetch, local)
             mine = Claim(id=uuid.uuid4().hex, at=now)
             claimed = dataclasses.replace(entry, claim=mine, failure=None)
