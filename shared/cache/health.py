@@ -49,6 +49,12 @@ class StoreHealth:
         with self._lock:
             return self._down
 
+    @property
+    def worth_trying(self) -> bool:
+        """Up, or down with a probe due: worth a call (which may still find the probe taken, see `ticket`)."""
+        with self._lock:
+            return not self._down or (not self._probing and self._clock() >= self._retry_at)
+
     def ticket(self) -> Ticket | None:
         """Leave for one call, or None while the circuit is open (skip storage)."""
         with self._lock:

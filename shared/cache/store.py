@@ -9,6 +9,7 @@ outcomes are answers, not failures: a write whose condition fails returns None, 
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -32,6 +33,9 @@ READ_TIMEOUT_SECONDS = 2.0
 MAX_BLOB_BYTES = 256 * 1024
 _CALL_OPTIONS: dict[str, Any] = {
     "connection_timeout": CONNECT_TIMEOUT_SECONDS, "read_timeout": READ_TIMEOUT_SECONDS, "retry_total": 0,
+    # azure-core logs every request and answer at INFO, which Application Insights would ingest (and bill) for
+    # each of these small, frequent calls: DEBUG here. Failures are the circuit's one line per outage.
+    "http_logging_level": logging.DEBUG,
 }
 
 
@@ -65,8 +69,8 @@ class SharedStore:
 
     @property
     def available(self) -> bool:
-        """False while the circuit is open: do not even try (a probe is let through when it is time)."""
-        return not self.health.down
+        """False while the circuit is open and no probe is due: do not even try."""
+        return self.health.worth_trying
 
     def read(self, name: str) -> StoredBlob:
         def call(container: ContainerClient) -> StoredBlob:

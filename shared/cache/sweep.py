@@ -62,7 +62,7 @@ class Sweeper:
 
     def _run(self) -> None:
         try:
-            if self._claim():
+            if self.try_claim():
                 self.sweep()
         except SharedStoreUnavailable:
             pass  # the store's circuit logged it; the next write tries again after the interval
@@ -70,8 +70,8 @@ class Sweeper:
             with self._lock:
                 self._running = False
 
-    def _claim(self) -> bool:
-        """Win this minute's sweep: a write of the marker conditional on the ETag read."""
+    def try_claim(self) -> bool:
+        """Win this minute's sweep for the whole app: a write of the marker conditional on the ETag read."""
         blob = self._store.read(MARKER)
         now = self._clock()
         try:
@@ -98,6 +98,9 @@ class Sweeper:
 
 def _expires(blob: Listed) -> float:
     try:
-        return float(blob.metadata[EXPIRES])
+        moment = float(blob.metadata[EXPIRES])
     except (KeyError, ValueError):
+        moment = float("nan")
+    if moment != moment or moment in (float("inf"), float("-inf")):  # not a time: not one of ours
         return blob.last_modified.timestamp() + UNKNOWN_KEEP_SECONDS
+    return moment

@@ -166,8 +166,9 @@ def test_an_outage_is_logged_once_and_ends_with_one_probe(caplog: pytest.LogCapt
     assert len(in_flight) == 3
     for ticket in in_flight:
         health.failed(ticket, "HTTP 503")
-    assert health.down and health.ticket() is None  # skipped at once, no timeout paid
+    assert health.down and not health.worth_trying and health.ticket() is None  # skipped at once, no timeout paid
     clock.now = 2.0
+    assert health.worth_trying  # a probe is due: callers must try, or the outage would never end
     probe = health.ticket()
     assert probe is not None and probe.probe and health.ticket() is None  # one probe at a time
     health.failed(probe, "HTTP 503")
