@@ -1,5 +1,6 @@
 """The shared store: small JSON blobs in the app's container in AzureWebJobsStorage, read and written with ETag
-conditions, by the app's storage clients (shared/http/blobs.py).
+conditions, by the app's storage clients (shared/poller/storage.py's BlobClients: the guarded session, the
+TargetGuard on every request, the one TLS rule; its `state_container` opens a container of the app's own).
 
 Every call is short (1 s to connect, 2 s to read, no retry) and goes through the circuit of health.py: when
 storage is slow or down, callers get SharedStoreUnavailable at once and go on per instance. Concurrency
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.cache.health import StoreHealth
 from shared.errors import SharedStoreUnavailable
-from shared.http.blobs import BlobClients, storage_error_text
+from shared.poller.storage import BlobClients, storage_error_text
 from shared.settings import SharedCacheSettings
 
 if TYPE_CHECKING:

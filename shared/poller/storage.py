@@ -1,50 +1,38 @@
-"""The storage clients the poller uses: the app's clients (shared/http/blobs.py: one pooled session per process,
-short retries, bounded timeouts, a guard on every request), plus a job's own containers, and the helpers a tick
-uses around storage calls.
+"""The storage clients the poller uses: one pooled session per process, short retries, bounded timeouts,
+and a guard on every request (see shared/http/targets.py).
+
+Every client carries a `TargetGuard` (azure-storage's request hook, the policy just before its credential
+policy, on every try) and the shared session's adapter refuses any host no client was built for.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from shared.clock import Deadline
 from shared.credentials import managed_identity_credential
 from shared.errors import TargetRejected, TickBudgetExhausted
-from shared.http.blobs import (
-    CONNECTION_TIMEOUT_SECONDS,
-    DOWNLOAD_CHUNK_BYTES,
-    MIN_TRY_SECONDS,
-    POOL_SIZE,
-    READ_TIMEOUT_SECONDS,
-    RETRY_BACKOFF_SECONDS,
-    RETRY_TOTAL,
-    request_options,
-    storage_error_text,
-)
-from shared.http.blobs import BlobClients as AppBlobClients
-from shared.http.targets import TargetGuard
+from shared.http.sessions import guarded_session, tls_verify
+from shared.http.targets import Endpoint, TargetGuard, parse_uri
 from shared.poller.targets import Access, Credential
+from shared.settings import StateStorage
 
 if TYPE_CHECKING:
+    from azure.core.pipeline import PipelineRequest, PipelineResponse
+    from azure.core.pipeline.transport import RequestsTransport
     from azure.storage.blob import ContainerClient
 
-__all__ = [
-    "CONNECTION_TIMEOUT_SECONDS",
-    "DOWNLOAD_CHUNK_BYTES",
-    "MIN_TRY_SECONDS",
-    "POOL_SIZE",
-    "READ_TIMEOUT_SECONDS",
-    "RETRY_BACKOFF_SECONDS",
-    "RETRY_TOTAL",
-    "BlobClients",
-    "blob_size",
-    "call_options",
-    "check_deadline",
-    "not_found",
-    "request_options",
-    "sas_refused",
-    "storage_error_text",
-]
+CONNECTION_TIMEOUT_SECONDS = 5.0
+READ_TIMEOUT_SECONDS = 30.0
+RETRY_TOTAL = 2  # azure-storage's default (3 tries, 15 s apart) would eat the tick's budget
+RETRY_BACKOFF_SECONDS = 0.5
+MIN_TRY_SECONDS = 0.5  # a call started just before the deadline still gets one try this long
+# Download in pieces this big so an importErrors.log of any size is read in bounded memory (the
+# download path briefly holds several copies of a piece: about 10x, measured by bench/bench_poller.py).
+DOWNLOAD_CHUNK_BYTES = 1024 * 1024
+POOL_SIZE = 64
 
 # What storage answers (403) when it refuses a request's credential: a bad or expired SAS
 # (AuthenticationFailed), a missing role (AuthorizationPermissionMismatch), a firewall (AuthorizationFailure).
@@ -88,8 +76,113 @@ def not_found(exc: Exception) -> bool:
     return isinstance(exc, ResourceNotFoundError)
 
 
-class BlobClients(AppBlobClients):
-    """The app's storage clients (shared/http/blobs.py), plus the containers a job's files are written into."""
+def storage_error_text(exc: Exception) -> str:
+    """What went wrong, without the request URL (it may carry a SAS): status and error code only."""
+    from azure.core.exceptions import HttpResponseError
+
+    if isinstance(exc, HttpResponseError):
+        code = getattr(exc, "error_code", None)
+        code = getattr(code, "value", code)  # azure-storage's StorageErrorCode enum: its value, not its name
+        return f"HTTP {exc.status_code} {code or exc.reason or ''}".strip()
+    return type(exc).__name__
+
+
+def request_options(remaining_seconds: float) -> dict[str, Any]:
+    """Per-operation options so that one storage call, its retries and their waits included, fits in what
+    is left of the tick's budget (the client-wide timeouts are only the upper bounds of each try)."""
+    tries = RETRY_TOTAL + 1
+    per_try = (remaining_seconds - RETRY_TOTAL * RETRY_BACKOFF_SECONDS * 1.5) / tries
+    options: dict[str, Any] = {}
+    if per_try < 1.0:  # too little left for retries: one try with whatever is left
+        per_try = max(MIN_TRY_SECONDS, remaining_seconds)
+        options["retry_total"] = 0
+    options["connection_timeout"] = min(CONNECTION_TIMEOUT_SECONDS, per_try)
+    options["read_timeout"] = min(READ_TIMEOUT_SECONDS, per_try)
+    return options
+
+
+class BlobClients:
+    """azure-storage-blob clients sharing one pooled session; short retries so a tick keeps its budget.
+
+    `request_hook` is called with every request about to be sent, after the guard; `response_hook` with every
+    response (the benchmark counts storage operations with them, the chaos soak injects faults).
+    """
+
+    def __init__(
+        self,
+        *,
+        storage_client_id: str | None,
+        request_hook: Callable[[PipelineRequest[Any]], None] | None = None,
+        response_hook: Callable[[PipelineResponse[Any, Any]], None] | None = None,
+    ) -> None:
+        self._client_id = storage_client_id
+        self._request_hook = request_hook
+        self._response_hook = response_hook
+        self._lock = threading.Lock()
+        self._transport: RequestsTransport | None = None
+        self._retry: Any = None
+        self._endpoints: set[tuple[str, str, int]] = set()  # every endpoint a client was built for
+
+    def _check_url(self, url: str) -> None:
+        """The session's last check: a host no client was built for is never contacted."""
+        from urllib3.util import parse_url
+
+        parsed = parse_url(url)
+        endpoint = Endpoint(scheme=(parsed.scheme or "").lower(), host=(parsed.host or "").lower().strip("[]"),
+                            port=parsed.port)
+        with self._lock:
+            allowed = (endpoint.scheme, endpoint.host, endpoint.effective_port()) in self._endpoints
+        if parsed.auth is not None or not allowed:
+            raise TargetRejected(f"a storage request to {endpoint.origin} was refused: no client was built for it")
+
+    def _allow(self, endpoint: Endpoint) -> None:
+        with self._lock:
+            self._endpoints.add((endpoint.scheme, endpoint.host, endpoint.effective_port()))
+
+    def _shared(self) -> tuple[RequestsTransport, Any]:
+        """The transport and retry policy every client of this process shares (built once)."""
+        from azure.core.pipeline.transport import RequestsTransport
+        from azure.storage.blob import LinearRetry
+
+        with self._lock:
+            if self._transport is None:
+                session = guarded_session(check=self._check_url, pool_connections=16, pool_maxsize=POOL_SIZE)
+                # azure-core passes `verify` with every request, from the transport's own configuration: the
+                # one TLS rule of shared/http/sessions.py goes there.
+                self._transport = RequestsTransport(session=session, session_owner=False,
+                                                    connection_verify=tls_verify())
+                # Sub-second jittered waits: azure-storage's default (3 tries, 15 s apart) would eat the budget.
+                # Its annotations say int, but it draws the wait with random.uniform: floats work.
+                self._retry = LinearRetry(
+                    backoff=RETRY_BACKOFF_SECONDS,  # type: ignore[arg-type]
+                    random_jitter_range=RETRY_BACKOFF_SECONDS / 2,  # type: ignore[arg-type]
+                    retry_total=RETRY_TOTAL,
+                )
+            return self._transport, self._retry
+
+    def _options(self, guard: TargetGuard) -> dict[str, Any]:
+        counting = self._request_hook
+
+        def hook(request: PipelineRequest[Any]) -> None:
+            guard.check(request.http_request.url)
+            if counting is not None:
+                counting(request)
+
+        transport, retry = self._shared()
+        return {
+            "transport": transport,
+            "retry_policy": retry,
+            "connection_timeout": CONNECTION_TIMEOUT_SECONDS,
+            "read_timeout": READ_TIMEOUT_SECONDS,
+            "max_single_get_size": DOWNLOAD_CHUNK_BYTES,
+            "max_chunk_get_size": DOWNLOAD_CHUNK_BYTES,
+            # azure-storage calls this from StorageRequestHook, the policy just before its credential policy,
+            # on every try: a request that would leave for another place stops here, before any token is added.
+            "raw_request_hook": hook,
+            "raw_response_hook": self._response_hook,
+            # Never follow a redirect: storage does not send them, and one could lead elsewhere.
+            "permit_redirects": False,
+        }
 
     def container(self, access: Access) -> ContainerClient:
         from azure.storage.blob import ContainerClient
@@ -103,3 +196,23 @@ class BlobClients(AppBlobClients):
             return ContainerClient(target.account_url, target.container, credential=target.sas, **self._options(guard))
         credential = managed_identity_credential(self._client_id)
         return ContainerClient(target.account_url, target.container, credential=credential, **self._options(guard))
+
+    def state_container(self, storage: StateStorage, container: str) -> ContainerClient:
+        """The state container in AzureWebJobsStorage: by connection string, or by account URL and identity."""
+        from azure.storage.blob import ContainerClient
+
+        if storage.connection_string is not None:
+            client = ContainerClient.from_connection_string(storage.connection_string, container)
+            account_url = client.primary_endpoint.rsplit("/", 1)[0]
+        elif storage.account_url is not None:
+            account_url = storage.account_url
+        else:
+            raise TargetRejected("no state storage configured")
+        parsed = parse_uri(account_url, what="AzureWebJobsStorage")
+        self._allow(parsed.endpoint)
+        guard = TargetGuard(parsed.endpoint, path_prefix=f"{parsed.path.rstrip('/')}/{container}")
+        if storage.connection_string is not None:
+            return ContainerClient.from_connection_string(storage.connection_string, container, **self._options(guard))
+        # The identity the host itself uses for AzureWebJobsStorage, when it names a user-assigned one.
+        credential = managed_identity_credential(storage.client_id or self._client_id)
+        return ContainerClient(account_url, container, credential=credential, **self._options(guard))
