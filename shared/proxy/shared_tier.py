@@ -53,6 +53,8 @@ POLL_FIRST_SECONDS = 0.02
 POLL_MAX_SECONDS = 0.25
 # How long a caller without a stale answer waits for the call budget before a 429.
 BUDGET_WAIT_SECONDS = 2.0
+# Claims lost in a row before a caller asks the hub without one (entries rewritten as fast as they are read).
+MAX_LOST_CLAIMS = 5
 ENTRIES_PREFIX = "jobs/"
 
 
@@ -103,6 +105,7 @@ class SharedJobCache:
         waited_on: str | None = None
         waiting_since = time.monotonic()
         poll = POLL_FIRST_SECONDS
+        lost = 0
         while True:
             entry = _parse(blob.data)
             now = self._clock()
@@ -126,10 +129,13 @@ class SharedJobCache:
                 log_event(logger, "shared_claim_outwaited", level=logging.WARNING, hub=key[0], jobId=key[1],
                           waitedSeconds=round(time.monotonic() - waiting_since, 1))
                 return self._lead(name, key, entry, blob.etag, None, fetch, local)
+            if lost >= MAX_LOST_CLAIMS:
+                return self._lead(name, key, entry, blob.etag, None, fetch, local)
             mine = Claim(id=uuid.uuid4().hex, at=now)
             claimed = dataclasses.replace(entry, claim=mine, failure=None)
             etag = self._store.write(name, claimed.to_bytes(), etag=blob.etag, metadata=self._expires(claimed, now))
             if etag is None:
+                lost += 1
                 blob = self._store.read(name)  # another instance wrote first: see what it did
                 continue
             return self._lead(name, key, claimed, etag, mine, fetch, local)
