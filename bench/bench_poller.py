@@ -206,9 +206,11 @@ def main() -> None:
             })
             policy = RequestCounter()
             blobs = BlobClients(storage_client_id=None, request_hook=policy)
-            # The process's own client would keep the call budget with clients of its own: these count it too.
+            # The process's own client would keep the call budget with clients of its own: these count it too
+            # (clients of their own, as the app's are, with the same counting hook).
+            budget_blobs = BlobClients(storage_client_id=None, request_hook=policy)
             budget = SharedBudget(settings.hub.calls_per_minute_for,
-                                  store=SharedStore(settings=settings.shared_cache, blobs=blobs))
+                                  store=SharedStore(settings=settings.shared_cache, blobs=budget_blobs))
             hub_client = HubClient(settings=settings.hub, auth=build_hub_auth(settings.hub), budget=budget)
             poller = Poller(settings, hub_client=hub_client, blobs=blobs)
             one_list = _one_list_seconds(urls[hubs[0]], hubs[0])
