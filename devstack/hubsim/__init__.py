@@ -40,6 +40,8 @@ Choices where the real service's behaviour is unknown (the harder case for the c
   set to Deny does.
 - Over the per-minute limit a request is answered 429 ThrottlingBacklogTimeout at once (the real
   service may first queue it): the client sees the same body, only sooner.
+- The `duplicate` fault answers a list naming every job twice (the copy behind): no evidence the real service
+  does this; it is the harder case for a client, which must count each job once.
 - Retention: a terminal job disappears (404 JobNotFound, gone from the list) `retention_seconds` after
   its endTimeUtc (default 30 days).
 """

@@ -101,6 +101,9 @@ class FaultKind(str, enum.Enum):
     MALFORMED = "malformed"  # 200 with a body that is not JSON
     QUOTA_EXCEEDED = "quota_exceeded"  # 403 IotHubQuotaExceeded: the hub's daily quota, not the caller's rights
     TRICKLE = "trickle"  # answer normally, but send the body one byte every delay_ms (default 250)
+    # A list that names every job twice, the second copy behind (active jobs 10 points less progress): a hub
+    # anomaly the poller must count once (no evidence the real service does it; the harder case).
+    DUPLICATE = "duplicate"
 
 
 class Header(str, enum.Enum):

@@ -4,6 +4,7 @@ Layout under the job's folder (`{prefix}/{jobId}/`):
     snapshots/{seq:05d}-{status}-{progress}.json   one per observed (status, progress) change
     latest.json                                    the newest snapshot, plus stall fields
     failure-report.json, failure-report.md         failed and cancelled jobs
+    import-report.json, import-report.md           completed imports whose errors log has lines
 Names are deterministic (seq comes from the monitor state), so a retried write lands on the same blob.
 """
 
@@ -25,8 +26,14 @@ from shared.redaction import redact_job
 _BLOB_SAFE_JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@=+-]{0,199}")
 NO_PROGRESS = "na"
 LATEST_BLOB = "latest.json"
+# The fields latest.json adds to the snapshot it repeats.
+LATEST_FIELDS = ("snapshotSeq", "snapshotBlob", "stalled", "stalledSinceUtc", "stallAfterSeconds")
 REPORT_JSON_BLOB = "failure-report.json"
 REPORT_MD_BLOB = "failure-report.md"
+IMPORT_REPORT_JSON_BLOB = "import-report.json"
+IMPORT_REPORT_MD_BLOB = "import-report.md"
+# A snapshot's name: `{seq:05d}-{status}-{progress}.json` at the end of the path.
+SNAPSHOT_NAME = re.compile(r"/snapshots/(?P<seq>\d{5,})-(?P<status>[a-z]+)-(?P<progress>\d+|na)\.json$")
 
 
 def blob_safe_job_id(value: object) -> str | None:
@@ -55,6 +62,12 @@ def report_json_blob_name(prefix: str, job_id: str) -> str:
 
 def report_md_blob_name(prefix: str, job_id: str) -> str:
     return f"{job_folder(prefix, job_id)}/{REPORT_MD_BLOB}"
+
+
+def import_report_blob_names(prefix: str, job_id: str) -> tuple[str, str]:
+    """The import report of a completed import with rejected lines: (JSON, Markdown)."""
+    folder = job_folder(prefix, job_id)
+    return f"{folder}/{IMPORT_REPORT_JSON_BLOB}", f"{folder}/{IMPORT_REPORT_MD_BLOB}"
 
 
 def snapshot_document(job: Mapping[str, Any], *, hub: str, polled_at: datetime.datetime) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.clock import Deadline
 from shared.credentials import managed_identity_credential
-from shared.errors import TargetRejected, TickBudgetExhausted
+from shared.errors import JobMonitorError, TargetRejected, TickBudgetExhausted
 from shared.http.sessions import guarded_session, tls_verify
 from shared.http.targets import Endpoint, TargetGuard, parse_uri
 from shared.poller.targets import Access, Credential
@@ -84,7 +84,20 @@ def storage_error_text(exc: Exception) -> str:
         code = getattr(exc, "error_code", None)
         code = getattr(code, "value", code)  # azure-storage's StorageErrorCode enum: its value, not its name
         return f"HTTP {exc.status_code} {code or exc.reason or ''}".strip()
+    if isinstance(exc, JobMonitorError):
+        return f"{type(exc).__name__}: {exc}"  # the app's own messages never carry a secret
     return type(exc).__name__
+
+
+def read_bounded_blob(
+    container: ContainerClient, name: str, *, max_bytes: int, deadline: Deadline
+) -> tuple[bytes, dict[str, str]]:
+    """A small blob's content (a stored report) and metadata, refused beyond `max_bytes`."""
+    downloader = container.download_blob(name, offset=0, length=max_bytes + 1, **call_options(deadline))
+    data = downloader.readall()
+    if len(data) > max_bytes:
+        raise TargetRejected(f"{name} is larger than {max_bytes} bytes")
+    return bytes(data), dict(downloader.properties.metadata or {})
 
 
 def request_options(remaining_seconds: float) -> dict[str, Any]:
@@ -120,7 +133,6 @@ class BlobClients:
         self._response_hook = response_hook
         self._lock = threading.Lock()
         self._transport: RequestsTransport | None = None
-        self._retry: Any = None
         self._endpoints: set[tuple[str, str, int]] = set()  # every endpoint a client was built for
 
     def _check_url(self, url: str) -> None:
@@ -139,10 +151,9 @@ class BlobClients:
         with self._lock:
             self._endpoints.add((endpoint.scheme, endpoint.host, endpoint.effective_port()))
 
-    def _shared(self) -> tuple[RequestsTransport, Any]:
-        """The transport and retry policy every client of this process shares (built once)."""
+    def _shared_transport(self) -> RequestsTransport:
+        """The transport every client of this process shares (built once)."""
         from azure.core.pipeline.transport import RequestsTransport
-        from azure.storage.blob import LinearRetry
 
         with self._lock:
             if self._transport is None:
@@ -151,14 +162,7 @@ class BlobClients:
                 # one TLS rule of shared/http/sessions.py goes there.
                 self._transport = RequestsTransport(session=session, session_owner=False,
                                                     connection_verify=tls_verify())
-                # Sub-second jittered waits: azure-storage's default (3 tries, 15 s apart) would eat the budget.
-                # Its annotations say int, but it draws the wait with random.uniform: floats work.
-                self._retry = LinearRetry(
-                    backoff=RETRY_BACKOFF_SECONDS,  # type: ignore[arg-type]
-                    random_jitter_range=RETRY_BACKOFF_SECONDS / 2,  # type: ignore[arg-type]
-                    retry_total=RETRY_TOTAL,
-                )
-            return self._transport, self._retry
+            return self._transport
 
     def _options(self, guard: TargetGuard) -> dict[str, Any]:
         counting = self._request_hook
@@ -168,10 +172,19 @@ class BlobClients:
             if counting is not None:
                 counting(request)
 
-        transport, retry = self._shared()
+        from azure.storage.blob import LinearRetry
+
         return {
-            "transport": transport,
-            "retry_policy": retry,
+            "transport": self._shared_transport(),
+            # One per client: a policy is a link of its pipeline's chain, so an instance shared by two clients
+            # would send one client's requests on through the other's policies (its guard refused them).
+            # Sub-second jittered waits: azure-storage's default (3 tries, 15 s apart) would eat the budget.
+            # Its annotations say int, but it draws the wait with random.uniform: floats work.
+            "retry_policy": LinearRetry(
+                backoff=RETRY_BACKOFF_SECONDS,  # type: ignore[arg-type]
+                random_jitter_range=RETRY_BACKOFF_SECONDS / 2,  # type: ignore[arg-type]
+                retry_total=RETRY_TOTAL,
+            ),
             "connection_timeout": CONNECTION_TIMEOUT_SECONDS,
             "read_timeout": READ_TIMEOUT_SECONDS,
             "max_single_get_size": DOWNLOAD_CHUNK_BYTES,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -161,3 +161,16 @@ def summarize_chunks(
             raise SummaryAborted(summarizer.finish())
         summarizer.feed(chunk)
     return summarizer.finish()
+
+
+IMPORT_ERRORS_BLOB = "importErrors.log"
+_LOG_NAME = re.compile(r"[A-Za-z0-9._-][A-Za-z0-9._/-]{0,254}")
+
+
+def import_log_blob_name(job: Mapping[str, Any]) -> str:
+    """Where an import job's errors log is: `outputBlobName` when the job names a usable blob, else
+    importErrors.log (the name is the job creator's: no `..`, no leading slash, printable ASCII only)."""
+    name = job.get("outputBlobName")
+    if isinstance(name, str) and _LOG_NAME.fullmatch(name) and ".." not in name and "//" not in name:
+        return name
+    return IMPORT_ERRORS_BLOB

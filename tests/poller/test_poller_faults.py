@@ -140,7 +140,7 @@ def test_uri_outside_the_allowlist_is_skipped_and_never_contacted(
     assert sorted(e["jobId"] for e in skipped) == sorted(seeded)  # logged once each, not every tick
     assert all("not on the allowlist" in e["reason"] for e in skipped)
     state = env.state()
-    assert all(state["jobs"][job_id]["skipped"] for job_id in seeded)
+    assert all(state["jobs"][job_id]["refused"] for job_id in seeded)  # watched: a new URI is looked at
     for record in caplog.records:
         assert "abcdef123" not in record.getMessage()
 
