@@ -115,6 +115,9 @@ param monitorContainer string = ''
 @description('MONITOR_STATE_CONTAINER: container of the poller\'s state in the app\'s own storage account (created here).')
 param monitorStateContainer string = 'jobmonitor-state'
 
+@description('MONITOR_REPORTS_CONTAINER: container of the app\'s own copy of every report, in its own storage account (created here).')
+param monitorReportsContainer string = 'jobmonitor-reports'
+
 @description('MONITOR_STALL_AFTER_MINUTES: an active job unchanged this long is marked stalled.')
 param monitorStallAfterMinutes int = 120
 
@@ -326,6 +329,10 @@ var appReadSettings = [
     value: monitorStateContainer
   }
   {
+    name: 'MONITOR_REPORTS_CONTAINER'
+    value: monitorReportsContainer
+  }
+  {
     name: 'MONITOR_STALL_AFTER_MINUTES'
     value: string(monitorStallAfterMinutes)
   }
@@ -528,6 +535,15 @@ resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/con
 resource stateContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
   parent: blobService
   name: monitorStateContainer
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+// The app's copies of the reports it serves (same reasons as the state container).
+resource reportsContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: monitorReportsContainer
   properties: {
     publicAccess: 'None'
   }

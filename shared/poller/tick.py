@@ -31,6 +31,7 @@ from shared.poller.storage import BlobClients, call_options, check_deadline, sto
 from shared.poller.store import StateStore
 from shared.poller.targets import JobTargets, job_targets
 from shared.poller.writer import MAX_IMPORT_LOG_BYTES, JobWriter
+from shared.reports.copies import ReportCopies
 from shared.settings import AppSettings, HubSettings
 
 if TYPE_CHECKING:
@@ -89,7 +90,8 @@ class Poller:
         self._hub_client = hub_client or default_hub_client(settings.hub)
         self._blobs = blobs or BlobClients(storage_client_id=settings.poller.storage_client_id)
         self._clock = clock
-        self._writer = JobWriter(blobs=self._blobs, prefix=self._config.prefix,
+        copies = ReportCopies(self._blobs.state_container(self._config.state_storage, self._config.reports_container))
+        self._writer = JobWriter(blobs=self._blobs, copies=copies, prefix=self._config.prefix,
                                  sibling_container=self._config.container, clock=clock,
                                  import_log_max_bytes=import_log_max_bytes)
         self._plan_settings = PlanSettings(

@@ -43,6 +43,7 @@ from shared.poller.storage import (
     storage_error_text,
 )
 from shared.poller.targets import JobTargets
+from shared.reports.copies import ReportCopies
 from shared.reports.import_errors import ImportErrorSummary, import_log_blob_name, summarize_chunks
 from shared.reports.markdown import render_markdown
 from shared.reports.report import TimelineEntry, build_report
@@ -72,10 +73,11 @@ class JobWriter:
     """Writes jobs' files into their containers; process-wide, shared by the hubs' threads."""
 
     def __init__(
-        self, *, blobs: BlobClients, prefix: str, sibling_container: str | None,
+        self, *, blobs: BlobClients, copies: ReportCopies, prefix: str, sibling_container: str | None,
         clock: Callable[[], datetime.datetime], import_log_max_bytes: int = MAX_IMPORT_LOG_BYTES,
     ) -> None:
         self._blobs = blobs
+        self._copies = copies
         self._prefix = prefix
         self._sibling_container = sibling_container
         self._clock = clock
@@ -288,6 +290,9 @@ class JobWriter:
             container.upload_blob(md_name, render_markdown(document).encode(), overwrite=False, metadata=metadata,
                                   content_settings=ContentSettings(content_type=MARKDOWN_CONTENT),
                                   **call_options(deadline))
+        check_deadline(deadline)
+        # The app's own copy, which the app serves: part of writing the report (a failure retries both).
+        self._copies.put(hub, record.job_id, document, **call_options(deadline))
         done.report_written = True
         if not first_written:
             return

@@ -26,6 +26,7 @@ from shared.settings.names import (
     MONITOR_CONTAINER,
     MONITOR_IDENTITY_CONTAINERS,
     MONITOR_PREFIX,
+    MONITOR_REPORTS_CONTAINER,
     MONITOR_STALL_AFTER_MINUTES,
     MONITOR_STATE_CONTAINER,
     MONITOR_STORAGE_CLIENT_ID,
@@ -38,6 +39,7 @@ from shared.settings.reader import SettingsReader
 _CONTAINER_NAME = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
 _BLOB_PREFIX = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
 DEFAULT_STATE_CONTAINER = "jobmonitor-state"
+DEFAULT_REPORTS_CONTAINER = "jobmonitor-reports"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,6 +48,7 @@ class PollerSettings:
     prefix: str
     container: str | None
     state_container: str
+    reports_container: str  # in AzureWebJobsStorage: the app's own copy of every report (served by the app)
     stall_after_seconds: float
     backfill_seconds: float
     storage_host_allowlist: tuple[str, ...]
@@ -57,7 +60,7 @@ class PollerSettings:
     @property
     def own_containers(self) -> tuple[str, ...]:
         """The app's own containers: never a place to write a job's files into, with any credential."""
-        return (self.state_container,)
+        return (self.state_container, self.reports_container)
 
     def host_allowed(self, endpoint: Endpoint) -> bool:
         """May the poller contact this storage endpoint at all (with a job's SAS, or its identity)?"""
@@ -126,15 +129,20 @@ def read_poller_settings(reader: SettingsReader) -> PollerSettings:
         raise SettingsError(POLL_SCHEDULE, "must be a 6-field NCRONTAB expression ({second} {minute} ...)")
     allowlist = tuple(p.lower() for p in reader.items(MONITOR_STORAGE_HOST_ALLOWLIST))
     state_container = _container(reader, MONITOR_STATE_CONTAINER, DEFAULT_STATE_CONTAINER) or DEFAULT_STATE_CONTAINER
+    reports_container = (_container(reader, MONITOR_REPORTS_CONTAINER, DEFAULT_REPORTS_CONTAINER)
+                         or DEFAULT_REPORTS_CONTAINER)
+    if reports_container == state_container:
+        raise SettingsError(MONITOR_REPORTS_CONTAINER, f"must differ from {MONITOR_STATE_CONTAINER}")
     return PollerSettings(
         schedule=schedule,
         prefix=prefix,
         container=_container(reader, MONITOR_CONTAINER, None),
         state_container=state_container,
+        reports_container=reports_container,
         stall_after_seconds=60 * reader.number(MONITOR_STALL_AFTER_MINUTES, 120.0, float, low=0, high=60 * 24 * 30),
         backfill_seconds=3600 * reader.number(MONITOR_BACKFILL_HOURS, 24.0, float, low=0, high=24 * 30),
         storage_host_allowlist=allowlist,
-        identity_containers=_identity_containers(reader, own=(state_container,)),
+        identity_containers=_identity_containers(reader, own=(state_container, reports_container)),
         storage_client_id=reader.text(MONITOR_STORAGE_CLIENT_ID) or reader.text(IOTHUB_MANAGED_IDENTITY_CLIENT_ID),
         tick_budget_seconds=reader.number(MONITOR_TICK_BUDGET_SECONDS, 240.0, float, low=5, high=3600),
         state_storage=_state_storage(reader),

@@ -102,6 +102,8 @@ def test_import_that_fails_gets_a_report(env: PollerEnv, caplog: pytest.LogCaptu
         secrets.assert_absent(text, "the report")
     # The log itself still holds the key: it is IoT Hub's file, and ours must not copy it.
     assert IMPORT_KEY in read_text(env.azurite, outputs, "importErrors.log")
+    # The app's own copy, the one it serves, is the same report.
+    assert env.report_copy(job_id) == report
     assert [e["jobId"] for e in events(caplog, "poller.report_written")] == [job_id]
 
 

@@ -139,6 +139,7 @@ class PollerEnv:
             "MONITOR_TICK_BUDGET_SECONDS": "20",
             "AzureWebJobsStorage": self.azurite.connection_string,
             "MONITOR_IDENTITY_CONTAINERS": self.identity_containers,
+            "MONITOR_REPORTS_CONTAINER": self.reports_container,
         }
         environ.update(extra)
         return environ
@@ -156,6 +157,14 @@ class PollerEnv:
         secrets.update((f"container SAS signature {n}", sig) for n, sig in enumerate(SAS_SIGNATURES))
         secrets.update((f"planted {n}", value) for n, value in enumerate(extra))
         return secrets
+
+    @property
+    def reports_container(self) -> str:
+        """This test's own container of report copies (beside its state container)."""
+        return f"{self.state_container}-reports"
+
+    def report_copy(self, job_id: str, hub: str = "devhub") -> dict[str, Any]:
+        return read_json(self.azurite, self.reports_container, f"{hub}/{job_id}.json")
 
     def state(self, hub: str = "devhub") -> dict[str, Any]:
         return read_json(self.azurite, self.state_container, f"hubs/{hub}.json")
