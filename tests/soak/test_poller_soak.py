@@ -726,7 +726,8 @@ def check(soak: Soak, driver: Driver) -> tuple[dict[str, Any], list[str]]:
     figures: dict[str, Any] = {k: n[k] for k in (
         "hub transitions", "observed transitions", "required transitions", "hub transitions no successful tick saw",
         "snapshots", "latest.json", "failed jobs", "cancelled jobs", "completed jobs", "skipped jobs", "report blobs",
-        "duplicates", "losses", "phantoms", "out of order", "seq gaps", "state mismatches",
+        "duplicates", "losses", "claims lost with a deleted or restored state", "phantoms", "out of order", "seq gaps",
+        "state mismatches",
         "snapshot documents unlike their names", "report timelines unlike the snapshots",
         "latest.json written backwards")}
     figures["requests outside the allowlist"] = sum(off_list.values())
