@@ -21,6 +21,8 @@ from devstack.wellknown import AZURITE_ACCOUNT, AZURITE_KEY, hub_connection_stri
 EXPORT_CONTAINER = "demo-export"
 IMPORT_INPUT_CONTAINER = "demo-import-in"
 IMPORT_OUTPUT_CONTAINER = "demo-import-out"
+# The failing import's own output container: sharing one would show the other import's importErrors.log.
+FAILED_IMPORT_OUTPUT_CONTAINER = "demo-import-failed"
 MISSING_INPUT_BLOB = "no-such-devices.txt"  # never uploaded: the third job fails with BlobContainerValidationError
 TERMINAL = {"completed", "failed", "cancelled"}
 
@@ -75,7 +77,8 @@ def create_demo_jobs(*, hub: str, hub_url: str, blob_connection_string: str, tim
     _wait_terminal(manager, imported.job_id, timeout=timeout)
     failing = manager.create_import_export_job(JobProperties(
         type="import", input_blob_container_uri=input_uri, input_blob_name=MISSING_INPUT_BLOB,
-        output_blob_container_uri=output_uri, storage_authentication_type="keyBased",
+        output_blob_container_uri=_container_uri(service, FAILED_IMPORT_OUTPUT_CONTAINER, write),
+        storage_authentication_type="keyBased",
     ))
     return DemoJobs(export_job_id=str(export.job_id), import_job_id=str(imported.job_id),
                     failed_import_job_id=str(failing.job_id))

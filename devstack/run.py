@@ -14,7 +14,7 @@ from pathlib import Path
 
 from devstack import processes
 from devstack.azurite import start_azurite
-from devstack.demo import EXPORT_CONTAINER, IMPORT_OUTPUT_CONTAINER, create_demo_jobs
+from devstack.demo import EXPORT_CONTAINER, FAILED_IMPORT_OUTPUT_CONTAINER, IMPORT_OUTPUT_CONTAINER, create_demo_jobs
 from devstack.funchost.keys import DEFAULT_FUNCTION_KEY, DEFAULT_MASTER_KEY
 from devstack.wellknown import (
     AZURITE_BLOB_PORT,
@@ -123,9 +123,9 @@ rejected lines in importErrors.log), import {failed_id} (running, then failed: i
        -d '{{"input": ""}}' 'http://127.0.0.1:{FUNCTIONS_HOST_PORT}/admin/functions/poll_job_timer?wait=true'
 
   # the snapshots and reports it wrote beside each job's output:
-  .venv/bin/python -m devstack.blobs {EXPORT_CONTAINER} {IMPORT_OUTPUT_CONTAINER}
+  .venv/bin/python -m devstack.blobs {EXPORT_CONTAINER} {IMPORT_OUTPUT_CONTAINER} {FAILED_IMPORT_OUTPUT_CONTAINER}
   .venv/bin/python -m devstack.blobs {IMPORT_OUTPUT_CONTAINER} --show jobmonitor/{import_id}/import-report.md
-  .venv/bin/python -m devstack.blobs {IMPORT_OUTPUT_CONTAINER} --show jobmonitor/{failed_id}/failure-report.md
+  .venv/bin/python -m devstack.blobs {FAILED_IMPORT_OUTPUT_CONTAINER} --show jobmonitor/{failed_id}/failure-report.md
 
 Ctrl-C stops everything.""", flush=True)
 

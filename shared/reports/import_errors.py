@@ -11,12 +11,14 @@ length.
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.clock import parse_utc
 from shared.errors import SummaryAborted
 from shared.redaction import redact_text
 from shared.reports.error_codes import OTHER_INFO, UNPARSED_INFO, describe_code, unknown_code_info
@@ -257,6 +259,20 @@ def _usable_blob_name(name: str) -> bool:
     if name.startswith("/") or name.endswith("/") or ".." in name:
         return False
     return all(segment not in ("", ".") for segment in name.split("/"))
+
+
+# Clocks of the hub and of storage differ a little: a log written this long before the job's start still counts.
+LOG_CLOCK_SLACK_SECONDS = 300.0
+
+
+def log_predates_job(last_modified: datetime.datetime | None, job: Mapping[str, Any]) -> bool:
+    """True when the errors log was last written before the job started: an earlier job's log left in an output
+    container that jobs share (IoT Hub overwrites it, but a job that fails before its import writes nothing),
+    not this job's. False when either time is unknown."""
+    started = parse_utc(job.get("startTimeUtc"))
+    if last_modified is None or started is None:
+        return False
+    return last_modified < started - datetime.timedelta(seconds=LOG_CLOCK_SLACK_SECONDS)
 
 
 def count_lines(chunks: Iterable[bytes]) -> int:

@@ -18,6 +18,7 @@ from shared.reports.import_errors import (
     count_lines,
     import_log_blob,
     import_log_blob_name,
+    log_predates_job,
     summarize_chunks,
 )
 from shared.reports.markdown import render_markdown
@@ -323,3 +324,13 @@ def test_count_lines_streams_across_chunks() -> None:
     for size in (1, 3, len(data)):
         assert count_lines(data[i : i + size] for i in range(0, len(data), size)) == 3
     assert count_lines([]) == 0
+
+
+def test_a_log_older_than_the_job_is_an_earlier_jobs() -> None:
+    job = {"startTimeUtc": "2026-01-01T10:00:00Z"}
+    at = datetime.datetime(2026, 1, 1, 10, tzinfo=datetime.UTC)
+    assert log_predates_job(at - datetime.timedelta(hours=1), job)
+    assert not log_predates_job(at - datetime.timedelta(seconds=30), job)  # clock slack
+    assert not log_predates_job(at + datetime.timedelta(minutes=5), job)
+    assert not log_predates_job(None, job)
+    assert not log_predates_job(at, {})
