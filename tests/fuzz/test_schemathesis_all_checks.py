@@ -38,7 +38,8 @@ def test_schemathesis_with_every_check(fuzz_host: RunningFuncHost, hubsim: HubSi
         "--workers", "1", "--request-timeout", "30", "--no-color", "--output-truncate", "false",
         "--report", "ndjson", "--report-ndjson-path", str(report),
     ]
-    run = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=False)
+    # Run from the test's own directory: schemathesis keeps a cache (.schemathesis/) in its working directory.
+    run = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=False, cwd=tmp_path)
     statuses: Counter[int] = Counter()
     methods: Counter[str] = Counter()
     for line in report.read_text().splitlines() if report.exists() else []:
