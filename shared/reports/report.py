@@ -59,7 +59,9 @@ def report_title(
     noun = job_type if job_type in ("import", "export") else "job"
     if kind is ReportKind.FAILURE:
         return f"{noun} {'cancelled' if status is JobStatus.CANCELLED else 'failed'}"
-    rejected = rejected_lines or 0
+    if rejected_lines is None:  # the poller asked for a report, but the log could not be read (its note says why)
+        return "import completed: its errors log could not be read"
+    rejected = rejected_lines
     unit = "line" if (input_lines if input_lines is not None else rejected) == 1 else "lines"
     if input_lines is not None and input_lines >= rejected:
         return f"import completed: {rejected:,} of {input_lines:,} {unit} rejected"
@@ -155,12 +157,15 @@ def build_report(
     kind: ReportKind | None = None,
     input_lines: int | None = None,
 ) -> FailureReport:
-    """The report of a finished job. `kind` defaults to `report_kind(job, import_errors)`, and to FAILURE
-    when that is None (the poller asked for a report: it decides). `input_lines`, when the caller counted
-    the import's input, goes into the title ("3 of 10,000 lines rejected")."""
+    """The report of a finished job. `kind` defaults to `report_kind(job, import_errors)`; when that is None
+    the poller asked for a report anyway (it decides): an IMPORT report for a completed import (say, one
+    whose log could not be read), a FAILURE report otherwise. `input_lines`, when the caller counted the
+    import's input, goes into the title ("3 of 10,000 lines rejected")."""
     status = job_status(job)
-    chosen = kind or report_kind(job, import_errors) or ReportKind.FAILURE
     job_type = str(job["type"]) if job.get("type") is not None else None
+    completed_import = status is JobStatus.COMPLETED and (job_type or "").lower() == "import"
+    chosen = kind or report_kind(job, import_errors) or (
+        ReportKind.IMPORT if completed_import else ReportKind.FAILURE)
     reason = parse_failure_reason(job.get("failureReason"))
     auth = storage_authentication(job)
     start, end = parse_utc(job.get("startTimeUtc")), parse_utc(job.get("endTimeUtc"))

@@ -193,6 +193,8 @@ def test_report_kind(status: str, job_type: str, lines: int | None, kind: Report
         (ReportKind.IMPORT, "import", JobStatus.COMPLETED, 1, None, "import completed: 1 line rejected"),
         (ReportKind.IMPORT, "import", JobStatus.COMPLETED, 1, 1, "import completed: 1 of 1 line rejected"),
         (ReportKind.FAILURE, "import", JobStatus.FAILED, 6, None, "import failed"),
+        (ReportKind.IMPORT, "import", JobStatus.COMPLETED, None, None,
+         "import completed: its errors log could not be read"),
         (ReportKind.FAILURE, "export", JobStatus.CANCELLED, None, None, "export cancelled"),
         (ReportKind.FAILURE, "<img src=x>", JobStatus.FAILED, None, None, "job failed"),
     ],
@@ -334,3 +336,12 @@ def test_a_log_older_than_the_job_is_an_earlier_jobs() -> None:
     assert not log_predates_job(at + datetime.timedelta(minutes=5), job)
     assert not log_predates_job(None, job)
     assert not log_predates_job(at, {})
+
+
+def test_a_completed_import_whose_log_could_not_be_read_is_still_an_import_report() -> None:
+    """The poller may ask for a report of a completed import whose log it could not read (a note says why)."""
+    document = build_report({"jobId": "j", "type": "import", "status": "completed"}, hub="h", timeline=[],
+                            import_errors=None, import_errors_note="importErrors.log could not be read (HTTP 403 "
+                            "AuthorizationFailure)", generated_at=GENERATED).to_json()
+    assert (document["kind"], document["title"]) == ("import", "import completed: its errors log could not be read")
+    assert document["hint"]["key"] == "deviceImportErrors"
