@@ -265,6 +265,11 @@ var pythonThreadCount = flexHttpPerInstanceConcurrency + 1
 // AzureWebJobsStorage__accountName: identity-based host storage, no key).
 var appReadSettings = [
   {
+    // The cloud the template deploys to: hub suffix, IoT Hub token audience and storage suffix derive from it.
+    name: 'AZURE_CLOUD'
+    value: environment().name
+  }
+  {
     name: 'IOTHUB_HUBS'
     value: join(iotHubNames, ',')
   }

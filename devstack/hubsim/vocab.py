@@ -69,6 +69,13 @@ class ImportMode(str, enum.Enum):
     UPDATE_TWIN_IF_MATCH_ETAG = "updateTwinIfMatchETag"
 
 
+class RejectedLinesEnd(str, enum.Enum):
+    """How an import whose device lines were partly or wholly rejected ends (PUT /devstack/import-errors)."""
+
+    COMPLETED = "completed"  # the evidence: completed, progress 100, no failureReason, the log beside the output
+    FAILED = "failed"  # the other reading: failed with an ImportErrors failureReason (the log is still written)
+
+
 class Operation(str, enum.Enum):
     """A /jobs request as counted and as matched by queued faults."""
 

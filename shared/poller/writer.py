@@ -25,10 +25,8 @@ from shared.poller.documents import (
     LATEST_BLOB,
     NO_PROGRESS,
     SNAPSHOT_NAME,
-    import_report_blob_names,
     latest_blob_name,
-    report_json_blob_name,
-    report_md_blob_name,
+    report_blob_names,
 )
 from shared.poller.events import PollerEvent
 from shared.poller.state import IMPORT_LOG_ATTEMPTS, JobRecord, PendingLatest, PendingSnapshot, ReportState
@@ -40,13 +38,15 @@ from shared.poller.storage import (
     not_found,
     read_bounded_blob,
     sas_refused,
+    storage_error_code,
+    storage_error_hint,
     storage_error_text,
 )
 from shared.poller.targets import JobTargets
 from shared.reports.copies import ReportCopies
-from shared.reports.import_errors import ImportErrorSummary, import_log_blob_name, summarize_chunks
+from shared.reports.import_errors import ImportErrorSummary, import_log_blob, log_not_this_jobs, summarize_chunks
 from shared.reports.markdown import render_markdown
-from shared.reports.report import TimelineEntry, build_report
+from shared.reports.report import ReportKind, TimelineEntry, build_report, report_kind
 
 if TYPE_CHECKING:
     from azure.storage.blob import ContainerClient
@@ -57,9 +57,6 @@ logger = logging.getLogger("jobmonitor.poller")
 HUB_METADATA = "monitorhub"
 STATE_METADATA = "monitorstate"  # the state (its creation time) whose claim wrote a report
 POLLED_METADATA = "monitorpolledat"  # a snapshot's polledAtUtc, so that a timeline needs no download
-# A job's errors log must have been written between its start and end, give or take this much (the hub's
-# and storage's clocks differ); otherwise it is another job's (import jobs often share a container).
-LOG_TIME_MARGIN = datetime.timedelta(minutes=5)
 MAX_REPORT_BYTES = 8 << 20  # a stored report read back (its Markdown follows it)
 JSON_CONTENT = "application/json"
 MARKDOWN_CONTENT = "text/markdown; charset=utf-8"
@@ -127,9 +124,12 @@ class JobWriter:
             done.recovery = self._recovery(hub, record, taken.container, deadline)
         except Exception as exc:
             done.failed = True
+            # A 403 says which refusal it is (firewall, SAS, role) and what to do about it.
+            hint = storage_error_hint(exc, targets.monitor)
             log_event(logger, PollerEvent.WRITE_FAILED, level=logging.WARNING, hub=hub, jobId=record.job_id,
                       container=targets.monitor.describe(), error=type(exc).__name__, message=storage_error_text(exc),
-                      failures=record.write_failures + 1)
+                      code=storage_error_code(exc), hint=hint.key if hint else None,
+                      advice=hint.text if hint else None, failures=record.write_failures + 1)
         return done
 
     def _write_job_blobs(
@@ -253,21 +253,24 @@ class JobWriter:
         from azure.core.exceptions import ResourceExistsError
         from azure.storage.blob import ContentSettings
 
-        status = job_status(job)
-        summary, note = None, None
+        summary, note, note_is_earlier = None, None, False
         if str(job.get("type", "")).lower() == "import":
-            summary, note = self._import_summary(record, job, targets, deadline)
-        if status is JobStatus.COMPLETED and (summary is None or summary.total_lines == 0) and not note:
-            done.report_not_needed = True  # a completed import with nothing rejected
+            summary, note, note_is_earlier = self._import_summary(record, job, targets, deadline)
+        kind = report_kind(job, summary)
+        if kind is None and note is not None and job_status(job) is JobStatus.COMPLETED and not note_is_earlier:
+            # The log could not be read, or a later job overwrote it: whether lines were rejected is unknown,
+            # and the report says so. A log older than the job is an earlier job's: this one wrote none.
+            kind = ReportKind.IMPORT
+        if kind is None:
+            done.report_not_needed = True  # a completed import with nothing rejected, or a completed export
             return
+        if kind is ReportKind.IMPORT or summary is not None:
+            # Why the log read is not the one the job named (its outputBlobName was unusable), if it is not.
+            note = "; ".join(n for n in (import_log_blob(job).note, note) if n) or None
         prefix = record.prefix or self._prefix
-        if status is JobStatus.COMPLETED:
-            json_name, md_name = import_report_blob_names(prefix, record.job_id)
-        else:
-            json_name = report_json_blob_name(prefix, record.job_id)
-            md_name = report_md_blob_name(prefix, record.job_id)
+        json_name, md_name = report_blob_names(prefix, record.job_id, kind)
         report = build_report(
-            job, hub=hub, timeline=self._timeline(container, prefix, record, deadline),
+            job, hub=hub, timeline=self._timeline(container, prefix, record, deadline), kind=kind,
             import_errors=summary, import_errors_note=note, generated_at=self._clock(),
         )
         document: dict[str, Any] = report.to_json()
@@ -364,25 +367,29 @@ class JobWriter:
 
     def _import_summary(
         self, record: JobRecord, job: Mapping[str, Any], targets: JobTargets, deadline: Deadline
-    ) -> tuple[ImportErrorSummary | None, str | None]:
-        """Summarise importErrors.log from the job's output container; (None, note) when it cannot be.
+    ) -> tuple[ImportErrorSummary | None, str | None, bool]:
+        """Summarise importErrors.log from the job's output container: (summary, note, False), or (None, note,
+        False) when it cannot be, or (None, note, True) when the log there predates the job (an earlier job's).
 
         At most `import_log_max_bytes` are read, within a share of what is left of the tick's budget (the
         report still has to be written). Running out of time counts as a failed attempt; after
         IMPORT_LOG_ATTEMPTS of them the report is written from the part that was read, and says so."""
-        log_name = import_log_blob_name(job)
+        log_name = import_log_blob(job).name
         if targets.output is None:
             return None, (f"{log_name} was not read: the output container has no usable SAS and is not "
-                          "one the app's identity may read (MONITOR_IDENTITY_CONTAINERS)")
+                          "one the app's identity may read (MONITOR_IDENTITY_CONTAINERS)"), False
         log_deadline = Deadline(deadline.remaining() * IMPORT_LOG_SHARE)
         try:
             blob = self._blobs.container(targets.output).get_blob_client(log_name)
             downloader = blob.download_blob(offset=0, length=self._import_log_max_bytes, **call_options(log_deadline))
             size = blob_size(downloader.properties)
-            foreign = _written_outside(job, downloader.properties.last_modified)
+            modified = downloader.properties.last_modified
+            foreign = log_not_this_jobs(modified, job)
             if foreign is not None:
                 # Import jobs often share one output container: the log there may be another job's.
-                return None, f"{log_name} {foreign}: it is another job's, so this report cannot list its lines"
+                started = parse_utc(job.get("startTimeUtc"))
+                return None, f"{log_name} {foreign}, so this report cannot list its lines", (
+                    started is not None and modified is not None and modified < started)
             summary = summarize_chunks(downloader.chunks(), should_stop=lambda: log_deadline.remaining() <= 0)
         except SummaryAborted as aborted:
             if record.write_failures + 1 < IMPORT_LOG_ATTEMPTS:
@@ -390,19 +397,19 @@ class JobWriter:
             return aborted.summary, (
                 f"{log_name} was only partly read: the time budget ran out {IMPORT_LOG_ATTEMPTS} times; "
                 f"the summary covers its first {aborted.summary.bytes_read} bytes"
-            )
+            ), False
         except Exception as exc:
             if not_found(exc):
-                return None, None  # no log: nothing was rejected (a failed job's report says it has none)
+                return None, None, False  # no log: nothing was rejected (a failed job's report says it has none)
             if sas_refused(exc) and not targets.output.uses_identity:
                 raise  # _write_job tries the managed identity, where it is allowed
             if record.write_failures + 1 < IMPORT_LOG_ATTEMPTS:
                 raise  # try again next tick
-            return None, f"{log_name} could not be read ({storage_error_text(exc)})"
+            return None, f"{log_name} could not be read ({storage_error_text(exc)})", False
         if size > self._import_log_max_bytes:
             return summary, (f"{log_name} is {size} bytes: truncated, the summary covers its first "
-                             f"{self._import_log_max_bytes} bytes")
-        return summary, None
+                             f"{self._import_log_max_bytes} bytes"), False
+        return summary, None, False
 
 
 class _FolderTaken(JobMonitorError):
@@ -424,19 +431,6 @@ def _int(value: object) -> int:
         return int(str(value))
     except ValueError:
         return 0
-
-
-def _written_outside(job: Mapping[str, Any], modified: datetime.datetime | None) -> str | None:
-    """Why a log blob modified at `modified` cannot be this job's (None: it can be)."""
-    start, end = parse_utc(job.get("startTimeUtc")), parse_utc(job.get("endTimeUtc"))
-    if modified is None:
-        return None
-    if start is not None and modified < start - LOG_TIME_MARGIN:
-        return f"was last written at {utc_iso(modified)}, before this job started ({utc_iso(start)})"
-    if end is not None and modified > end + LOG_TIME_MARGIN:
-        return (f"was last written at {utc_iso(modified)}, after this job ended ({utc_iso(end)}): a later job "
-                "sharing the output container overwrote it")
-    return None
 
 
 def _json_bytes(document: Mapping[str, Any]) -> bytes:

@@ -1,7 +1,8 @@
 """App settings, read once into typed objects and validated with errors that name the setting.
 
 `AppSettings.from_environ(os.environ)` reads everything; each part lives with its concern: names.py (every
-setting name), hub.py (IOTHUB_*), proxy.py (GET_JOB_*), poller.py (MONITOR_*, AzureWebJobsStorage).
+setting name), cloud.py (AZURE_CLOUD), hub.py (IOTHUB_*), proxy.py (GET_JOB_*), poller.py (MONITOR_*,
+AzureWebJobsStorage).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from shared.settings.cloud import Cloud, read_cloud
 from shared.settings.hub import (
     AZURE_HUB_SUFFIX,
     AZURE_HUB_SUFFIXES,
@@ -29,6 +31,7 @@ __all__ = [
     "DEFAULT_STATE_CONTAINER",
     "SETTING_NAMES",
     "AppSettings",
+    "Cloud",
     "ConnectionString",
     "HubAuthMode",
     "HubClientSettings",
@@ -48,6 +51,8 @@ class AppSettings:
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> AppSettings:
         reader = SettingsReader(environ)
+        cloud = read_cloud(reader)
         return cls(
-            hub=read_hub_settings(reader), proxy=read_proxy_settings(reader), poller=read_poller_settings(reader)
+            hub=read_hub_settings(reader, cloud), proxy=read_proxy_settings(reader),
+            poller=read_poller_settings(reader, cloud),
         )

@@ -6,6 +6,7 @@ docs/settings.md all name exactly these (tests/infra/test_settings_sources.py).
 
 from __future__ import annotations
 
+AZURE_CLOUD = "AZURE_CLOUD"
 IOTHUB_HUBS = "IOTHUB_HUBS"
 IOTHUB_ENDPOINTS = "IOTHUB_ENDPOINTS"
 IOTHUB_AUTH = "IOTHUB_AUTH"
@@ -40,6 +41,7 @@ AZURE_WEBJOBS_STORAGE_CREDENTIAL = "AzureWebJobsStorage__credential"
 AZURE_WEBJOBS_STORAGE_CLIENT_ID = "AzureWebJobsStorage__clientId"
 
 SETTING_NAMES: tuple[str, ...] = (
+    AZURE_CLOUD,
     IOTHUB_HUBS,
     IOTHUB_ENDPOINTS,
     IOTHUB_AUTH,

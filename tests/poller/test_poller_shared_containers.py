@@ -28,6 +28,12 @@ def _import(job_id: str, uri: str, *, started: float, ended: float) -> dict[str,
             "startTimeUtc": ago(minutes=started), "endTimeUtc": ago(minutes=ended)}
 
 
+def _completed_import(job_id: str, uri: str, *, started: float, ended: float) -> dict[str, object]:
+    return {"jobId": job_id, "type": "import", "status": "completed", "progress": 100,
+            "inputBlobContainerUri": uri, "outputBlobContainerUri": uri,
+            "startTimeUtc": ago(minutes=started), "endTimeUtc": ago(minutes=ended)}
+
+
 def _log(lines: int) -> str:
     return "".join(json.dumps({"errorCode": 404001, "errorStatus": f"Device d{n} not found."}) + "\n"
                    for n in range(lines))
@@ -47,6 +53,34 @@ def test_an_import_never_reports_the_errors_log_of_another_job(env: PollerEnv) -
     assert later["importErrors"]["totalLines"] == 7
     assert earlier["importErrors"] is None
     assert "after this job ended" in earlier["importErrorsNote"]
+
+
+def test_a_completed_import_gets_no_report_from_an_earlier_jobs_log(env: PollerEnv) -> None:
+    """The log in the shared container predates this completed import: it is an earlier job's, so this job
+    wrote none (IoT Hub writes one for every import) and nothing of its was rejected."""
+    container = new_container(env.azurite)
+    uri = container_sas_uri(env.azurite, container)
+    upload_text(env.azurite, container, "importErrors.log", _log(3))  # written now
+    env.hubsim.control("devhub").seed_jobs([_completed_import("after-the-log", uri, started=-10, ended=-20)])
+    assert env.poller().tick().hubs["devhub"].ok
+    names = blob_names(env.azurite, container, f"{PREFIX}/after-the-log/")
+    assert not [n for n in names if "report" in n], names
+    assert env.state()["jobs"]["after-the-log"]["report"] == "notNeeded"
+
+
+def test_a_completed_import_whose_log_a_later_job_overwrote_says_so(env: PollerEnv) -> None:
+    """The log was rewritten after this completed import ended: whether its lines were rejected is unknown.
+    The job gets an import report that says its log could not be read, and why; never the other job's lines."""
+    container = new_container(env.azurite)
+    uri = container_sas_uri(env.azurite, container)
+    upload_text(env.azurite, container, "importErrors.log", _log(5))  # written now, by a later job
+    env.hubsim.control("devhub").seed_jobs([_completed_import("overwritten", uri, started=50, ended=40)])
+    assert env.poller().tick().hubs["devhub"].ok
+    report = read_json(env.azurite, container, f"{PREFIX}/overwritten/import-report.json")
+    assert (report["kind"], report["title"]) == ("import", "import completed: its errors log could not be read")
+    assert report["importErrors"] is None
+    assert "after this job ended" in report["importErrorsNote"]
+    assert not blob_names(env.azurite, container, f"{PREFIX}/overwritten/failure-report")
 
 
 def test_jobs_of_two_hubs_with_one_id_keep_apart(env: PollerEnv, caplog: pytest.LogCaptureFixture) -> None:

@@ -683,14 +683,28 @@ def check(soak: Soak, driver: Driver) -> tuple[dict[str, Any], list[str]]:
             n["latest.json"] += 1
             if (latest.get("snapshotSeq"), latest.get("snapshotBlob")) != (len(snaps), snaps[-1]) or {
                     k: v for k, v in latest.items() if k not in LATEST_ONLY} != last:
-                problems.append(f"{job_id}: latest.json is not the last snapshot")
+                differ = sorted(k for k in set(latest) | set(last)
+                                if k not in LATEST_ONLY and latest.get(k) != last.get(k))
+                problems.append(f"{job_id}: latest.json (seq {latest.get('snapshotSeq')}, "
+                                f"{latest.get('snapshotBlob')}) is not the last snapshot ({len(snaps)}, {snaps[-1]}); "
+                                f"fields that differ: {differ}")
                 n["losses"] += 1
             if secrets.found_in(json.dumps(latest)):
                 problems.append(f"{job_id}: a secret in latest.json")
-        # reports
-        reports = [f"{PREFIX}/{job_id}/failure-report.{ext}" for ext in ("json", "md")]
+        # reports: a failure report for failed and cancelled jobs; an import report, or none, for completed imports
+        # with rejected lines (their output container is shared: a later import's log, written before the poller
+        # read this job's, is told apart only by its time, so either outcome is right); none for anything else
+        failure = [f"{PREFIX}/{job_id}/failure-report.{ext}" for ext in ("json", "md")]
+        imported = [f"{PREFIX}/{job_id}/import-report.{ext}" for ext in ("json", "md")]
         if final[0] in ("failed", "cancelled"):
             n[f"{final[0]} jobs"] += 1
+            reports, kind, expected_report = failure, "failure", "written"
+        else:
+            n["completed jobs"] += 1
+            reports, kind = imported, "import"
+            # only import_errors jobs have an errors log (seeded imports write none)
+            expected_report = "written" if job.kind == "import_errors" and set(imported) & set(names) else "notNeeded"
+        if expected_report == "written":
             for name in reports:
                 if name not in names:
                     problems.append(f"{job_id}: {final[0]} without {name}")
@@ -701,20 +715,20 @@ def check(soak: Soak, driver: Driver) -> tuple[dict[str, Any], list[str]]:
                     problems.append(f"{job_id}: {name} PUT {wire.puts[f'{job.container}/{name}']} times")
                     n["duplicates"] += max(0, wire.puts[f"{job.container}/{name}"] - 1)
             if reports[0] in names:
+                n[f"{kind} reports"] += 1
                 report = read_json(job.azurite, job.container, reports[0])
-                if (report["jobId"], report["status"]) != (job_id, final[0]):
-                    problems.append(f"{job_id}: report says {report['jobId']} {report['status']}")
+                if (report["jobId"], report["status"], report["kind"]) != (job_id, final[0], kind):
+                    problems.append(f"{job_id}: report says {report['jobId']} {report['status']} {report['kind']}")
                 if [entry["blob"] for entry in report["timeline"]] != snaps:
                     problems.append(f"{job_id}: report timeline {report['timeline']} but snapshots {snaps}")
                     n["report timelines unlike the snapshots"] += 1
                 if secrets.found_in(json.dumps(report)):
                     problems.append(f"{job_id}: a secret in the report")
-        elif set(reports) & set(names):
-            problems.append(f"{job_id}: a report for a {final[0]} job")
-        else:
-            n["completed jobs"] += 1
+        allowed = set(reports) if expected_report == "written" else set()
+        unexpected = ((set(failure) | set(imported)) - allowed) & set(names)
+        if unexpected:
+            problems.append(f"{job_id}: {sorted(unexpected)} for a {final[0]} {job.kind} job")
         # the state agrees
-        expected_report = "written" if final[0] in ("failed", "cancelled") else "notNeeded"
         got = (record.get("seq", 0), record.get("status"), record.get("progress"), record.get("report", "none"),
                bool(record.get("pending") or record.get("latest")), record.get("skipped"))
         if got != (len(snaps), final[0], final[1], expected_report, False, None):
@@ -725,7 +739,8 @@ def check(soak: Soak, driver: Driver) -> tuple[dict[str, Any], list[str]]:
         problems.append(f"storage requests outside the allowlist: {off_list}")
     figures: dict[str, Any] = {k: n[k] for k in (
         "hub transitions", "observed transitions", "required transitions", "hub transitions no successful tick saw",
-        "snapshots", "latest.json", "failed jobs", "cancelled jobs", "completed jobs", "skipped jobs", "report blobs",
+        "snapshots", "latest.json", "failed jobs", "cancelled jobs", "completed jobs", "skipped jobs",
+        "failure reports", "import reports", "report blobs",
         "duplicates", "losses", "claims lost with a deleted or restored state", "phantoms", "out of order", "seq gaps",
         "state mismatches",
         "snapshot documents unlike their names", "report timelines unlike the snapshots",

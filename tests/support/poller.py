@@ -19,7 +19,7 @@ from azure.storage.blob import BlobServiceClient, ContainerSasPermissions, gener
 
 from devstack import wellknown
 from devstack.azurite import AzuriteInfo
-from devstack.hubsim import HubSimulator
+from devstack.hubsim import HubSimulator, RejectedLinesEnd
 from devstack.hubsim.auth import make_sas
 from shared.clock import utc_now
 from shared.poller.storage import BlobClients
@@ -224,6 +224,9 @@ def failing_import_lines() -> str:
 
 
 def start_failing_import(env: PollerEnv) -> tuple[str, str]:
+    """An import that ends `failed` because of its rejected lines, with `deviceId` in its log lines: the
+    simulator's switch plays that reading of the evidence (by default such an import completes)."""
+    env.hubsim.control("devhub").set_import_errors(rejected_lines_end=RejectedLinesEnd.FAILED, device_id_field=True)
     inputs, outputs = new_container(env.azurite), new_container(env.azurite)
     upload_text(env.azurite, inputs, "devices.txt", failing_import_lines())
     job_id = create_job(env.hubsim, "devhub", {
