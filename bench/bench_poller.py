@@ -6,8 +6,9 @@ H hubs x J jobs of history (seeded through the simulator's control API, simulato
     changed, not to J; counted by an azure-core per-call policy on every storage client the poller uses, the
     call budget's included: each list call takes one call from the hub's budget, a conditional write),
     wall time against one list call (target: <= 3x plus the writes), peak Python memory (tracemalloc);
-  - an importErrors.log of 10,000 and 1,000,000 lines summarised from Azurite: peak memory should be flat
-    in the log's size.
+  - an importErrors.log of 10,000 and 1,000,000 lines (the real shape: errorCode and errorStatus echoing the
+    input line, no deviceId; four codes) turned into an import report from Azurite: streamed summary, device
+    ids recovered, report built, JSON and Markdown rendered. Peak memory should be flat in the log's size.
 Run: `.venv/bin/python -m bench.bench_poller` (HUBS, JOBS and LOG_LINES environment variables override).
 """
 
@@ -45,7 +46,9 @@ from shared.iothub.client import HubClient
 from shared.poller.storage import BlobClients
 from shared.poller.targets import Access, Credential
 from shared.poller.tick import Poller
-from shared.reports.import_errors import summarize_chunks
+from shared.reports.import_errors import ImportErrorSummary, summarize_chunks
+from shared.reports.markdown import render_markdown
+from shared.reports.report import build_report, report_kind
 from shared.settings import AppSettings
 
 HUBS = int(os.environ.get("HUBS", "20"))
@@ -131,15 +134,23 @@ def _all_lists_seconds(urls: dict[str, str]) -> float:
 
 
 def _log_blocks(lines: int) -> Iterator[bytes]:
-    device = {"id": "device-0001", "authentication": {"symmetricKey": {"primaryKey": "A" * 44}}}
-    line = (json.dumps({"deviceId": "device-0001", "errorCode": 409001,
-                        "errorStatus": f"Device already exists. Line: {json.dumps(device)}"}) + "\n").encode()
-    per_block = (4 * 1024 * 1024) // len(line)
+    texts = {409001: "Device {id} already exists. Line: {line}", 404001: "Device {id} not found. Line: {line}",
+             412002: "ETag mismatch for device {id}. Line: {line}", 400012: "Invalid device format in line: {line}."}
+    pattern = b""
+    for index, (code, text) in enumerate(texts.items()):
+        device = {"id": f"device-{index:04d}", "authentication": {"symmetricKey": {"primaryKey": "A" * 44}}}
+        status = text.format(id=device["id"], line=json.dumps(device))
+        pattern += (json.dumps({"errorCode": code, "errorStatus": status}) + "\n").encode()
+    lines_per_pattern = len(texts)
+    per_block = (4 * 1024 * 1024) // len(pattern)
     left = lines
     while left > 0:
-        count = min(per_block, left)
-        yield line * count
-        left -= count
+        count = min(per_block, left // lines_per_pattern) or 1
+        block = pattern * count
+        if count * lines_per_pattern > left:  # the last lines
+            block = b"".join(block.splitlines(keepends=True)[:left])
+        yield block
+        left -= min(count * lines_per_pattern, left)
 
 
 def _summarise_log(service: BlobServiceClient, blobs: BlobClients, account_url: str, lines: int) -> dict[str, float]:
@@ -158,13 +169,29 @@ def _summarise_log(service: BlobServiceClient, blobs: BlobClients, account_url: 
                                  expiry=datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1))
     target = parse_container_uri(f"{account_url}/{container}?{sas}", what="the log's container")
     client = blobs.container(Access(target=target, credential=Credential.SAS))
+    job = {"jobId": container, "type": "import", "status": "completed", "progress": 100,
+           "startTimeUtc": _ago(minutes=10), "endTimeUtc": _ago(minutes=1), "outputBlobContainerUri": target.url}
+
+    def build() -> tuple[ImportErrorSummary, dict[str, Any], str]:
+        summary = summarize_chunks(client.get_blob_client("importErrors.log").download_blob().chunks())
+        report = build_report(job, hub="benchhub", timeline=[], import_errors=summary, import_errors_note=None,
+                              generated_at=datetime.datetime.now(datetime.UTC), kind=report_kind(job, summary))
+        document = report.to_json()
+        return summary, document, render_markdown(document)
+
+    # Time without tracemalloc (it slows Python down several times), then peak memory with it.
     started = time.perf_counter()
+    build()
+    elapsed = time.perf_counter() - started
     tracemalloc.start()
-    summary = summarize_chunks(client.get_blob_client("importErrors.log").download_blob().chunks())
+    summary, document, markdown = build()
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    elapsed = time.perf_counter() - started
     assert summary.total_lines == lines, summary.total_lines
+    assert document["kind"] == "import"
+    assert document["title"] == f"import completed: {lines:,} lines rejected"
+    assert document["importErrors"]["firstEntries"][0]["deviceIdSource"] == "line"
+    assert markdown
     service.delete_container(container)
     return {"lines": lines, "bytes": size, "peak": peak, "seconds": elapsed}
 
@@ -260,9 +287,9 @@ def main() -> None:
 
             small, large = (_summarise_log(service, blobs, azurite.account_url, n) for n in LOG_LINES)
             for run in (small, large):
-                print(f"importErrors.log {run['lines']:>9,} lines ({run['bytes'] / 1024 / 1024:6.1f} MiB): "
-                      f"peak {run['peak'] / 1024 / 1024:5.1f} MiB, {run['seconds']:.2f} s "
-                      f"({run['lines'] / run['seconds']:,.0f} lines/s)")
+                print(f"import report from importErrors.log {run['lines']:>9,} lines "
+                      f"({run['bytes'] / 1024 / 1024:6.1f} MiB): peak {run['peak'] / 1024 / 1024:5.1f} MiB, "
+                      f"{run['seconds']:.2f} s ({run['lines'] / run['seconds']:,.0f} lines/s)")
             growth = large["peak"] / small["peak"]
             print(f"peak memory {large['lines']:,} / {small['lines']:,} lines: {growth:.2f} "
                   f"({verdict(growth, target=1.5, at_most=True)}; flat = 1)")

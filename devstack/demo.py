@@ -1,4 +1,5 @@
-"""Demo jobs for `make run`: an export that completes and an import that fails with error lines.
+"""Demo jobs for `make run`: an export that completes, an import that completes with rejected lines (its
+importErrors.log lists them), and an import that fails at job level (its input blob is missing).
 
 Jobs are created through the official azure-iot-hub SDK, as a user of the real service would.
 """
@@ -20,13 +21,17 @@ from devstack.wellknown import AZURITE_ACCOUNT, AZURITE_KEY, hub_connection_stri
 EXPORT_CONTAINER = "demo-export"
 IMPORT_INPUT_CONTAINER = "demo-import-in"
 IMPORT_OUTPUT_CONTAINER = "demo-import-out"
+# The failing import's own output container: sharing one would show the other import's importErrors.log.
+FAILED_IMPORT_OUTPUT_CONTAINER = "demo-import-failed"
+MISSING_INPUT_BLOB = "no-such-devices.txt"  # never uploaded: the third job fails with BlobContainerValidationError
 TERMINAL = {"completed", "failed", "cancelled"}
 
 
 @dataclass(frozen=True, kw_only=True)
 class DemoJobs:
     export_job_id: str
-    import_job_id: str
+    import_job_id: str  # completes, with rejected lines
+    failed_import_job_id: str  # fails: its input blob is missing
 
 
 def _container_uri(service: BlobServiceClient, name: str, permission: ContainerSasPermissions) -> str:
@@ -64,9 +69,16 @@ def create_demo_jobs(*, hub: str, hub_url: str, blob_connection_string: str, tim
     input_uri = _container_uri(service, IMPORT_INPUT_CONTAINER, ContainerSasPermissions(read=True, list=True))
     devices = service.get_blob_client(IMPORT_INPUT_CONTAINER, "devices.txt")
     devices.upload_blob(demo_import_text(existing), overwrite=True)
+    output_uri = _container_uri(service, IMPORT_OUTPUT_CONTAINER, write)
     imported = manager.create_import_export_job(JobProperties(
-        type="import", input_blob_container_uri=input_uri,
-        output_blob_container_uri=_container_uri(service, IMPORT_OUTPUT_CONTAINER, write),
+        type="import", input_blob_container_uri=input_uri, output_blob_container_uri=output_uri,
         storage_authentication_type="keyBased",
     ))
-    return DemoJobs(export_job_id=str(export.job_id), import_job_id=str(imported.job_id))
+    _wait_terminal(manager, imported.job_id, timeout=timeout)
+    failing = manager.create_import_export_job(JobProperties(
+        type="import", input_blob_container_uri=input_uri, input_blob_name=MISSING_INPUT_BLOB,
+        output_blob_container_uri=_container_uri(service, FAILED_IMPORT_OUTPUT_CONTAINER, write),
+        storage_authentication_type="keyBased",
+    ))
+    return DemoJobs(export_job_id=str(export.job_id), import_job_id=str(imported.job_id),
+                    failed_import_job_id=str(failing.job_id))

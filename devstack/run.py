@@ -14,7 +14,7 @@ from pathlib import Path
 
 from devstack import processes
 from devstack.azurite import start_azurite
-from devstack.demo import EXPORT_CONTAINER, IMPORT_OUTPUT_CONTAINER, create_demo_jobs
+from devstack.demo import EXPORT_CONTAINER, FAILED_IMPORT_OUTPUT_CONTAINER, IMPORT_OUTPUT_CONTAINER, create_demo_jobs
 from devstack.funchost.keys import DEFAULT_FUNCTION_KEY, DEFAULT_MASTER_KEY
 from devstack.wellknown import (
     AZURITE_BLOB_PORT,
@@ -88,9 +88,10 @@ def main() -> int:
         hub_url = f"http://127.0.0.1:{DEFAULT_HUB_PORT}"
         print(f"devstack up: Azurite {info.account_url}, hub {DEFAULT_HUB_NAME} {hub_url}, "
               f"identity http://127.0.0.1:{IDENTITY_PORT}/msi/token, functions http://127.0.0.1:{FUNCTIONS_HOST_PORT}")
-        print(f"logs in {logs}/; creating the demo jobs (an export, then an import that fails)...", flush=True)
+        print(f"logs in {logs}/; creating the demo jobs (an export, an import with rejected lines, an import that "
+              "fails)...", flush=True)
         demo = create_demo_jobs(hub=DEFAULT_HUB_NAME, hub_url=hub_url, blob_connection_string=info.connection_string)
-        _print_usage(demo.export_job_id, demo.import_job_id)
+        _print_usage(demo.export_job_id, demo.import_job_id, demo.failed_import_job_id)
         while not stop.is_set():
             if any(child.poll() is not None for child in children):
                 print("a devstack process exited; see the logs above. Stopping.", file=sys.stderr)
@@ -103,11 +104,12 @@ def main() -> int:
         print("devstack stopped.")
 
 
-def _print_usage(export_id: str, import_id: str) -> None:
+def _print_usage(export_id: str, import_id: str, failed_id: str) -> None:
     api = f"http://127.0.0.1:{FUNCTIONS_HOST_PORT}/api"
     key = f"-H 'x-functions-key: {DEFAULT_FUNCTION_KEY}'"
     print(f"""
-Demo jobs on hub {DEFAULT_HUB_NAME}: export {export_id} (completed), import {import_id} (running, then failed).
+Demo jobs on hub {DEFAULT_HUB_NAME}: export {export_id} (completed), import {import_id} (completed, with
+rejected lines in importErrors.log), import {failed_id} (running, then failed: its input blob is missing).
 
   # the job, through get_job (SAS signatures redacted):
   curl -s {key} {api}/jobs/{export_id}
@@ -120,9 +122,10 @@ Demo jobs on hub {DEFAULT_HUB_NAME}: export {export_id} (completed), import {imp
   curl -s -X POST -H 'x-functions-key: {DEFAULT_MASTER_KEY}' -H 'Content-Type: application/json' \\
        -d '{{"input": ""}}' 'http://127.0.0.1:{FUNCTIONS_HOST_PORT}/admin/functions/poll_job_timer?wait=true'
 
-  # the snapshots and failure reports it wrote beside each job's output:
-  .venv/bin/python -m devstack.blobs {EXPORT_CONTAINER} {IMPORT_OUTPUT_CONTAINER}
-  .venv/bin/python -m devstack.blobs {IMPORT_OUTPUT_CONTAINER} --show jobmonitor/{import_id}/failure-report.md
+  # the snapshots and reports it wrote beside each job's output:
+  .venv/bin/python -m devstack.blobs {EXPORT_CONTAINER} {IMPORT_OUTPUT_CONTAINER} {FAILED_IMPORT_OUTPUT_CONTAINER}
+  .venv/bin/python -m devstack.blobs {IMPORT_OUTPUT_CONTAINER} --show jobmonitor/{import_id}/import-report.md
+  .venv/bin/python -m devstack.blobs {FAILED_IMPORT_OUTPUT_CONTAINER} --show jobmonitor/{failed_id}/failure-report.md
 
 Ctrl-C stops everything.""", flush=True)
 

@@ -42,6 +42,9 @@ SYSTEM_ASSIGNED_CLIENT_ID = "5a5a5a5a-0000-4000-8000-000000000001"
 USER_ASSIGNED_CLIENT_IDS = frozenset({"5a5a5a5a-0000-4000-8000-000000000002"})
 IOTHUB_AUDIENCE = "https://iothubs.azure.net"
 STORAGE_AUDIENCE = "https://storage.azure.com"
+# IoT Hub's audiences in Azure China and US Government: the identity endpoint issues tokens for them too, so
+# that a test can see which cloud's audience the app asked for (no hub of those clouds runs here).
+SOVEREIGN_IOTHUB_AUDIENCES = ("https://iothubs.chinacloudapi.cn", "https://iothubs.azure.us")
 
 # Azurite's documented well-known account.
 AZURITE_ACCOUNT = "devstoreaccount1"

@@ -115,6 +115,9 @@ param monitorContainer string = ''
 @description('MONITOR_STATE_CONTAINER: container of the poller\'s state in the app\'s own storage account (created here).')
 param monitorStateContainer string = 'jobmonitor-state'
 
+@description('MONITOR_REPORTS_CONTAINER: container of the app\'s own copy of every report, in its own storage account (created here).')
+param monitorReportsContainer string = 'jobmonitor-reports'
+
 @description('MONITOR_STALL_AFTER_MINUTES: an active job unchanged this long is marked stalled.')
 param monitorStallAfterMinutes int = 120
 
@@ -274,6 +277,11 @@ var pythonThreadCount = flexHttpPerInstanceConcurrency + 1
 // AzureWebJobsStorage__accountName: identity-based host storage, no key).
 var appReadSettings = [
   {
+    // The cloud the template deploys to: hub suffix, IoT Hub token audience and storage suffix derive from it.
+    name: 'AZURE_CLOUD'
+    value: environment().name
+  }
+  {
     name: 'IOTHUB_HUBS'
     value: join(iotHubNames, ',')
   }
@@ -352,6 +360,10 @@ var appReadSettings = [
   {
     name: 'MONITOR_STATE_CONTAINER'
     value: monitorStateContainer
+  }
+  {
+    name: 'MONITOR_REPORTS_CONTAINER'
+    value: monitorReportsContainer
   }
   {
     name: 'MONITOR_STALL_AFTER_MINUTES'
@@ -565,6 +577,15 @@ resource stateContainer 'Microsoft.Storage/storageAccounts/blobServices/containe
 resource sharedCacheContainerResource 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
   parent: blobService
   name: sharedCacheContainer
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+// The app's copies of the reports it serves (same reasons as the state container).
+resource reportsContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: monitorReportsContainer
   properties: {
     publicAccess: 'None'
   }

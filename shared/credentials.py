@@ -45,15 +45,17 @@ def managed_identity_credential(client_id: str | None) -> TokenCredential:
         return credential
 
 
-def default_azure_credential(client_id: str | None) -> TokenCredential:
-    """DefaultAzureCredential, opt-in for developer machines (it probes several sources)."""
-    key = ("defaultAzureCredential", client_id)
+def default_azure_credential(client_id: str | None, *, authority: str | None = None) -> TokenCredential:
+    """DefaultAzureCredential, opt-in for developer machines (it probes several sources); `authority` is the
+    Entra ID host of the app's cloud (AZURE_CLOUD), None for azure-identity's default (the public cloud)."""
+    key = ("defaultAzureCredential", client_id if authority is None else f"{client_id}@{authority}")
     with _credentials_lock:
         credential = _credentials.get(key)
         if credential is None:
             from azure.identity import DefaultAzureCredential
 
-            credential = DefaultAzureCredential(managed_identity_client_id=client_id)
+            options = {} if authority is None else {"authority": authority}
+            credential = DefaultAzureCredential(managed_identity_client_id=client_id, **options)
             _credentials[key] = credential
         return credential
 

@@ -142,6 +142,15 @@ class StateConflict(JobMonitorError):
     """Someone else updated the hub's state blob (or a job's latest.json) since it was read."""
 
 
+class StateUnreadable(JobMonitorError):
+    """A hub's state blob is not a state this app can read (corrupt): it is moved aside and rebuilt."""
+
+
+class StateTooNew(JobMonitorError):
+    """A hub's state blob was written by a later version of the app: this one neither plans on it nor
+    rewrites it (the later version's instances carry on)."""
+
+
 class TickFailedError(JobMonitorError):
     """Every hub failed this tick: raised so that the timer's retry policy tries again."""
 

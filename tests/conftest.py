@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.identity",
     "tests.fixtures.funchost",
     "tests.fixtures.hubsim",
+    "tests.fixtures.storagefront",
 ]

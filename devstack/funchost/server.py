@@ -76,6 +76,21 @@ class _Handler(OneWriteHandler):
     def do_OPTIONS(self) -> None:
         self._dispatch()
 
+    def do_TRACE(self) -> None:
+        self._dispatch()
+
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (CONNECT, PROPFIND, FOO...) is routed like the rest, as Azure's host (Kestrel) does:
+        # http.server would otherwise answer 501 with an HTML page.
+        if name.startswith("do_") and name[3:].isalpha():
+            return self._dispatch
+        raise AttributeError(name)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """A malformed request: the status with an empty body, as Azure's host answers (never an HTML page)."""
+        self.close_connection = True
+        self.write_response(code, b"", content_type=None)
+
     # --- helpers -------------------------------------------------------------------------------
     def _json(self, status: HTTPStatus, payload: Any, *, headers: list[tuple[str, str]] | None = None) -> None:
         self.write_response(
@@ -105,10 +120,9 @@ class _Handler(OneWriteHandler):
         method = self.command.upper()
         chosen = next(((fn, params) for fn, params in matched if fn.accepts(method)), None)
         if chosen is None:
-            allowed = sorted({m for fn, _ in matched for m in fn.allowed_methods()})
-            self._json(
-                HTTPStatus.METHOD_NOT_ALLOWED, {"error": "Method Not Allowed"}, headers=[("Allow", ", ".join(allowed))]
-            )
+            # Azure's host routes on the method too: a method missing from function.json's `methods` finds no
+            # route, and the answer is an empty 404, not a 405 (azure-functions-host issue 10098).
+            self.write_response(HTTPStatus.NOT_FOUND, b"", content_type=None, head_only=method == "HEAD")
             return
         function, route_params = chosen
         if not self._authorised(function, query):

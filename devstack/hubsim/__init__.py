@@ -16,12 +16,27 @@ Choices where the real service's behaviour is unknown (the harder case for the c
 - The api-version is checked after authentication: an unauthenticated request gets 401 whatever it sends.
   Unknown /jobs paths (404) and wrong methods (405) are answered before authentication.
 - endTimeUtc is absent until a job ends; failureReason only on failed jobs; progress may jump.
-- An import with any bad line ends `failed` with failureReason `ErrorCode:ImportErrors;...`; the good
-  lines are still applied, and importErrors.log lines are `{"deviceId","errorCode","errorStatus"}`
-  echoing the input line (it can contain keys).
-- Storage failures (missing container, forbidden or expired SAS, missing input blob, no token) do not
-  refuse the create: the job is accepted, then ends `failed` with
-  `ErrorCode:BlobContainerValidationError;Unable to access blob container '<name>' (<URI without SAS>)...`.
+- An import whose device lines are partly or wholly rejected ends `completed` (progress 100, no
+  failureReason); the good lines are applied and the rejected ones are written, one JSON object a line, to
+  importErrors.log in the output container. Evidence (strong, indirect): the C# SDK's CleanupDevicesSample
+  reads importErrors.log whatever the outcome, the clone-hub guide says an empty log means no errors, and
+  `failureReason` is documented for failed jobs only. PUT /devstack/import-errors
+  {"rejected_lines_end": "failed"} plays the other reading: `failed` with `ErrorCode:ImportErrors;...`.
+- importErrors.log lines are `{"errorCode":<6-digit code>,"errorStatus":"<text> ... <the input line>"}`,
+  without `deviceId`, as in the line a public import walkthrough quotes; the echoed input line can
+  contain keys. PUT /devstack/import-errors {"device_id_field": true} adds `deviceId` first, the shape of
+  azure-functions-host issue 1641. Codes: 400012 invalid device format, 400004 invalid argument (unknown
+  importMode), 404001 device not found, 409001 device already exists, 412002 ETag mismatch (the code the
+  evidence gives for import lines; the C# SDK's ErrorCode.cs names 412001 PreconditionFailed).
+- An import with `outputBlobName` writes its errors there instead of importErrors.log (the management API
+  documents it as "the blob name to use for storing the status of the import job"; data plane
+  unconfirmed).
+- `failed` with a failureReason is for job-level faults only. Storage failures (missing container,
+  forbidden or expired SAS, missing or uncommitted input blob, no token) do not refuse the create: the job
+  is accepted, then ends `failed` with
+  `ErrorCode:BlobContainerValidationError;Unable to access blob container '<name>' (<URI without SAS>)...`
+  (or `...;Unable to read blob '<name>'...`); an input blob that is not UTF-8 ends `failed` with
+  `ErrorCode:ArgumentInvalid;...`; a malformed create request is refused at once with 400 ArgumentInvalid.
 - identityBased create on a hub without a configured identity (no token provider/endpoint) is refused
   at create time with 400 ManagedIdentityNotEnabled. `identity.userAssignedIdentity` is accepted and
   echoed, but the simulator always uses its one configured identity.
@@ -40,6 +55,8 @@ Choices where the real service's behaviour is unknown (the harder case for the c
   set to Deny does.
 - Over the per-minute limit a request is answered 429 ThrottlingBacklogTimeout at once (the real
   service may first queue it): the client sees the same body, only sooner.
+- The `duplicate` fault answers a list naming every job twice (the copy behind): no evidence the real service
+  does this; it is the harder case for a client, which must count each job once.
 - Retention: a terminal job disappears (404 JobNotFound, gone from the list) `retention_seconds` after
   its endTimeUtc (default 30 days).
 """
@@ -49,10 +66,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from devstack.hubsim.control import HubControl
-from devstack.hubsim.jobs import JobTiming
+from devstack.hubsim.jobs import ImportErrorsBehaviour, JobTiming
 from devstack.hubsim.simulator import HubConfig, HubSimulator, SimulatorConfig
 from devstack.hubsim.storage import IdentityEndpoint, StorageToken, StorageTokenProvider
-from devstack.hubsim.vocab import ErrorShape, FaultKind, JobStatus, JobType, Operation
+from devstack.hubsim.vocab import ErrorShape, FaultKind, JobStatus, JobType, Operation, RejectedLinesEnd
 
 SCHEMA_FILE = Path(__file__).with_name("jobproperties.schema.json")
 
@@ -64,10 +81,12 @@ __all__ = [
     "HubControl",
     "HubSimulator",
     "IdentityEndpoint",
+    "ImportErrorsBehaviour",
     "JobStatus",
     "JobTiming",
     "JobType",
     "Operation",
+    "RejectedLinesEnd",
     "SimulatorConfig",
     "StorageToken",
     "StorageTokenProvider",

@@ -7,7 +7,7 @@ from typing import Any
 
 import requests
 
-from devstack.hubsim.vocab import ErrorShape, FaultKind, Operation
+from devstack.hubsim.vocab import ErrorShape, FaultKind, Operation, RejectedLinesEnd
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -107,6 +107,21 @@ class HubControl:
 
     def set_cancel_status(self, status: int) -> None:
         self._call("PUT", "cancel-status", {"status": status})
+
+    def set_import_errors(
+        self, *, rejected_lines_end: RejectedLinesEnd | None = None, device_id_field: bool | None = None
+    ) -> dict[str, Any]:
+        """How an import with rejected lines ends (default completed) and whether its importErrors.log lines
+        carry `deviceId` (default not); a reset restores the defaults."""
+        values: dict[str, Any] = {}
+        if rejected_lines_end is not None:
+            values["rejected_lines_end"] = RejectedLinesEnd(rejected_lines_end).value
+        if device_id_field is not None:
+            values["device_id_field"] = device_id_field
+        return dict(self._call("PUT", "import-errors", values))
+
+    def import_errors(self) -> dict[str, Any]:
+        return dict(self._call("GET", "import-errors"))
 
     def registry(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "registry"))

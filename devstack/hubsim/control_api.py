@@ -14,11 +14,14 @@ Routes (JSON in, JSON out; errors are 400/404/405 `{"error": "..."}`):
     PUT    /devstack/local-auth     {"disabled": bool}           true: SAS refused (Entra only)
     GET|PUT /devstack/timing        {"enqueued_ms","running_ms","progress_steps","retention_seconds"}
     PUT    /devstack/cancel-status  {"status": 200 | 204}        how DELETE /jobs/{id} answers
+    GET|PUT /devstack/import-errors {"rejected_lines_end": "completed" | "failed", "device_id_field": bool}
+                                    how an import with rejected lines ends, and whether its log lines carry
+                                    `deviceId` (default: completed, no deviceId)
     POST   /devstack/jobs           [JobProperties, ...] inserted as is (no lifecycle) -> {"jobIds": [...]}
     DELETE /devstack/jobs           forget every job (active ones stop)
     GET    /devstack/registry       the device registry
     POST   /devstack/reset          {"jobs": bool}: faults, counters, rate limit, latency, error shape,
-                                    local auth back to defaults; with
+                                    local auth, import-errors back to defaults; with
                                     "jobs": true also jobs, registry seed, timing and cancel status
 """
 
@@ -31,8 +34,8 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from devstack.hubsim.faults import Fault
-from devstack.hubsim.jobs import JobTiming
-from devstack.hubsim.vocab import ErrorShape, FaultKind, Operation
+from devstack.hubsim.jobs import ImportErrorsBehaviour, JobTiming
+from devstack.hubsim.vocab import ErrorShape, FaultKind, Operation, RejectedLinesEnd
 
 if TYPE_CHECKING:
     from devstack.hubsim.server import HubState
@@ -58,6 +61,7 @@ class HubController:
 
     def reset(self, *, jobs: bool) -> None:
         self.state.knobs.reset()
+        self.state.jobs.import_errors = ImportErrorsBehaviour()
         if jobs:
             self.state.jobs.reset()
             self.state.registry.reseed()
@@ -115,6 +119,22 @@ def _cancel_status(controller: HubController, payload: Any) -> dict[str, Any]:
         raise ControlError(HTTPStatus.BAD_REQUEST, "status must be 200 or 204")
     controller.state.cancel_status = int(status)
     return {"status": controller.state.cancel_status}
+
+
+def _import_errors(controller: HubController, payload: Any) -> dict[str, Any]:
+    data = _object(payload)
+    current = controller.state.jobs.import_errors
+    try:
+        end = RejectedLinesEnd(data.get("rejected_lines_end", current.rejected_lines_end.value))
+    except ValueError:
+        raise ControlError(
+            HTTPStatus.BAD_REQUEST, f"rejected_lines_end must be one of {[e.value for e in RejectedLinesEnd]}"
+        ) from None
+    device_id_field = data.get("device_id_field", current.device_id_field)
+    if not isinstance(device_id_field, bool):
+        raise ControlError(HTTPStatus.BAD_REQUEST, "device_id_field must be true or false")
+    controller.state.jobs.import_errors = ImportErrorsBehaviour(rejected_lines_end=end, device_id_field=device_id_field)
+    return controller.state.jobs.import_errors.to_json()
 
 
 def _seed(controller: HubController, payload: Any) -> dict[str, Any]:
@@ -184,6 +204,8 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "timing"): lambda c, _: c.timing(),
     ("PUT", "timing"): _set_timing,
     ("PUT", "cancel-status"): _cancel_status,
+    ("GET", "import-errors"): lambda c, _: c.state.jobs.import_errors.to_json(),
+    ("PUT", "import-errors"): _import_errors,
     ("POST", "jobs"): _seed,
     ("DELETE", "jobs"): _forget_jobs,
     ("GET", "registry"): lambda c, _: c.state.registry.devices(),

@@ -1,4 +1,5 @@
-"""Demo data: an import input whose job FAILS with importErrors.log lines (and still applies good lines).
+"""Demo data: an import input with rejected lines. The job COMPLETES (as a real hub's does, by the evidence):
+the good lines are applied and the rejected ones are listed in importErrors.log.
 
 `demo_import_text(registry_ids)` mixes good lines with each kind of bad line the simulator reports:
 invalid JSON, a missing id, create of an existing device (409001), delete of a missing one (404001),

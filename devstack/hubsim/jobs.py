@@ -25,6 +25,7 @@ from devstack.hubsim.vocab import (
     IMPORT_ERRORS_BLOB,
     JobStatus,
     JobType,
+    RejectedLinesEnd,
     StorageAuthenticationType,
 )
 
@@ -36,6 +37,18 @@ BOOLEAN_FIELDS = ("excludeKeysInExport", "includeConfigurations")
 STRING_FIELDS = ("inputBlobName", "outputBlobName", "configurationsBlobName", "inputBlobContainerUri")
 DEFAULT_CONFIGURATIONS_BLOB = "configurations.txt"
 MAX_PROGRESS_BEFORE_WORK = 90
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImportErrorsBehaviour:
+    """How an import with rejected device lines ends, and the shape of its log lines (the defaults follow the
+    evidence in docs/iothub-evidence.md; PUT /devstack/import-errors plays the other readings)."""
+
+    rejected_lines_end: RejectedLinesEnd = RejectedLinesEnd.COMPLETED
+    device_id_field: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rejected_lines_end": self.rejected_lines_end.value, "device_id_field": self.device_id_field}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -139,6 +152,7 @@ class JobStore:
         self._jobs: dict[str, _Job] = {}
         self.timing = timing or JobTiming()
         self.retention_seconds = retention_seconds
+        self.import_errors = ImportErrorsBehaviour()
 
     # -- reading ---------------------------------------------------------------------------------
     def _prune(self) -> None:
@@ -294,9 +308,14 @@ class JobStore:
         result = self._registry.import_text(text)
         if not result.errors:
             return None
-        log = "".join(f"{error.to_json()}\n" for error in result.errors)
-        self._blobs.write(output, auth, IMPORT_ERRORS_BLOB, log)
+        behaviour = self.import_errors
+        log = "".join(f"{error.to_json(with_device_id=behaviour.device_id_field)}\n" for error in result.errors)
+        # An import names the blob for its errors with outputBlobName, as the management API documents.
+        self._blobs.write(output, auth, props.get("outputBlobName") or IMPORT_ERRORS_BLOB, log)
+        if behaviour.rejected_lines_end is RejectedLinesEnd.COMPLETED:
+            return None  # rejected lines are not a job-level fault: the job completes, the log says what failed
         return (
             f"ErrorCode:ImportErrors;{len(result.errors)} of {result.lines} devices failed to import; "
-            f"{result.applied} were applied. See {IMPORT_ERRORS_BLOB} in the output blob container."
+            f"{result.applied} were applied. See {props.get('outputBlobName') or IMPORT_ERRORS_BLOB} in the output "
+            "blob container."
         )

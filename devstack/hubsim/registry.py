@@ -26,8 +26,12 @@ class ImportError_:
     error_code: int
     error_status: str
 
-    def to_json(self) -> str:
-        return json.dumps({"deviceId": self.device_id, "errorCode": self.error_code, "errorStatus": self.error_status})
+    def to_json(self, *, with_device_id: bool = False) -> str:
+        """The line as written: `errorCode` and `errorStatus` (which echoes the input line), the shape a public
+        walkthrough quotes; `deviceId` first as well only when asked (the shape of an older issue thread)."""
+        line: dict[str, object] = {"deviceId": self.device_id} if with_device_id else {}
+        line.update({"errorCode": self.error_code, "errorStatus": self.error_status})
+        return json.dumps(line)
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,20 @@ class Response:
         return Response(error.status, error.body(shape), headers)
 
 
+def _duplicated(answer: Response) -> Response:
+    """A list answer naming every job twice, the copy behind the original."""
+    if answer.status != HTTPStatus.OK:
+        return answer
+    jobs = json.loads(answer.body)
+    copies = []
+    for job in jobs:
+        copy = dict(job)
+        if isinstance(copy.get("progress"), int) and copy.get("status") in ("running", "enqueued"):
+            copy["progress"] = max(0, copy["progress"] - 10)
+        copies.append(copy)
+    return dataclasses.replace(answer, body=json.dumps([*jobs, *copies]).encode())
+
+
 def classify(method: str, path: str) -> Operation:
     if path == JOBS_ROOT:
         return Operation.LIST if method == "GET" else Operation.OTHER
@@ -229,6 +243,9 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             if fault.kind is FaultKind.TRICKLE:
                 answer = self._jobs_or_error(operation, path, query, body, shape)
                 return dataclasses.replace(answer, trickle_ms=fault.delay_ms or DEFAULT_TRICKLE_MS)
+            if fault.kind is FaultKind.DUPLICATE:
+                answer = self._jobs_or_error(operation, path, query, body, shape)
+                return _duplicated(answer) if operation is Operation.LIST else answer
             if fault.delay_ms:
                 time.sleep(fault.delay_ms / 1000)
             if fault.kind is FaultKind.DROP:

@@ -136,7 +136,13 @@ class BlobAccess:
                     f"({strip_sas(uri)}): the blob does not exist or is not committed."
                 ) from None
             raise StorageFailure(_failure_reason(uri, exc, action="read from")) from None
-        except (AzureError, OSError, ValueError, KeyError, UnicodeDecodeError) as exc:
+        except UnicodeDecodeError:
+            raise StorageFailure(
+                f"ErrorCode:{ErrorCode.ARGUMENT_INVALID.code_name};"
+                f"Unable to read blob '{blob}' in blob container '{_container_name(uri)}' ({strip_sas(uri)}): it is "
+                "not UTF-8 text."
+            ) from None
+        except (AzureError, OSError, ValueError, KeyError) as exc:
             raise StorageFailure(_failure_reason(uri, exc, action="read from")) from None
 
 

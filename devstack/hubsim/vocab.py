@@ -69,6 +69,13 @@ class ImportMode(str, enum.Enum):
     UPDATE_TWIN_IF_MATCH_ETAG = "updateTwinIfMatchETag"
 
 
+class RejectedLinesEnd(str, enum.Enum):
+    """How an import whose device lines were partly or wholly rejected ends (PUT /devstack/import-errors)."""
+
+    COMPLETED = "completed"  # the evidence: completed, progress 100, no failureReason, the log beside the output
+    FAILED = "failed"  # the other reading: failed with an ImportErrors failureReason (the log is still written)
+
+
 class Operation(str, enum.Enum):
     """A /jobs request as counted and as matched by queued faults."""
 
@@ -101,6 +108,9 @@ class FaultKind(str, enum.Enum):
     MALFORMED = "malformed"  # 200 with a body that is not JSON
     QUOTA_EXCEEDED = "quota_exceeded"  # 403 IotHubQuotaExceeded: the hub's daily quota, not the caller's rights
     TRICKLE = "trickle"  # answer normally, but send the body one byte every delay_ms (default 250)
+    # A list that names every job twice, the second copy behind (active jobs 10 points less progress): a hub
+    # anomaly the poller must count once (no evidence the real service does it; the harder case).
+    DUPLICATE = "duplicate"
 
 
 class Header(str, enum.Enum):

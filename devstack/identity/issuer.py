@@ -8,9 +8,16 @@ from typing import Any
 
 from devstack import tokens
 from devstack.identity.identities import Identity
-from devstack.wellknown import IOTHUB_AUDIENCE, STORAGE_AUDIENCE, TENANT_ID, TOKEN_ISSUER, TOKEN_SIGNING_KEY
+from devstack.wellknown import (
+    IOTHUB_AUDIENCE,
+    SOVEREIGN_IOTHUB_AUDIENCES,
+    STORAGE_AUDIENCE,
+    TENANT_ID,
+    TOKEN_ISSUER,
+    TOKEN_SIGNING_KEY,
+)
 
-SUPPORTED_RESOURCES = frozenset({IOTHUB_AUDIENCE, STORAGE_AUDIENCE})
+SUPPORTED_RESOURCES = frozenset({IOTHUB_AUDIENCE, STORAGE_AUDIENCE, *SOVEREIGN_IOTHUB_AUDIENCES})
 DEFAULT_TOKEN_LIFETIME_SECONDS = 3600
 # AAD back-dates iat/nbf by five minutes to absorb clock skew.
 NOT_BEFORE_SKEW_SECONDS = 300

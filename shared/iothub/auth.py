@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, Protocol
 
 from shared.credentials import default_azure_credential, discard_credential, managed_identity_credential
 from shared.errors import CredentialError
-from shared.settings import ConnectionString, HubAuthMode, HubClientSettings, HubSettings
+from shared.settings import Cloud, ConnectionString, HubAuthMode, HubClientSettings, HubSettings
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
-IOTHUB_SCOPE = "https://iothubs.azure.net/.default"
+# The public cloud's scope; a hub's scope comes from AZURE_CLOUD (HubClientSettings.cloud.iothub_scope).
+IOTHUB_SCOPE = Cloud.PUBLIC.iothub_scope
 # Renew a SAS this long before it expires (or a quarter of its TTL, if shorter), so a token is
 # never sent in its last moments and never minted per request.
 SAS_RENEW_MARGIN_SECONDS = 300.0
@@ -35,21 +36,25 @@ class HubAuth(Protocol):
 
 
 class TokenAuth:
-    """Bearer tokens from an azure-identity credential for https://iothubs.azure.net."""
+    """Bearer tokens from an azure-identity credential for IoT Hub's audience in the app's cloud
+    (https://iothubs.azure.net in the public cloud)."""
 
-    def __init__(self, *, kind: str, credential_factory: Callable[[], TokenCredential]) -> None:
+    def __init__(
+        self, *, kind: str, credential_factory: Callable[[], TokenCredential], scope: str = IOTHUB_SCOPE
+    ) -> None:
         self.kind = kind
+        self.scope = scope
         self._credential_factory = credential_factory
 
     def authorization(self, hub: HubSettings) -> str:
         credential = self._credential_factory()
         try:
-            token = credential.get_token(IOTHUB_SCOPE)
+            token = credential.get_token(self.scope)
         except Exception as exc:
             discard_credential(credential)
             # The exception text of azure-identity can quote endpoint responses: keep only its type.
             raise CredentialError(
-                self.kind, f"could not get a token for {IOTHUB_SCOPE} ({type(exc).__name__})"
+                self.kind, f"could not get a token for {self.scope} ({type(exc).__name__})"
             ) from None
         return f"Bearer {token.token}"
 
@@ -103,8 +108,13 @@ def sas_token(connection_string: ConnectionString, *, expiry: int) -> str:
 
 def build_hub_auth(settings: HubClientSettings) -> HubAuth:
     client_id = settings.managed_identity_client_id
+    scope = settings.cloud.iothub_scope
     if settings.auth_mode is HubAuthMode.SHARED_ACCESS_POLICY:
         return SasAuth(ttl_seconds=settings.sas_ttl_seconds)
     if settings.auth_mode is HubAuthMode.DEFAULT_AZURE_CREDENTIAL:
-        return TokenAuth(kind=settings.auth_mode.value, credential_factory=lambda: default_azure_credential(client_id))
-    return TokenAuth(kind=settings.auth_mode.value, credential_factory=lambda: managed_identity_credential(client_id))
+        authority = settings.cloud.authority
+        return TokenAuth(kind=settings.auth_mode.value, scope=scope,
+                         credential_factory=lambda: default_azure_credential(client_id, authority=authority))
+    # A managed identity needs no authority: its endpoint is local to the host, in whatever cloud.
+    return TokenAuth(kind=settings.auth_mode.value, scope=scope,
+                     credential_factory=lambda: managed_identity_credential(client_id))

@@ -13,18 +13,32 @@ then writes the claimed blobs and commits again to mark them done (confirm):
 Because the claim is conditional, two overlapping ticks can never give one seq to two different
 (status, progress) pairs; because every write is deterministic and conditional, a tick that dies
 between any two steps leaves work in `pending` that the next tick finishes without duplicating it.
+
+Nothing here orders observations by any instance's wall clock (clocks disagree between instances):
+an observation is taken only if it moves the job forward (a later status, or more progress in the same
+one); a finished job never goes back (an answer saying so is a hub anomaly, logged, not recorded); a job
+listed twice in one answer counts once. Log lines of claimed changes wait in the state and are logged by
+the tick whose confirm takes them out, so each is logged once, when that confirm lands.
 """
 
 from __future__ import annotations
 
 import datetime
+import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from shared.clock import parse_utc, utc_iso
 from shared.jobs import JobStatus, job_progress, job_status
-from shared.poller.documents import blob_safe_job_id, latest_document, snapshot_blob_name, snapshot_document
+from shared.poller.documents import (
+    LATEST_FIELDS,
+    blob_safe_job_id,
+    latest_document,
+    snapshot_blob_name,
+    snapshot_document,
+)
 from shared.poller.events import PollerEvent
 from shared.poller.state import (
     FORGET_AFTER,
@@ -37,12 +51,32 @@ from shared.poller.state import (
     ReportState,
 )
 
+# How far along a status is: an observation is taken only if it does not go back.
+STATUS_RANK: dict[JobStatus, int] = {
+    JobStatus.UNKNOWN: 0, JobStatus.QUEUED: 0, JobStatus.SCHEDULED: 0, JobStatus.ENQUEUED: 1,
+    JobStatus.RUNNING: 2, JobStatus.COMPLETED: 3, JobStatus.FAILED: 3, JobStatus.CANCELLED: 3,
+}
+
+
+class Anomaly(str, Enum):
+    """Hub answers the plan does not record as they are (each logged once per job and kind)."""
+
+    LISTED_TWICE = "listedTwice"  # the same jobId twice in one list: counted once, the furthest along
+    REOPENED = "reopened"  # a finished job listed as active again: not recorded
+
 
 def hub_view(state: HubState, *, stall_after_seconds: float) -> HubView | None:
     """What a later tick may compare a job list with to skip reading the state (None: there is work)."""
-    if any(record.has_work and record.skipped is None for record in state.jobs.values()):
+    if state.events or any(record.has_work and record.skipped is None for record in state.jobs.values()):
         return None
     return HubView.of(state, stall_after_seconds=stall_after_seconds)
+
+
+def target_key(job: Mapping[str, Any]) -> str:
+    """A digest of the fields that decide where a job's files go: a refused job is looked at again when
+    they change (its output URI appears, or moves)."""
+    fields = f"{job.get('outputBlobContainerUri')!r}|{job.get('storageAuthenticationType')!r}"
+    return hashlib.sha256(fields.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,9 +86,11 @@ class HubView:
     A job list equal to the view, before `stall_due`, would plan nothing: the tick can skip reading and
     writing state. A view is only kept when nothing is pending, and any other tick's claim implies a list
     that differs from what it read, so a stale view can only lead to an unneeded read, never to lost work.
+    Jobs whose target is refused are compared by their target fields, so a change there is looked at.
     """
 
     jobs: dict[str, tuple[JobStatus | None, int | None]]
+    refused: dict[str, str]
     skipped: frozenset[str]
     stall_due: datetime.datetime | None
 
@@ -65,13 +101,15 @@ class HubView:
             for record in state.jobs.values():
                 changed = parse_utc(record.changed_at)
                 active = record.status is not None and not record.status.is_terminal
-                if active and not record.stalled and record.skipped is None and changed is not None:
+                if active and not record.stalled and record.skipped is None and record.refused is None and (
+                        changed is not None):
                     when = changed + datetime.timedelta(seconds=stall_after_seconds)
                     due = when if due is None or when < due else due
+        watched = {k: r for k, r in state.jobs.items() if r.skipped is None and r.absent_since is None}
         return cls(
             # A job absent from the last list is left out: should it come back, the list differs from the view.
-            jobs={k: (r.status, r.progress) for k, r in state.jobs.items()
-                  if r.skipped is None and r.absent_since is None},
+            jobs={k: (r.status, r.progress) for k, r in watched.items() if r.refused is None},
+            refused={k: r.refused_key or "" for k, r in watched.items() if r.refused is not None},
             skipped=frozenset(k for k, r in state.jobs.items() if r.skipped is not None),
             stall_due=due,
         )
@@ -80,20 +118,16 @@ class HubView:
         if self.stall_due is not None and now >= self.stall_due:
             return False
         seen: dict[str, tuple[JobStatus | None, int | None]] = {}
+        refused: dict[str, str] = {}
         for job in jobs:
             job_id = blob_safe_job_id(job.get("jobId"))
-            if job_id is not None and job_id not in self.skipped:
+            if job_id is None or job_id in self.skipped:
+                continue
+            if job_id in self.refused:
+                refused[job_id] = target_key(job)
+            else:
                 seen[job_id] = (job_status(job), job_progress(job))
-        return seen == self.jobs
-
-
-@dataclass(frozen=True, kw_only=True)
-class PlanEvent:
-    """A log line to emit once the plan is committed (so that only the winning tick says it)."""
-
-    event: PollerEvent
-    fields: dict[str, Any]
-    warning: bool = False
+        return seen == self.jobs and refused == self.refused
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,6 +135,37 @@ class PlanSettings:
     prefix: str
     stall_after_seconds: float
     backfill_seconds: float
+
+
+def _ahead(status: JobStatus, progress: int | None, than: tuple[JobStatus, int | None]) -> bool:
+    """Is (status, progress) further along than `than`? Finished beats active; more progress beats less."""
+    rank, other_rank = STATUS_RANK[status], STATUS_RANK[than[0]]
+    if rank != other_rank:
+        return rank > other_rank
+    return (progress if progress is not None else -1) > (than[1] if than[1] is not None else -1)
+
+
+def collapse_duplicates(jobs: Iterable[Mapping[str, Any]]) -> tuple[list[Mapping[str, Any]], set[str]]:
+    """One entry per blob-safe jobId (the furthest along, if the hub listed one twice), and the ids listed
+    more than once."""
+    chosen: dict[str, Mapping[str, Any]] = {}
+    twice: set[str] = set()
+    for job in jobs:
+        job_id = blob_safe_job_id(job.get("jobId"))
+        if job_id is None:
+            continue
+        seen = chosen.get(job_id)
+        if seen is not None:
+            twice.add(job_id)
+            if not _ahead(job_status(job), job_progress(job), (job_status(seen), job_progress(seen))):
+                continue
+        chosen[job_id] = job
+    return list(chosen.values()), twice
+
+
+def _event(state: HubState, event: PollerEvent, *, warning: bool = False, **fields: Any) -> None:
+    """A log line, claimed with the state: logged by the tick whose confirm takes it out."""
+    state.events.append({"event": event.value, "warning": warning, "fields": fields})
 
 
 def plan(
@@ -111,69 +176,101 @@ def plan(
     listed_at: datetime.datetime,
     settings: PlanSettings,
     reject: Callable[[Mapping[str, Any]], str | None],
-) -> list[PlanEvent]:
-    """Fold one job list into `state` (in place); return the events to log if the result is committed.
+) -> int:
+    """Fold one job list into `state` (in place); the number of jobs whose record changed.
 
-    `reject(job)` gives a reason when the job's storage must not be touched (host not on the allowlist).
+    `reject(job)` gives a reason when the job's storage must not be touched (host not on the allowlist, no
+    output URI); it is asked on every plan, so a job whose URI appears, or moves, is looked at again.
     """
-    events: list[PlanEvent] = []
+    # Times are stored to the millisecond: compare at that precision, or a just-stored time is "later".
+    listed_at = parse_utc(utc_iso(listed_at)) or listed_at
     listed_iso = utc_iso(listed_at)
     backfilled = 0
-    for job in jobs:
-        job_id = blob_safe_job_id(job.get("jobId"))
-        if job_id is None:
-            continue
-        record = state.jobs.get(job_id)
+    touched = 0
+    unique, twice = collapse_duplicates(jobs)
+    for job in unique:
+        job_id = str(blob_safe_job_id(job.get("jobId")))
         status, progress = job_status(job), job_progress(job)
+        record = state.jobs.get(job_id)
         if record is None:
             record = JobRecord(job_id=job_id)
+            state.jobs[job_id] = record
+            touched += 1
             if first_run and status.is_terminal and _ended_before(job, listed_at, settings.backfill_seconds):
                 record.status, record.progress, record.changed_at = status, progress, listed_iso
                 record.backfilled, record.report = True, ReportState.NOT_NEEDED
-                state.jobs[job_id] = record
                 backfilled += 1
                 continue
-            reason = reject(job)
-            if reason is not None:
-                record.skipped = reason
-                state.jobs[job_id] = record
-                events.append(PlanEvent(event=PollerEvent.JOB_SKIPPED, fields={"jobId": job_id, "reason": reason},
-                                        warning=True))
-                continue
-            state.jobs[job_id] = record
         if record.skipped is not None:
+            continue  # given up for good
+        before = record.to_json()
+        if job_id in twice:
+            _anomaly(state, record, Anomaly.LISTED_TWICE, status=status, progress=progress)
+        if _refused(state, record, job, reject):
+            touched += record.to_json() != before
             continue
-        changed_at = parse_utc(record.changed_at)
-        if (status, progress) != (record.status, record.progress):
-            if changed_at is not None and listed_at <= changed_at:
-                continue  # an overlapping tick already recorded a newer observation
-            events.append(_change(record, job, status=status, progress=progress, hub=state.hub,
-                                  listed_at=listed_at, settings=settings))
-        elif (
-            not status.is_terminal
-            and not record.stalled
-            and settings.stall_after_seconds > 0
-            and changed_at is not None
-            and (listed_at - changed_at).total_seconds() >= settings.stall_after_seconds
+        if record.status is not None and record.status.is_terminal and not status.is_terminal:
+            _anomaly(state, record, Anomaly.REOPENED, status=status, progress=progress)
+        elif record.status is None or (
+            (status, progress) != (record.status, record.progress)
+            and (_ahead(status, progress, (record.status, record.progress))
+                 or (status.is_terminal and record.status.is_terminal))
         ):
-            record.stalled, record.stalled_since = True, record.changed_at
-            record.latest_rev += 1
-            snapshot = snapshot_document(job, hub=state.hub, polled_at=listed_at)
-            record.latest = PendingLatest(rev=record.latest_rev, document=latest_document(
-                snapshot, seq=record.seq,
-                snapshot_blob=snapshot_blob_name(settings.prefix, job_id, seq=record.seq, status=status,
-                                                 progress=progress),
-                stalled=True, stalled_since=record.stalled_since, stall_after_seconds=settings.stall_after_seconds,
-            ))
-            events.append(PlanEvent(event=PollerEvent.JOB_STALLED, warning=True, fields={
-                "jobId": job_id, "status": status.value, "progress": progress,
-                "stalledSinceUtc": record.stalled_since, "stallAfterSeconds": settings.stall_after_seconds,
-            }))
+            _change(state, record, job, status=status, progress=progress, listed_at=listed_at, settings=settings)
+        elif (status, progress) == (record.status, record.progress):
+            _stall_check(state, record, job, listed_at=listed_at, settings=settings)
+        # else: behind what is recorded (a list older than the last claim): nothing to take from it
+        touched += record.to_json() != before
     if backfilled:
-        events.append(PlanEvent(event=PollerEvent.BACKFILLED, fields={
-            "jobs": backfilled, "backfillSeconds": settings.backfill_seconds,
-        }))
-    return events
+        _event(state, PollerEvent.BACKFILLED, jobs=backfilled, backfillSeconds=settings.backfill_seconds)
+    return touched
+
+
+def _refused(state: HubState, record: JobRecord, job: Mapping[str, Any],
+             reject: Callable[[Mapping[str, Any]], str | None]) -> bool:
+    """Is the job's target refused? A new refusal is logged once; a job that was never observed is not
+    claimed while refused (nothing could be written), and is looked at again when its target fields change."""
+    reason = reject(job)
+    if reason is None:
+        record.refused = record.refused_key = None
+        return False
+    if reason != record.refused:
+        _event(state, PollerEvent.JOB_SKIPPED, warning=True, jobId=record.job_id, reason=reason)
+    record.refused, record.refused_key = reason, target_key(job)
+    return True
+
+
+def _anomaly(state: HubState, record: JobRecord, kind: Anomaly, *, status: JobStatus, progress: int | None) -> None:
+    if record.anomaly != kind.value:
+        record.anomaly = kind.value
+        _event(state, PollerEvent.HUB_ANOMALY, warning=True, jobId=record.job_id, anomaly=kind.value,
+               status=status.value, progress=progress,
+               recordedStatus=record.status.value if record.status is not None else None,
+               recordedProgress=record.progress)
+
+
+def _stall_check(state: HubState, record: JobRecord, job: Mapping[str, Any], *, listed_at: datetime.datetime,
+                 settings: PlanSettings) -> None:
+    changed_at = parse_utc(record.changed_at)
+    status = record.status
+    if (
+        status is None or status.is_terminal or record.stalled or settings.stall_after_seconds <= 0
+        or changed_at is None or (listed_at - changed_at).total_seconds() < settings.stall_after_seconds
+    ):
+        return
+    record.stalled, record.stalled_since = True, record.changed_at
+    record.latest_rev += 1
+    snapshot = snapshot_document(job, hub=state.hub, polled_at=listed_at)
+    prefix = record.prefix or settings.prefix
+    record.latest = PendingLatest(rev=record.latest_rev, document=latest_document(
+        snapshot, seq=record.seq,
+        snapshot_blob=snapshot_blob_name(prefix, record.job_id, seq=record.seq, status=status,
+                                         progress=record.progress),
+        stalled=True, stalled_since=record.stalled_since, stall_after_seconds=settings.stall_after_seconds,
+    ))
+    _event(state, PollerEvent.JOB_STALLED, warning=True, jobId=record.job_id, status=status.value,
+           progress=record.progress, stalledSinceUtc=record.stalled_since,
+           stallAfterSeconds=settings.stall_after_seconds)
 
 
 def _ended_before(job: Mapping[str, Any], now: datetime.datetime, window_seconds: float) -> bool:
@@ -183,21 +280,22 @@ def _ended_before(job: Mapping[str, Any], now: datetime.datetime, window_seconds
 
 
 def _change(
+    state: HubState,
     record: JobRecord,
     job: Mapping[str, Any],
     *,
     status: JobStatus,
     progress: int | None,
-    hub: str,
     listed_at: datetime.datetime,
     settings: PlanSettings,
-) -> PlanEvent:
+) -> None:
     previous = (record.status.value if record.status is not None else None, record.progress)
     record.seq += 1
     record.status, record.progress, record.changed_at = status, progress, utc_iso(listed_at)
     record.stalled, record.stalled_since = False, None
-    blob = snapshot_blob_name(settings.prefix, record.job_id, seq=record.seq, status=status, progress=progress)
-    snapshot = snapshot_document(job, hub=hub, polled_at=listed_at)
+    blob = snapshot_blob_name(record.prefix or settings.prefix, record.job_id, seq=record.seq, status=status,
+                              progress=progress)
+    snapshot = snapshot_document(job, hub=state.hub, polled_at=listed_at)
     record.pending.append(PendingSnapshot(seq=record.seq, blob=blob, document=snapshot))
     if len(record.pending) > MAX_PENDING_SNAPSHOTS:
         del record.pending[0]
@@ -210,14 +308,38 @@ def _change(
         snapshot, seq=record.seq, snapshot_blob=blob, stalled=False, stalled_since=None,
         stall_after_seconds=settings.stall_after_seconds,
     ))
-    if status in (JobStatus.FAILED, JobStatus.CANCELLED) and record.report == ReportState.NONE:
-        record.report = ReportState.PENDING
-    elif status is JobStatus.COMPLETED and record.report == ReportState.NONE:
-        record.report = ReportState.NOT_NEEDED
-    return PlanEvent(event=PollerEvent.JOB_CHANGED, fields={
-        "jobId": record.job_id, "type": job.get("type"), "seq": record.seq, "status": status.value,
-        "progress": progress, "previousStatus": previous[0], "previousProgress": previous[1], "blob": blob,
-    })
+    record.report = _report_after(record.report, status, job_type=job.get("type"))
+    _event(state, PollerEvent.JOB_CHANGED, jobId=record.job_id, type=job.get("type"), seq=record.seq,
+           status=status.value, progress=progress, previousStatus=previous[0], previousProgress=previous[1],
+           blob=blob)
+
+
+def _report_after(report: ReportState, status: JobStatus, *, job_type: object) -> ReportState:
+    """Failed and cancelled jobs get a failure report; a completed import gets its errors log looked at (the
+    writer writes an import report if it has lines, else settles it as not needed); a completed export
+    needs none. A report already written stays written."""
+    if report is ReportState.WRITTEN or not status.is_terminal:
+        return report
+    if status in (JobStatus.FAILED, JobStatus.CANCELLED):
+        return ReportState.PENDING
+    is_import = isinstance(job_type, str) and job_type.lower() == "import"
+    if report is ReportState.NONE:
+        return ReportState.PENDING if is_import else ReportState.NOT_NEEDED
+    return report
+
+
+@dataclass(frozen=True, kw_only=True)
+class Recovery:
+    """What a job's folder already holds, found when a write collided with it: the state was lost or
+    restored from an older copy (its numbers restarted), or another hub's job with the same id is there."""
+
+    max_seq: int = 0  # the highest snapshot seq in the folder
+    last_pair: tuple[str, int | None] | None = None  # that snapshot's (status, progress)
+    last_blob: str | None = None
+    last_document: dict[str, Any] | None = None  # that snapshot's document (latest.json is built from it)
+    latest_rev: int = 0  # latest.json's revision (its metadata)
+    pairs: frozenset[tuple[str, int | None]] = frozenset()  # every (status, progress) it has a snapshot of
+    prefix: str | None = None  # move the job to this prefix: another hub's job holds the folder
 
 
 @dataclass(kw_only=True)
@@ -227,34 +349,61 @@ class WriteOutcome:
     snapshots: set[int] = field(default_factory=set)
     latest_rev: int | None = None
     latest_etag: str | None = None
+    latest_behind: int | None = None  # latest.json holds this newer revision than the one written
     report_written: bool = False
+    report_not_needed: bool = False  # a completed import whose errors log is empty or missing
+    report_fields: dict[str, Any] = field(default_factory=dict)  # for the report_written log line
+    recovery: Recovery | None = None
     failed: bool = False
     skip: str | None = None  # stop trying: the job's storage may not be written (the reason)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Confirmed:
+    changed: bool
+    events: list[dict[str, Any]]  # log lines to emit once this confirm's save lands
+
+
 def confirm(
-    state: HubState, done: Mapping[str, WriteOutcome], *, listed_ids: set[str], now: datetime.datetime
-) -> bool:
-    """Fold what was written into `state` (in place); True if anything changed."""
-    changed = False
+    state: HubState, done: Mapping[str, WriteOutcome], *, listed_ids: set[str], now: datetime.datetime,
+    settings: PlanSettings, confirm_id: str,
+) -> Confirmed:
+    """Fold what was written into `state` (in place). The state's claimed log lines, and those of the
+    transitions made here, are returned: the tick logs them once this confirm's save lands."""
+    changed = bool(state.events)
+    events, state.events = state.events, []
     for job_id, outcome in done.items():
         record = state.jobs.get(job_id)
         if record is None:
             continue
         before = record.to_json()
+        if outcome.recovery is not None:
+            renamed = _recover(record, outcome.recovery, settings=settings)
+            events = [kept for e in events if (kept := _renumbered(e, job_id, renamed)) is not None]
         record.pending = [p for p in record.pending if p.seq not in outcome.snapshots]
         if outcome.latest_rev is not None:
             if record.latest is not None and record.latest.rev <= outcome.latest_rev:
+                document = record.latest.document
                 record.latest = None
+                if outcome.latest_behind is not None and record.latest_rev < outcome.latest_behind:
+                    # latest.json is ahead of every revision this state ever claimed: the state was lost or
+                    # restored. Claim above it, so that the newest observation is written after all.
+                    record.latest_rev = outcome.latest_behind + 1
+                    record.latest = PendingLatest(rev=record.latest_rev, document=document)
             record.latest_etag = outcome.latest_etag
-        if outcome.report_written and record.report == ReportState.PENDING:
+        if outcome.report_written and record.report is ReportState.PENDING:
             record.report = ReportState.WRITTEN
+            if outcome.report_fields:  # none: written (and logged) under an earlier, lost state
+                events.append({"event": PollerEvent.REPORT_WRITTEN.value, "warning": False,
+                               "fields": {"jobId": job_id, **outcome.report_fields}})
+        elif outcome.report_not_needed and record.report is ReportState.PENDING:
+            record.report = ReportState.NOT_NEEDED
         if outcome.skip is not None:
-            _give_up(record, outcome.skip)
+            events += _give_up(record, outcome.skip)
         if outcome.failed:
             record.write_failures += 1
             if record.write_failures >= MAX_WRITE_FAILURES:
-                _give_up(record, f"gave up after {record.write_failures} failed writes")
+                events += _give_up(record, f"gave up after {record.write_failures} failed writes")
         elif outcome.snapshots or outcome.latest_rev is not None or outcome.report_written:
             record.write_failures = 0
         changed = changed or record.to_json() != before
@@ -277,14 +426,98 @@ def confirm(
             # Gone from the hub's 30-day history: forget it.
             del state.jobs[job_id]
             changed = True
-    return changed
+    if changed:
+        state.confirm_id = confirm_id
+    return Confirmed(changed=changed, events=events)
 
 
-def _give_up(record: JobRecord, reason: str) -> None:
-    """Stop working on a job: nothing of it is pending any more (logged once, by the tick)."""
+def _renumbered(event: dict[str, Any], job_id: str, renamed: dict[int, tuple[int, str] | None]
+                ) -> dict[str, Any] | None:
+    """A claimed job_changed line after its snapshot was renumbered (or dropped: already in the folder)."""
+    fields = event.get("fields", {})
+    if event.get("event") != PollerEvent.JOB_CHANGED.value or fields.get("jobId") != job_id:
+        return event
+    if fields.get("seq") not in renamed:
+        return event
+    new = renamed[fields["seq"]]
+    if new is None:
+        return None
+    return {**event, "fields": {**fields, "seq": new[0], "blob": new[1]}}
+
+
+def _recover(record: JobRecord, recovery: Recovery, *, settings: PlanSettings) -> dict[int, tuple[int, str] | None]:
+    """Claim again above what the folder holds: pending snapshots renumbered after its highest seq (the first
+    dropped if it is the observation already there), latest.json above its revision; or move the job to
+    another prefix when another hub's job holds its folder (the next write looks there in turn). Returns the
+    old seqs with their new (seq, blob), or None for a dropped one."""
+    if recovery.prefix is not None and recovery.prefix != record.prefix:
+        record.prefix = recovery.prefix
+        record.latest_etag = None
+        return dict(_rename(record, start=min((p.seq for p in record.pending), default=record.seq + 1),
+                            settings=settings))
+    # An observation the folder has a snapshot of already (observations only move forward, so a pair never
+    # comes twice) is not written again; the others follow the folder's highest seq.
+    dropped: dict[int, tuple[int, str] | None] = {
+        p.seq: None for p in record.pending
+        if _pair(p.document) in recovery.pairs or _pair(p.document) == recovery.last_pair}
+    pending = sorted((p for p in record.pending if p.seq not in dropped), key=lambda p: p.seq)
+    record.pending = pending
+    renamed: dict[int, tuple[int, str] | None] = {**dropped, **_rename(record, start=recovery.max_seq + 1,
+                                                                       settings=settings)}
+    for entry in record.timeline:  # the dropped observation's timeline entry is the folder's snapshot
+        if entry.get("seq") in dropped:
+            entry["seq"], entry["blob"] = recovery.max_seq, recovery.last_blob or entry.get("blob")
+    if record.latest is not None or pending:
+        # latest.json is the newest snapshot: the last one claimed, or (all claims were there already) the
+        # folder's own newest one.
+        record.latest_rev = max(record.latest_rev, recovery.latest_rev) + 1
+        if pending:
+            snapshot, last_seq, last_blob = pending[-1].document, pending[-1].seq, pending[-1].blob
+        else:
+            snapshot = recovery.last_document or (record.latest.document if record.latest is not None else {})
+            last_seq, last_blob = recovery.max_seq, recovery.last_blob or ""
+        snapshot = {k: v for k, v in snapshot.items() if k not in LATEST_FIELDS}
+        record.latest = PendingLatest(rev=record.latest_rev, document=latest_document(
+            snapshot, seq=last_seq, snapshot_blob=last_blob, stalled=record.stalled,
+            stalled_since=record.stalled_since, stall_after_seconds=settings.stall_after_seconds))
+    record.seq = max(recovery.max_seq, pending[-1].seq if pending else 0)
+    record.latest_etag = None
+    return renamed
+
+
+def _rename(record: JobRecord, *, start: int, settings: PlanSettings) -> dict[int, tuple[int, str]]:
+    """Number the pending snapshots from `start` on, under the record's prefix (names, timeline, latest)."""
+    prefix = record.prefix or settings.prefix
+    renamed: dict[int, tuple[int, str]] = {}
+    for offset, pending in enumerate(sorted(record.pending, key=lambda p: p.seq)):
+        seq = start + offset
+        status = JobStatus.parse(pending.document.get("status"))
+        blob = snapshot_blob_name(prefix, record.job_id, seq=seq, status=status,
+                                  progress=job_progress(pending.document))
+        renamed[pending.seq] = (seq, blob)
+        pending.seq, pending.blob = seq, blob
+    for entry in record.timeline:
+        if entry.get("seq") in renamed:
+            entry["seq"], entry["blob"] = renamed[entry["seq"]]
+    if record.latest is not None and record.latest.document.get("snapshotSeq") in renamed:
+        seq, blob = renamed[record.latest.document["snapshotSeq"]]
+        record.latest.document = {**record.latest.document, "snapshotSeq": seq, "snapshotBlob": blob}
+    if record.pending:
+        record.seq = max(record.seq, record.pending[-1].seq)
+    return renamed
+
+
+def _pair(document: Mapping[str, Any]) -> tuple[str, int | None]:
+    return job_status(document).value, job_progress(document)
+
+
+def _give_up(record: JobRecord, reason: str) -> list[dict[str, Any]]:
+    """Stop working on a job: nothing of it is pending any more; one log line."""
     if record.skipped is not None:
-        return
+        return []
     record.skipped = reason
     record.pending, record.latest = [], None
     if record.report == ReportState.PENDING:
         record.report = ReportState.NOT_NEEDED
+    return [{"event": PollerEvent.JOB_SKIPPED.value, "warning": True,
+             "fields": {"jobId": record.job_id, "reason": reason}}]

@@ -1,9 +1,11 @@
-"""Blob names and documents of the poller's output: snapshots, latest.json and the failure report.
+"""Blob names and documents of the poller's output: snapshots, latest.json and the reports.
 
 Layout under the job's folder (`{prefix}/{jobId}/`):
     snapshots/{seq:05d}-{status}-{progress}.json   one per observed (status, progress) change
     latest.json                                    the newest snapshot, plus stall fields
     failure-report.json, failure-report.md         failed and cancelled jobs
+    import-report.json, import-report.md           imports that completed with rejected lines
+A job gets at most one report pair: which one follows its end (shared/reports/report.py, `report_kind`).
 Names are deterministic (seq comes from the monitor state), so a retried write lands on the same blob.
 """
 
@@ -17,6 +19,7 @@ from typing import Any
 from shared.clock import utc_iso
 from shared.jobs import JobStatus
 from shared.redaction import redact_job
+from shared.reports.report import ReportKind
 
 # Which jobIds the poller can use as one segment of a blob path as they are. This is about blob names, not
 # about what a caller may ask get_job for (shared/proxy/validation.py's JOB_ID_PATTERN, a stricter rule for input
@@ -25,8 +28,14 @@ from shared.redaction import redact_job
 _BLOB_SAFE_JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@=+-]{0,199}")
 NO_PROGRESS = "na"
 LATEST_BLOB = "latest.json"
+# The fields latest.json adds to the snapshot it repeats.
+LATEST_FIELDS = ("snapshotSeq", "snapshotBlob", "stalled", "stalledSinceUtc", "stallAfterSeconds")
 REPORT_JSON_BLOB = "failure-report.json"
 REPORT_MD_BLOB = "failure-report.md"
+IMPORT_REPORT_JSON_BLOB = "import-report.json"
+IMPORT_REPORT_MD_BLOB = "import-report.md"
+# A snapshot's name: `{seq:05d}-{status}-{progress}.json` at the end of the path.
+SNAPSHOT_NAME = re.compile(r"/snapshots/(?P<seq>\d{5,})-(?P<status>[a-z]+)-(?P<progress>\d+|na)\.json$")
 
 
 def blob_safe_job_id(value: object) -> str | None:
@@ -55,6 +64,21 @@ def report_json_blob_name(prefix: str, job_id: str) -> str:
 
 def report_md_blob_name(prefix: str, job_id: str) -> str:
     return f"{job_folder(prefix, job_id)}/{REPORT_MD_BLOB}"
+
+
+def import_report_json_blob_name(prefix: str, job_id: str) -> str:
+    return f"{job_folder(prefix, job_id)}/{IMPORT_REPORT_JSON_BLOB}"
+
+
+def import_report_md_blob_name(prefix: str, job_id: str) -> str:
+    return f"{job_folder(prefix, job_id)}/{IMPORT_REPORT_MD_BLOB}"
+
+
+def report_blob_names(prefix: str, job_id: str, kind: ReportKind) -> tuple[str, str]:
+    """(the .json, the .md) of the job's report of this kind."""
+    if kind is ReportKind.IMPORT:
+        return import_report_json_blob_name(prefix, job_id), import_report_md_blob_name(prefix, job_id)
+    return report_json_blob_name(prefix, job_id), report_md_blob_name(prefix, job_id)
 
 
 def snapshot_document(job: Mapping[str, Any], *, hub: str, polled_at: datetime.datetime) -> dict[str, Any]:

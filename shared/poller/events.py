@@ -6,7 +6,7 @@ from enum import Enum
 
 
 class PollerEvent(str, Enum):
-    """The poller's log events. The values are what the README's Kusto queries look for: keep them."""
+    """The poller's log events. The values are what docs/poller.md and the alert queries name: keep them."""
 
     JOB_CHANGED = "poller.job_changed"
     REPORT_WRITTEN = "poller.report_written"
@@ -15,6 +15,8 @@ class PollerEvent(str, Enum):
     BACKFILLED = "poller.backfilled"
     WRITE_FAILED = "poller.write_failed"
     SAS_REFUSED = "poller.sas_refused"
+    HUB_ANOMALY = "poller.hub_anomaly"
+    STATE_RECOVERED = "poller.state_recovered"
     HUB_FAILED = "poller.hub_failed"
     HUB_TIMED_OUT = "poller.hub_timed_out"
     TICK = "poller.tick"

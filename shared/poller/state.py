@@ -13,9 +13,13 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
+from shared.errors import StateTooNew, StateUnreadable
 from shared.jobs import JobStatus
 
-STATE_VERSION = 1
+# 2: records gained `prefix`, `refused`, `refused_key`, `anomaly`, and the hub `events` and `confirmId`. A
+# version-1 state reads as is (the new fields take their defaults); a state of a later version is never
+# planned on or rewritten by this code (old and new instances overlap during every deployment).
+STATE_VERSION = 2
 # A job's pending snapshots are capped: if its storage stays broken while it keeps moving, the oldest
 # intermediate snapshots are given up (the newest one and the report always stay).
 MAX_PENDING_SNAPSHOTS = 50
@@ -30,10 +34,10 @@ FORGET_AFTER = datetime.timedelta(days=31)
 
 
 class ReportState(str, Enum):
-    NONE = "none"  # not (yet) a failed or cancelled job
-    PENDING = "pending"
+    NONE = "none"  # not finished yet
+    PENDING = "pending"  # failed, cancelled, or an import whose errors log must be looked at
     WRITTEN = "written"
-    NOT_NEEDED = "notNeeded"  # completed, or ended before the backfill window
+    NOT_NEEDED = "notNeeded"  # completed (with no rejected lines), or ended before the backfill window
 
 
 @dataclass(kw_only=True)
@@ -68,6 +72,13 @@ class JobRecord:
     backfilled: bool = False
     write_failures: int = 0
     absent_since: str | None = None  # first list that did not name the job (None: in the last list)
+    # The blob prefix of this job's folder when not MONITOR_PREFIX: `{prefix}/{hub}` when another hub's job
+    # with the same id already holds `{prefix}/{jobId}` in the same container.
+    prefix: str | None = None
+    refused: str | None = None  # why the job's storage target is refused, while it is (logged once per reason)
+    refused_key: str | None = None  # the target fields it was refused for (a change is looked at again)
+    anomaly: str | None = None  # the hub's last odd answer for this job (logged once per kind)
+    extra: dict[str, Any] = field(default_factory=dict)  # fields of a later version, kept as they were
 
     @property
     def has_work(self) -> bool:
@@ -82,7 +93,7 @@ class JobRecord:
     def to_json(self) -> dict[str, Any]:
         # Compact: empty or default fields are left out (a hub keeps up to 30 days of jobs). Built by
         # hand: dataclasses.asdict deep-copies and dominated the cost of saving a hub of 500 jobs.
-        data: dict[str, Any] = {"job_id": self.job_id}
+        data: dict[str, Any] = {**self.extra, "job_id": self.job_id}
         for name, default in _RECORD_DEFAULTS.items():
             value = getattr(self, name)
             if value != default:
@@ -103,12 +114,14 @@ class JobRecord:
             values["status"] = JobStatus.parse(values["status"])
         if "report" in values:
             values["report"] = ReportState(values["report"])
-        known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in values.items() if k in known})
+        known = set(cls.__dataclass_fields__) - {"extra"}
+        return cls(**{k: v for k, v in values.items() if k in known},
+                   extra={k: v for k, v in values.items() if k not in known and k != "extra"})
 
 
 _RECORD_DEFAULTS: dict[str, Any] = {
-    name: value for name, value in vars(JobRecord(job_id="")).items() if name not in ("job_id", "pending", "latest")
+    name: value for name, value in vars(JobRecord(job_id="")).items()
+    if name not in ("job_id", "pending", "latest", "extra")
 }
 
 
@@ -117,23 +130,45 @@ class HubState:
     hub: str
     created_at: str
     jobs: dict[str, JobRecord] = field(default_factory=dict)
+    # Log lines of claimed changes, logged by the tick whose confirm takes them out (exactly once).
+    events: list[dict[str, Any]] = field(default_factory=list)
+    confirm_id: str | None = None  # the tick that saved the last confirm (its events are logged once it lands)
+    extra: dict[str, Any] = field(default_factory=dict)  # fields of a later version, kept as they were
 
     def to_bytes(self) -> bytes:
-        payload = {
+        payload: dict[str, Any] = {
+            **self.extra,
             "version": STATE_VERSION,
             "hub": self.hub,
             "createdAtUtc": self.created_at,
             "jobs": {job_id: record.to_json() for job_id, record in sorted(self.jobs.items())},
         }
+        if self.events:
+            payload["events"] = self.events
+        if self.confirm_id is not None:
+            payload["confirmId"] = self.confirm_id
         return json.dumps(payload, separators=(",", ":")).encode()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> HubState:
-        payload = json.loads(data)
-        return cls(
-            hub=str(payload["hub"]),
-            created_at=str(payload["createdAtUtc"]),
-            jobs={k: JobRecord.from_json(v) for k, v in payload.get("jobs", {}).items()},
-        )
-
-
+        """Raises StateUnreadable (not this app's JSON) or StateTooNew (a later version wrote it)."""
+        try:
+            payload = json.loads(data)
+            version = payload.get("version", 1) if isinstance(payload, dict) else None
+            if not isinstance(version, int):
+                raise ValueError("no version")
+            if version > STATE_VERSION:
+                raise StateTooNew(f"the state was written by a later version ({version} > {STATE_VERSION})")
+            known = {"version", "hub", "createdAtUtc", "jobs", "events", "confirmId"}
+            return cls(
+                hub=str(payload["hub"]),
+                created_at=str(payload["createdAtUtc"]),
+                jobs={str(k): JobRecord.from_json(v) for k, v in payload.get("jobs", {}).items()},
+                events=[dict(e) for e in payload.get("events", [])],
+                confirm_id=payload.get("confirmId"),
+                extra={k: v for k, v in payload.items() if k not in known},
+            )
+        except StateTooNew:
+            raise
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise StateUnreadable(f"the state blob is not a state this app can read ({type(exc).__name__})") from None

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from shared.clock import Deadline
 from shared.credentials import managed_identity_credential
-from shared.errors import TargetRejected, TickBudgetExhausted
+from shared.errors import JobMonitorError, TargetRejected, TickBudgetExhausted
 from shared.http.sessions import guarded_session, tls_verify
 from shared.http.targets import Endpoint, TargetGuard, parse_uri
 from shared.poller.targets import Access, Credential
+from shared.reports.failure_reasons import Hint
 from shared.settings import StateStorage
 
 if TYPE_CHECKING:
@@ -34,19 +37,98 @@ MIN_TRY_SECONDS = 0.5  # a call started just before the deadline still gets one 
 DOWNLOAD_CHUNK_BYTES = 1024 * 1024
 POOL_SIZE = 64
 
-# What storage answers (403) when it refuses a request's credential: a bad or expired SAS
-# (AuthenticationFailed), a missing role (AuthorizationPermissionMismatch), a firewall (AuthorizationFailure).
-SAS_REFUSED_CODES = frozenset({"AuthenticationFailed", "AuthorizationFailure", "AuthorizationPermissionMismatch"})
+class StorageRefusal(str, Enum):
+    """Why storage answered 403, by its error code (`.value`). They look alike and call for different fixes:
+
+    - FIREWALL (AuthorizationFailure): the account's firewall or network rules refused the caller, whatever its
+      credential. No credential helps: the managed identity is never tried instead (it cannot pass a firewall).
+    - SAS_REFUSED (AuthenticationFailed): a bad or expired SAS (or a token storage could not authenticate).
+      The only refusal after which the identity may take over, and only where the operator listed the
+      container (shared/poller/targets.py).
+    - PERMISSION (AuthorizationPermissionMismatch): the credential was accepted but may not do this: an
+      identity without a data role, or a SAS without the permission.
+    """
+
+    FIREWALL = "AuthorizationFailure"
+    SAS_REFUSED = "AuthenticationFailed"
+    PERMISSION = "AuthorizationPermissionMismatch"
 
 
-def sas_refused(exc: BaseException) -> bool:
-    """True if storage refused the request's credential (HTTP 403 with an authentication/authorization code)."""
+# Every 403 code that refuses the request's credential or origin (kept for readers of the old name).
+SAS_REFUSED_CODES = frozenset(refusal.value for refusal in StorageRefusal)
+APP_STORAGE_ROLE = "Storage Blob Data Contributor"
+
+
+def storage_error_code(exc: BaseException) -> str | None:
+    """Storage's error code (`x-ms-error-code`) of an azure-core HttpResponseError, as a plain string."""
+    from azure.core.exceptions import HttpResponseError
+
+    if not isinstance(exc, HttpResponseError):
+        return None
+    code = getattr(exc, "error_code", None)
+    code = getattr(code, "value", code)  # azure-storage's StorageErrorCode enum: its value, not its name
+    return str(code) if code else None
+
+
+def storage_refusal(exc: BaseException) -> StorageRefusal | None:
+    """Which kind of 403 refusal `exc` is; None for anything else."""
     from azure.core.exceptions import HttpResponseError
 
     if not isinstance(exc, HttpResponseError) or exc.status_code != 403:
-        return False
-    code = getattr(exc, "error_code", None)
-    return str(getattr(code, "value", code)) in SAS_REFUSED_CODES
+        return None
+    code = storage_error_code(exc)
+    return next((refusal for refusal in StorageRefusal if refusal.value == code), None)
+
+
+def sas_refused(exc: BaseException) -> bool:
+    """True if storage refused the request's SAS as such (403 AuthenticationFailed): the one refusal after
+    which the writer may retry with the managed identity, where that is allowed. A firewall
+    (AuthorizationFailure) or a missing permission (AuthorizationPermissionMismatch) is not: the identity
+    cannot pass the one and is no answer to the other."""
+    return storage_refusal(exc) is StorageRefusal.SAS_REFUSED
+
+
+@dataclass(frozen=True, kw_only=True)
+class StorageHint:
+    """What to do about a storage error: `key` is a hint key of docs/operations.md, `text` the advice."""
+
+    key: str
+    text: str
+    code: str
+
+
+def storage_error_hint(exc: BaseException, access: Access | None = None) -> StorageHint | None:
+    """The hint for a storage refusal met while reading or writing through `access` (its credential and
+    container make the advice precise); None when `exc` is no 403 refusal."""
+    refusal = storage_refusal(exc)
+    if refusal is None:
+        return None
+    where = access.target.url if access is not None else "the container"
+    identity = access is not None and access.uses_identity
+    if refusal is StorageRefusal.FIREWALL:
+        hint = Hint.STORAGE_FIREWALL
+        return StorageHint(key=hint.key, code=refusal.value, text=f"{hint.advice} Refused: {where}.")
+    if refusal is StorageRefusal.PERMISSION and identity:
+        hint = Hint.APP_IDENTITY_LACKS_STORAGE_ROLE
+        return StorageHint(key=hint.key, code=refusal.value, text=(
+            f"Storage accepted the monitor's managed identity but refused the operation (403 "
+            f"AuthorizationPermissionMismatch): give the identity '{APP_STORAGE_ROLE}' on the container {where} "
+            "(or on its storage account)."))
+    if refusal is StorageRefusal.PERMISSION:
+        hint = Hint.SAS_EXPIRED_OR_LACKS_PERMISSIONS
+        return StorageHint(key=hint.key, code=refusal.value, text=(
+            f"The job's SAS for {where} lacks a permission the monitor needs (403 AuthorizationPermissionMismatch):"
+            " it writes with Create and Write and reads the errors log with Read. A SAS with Read, Write and "
+            "Delete, as IoT Hub needs for the output container, is enough."))
+    if identity:
+        return StorageHint(key=Hint.UNKNOWN.key, code=refusal.value, text=(
+            f"Storage could not authenticate the monitor's managed-identity token for {where} (403 "
+            "AuthenticationFailed): check that the account is in the app's tenant and cloud (AZURE_CLOUD)."))
+    hint = Hint.SAS_EXPIRED_OR_LACKS_PERMISSIONS
+    return StorageHint(key=hint.key, code=refusal.value, text=(
+        f"Storage refused the job's SAS for {where} (403 AuthenticationFailed): it has expired or its signature "
+        "is wrong. The monitor writes with the managed identity instead only where MONITOR_IDENTITY_CONTAINERS "
+        "lists the container."))
 
 
 def check_deadline(deadline: Deadline) -> None:
@@ -81,10 +163,21 @@ def storage_error_text(exc: Exception) -> str:
     from azure.core.exceptions import HttpResponseError
 
     if isinstance(exc, HttpResponseError):
-        code = getattr(exc, "error_code", None)
-        code = getattr(code, "value", code)  # azure-storage's StorageErrorCode enum: its value, not its name
-        return f"HTTP {exc.status_code} {code or exc.reason or ''}".strip()
+        return f"HTTP {exc.status_code} {storage_error_code(exc) or exc.reason or ''}".strip()
+    if isinstance(exc, JobMonitorError):
+        return f"{type(exc).__name__}: {exc}"  # the app's own messages never carry a secret
     return type(exc).__name__
+
+
+def read_bounded_blob(
+    container: ContainerClient, name: str, *, max_bytes: int, deadline: Deadline
+) -> tuple[bytes, dict[str, str]]:
+    """A small blob's content (a stored report) and metadata, refused beyond `max_bytes`."""
+    downloader = container.download_blob(name, offset=0, length=max_bytes + 1, **call_options(deadline))
+    data = downloader.readall()
+    if len(data) > max_bytes:
+        raise TargetRejected(f"{name} is larger than {max_bytes} bytes")
+    return bytes(data), dict(downloader.properties.metadata or {})
 
 
 def request_options(remaining_seconds: float) -> dict[str, Any]:
@@ -120,7 +213,6 @@ class BlobClients:
         self._response_hook = response_hook
         self._lock = threading.Lock()
         self._transport: RequestsTransport | None = None
-        self._retry: Any = None
         self._endpoints: set[tuple[str, str, int]] = set()  # every endpoint a client was built for
 
     def _check_url(self, url: str) -> None:
@@ -139,10 +231,9 @@ class BlobClients:
         with self._lock:
             self._endpoints.add((endpoint.scheme, endpoint.host, endpoint.effective_port()))
 
-    def _shared(self) -> tuple[RequestsTransport, Any]:
-        """The transport and retry policy every client of this process shares (built once)."""
+    def _shared_transport(self) -> RequestsTransport:
+        """The transport every client of this process shares (built once)."""
         from azure.core.pipeline.transport import RequestsTransport
-        from azure.storage.blob import LinearRetry
 
         with self._lock:
             if self._transport is None:
@@ -151,14 +242,7 @@ class BlobClients:
                 # one TLS rule of shared/http/sessions.py goes there.
                 self._transport = RequestsTransport(session=session, session_owner=False,
                                                     connection_verify=tls_verify())
-                # Sub-second jittered waits: azure-storage's default (3 tries, 15 s apart) would eat the budget.
-                # Its annotations say int, but it draws the wait with random.uniform: floats work.
-                self._retry = LinearRetry(
-                    backoff=RETRY_BACKOFF_SECONDS,  # type: ignore[arg-type]
-                    random_jitter_range=RETRY_BACKOFF_SECONDS / 2,  # type: ignore[arg-type]
-                    retry_total=RETRY_TOTAL,
-                )
-            return self._transport, self._retry
+            return self._transport
 
     def _options(self, guard: TargetGuard) -> dict[str, Any]:
         counting = self._request_hook
@@ -168,10 +252,19 @@ class BlobClients:
             if counting is not None:
                 counting(request)
 
-        transport, retry = self._shared()
+        from azure.storage.blob import LinearRetry
+
         return {
-            "transport": transport,
-            "retry_policy": retry,
+            "transport": self._shared_transport(),
+            # One per client: a policy is a link of its pipeline's chain, so an instance shared by two clients
+            # would send one client's requests on through the other's policies (its guard refused them).
+            # Sub-second jittered waits: azure-storage's default (3 tries, 15 s apart) would eat the budget.
+            # Its annotations say int, but it draws the wait with random.uniform: floats work.
+            "retry_policy": LinearRetry(
+                backoff=RETRY_BACKOFF_SECONDS,  # type: ignore[arg-type]
+                random_jitter_range=RETRY_BACKOFF_SECONDS / 2,  # type: ignore[arg-type]
+                retry_total=RETRY_TOTAL,
+            ),
             "connection_timeout": CONNECTION_TIMEOUT_SECONDS,
             "read_timeout": READ_TIMEOUT_SECONDS,
             "max_single_get_size": DOWNLOAD_CHUNK_BYTES,

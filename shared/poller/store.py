@@ -1,17 +1,38 @@
-"""Where the poller's per-hub state lives: one blob per hub in AzureWebJobsStorage, saved ETag-conditionally."""
+"""Where the poller's per-hub state lives: one blob per hub in AzureWebJobsStorage, saved ETag-conditionally.
+
+What can happen to that blob, and what the store does:
+- missing (first run, or the state lost): a fresh state; the first writes find what the job folders already
+  hold and claim above it (shared/poller/core.py, Recovery), so nothing is numbered twice;
+- its container deleted while the app runs: created again on the next save;
+- unreadable (corrupt): moved aside (`hubs/{hub}.unreadable-{time}.json`, kept for diagnosis), rebuilt as a
+  fresh state, and said once (`poller.state_recovered`);
+- written by a later version of the app: neither planned on nor rewritten (StateTooNew): instances of the
+  later version carry on, this one reports the hub as failed until it is replaced.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import datetime
+import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from shared.clock import utc_iso
-from shared.errors import StateConflict
+from shared.errors import StateConflict, StateUnreadable
 from shared.poller.state import HubState
 
 if TYPE_CHECKING:
     from azure.storage.blob import ContainerClient
+
+SAVE_ATTEMPTS = 3
+
+
+@dataclass(frozen=True, kw_only=True)
+class Loaded:
+    state: HubState
+    etag: str | None  # None: no state blob (the next save creates it)
+    moved_aside: str | None = None  # the blob an unreadable state was moved to (this load rebuilt it)
 
 
 class StateStore:
@@ -19,35 +40,44 @@ class StateStore:
 
     def __init__(self, container: ContainerClient) -> None:
         self._container = container
-        self._container_ready = False
 
     @staticmethod
     def blob_name(hub: str) -> str:
         return f"hubs/{hub.lower()}.json"
 
-    def load(self, hub: str, *, now: datetime.datetime, **options: Any) -> tuple[HubState, str | None]:
-        """The hub's state and its ETag; a fresh state and None on the first run. `options` go to the
-        storage call (per-call timeouts)."""
+    def load(self, hub: str, *, now: datetime.datetime, **options: Any) -> Loaded:
+        """The hub's state and its ETag; a fresh state on the first run or after the state was lost or
+        moved aside. `options` go to the storage calls (per-call timeouts). Raises StateTooNew."""
         from azure.core.exceptions import ResourceNotFoundError
 
+        name = self.blob_name(hub)
         try:
-            downloader = self._container.download_blob(self.blob_name(hub), **options)
+            downloader = self._container.download_blob(name, **options)
             data = downloader.readall()
         except ResourceNotFoundError:
-            return HubState(hub=hub, created_at=utc_iso(now)), None
-        etag = downloader.properties.etag
-        return HubState.from_bytes(data), etag
+            return Loaded(state=HubState(hub=hub, created_at=utc_iso(now)), etag=None)
+        etag = str(downloader.properties.etag)
+        try:
+            return Loaded(state=HubState.from_bytes(data), etag=etag)
+        except StateUnreadable:
+            aside = f"hubs/{hub.lower()}.unreadable-{now.strftime('%Y%m%dT%H%M%S%fZ')}.json"
+            with contextlib.suppress(Exception):  # a copy for diagnosis: its failure must not stop the rebuild
+                self._container.upload_blob(aside, data, overwrite=True, **options)
+            # The fresh state replaces the unreadable one conditionally on its ETag (the next save).
+            return Loaded(state=HubState(hub=hub, created_at=utc_iso(now)), etag=etag, moved_aside=aside)
 
     def save(self, state: HubState, etag: str | None, **options: Any) -> str:
-        """Write the state if nobody changed it since `etag` (None: only if it does not exist yet)."""
+        """Write the state if nobody changed it since `etag` (None: only if it does not exist yet). A missing
+        container (deleted while the app runs) is created again."""
         from azure.core import MatchConditions
         from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 
         data = state.to_bytes()
-        name = self.blob_name(state.hub)
-        for _ in range(2):
+        blob = self._container.get_blob_client(self.blob_name(state.hub))
+        # Three tries: when many hubs' first saves race to create the container, a loser's create answers
+        # "exists" before the winner's container takes writes (seen with 20 hubs on Azurite).
+        for attempt in range(SAVE_ATTEMPTS):
             try:
-                blob = self._container.get_blob_client(name)
                 if etag is None:
                     result = blob.upload_blob(data, overwrite=False, **options)
                 else:
@@ -58,9 +88,14 @@ class StateStore:
             except (ResourceModifiedError, ResourceExistsError):
                 raise StateConflict(state.hub) from None
             except ResourceNotFoundError:
-                if self._container_ready:
-                    raise
                 self.ensure_container(**options)
+                if etag is not None:
+                    # The blob (or its container) went away since it was read: plan again from what is
+                    # there now rather than write over it blindly.
+                    raise StateConflict(state.hub) from None
+                if attempt == SAVE_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
         raise StateConflict(state.hub)
 
     def ensure_container(self, **options: Any) -> None:
@@ -68,4 +103,3 @@ class StateStore:
 
         with contextlib.suppress(ResourceExistsError):
             self._container.create_container(**options)
-        self._container_ready = True

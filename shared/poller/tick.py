@@ -15,6 +15,7 @@ import concurrent.futures
 import datetime
 import logging
 import threading
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,7 @@ from shared.poller.storage import BlobClients, call_options, check_deadline, sto
 from shared.poller.store import StateStore
 from shared.poller.targets import JobTargets, job_targets
 from shared.poller.writer import MAX_IMPORT_LOG_BYTES, JobWriter
+from shared.reports.copies import ReportCopies
 from shared.settings import AppSettings, HubSettings
 
 if TYPE_CHECKING:
@@ -88,7 +90,8 @@ class Poller:
         self._hub_client = hub_client or default_hub_client(settings.hub)
         self._blobs = blobs or BlobClients(storage_client_id=settings.poller.storage_client_id)
         self._clock = clock
-        self._writer = JobWriter(blobs=self._blobs, prefix=self._config.prefix,
+        copies = ReportCopies(self._blobs.state_container(self._config.state_storage, self._config.reports_container))
+        self._writer = JobWriter(blobs=self._blobs, copies=copies, prefix=self._config.prefix,
                                  sibling_container=self._config.container, clock=clock,
                                  import_log_max_bytes=import_log_max_bytes)
         self._plan_settings = PlanSettings(
@@ -201,19 +204,20 @@ class Poller:
         # Plan and claim, again from a fresh read whenever another tick got there first.
         for _ in range(CLAIM_ATTEMPTS):
             check_deadline(deadline)
-            state, etag = store.load(hub.name, now=listed_at, **call_options(deadline))
-            events = plan(state, jobs, first_run=etag is None, listed_at=listed_at, settings=self._plan_settings,
-                          reject=reject)
-            if events or etag is None:
+            loaded = store.load(hub.name, now=listed_at, **call_options(deadline))
+            state, etag = loaded.state, loaded.etag
+            if loaded.moved_aside is not None:
+                log_event(logger, PollerEvent.STATE_RECOVERED, level=logging.WARNING, hub=hub.name,
+                          reason="the state blob could not be read", movedTo=loaded.moved_aside)
+            first_run = etag is None or loaded.moved_aside is not None
+            changes = plan(state, jobs, first_run=first_run, listed_at=listed_at, settings=self._plan_settings,
+                           reject=reject)
+            if changes or first_run:
                 try:
                     etag = store.save(state, etag, **call_options(deadline))
                 except StateConflict:
                     outcome.claim_conflicts += 1
                     continue
-            for event in events:
-                log_event(logger, event.event, level=logging.WARNING if event.warning else logging.INFO,
-                          hub=hub.name, **event.fields)
-                outcome.changes += event.event == PollerEvent.JOB_CHANGED
             break
         else:
             raise StateConflict(hub.name)
@@ -221,28 +225,37 @@ class Poller:
         work = [record for record in state.jobs.values() if record.has_work and record.skipped is None]
         done: dict[str, WriteOutcome] = {}
         if work:
-            done = self._write_all(hub, work, by_id, targets, deadline, outcome)
-        listed_ids = set(by_id)
-        # Confirm: fold what was written into the freshest state.
+            done = self._write_all(hub, work, by_id, targets, deadline, outcome, lineage=state.created_at)
+        # Confirm: fold what was written into the freshest state. The claimed log lines go out once the
+        # confirm that takes them out of the state lands (also when its answer was lost: its id is there).
+        confirm_id = uuid.uuid4().hex
         for _ in range(CLAIM_ATTEMPTS):
-            if not confirm(state, done, listed_ids=listed_ids, now=listed_at):
+            confirmed = confirm(state, done, listed_ids=set(by_id), now=listed_at, settings=self._plan_settings,
+                                confirm_id=confirm_id)
+            if not confirmed.changed:
                 break
             try:
                 etag = store.save(state, etag, **call_options(deadline))
-                break
             except StateConflict:
                 outcome.claim_conflicts += 1
-                state, etag = store.load(hub.name, now=listed_at, **call_options(deadline))
-        for job_id, result in done.items():
-            record = state.jobs.get(job_id)
-            if result.failed and record is not None and record.skipped is not None:
-                log_event(logger, PollerEvent.JOB_SKIPPED, level=logging.WARNING, hub=hub.name, jobId=job_id,
-                          reason=record.skipped)
+                loaded = store.load(hub.name, now=listed_at, **call_options(deadline))
+                state, etag = loaded.state, loaded.etag
+                if state.confirm_id != confirm_id:
+                    continue  # not ours: fold the outcomes into the fresher state
+            self._emit(hub, confirmed.events, outcome)
+            break
         view = hub_view(state, stall_after_seconds=self._config.stall_after_seconds)
         if view is not None:
             with self._views_lock:
                 self._views[hub.name] = view
         outcome.ok = True
+
+    @staticmethod
+    def _emit(hub: HubSettings, events: list[dict[str, Any]], outcome: HubOutcome) -> None:
+        for event in events:
+            log_event(logger, str(event["event"]), level=logging.WARNING if event.get("warning") else logging.INFO,
+                      hub=hub.name, **event.get("fields", {}))
+            outcome.changes += event["event"] == PollerEvent.JOB_CHANGED.value
 
     def _skip_unnamed(self, hub: HubSettings, job_id: object) -> None:
         """A listed jobId that cannot name a blob: the job is not watched; logged once per process."""
@@ -272,6 +285,8 @@ class Poller:
         targets: dict[str, JobTargets | str],
         deadline: Deadline,
         outcome: HubOutcome,
+        *,
+        lineage: str,
     ) -> dict[str, WriteOutcome]:
         done: dict[str, WriteOutcome] = {}
         lock = threading.Lock()
@@ -285,13 +300,15 @@ class Poller:
                 job = record.stored_document()
             found = self._targets(job, targets) if job is not None else "no stored document to write from"
             if isinstance(found, str) or job is None:
-                if listed:
-                    return
+                # The target is refused now (the plan logged it once) or gone with the list: a failed attempt,
+                # counted towards giving up.
                 result = WriteOutcome(failed=True)
-                log_event(logger, PollerEvent.WRITE_FAILED, level=logging.WARNING, hub=hub.name, jobId=record.job_id,
-                          error="JobNotListed", message=found, failures=record.write_failures + 1)
+                if not listed:
+                    log_event(logger, PollerEvent.WRITE_FAILED, level=logging.WARNING, hub=hub.name,
+                              jobId=record.job_id, error="JobNotListed", message=found,
+                              failures=record.write_failures + 1)
             else:
-                result = self._writer.write(hub.name, record, job, found, deadline)
+                result = self._writer.write(hub.name, record, job, found, deadline, lineage=lineage)
             with lock:
                 done[record.job_id] = result
                 outcome.snapshots_written += len(result.snapshots)

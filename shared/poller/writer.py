@@ -16,11 +16,18 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from shared.clock import Deadline
-from shared.errors import ImportLogOverrun, StateConflict, SummaryAborted, TickBudgetExhausted
+from shared.clock import Deadline, parse_utc, utc_iso
+from shared.errors import ImportLogOverrun, JobMonitorError, StateConflict, SummaryAborted, TickBudgetExhausted
+from shared.jobs import JobStatus, job_status
 from shared.logs import log_event
-from shared.poller.core import WriteOutcome
-from shared.poller.documents import latest_blob_name, report_json_blob_name, report_md_blob_name
+from shared.poller.core import Recovery, WriteOutcome
+from shared.poller.documents import (
+    LATEST_BLOB,
+    NO_PROGRESS,
+    SNAPSHOT_NAME,
+    latest_blob_name,
+    report_blob_names,
+)
 from shared.poller.events import PollerEvent
 from shared.poller.state import IMPORT_LOG_ATTEMPTS, JobRecord, PendingLatest, PendingSnapshot, ReportState
 from shared.poller.storage import (
@@ -29,20 +36,28 @@ from shared.poller.storage import (
     call_options,
     check_deadline,
     not_found,
+    read_bounded_blob,
     sas_refused,
+    storage_error_code,
+    storage_error_hint,
     storage_error_text,
 )
 from shared.poller.targets import JobTargets
-from shared.reports.import_errors import ImportErrorSummary, summarize_chunks
+from shared.reports.copies import ReportCopies
+from shared.reports.import_errors import ImportErrorSummary, import_log_blob, log_not_this_jobs, summarize_chunks
 from shared.reports.markdown import render_markdown
-from shared.reports.report import TimelineEntry, build_report
+from shared.reports.report import ReportKind, TimelineEntry, build_report, report_kind
 
 if TYPE_CHECKING:
     from azure.storage.blob import ContainerClient
 
 logger = logging.getLogger("jobmonitor.poller")
 
-IMPORT_ERRORS_BLOB = "importErrors.log"
+# Every blob the poller writes says which hub's job it belongs to (jobs of two hubs can share an id).
+HUB_METADATA = "monitorhub"
+STATE_METADATA = "monitorstate"  # the state (its creation time) whose claim wrote a report
+POLLED_METADATA = "monitorpolledat"  # a snapshot's polledAtUtc, so that a timeline needs no download
+MAX_REPORT_BYTES = 8 << 20  # a stored report read back (its Markdown follows it)
 JSON_CONTENT = "application/json"
 MARKDOWN_CONTENT = "text/markdown; charset=utf-8"
 # importErrors.log: read at most this much (a longer log is summarised from its head, with a note), within
@@ -55,10 +70,11 @@ class JobWriter:
     """Writes jobs' files into their containers; process-wide, shared by the hubs' threads."""
 
     def __init__(
-        self, *, blobs: BlobClients, prefix: str, sibling_container: str | None,
+        self, *, blobs: BlobClients, copies: ReportCopies, prefix: str, sibling_container: str | None,
         clock: Callable[[], datetime.datetime], import_log_max_bytes: int = MAX_IMPORT_LOG_BYTES,
     ) -> None:
         self._blobs = blobs
+        self._copies = copies
         self._prefix = prefix
         self._sibling_container = sibling_container
         self._clock = clock
@@ -69,15 +85,19 @@ class JobWriter:
         self._sas_lock = threading.Lock()
 
     def write(
-        self, hub: str, record: JobRecord, job: Mapping[str, Any], targets: JobTargets, deadline: Deadline
+        self, hub: str, record: JobRecord, job: Mapping[str, Any], targets: JobTargets, deadline: Deadline, *,
+        lineage: str = "",
     ) -> WriteOutcome:
+        """Write what `record` has pending. `lineage` names the state the claims come from (its creation
+        time): a report already written under another state (before the state was lost) is not logged
+        again."""
         done = WriteOutcome()
         key = (hub, record.job_id)
         if key in self._sas_refused:
             targets = targets.with_identity() or targets
         try:
             try:
-                self._write_job_blobs(hub, record, job, targets, deadline, done)
+                self._write_job_blobs(hub, record, job, targets, deadline, done, lineage)
             except Exception as exc:
                 if not sas_refused(exc) or not targets.uses_sas:
                     raise
@@ -94,19 +114,27 @@ class JobWriter:
                     self._sas_refused.add(key)
                 log_event(logger, PollerEvent.SAS_REFUSED, hub=hub, jobId=record.job_id,
                           container=targets.monitor.describe(), message=storage_error_text(exc))
-                self._write_job_blobs(hub, record, job, fallback, deadline, done)
+                self._write_job_blobs(hub, record, job, fallback, deadline, done, lineage)
         except TickBudgetExhausted:
             pass  # left pending; the next tick finishes it
+        except _FolderTaken as taken:
+            # What this tick "wrote" into a folder that is not (only) this job's does not count.
+            done.snapshots.clear()
+            done.latest_rev = done.latest_etag = None
+            done.recovery = self._recovery(hub, record, taken.container, deadline)
         except Exception as exc:
             done.failed = True
+            # A 403 says which refusal it is (firewall, SAS, role) and what to do about it.
+            hint = storage_error_hint(exc, targets.monitor)
             log_event(logger, PollerEvent.WRITE_FAILED, level=logging.WARNING, hub=hub, jobId=record.job_id,
                       container=targets.monitor.describe(), error=type(exc).__name__, message=storage_error_text(exc),
-                      failures=record.write_failures + 1)
+                      code=storage_error_code(exc), hint=hint.key if hint else None,
+                      advice=hint.text if hint else None, failures=record.write_failures + 1)
         return done
 
     def _write_job_blobs(
         self, hub: str, record: JobRecord, job: Mapping[str, Any], targets: JobTargets, deadline: Deadline,
-        done: WriteOutcome,
+        done: WriteOutcome, lineage: str,
     ) -> None:
         container = self._blobs.container(targets.monitor)
         if self._sibling_container is not None and targets.monitor.target.container == self._sibling_container:
@@ -114,15 +142,15 @@ class JobWriter:
             self._ensure_sibling(container, targets, deadline)
         for pending in sorted(record.pending, key=lambda p: p.seq):
             check_deadline(deadline)
-            self._write_snapshot(container, pending, deadline)
+            self._write_snapshot(container, hub, record, pending, deadline)
             done.snapshots.add(pending.seq)
         if record.latest is not None:
             check_deadline(deadline)
-            done.latest_etag = self._write_latest(container, record, record.latest, deadline)
+            done.latest_etag = self._write_latest(container, hub, record, record.latest, deadline, done)
             done.latest_rev = record.latest.rev
         if record.report == ReportState.PENDING:
             check_deadline(deadline)
-            done.report_written = self._write_report(hub, record, job, targets, container, deadline)
+            self._write_report(hub, record, job, targets, container, deadline, done, lineage)
 
     def _ensure_sibling(self, container: ContainerClient, targets: JobTargets, deadline: Deadline) -> None:
         """MONITOR_CONTAINER is created on first use in each account (once per process)."""
@@ -135,29 +163,50 @@ class JobWriter:
             container.create_container(**call_options(deadline))
         self._siblings_ready.add(key)
 
-    @staticmethod
-    def _write_snapshot(container: ContainerClient, pending: PendingSnapshot, deadline: Deadline) -> None:
+    def _write_snapshot(
+        self, container: ContainerClient, hub: str, record: JobRecord, pending: PendingSnapshot, deadline: Deadline
+    ) -> None:
+        """Create the snapshot unless its seq is taken. The seq alone says whether a snapshot exists: a blob
+        with this seq and another (status, progress), or another hub's, means the folder holds numbers this
+        state does not know (the state was lost or restored, or another hub's job has the id)."""
         from azure.core.exceptions import ResourceExistsError
         from azure.storage.blob import ContentSettings
 
-        # Already there means written by an earlier, interrupted or overlapping tick: same seq, same name.
-        with contextlib.suppress(ResourceExistsError):
+        taken = list(container.list_blobs(name_starts_with=pending.blob.rsplit("/", 1)[0] + f"/{pending.seq:05d}-",
+                                          include=["metadata"], **call_options(deadline)))
+        if any(b.name != pending.blob or _foreign(b.metadata, hub) for b in taken):
+            raise _FolderTaken(container)
+        if taken:
+            return  # written by an earlier, interrupted or overlapping tick: same seq, same name
+        check_deadline(deadline)
+        try:
             container.upload_blob(
                 pending.blob, _json_bytes(pending.document), overwrite=False,
+                metadata={HUB_METADATA: hub, "monitorseq": str(pending.seq),
+                          POLLED_METADATA: str(pending.document.get("polledAtUtc", ""))},
                 content_settings=ContentSettings(content_type=JSON_CONTENT), **call_options(deadline),
             )
+        except ResourceExistsError:
+            # Written meanwhile: by an overlapping tick of this hub (fine), or by another hub's job.
+            check_deadline(deadline)
+            properties = container.get_blob_client(pending.blob).get_blob_properties(**call_options(deadline))
+            if _foreign(properties.metadata, hub):
+                raise _FolderTaken(container) from None
 
     def _write_latest(
-        self, container: ContainerClient, record: JobRecord, latest: PendingLatest, deadline: Deadline
+        self, container: ContainerClient, hub: str, record: JobRecord, latest: PendingLatest, deadline: Deadline,
+        done: WriteOutcome,
     ) -> str | None:
-        """Write latest.json only forward: its metadata carries the revision, compared on any conflict."""
+        """Write latest.json only forward: its metadata carries the revision, compared on any conflict. A
+        revision newer than ours is left alone, and reported (`latest_behind`): the confirm claims above it
+        if this state never claimed that far (the state was lost or restored)."""
         from azure.core import MatchConditions
         from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
         from azure.storage.blob import ContentSettings
 
-        name = latest_blob_name(self._prefix, record.job_id)
+        name = latest_blob_name(record.prefix or self._prefix, record.job_id)
         data = _json_bytes(latest.document)
-        metadata = {"monitorrev": str(latest.rev), "monitorseq": str(record.seq)}
+        metadata = {"monitorrev": str(latest.rev), "monitorseq": str(record.seq), HUB_METADATA: hub}
         settings = ContentSettings(content_type=JSON_CONTENT)
         etag = record.latest_etag
         blob = container.get_blob_client(name)
@@ -179,8 +228,11 @@ class JobWriter:
                 except ResourceNotFoundError:
                     etag = None
                     continue
-                theirs = int((properties.metadata or {}).get("monitorrev", "0") or 0)
+                if _foreign(properties.metadata, hub):
+                    raise _FolderTaken(container) from None
+                theirs = _int((properties.metadata or {}).get("monitorrev"))
                 if theirs >= latest.rev:
+                    done.latest_behind = theirs
                     return str(properties.etag)  # as new or newer already: nothing to do
                 etag = str(properties.etag)
         raise StateConflict(f"latest.json of {record.job_id} kept changing")
@@ -193,80 +245,192 @@ class JobWriter:
         targets: JobTargets,
         container: ContainerClient,
         deadline: Deadline,
-    ) -> bool:
+        done: WriteOutcome,
+        lineage: str,
+    ) -> None:
+        """The job's report, once: a failure report for a failed or cancelled job; an import report for a
+        completed import whose errors log has lines (none for an empty or missing log)."""
         from azure.core.exceptions import ResourceExistsError
         from azure.storage.blob import ContentSettings
 
-        json_name = report_json_blob_name(self._prefix, record.job_id)
-        md_name = report_md_blob_name(self._prefix, record.job_id)
-        summary, note = None, None
+        summary, note, note_is_earlier = None, None, False
         if str(job.get("type", "")).lower() == "import":
-            summary, note = self._import_summary(record, targets, deadline)
+            summary, note, note_is_earlier = self._import_summary(record, job, targets, deadline)
+        kind = report_kind(job, summary)
+        if kind is None and note is not None and job_status(job) is JobStatus.COMPLETED and not note_is_earlier:
+            # The log could not be read, or a later job overwrote it: whether lines were rejected is unknown,
+            # and the report says so. A log older than the job is an earlier job's: this one wrote none.
+            kind = ReportKind.IMPORT
+        if kind is None:
+            done.report_not_needed = True  # a completed import with nothing rejected, or a completed export
+            return
+        if kind is ReportKind.IMPORT or summary is not None:
+            # Why the log read is not the one the job named (its outputBlobName was unusable), if it is not.
+            note = "; ".join(n for n in (import_log_blob(job).note, note) if n) or None
+        prefix = record.prefix or self._prefix
+        json_name, md_name = report_blob_names(prefix, record.job_id, kind)
         report = build_report(
-            job, hub=hub, timeline=[TimelineEntry(
-                seq=int(e["seq"]), status=str(e["status"]), progress=e.get("progress"),
-                polled_at_utc=str(e["polledAtUtc"]), blob=str(e.get("blob", "")),
-            ) for e in record.timeline],
+            job, hub=hub, timeline=self._timeline(container, prefix, record, deadline), kind=kind,
             import_errors=summary, import_errors_note=note, generated_at=self._clock(),
         )
         document: dict[str, Any] = report.to_json()
         check_deadline(deadline)
-        created = False
+        metadata = {HUB_METADATA: hub, STATE_METADATA: lineage}
+        first_written = True
         try:
-            container.upload_blob(json_name, _json_bytes(document), overwrite=False,
+            container.upload_blob(json_name, _json_bytes(document), overwrite=False, metadata=metadata,
                                   content_settings=ContentSettings(content_type=JSON_CONTENT), **call_options(deadline))
-            created = True
         except ResourceExistsError:
             # Written by an earlier or overlapping tick: the Markdown follows what is stored.
             check_deadline(deadline)
-            document = json.loads(container.download_blob(json_name, **call_options(deadline)).readall())
+            stored, stored_metadata = read_bounded_blob(container, json_name, max_bytes=MAX_REPORT_BYTES,
+                                                        deadline=deadline)
+            document = json.loads(stored)
+            # Under another state (this one was lost since): that state's tick logged it already.
+            first_written = stored_metadata.get(STATE_METADATA) in (None, lineage)
         check_deadline(deadline)
         with contextlib.suppress(ResourceExistsError):
-            container.upload_blob(md_name, render_markdown(document).encode(), overwrite=False,
+            container.upload_blob(md_name, render_markdown(document).encode(), overwrite=False, metadata=metadata,
                                   content_settings=ContentSettings(content_type=MARKDOWN_CONTENT),
                                   **call_options(deadline))
-        if created:
-            log_event(logger, PollerEvent.REPORT_WRITTEN, hub=hub, jobId=record.job_id,
-                      status=document.get("status"), hint=report.hint.key, blob=json_name,
-                      importErrorLines=summary.total_lines if summary is not None else None)
-        return True
+        check_deadline(deadline)
+        # The app's own copy, which the app serves: part of writing the report (a failure retries both).
+        self._copies.put(hub, record.job_id, document, **call_options(deadline))
+        done.report_written = True
+        if not first_written:
+            return
+        # Logged once, by the tick whose confirm records the report as written (shared/poller/core.py).
+        done.report_fields = {"status": document.get("status"), "hint": report.hint.key, "blob": json_name,
+                              "importErrorLines": summary.total_lines if summary is not None else None}
+
+    @staticmethod
+    def _timeline(container: ContainerClient, prefix: str, record: JobRecord, deadline: Deadline
+                  ) -> list[TimelineEntry]:
+        """The job's timeline as its folder holds it (one listing): right even after the state was lost."""
+        folder = latest_blob_name(prefix, record.job_id).rsplit("/", 1)[0]
+        check_deadline(deadline)
+        entries = []
+        for blob in container.list_blobs(name_starts_with=f"{folder}/snapshots/", include=["metadata"],
+                                         **call_options(deadline)):
+            match = SNAPSHOT_NAME.search(blob.name)
+            if match is None:
+                continue
+            progress = match["progress"]
+            entries.append(TimelineEntry(
+                seq=int(match["seq"]), status=match["status"],
+                progress=None if progress == NO_PROGRESS else int(progress),
+                polled_at_utc=(blob.metadata or {}).get(POLLED_METADATA) or utc_iso(blob.last_modified),
+                blob=blob.name,
+            ))
+        return sorted(entries, key=lambda entry: entry.seq)
+
+    def _recovery(self, hub: str, record: JobRecord, container: ContainerClient, deadline: Deadline) -> Recovery:
+        """What the job's folder holds, when a write found it taken: the highest snapshot, latest.json's
+        revision, or another hub's job in it (then this job moves to `{prefix}/{hub}`)."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        prefix = record.prefix or self._prefix
+        folder = latest_blob_name(prefix, record.job_id).rsplit("/", 1)[0]
+        check_deadline(deadline)
+        blobs = list(container.list_blobs(name_starts_with=f"{folder}/snapshots/", include=["metadata"],
+                                          **call_options(deadline)))
+        latest_rev, latest_foreign = 0, False
+        check_deadline(deadline)
+        try:
+            properties = container.get_blob_client(f"{folder}/{LATEST_BLOB}").get_blob_properties(
+                **call_options(deadline))
+            latest_rev = _int((properties.metadata or {}).get("monitorrev"))
+            latest_foreign = _foreign(properties.metadata, hub)
+        except ResourceNotFoundError:
+            pass
+        if latest_foreign or any(_foreign(b.metadata, hub) for b in blobs):
+            other = f"{self._prefix}/{hub}"
+            if prefix != other:
+                log_event(logger, PollerEvent.HUB_ANOMALY, level=logging.WARNING, hub=hub, jobId=record.job_id,
+                          anomaly="jobIdOfAnotherHub", folder=folder, movedTo=f"{other}/{record.job_id}")
+                return Recovery(prefix=other)
+        numbered = sorted((int(m["seq"]), m["status"], m["progress"], b.name) for b in blobs
+                          if (m := SNAPSHOT_NAME.search(b.name)) is not None)
+        if not numbered:
+            return Recovery(latest_rev=latest_rev)
+        seq, status, progress, name = numbered[-1]
+        check_deadline(deadline)
+        stored, _metadata = read_bounded_blob(container, name, max_bytes=MAX_REPORT_BYTES, deadline=deadline)
+        try:
+            document = json.loads(stored)
+        except ValueError:
+            document = None
+        return Recovery(max_seq=seq, last_pair=(status, None if progress == NO_PROGRESS else int(progress)),
+                        last_blob=name, last_document=document if isinstance(document, dict) else None,
+                        latest_rev=latest_rev,
+                        pairs=frozenset((s, None if p == NO_PROGRESS else int(p)) for _q, s, p, _n in numbered))
 
     def _import_summary(
-        self, record: JobRecord, targets: JobTargets, deadline: Deadline
-    ) -> tuple[ImportErrorSummary | None, str | None]:
-        """Summarise importErrors.log from the job's output container; (None, note) when it cannot be.
+        self, record: JobRecord, job: Mapping[str, Any], targets: JobTargets, deadline: Deadline
+    ) -> tuple[ImportErrorSummary | None, str | None, bool]:
+        """Summarise importErrors.log from the job's output container: (summary, note, False), or (None, note,
+        False) when it cannot be, or (None, note, True) when the log there predates the job (an earlier job's).
 
         At most `import_log_max_bytes` are read, within a share of what is left of the tick's budget (the
         report still has to be written). Running out of time counts as a failed attempt; after
         IMPORT_LOG_ATTEMPTS of them the report is written from the part that was read, and says so."""
+        log_name = import_log_blob(job).name
         if targets.output is None:
-            return None, (f"{IMPORT_ERRORS_BLOB} was not read: the output container has no usable SAS and is not "
-                          "one the app's identity may read (MONITOR_IDENTITY_CONTAINERS)")
+            return None, (f"{log_name} was not read: the output container has no usable SAS and is not "
+                          "one the app's identity may read (MONITOR_IDENTITY_CONTAINERS)"), False
         log_deadline = Deadline(deadline.remaining() * IMPORT_LOG_SHARE)
         try:
-            blob = self._blobs.container(targets.output).get_blob_client(IMPORT_ERRORS_BLOB)
+            blob = self._blobs.container(targets.output).get_blob_client(log_name)
             downloader = blob.download_blob(offset=0, length=self._import_log_max_bytes, **call_options(log_deadline))
             size = blob_size(downloader.properties)
+            modified = downloader.properties.last_modified
+            foreign = log_not_this_jobs(modified, job)
+            if foreign is not None:
+                # Import jobs often share one output container: the log there may be another job's.
+                started = parse_utc(job.get("startTimeUtc"))
+                return None, f"{log_name} {foreign}, so this report cannot list its lines", (
+                    started is not None and modified is not None and modified < started)
             summary = summarize_chunks(downloader.chunks(), should_stop=lambda: log_deadline.remaining() <= 0)
         except SummaryAborted as aborted:
             if record.write_failures + 1 < IMPORT_LOG_ATTEMPTS:
                 raise ImportLogOverrun from None  # counts as a failed attempt; the next tick tries again
             return aborted.summary, (
-                f"{IMPORT_ERRORS_BLOB} was only partly read: the time budget ran out {IMPORT_LOG_ATTEMPTS} times; "
+                f"{log_name} was only partly read: the time budget ran out {IMPORT_LOG_ATTEMPTS} times; "
                 f"the summary covers its first {aborted.summary.bytes_read} bytes"
-            )
+            ), False
         except Exception as exc:
             if not_found(exc):
-                return None, f"{IMPORT_ERRORS_BLOB} was not found in the output container"
+                return None, None, False  # no log: nothing was rejected (a failed job's report says it has none)
             if sas_refused(exc) and not targets.output.uses_identity:
                 raise  # _write_job tries the managed identity, where it is allowed
             if record.write_failures + 1 < IMPORT_LOG_ATTEMPTS:
                 raise  # try again next tick
-            return None, f"{IMPORT_ERRORS_BLOB} could not be read ({storage_error_text(exc)})"
+            return None, f"{log_name} could not be read ({storage_error_text(exc)})", False
         if size > self._import_log_max_bytes:
-            return summary, (f"{IMPORT_ERRORS_BLOB} is {size} bytes: truncated, the summary covers its first "
-                             f"{self._import_log_max_bytes} bytes")
-        return summary, None
+            return summary, (f"{log_name} is {size} bytes: truncated, the summary covers its first "
+                             f"{self._import_log_max_bytes} bytes"), False
+        return summary, None, False
+
+
+class _FolderTaken(JobMonitorError):
+    """A write found the job's folder holding numbers this state does not know (see JobWriter._recovery)."""
+
+    def __init__(self, container: ContainerClient) -> None:
+        super().__init__("the job's folder holds snapshots this state does not know")
+        self.container = container
+
+
+def _foreign(metadata: Mapping[str, str] | None, hub: str) -> bool:
+    """Written by another hub's job (blobs from before the metadata existed count as ours)."""
+    owner = (metadata or {}).get(HUB_METADATA)
+    return owner is not None and owner.lower() != hub.lower()
+
+
+def _int(value: object) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return 0
 
 
 def _json_bytes(document: Mapping[str, Any]) -> bytes:

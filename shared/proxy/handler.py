@@ -55,6 +55,8 @@ UNAVAILABLE_RETRY_AFTER_SECONDS = 5
 MIN_STALE_REUSE_SECONDS = 0.5
 # Active jobs whose last answer this instance keeps for stale serving (the terminal ones are in the cache).
 LAST_ANSWERS = 1024
+# The methods openapi.yaml declares; the function answers every other one 405 MethodNotAllowed.
+ALLOWED_METHODS = ("GET", "HEAD")
 
 
 class _Failure(JobMonitorError):
@@ -96,6 +98,11 @@ class JobProxy:
         job_id: str | None = request.job_id if is_valid_job_id(request.job_id) else None
         hub_name: str | None = None
         try:
+            if request.method.upper() not in ALLOWED_METHODS:
+                # function.json routes every method here, so that an undeclared one is a 405 in JSON with
+                # Allow, from Azure's host as from the devstack's (the host itself would answer 404).
+                raise _Failure(status=405, code=ApiErrorCode.METHOD_NOT_ALLOWED,
+                               message="only GET and HEAD are allowed", headers={"Allow": ", ".join(ALLOWED_METHODS)})
             hub = self._select_hub(request)
             hub_name = hub.name
             if job_id is None:
@@ -129,11 +136,14 @@ class JobProxy:
         name = request.params.get("hub")
         if name is None or name == "":
             return self._settings.hub.default_hub
-        hub = self._settings.hub.hub(name) if is_valid_hub_name(name) else None
+        well_formed = is_valid_hub_name(name)
+        hub = self._settings.hub.hub(name) if well_formed else None
         if hub is None:
+            # A well-formed name that is not configured names nothing here (404); anything else is bad input.
             known = ", ".join(h.name for h in self._settings.hub.hubs)
             raise _Failure(
-                status=400, code=ApiErrorCode.UNKNOWN_HUB, message=f"hub must be one of the configured hubs: {known}"
+                status=404 if well_formed else 400, code=ApiErrorCode.UNKNOWN_HUB,
+                message=f"hub must be one of the configured hubs: {known}",
             )
         return hub
 

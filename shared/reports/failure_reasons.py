@@ -147,8 +147,22 @@ class Hint(Enum):
     )
     DEVICE_IMPORT_ERRORS = (
         "deviceImportErrors",
-        "Some device lines of the import were rejected. The importErrors.log summary below lists what was wrong "
-        "with them; fix those lines and import them again.",
+        "Some device lines of the import were rejected; the other lines were applied. The summary of the errors "
+        "log below says what was wrong with each kind of line and what to do; fix those lines and import only "
+        "them again.",
+    )
+    STORAGE_FIREWALL = (
+        "storageFirewall",
+        "The storage account's firewall or network rules refused the request (403 AuthorizationFailure). No "
+        "credential gets through a firewall: a new SAS or a managed identity will not help. For IoT Hub, allow "
+        "trusted Microsoft services on the account and run the job identity-based; for this monitor, give the "
+        "Function app VNet integration into a subnet the account allows, or a private endpoint to the account.",
+    )
+    APP_IDENTITY_LACKS_STORAGE_ROLE = (
+        "appIdentityLacksStorageRole",
+        "Storage accepted the monitor's managed identity but refused the operation (403 "
+        "AuthorizationPermissionMismatch): the identity has no data role there. Give it 'Storage Blob Data "
+        "Contributor' on the container it writes to (or on its storage account).",
     )
     CANCELLED = (
         "cancelled",
@@ -165,7 +179,8 @@ class Hint(Enum):
 _THROTTLE_WORDS = ("throttl",)
 _QUOTA_WORDS = ("jobquotaexceeded", "maxactivejobcount", "only one active")
 _IDENTITY_WORDS = ("managedidentitynotenabled", "storage blob data contributor", "managed identity is not enabled")
-_AUTH_WORDS = ("authenticationfailed", "authorizationpermissionmismatch", "authorizationfailure", "403")
+_FIREWALL_WORDS = ("authorizationfailure",)  # a firewall or network rule (docs/operations.md), not a credential
+_AUTH_WORDS = ("authenticationfailed", "authorizationpermissionmismatch", "403")
 _SAS_WORDS = ("sas", "signature", "expired", "not authorized", "forbidden")
 _BLOB_MISSING_WORDS = ("blobnotfound", "blob does not exist", "not committed", "unable to read blob")
 _CONTAINER_MISSING_WORDS = ("containernotfound", "container does not exist", "container not found")
@@ -195,6 +210,8 @@ def hint_for(
         return Hint.CONTAINER_MISSING
     if any(w in words for w in _BLOB_MISSING_WORDS):
         return Hint.INPUT_BLOB_MISSING
+    if any(w in words for w in _FIREWALL_WORDS):
+        return Hint.STORAGE_FIREWALL
     if any(w in words for w in _AUTH_WORDS):
         return Hint.IDENTITY_LACKS_STORAGE_ROLE if identity else Hint.SAS_EXPIRED_OR_LACKS_PERMISSIONS
     if import_error_lines > 0 or any(w in words for w in _IMPORT_ERROR_WORDS):

@@ -1,21 +1,27 @@
-"""A summary of an import job's importErrors.log, read as a stream in bounded memory.
+"""A summary of an import job's errors log (importErrors.log, or the job's outputBlobName), read as a stream
+in bounded memory.
 
-Each line is `{"deviceId":..., "errorCode":400012, "errorStatus":"... whole device JSON ..."}`. The
-echoed device JSON can hold keys, so every kept entry is redacted. Memory is bounded by the chunk size,
-the longest line kept (MAX_LINE_BYTES; longer lines are counted, not buffered), the number of entries
-kept and the number of distinct error codes counted (MAX_DISTINCT_CODES), never by the log's length.
+Each line is `{"errorCode":400012, "errorStatus":"... the whole input line ..."}`, sometimes with a
+`"deviceId"` first (docs/iothub-evidence.md). When the field is absent, the device id is recovered from the
+input line that errorStatus echoes. The echoed line can hold keys, so every kept entry is redacted. Memory is
+bounded by the chunk size, the longest line kept (MAX_LINE_BYTES; longer lines are counted, not buffered), the
+number of entries kept and the number of distinct error codes counted (MAX_DISTINCT_CODES), never by the log's
+length.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.clock import parse_utc
 from shared.errors import SummaryAborted
 from shared.redaction import redact_text
+from shared.reports.error_codes import OTHER_INFO, UNPARSED_INFO, describe_code, unknown_code_info
 
 FIRST_ENTRIES = 20
 MAX_LINE_BYTES = 64 * 1024
@@ -27,6 +33,16 @@ UNREADABLE = "unparsed"
 # this matches the line's own field only; it saves a json.loads per line on a million-line log.
 _ERROR_CODE = re.compile(rb'"errorCode"\s*:\s*(-?\d+|"[^"\\]{0,64}")')
 _DEVICE_ID = re.compile(rb'"deviceId"\s*:\s*"([^"\\]{0,256})"')
+# The device id inside an echoed input line: its `"id"` field, plain or JSON-escaped (a long line is scanned
+# raw, where the echo is still escaped inside errorStatus). IoT Hub device ids are at most 128 characters.
+_ECHOED_ID = re.compile(r'(?<![A-Za-z0-9_])(\\?)"id\1"\s*:\s*\1"([^"\\]{1,128})\1"')
+_ECHOED_ID_RAW = re.compile(rb'(?<![A-Za-z0-9_])(\\?)"id\1"\s*:\s*\1"([^"\\]{1,128})\1"')
+_JSON = json.JSONDecoder()
+MAX_ECHO_OBJECTS = 4  # `{` positions tried as the start of the echoed line, before the regex fallback
+
+# Blob names: IoT Hub writes the errors of an import to outputBlobName when the job sets one.
+IMPORT_ERRORS_BLOB = "importErrors.log"
+MAX_BLOB_NAME_CHARS = 1024
 
 
 @dataclass(kw_only=True)
@@ -39,14 +55,27 @@ class ImportErrorSummary:
     unparsed_lines: int = 0
 
     def to_json(self) -> dict[str, Any]:
+        counts = sorted(self.counts_by_error_code.items(), key=lambda kv: (-kv[1], kv[0]))
         return {
             "totalLines": self.total_lines,
-            "countsByErrorCode": dict(sorted(self.counts_by_error_code.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "countsByErrorCode": dict(counts),
+            "errorCodes": [explain_code(code, lines) for code, lines in counts],
             "firstEntries": self.first_entries,
             "bytesRead": self.bytes_read,
             "longLines": self.long_lines,
             "unparsedLines": self.unparsed_lines,
         }
+
+
+def explain_code(code: str, lines: int) -> dict[str, Any]:
+    """One row of the report's error-code table: the code, how many lines, its name, meaning and remedy."""
+    if code == UNREADABLE:
+        info = UNPARSED_INFO
+    elif code == OTHER_CODES:
+        info = OTHER_INFO
+    else:
+        info = describe_code(code) or unknown_code_info(code)
+    return {"code": code, "lines": lines, "name": info.name, "meaning": info.meaning, "whatToDo": info.action}
 
 
 class ImportErrorSummarizer:
@@ -121,9 +150,12 @@ def _entry(line: bytes, *, code: str, line_number: int, overflow: bool) -> dict[
     """A kept entry, redacted. A cut line is never shown raw: a cut can split a key from its closing quote."""
     if overflow:
         device = _DEVICE_ID.search(line)
+        echoed = None if device else _ECHOED_ID_RAW.search(line)
+        found = device.group(1) if device else (echoed.group(2) if echoed else None)
         return {
             "line": line_number,
-            "deviceId": device.group(1).decode("utf-8", "replace") if device else None,
+            "deviceId": redact_text(found.decode("utf-8", "replace")) if found is not None else None,
+            "deviceIdSource": "field" if device else ("line" if echoed else None),
             "errorCode": code,
             "errorStatus": None,
             "note": f"line longer than {MAX_LINE_BYTES} bytes; not shown",
@@ -134,16 +166,43 @@ def _entry(line: bytes, *, code: str, line_number: int, overflow: bool) -> dict[
     except ValueError:
         parsed = None
     if not isinstance(parsed, dict):
-        return {"line": line_number, "deviceId": None, "errorCode": code,
+        return {"line": line_number, "deviceId": None, "deviceIdSource": None, "errorCode": code,
                 "errorStatus": _short(redact_text(text)), "note": "not a JSON object"}
     status = parsed.get("errorStatus")
     device_id = parsed.get("deviceId")
+    source = "field"
+    if device_id is None or device_id == "":
+        recovered = device_id_from_status(status) if isinstance(status, str) else None
+        if recovered is not None:
+            device_id, source = recovered, "line"
     return {
         "line": line_number,
         "deviceId": redact_text(str(device_id)) if device_id is not None else None,
+        "deviceIdSource": source if device_id is not None else None,
         "errorCode": code,
         "errorStatus": _short(redact_text(str(status))) if status is not None else None,
     }
+
+
+def device_id_from_status(status: str) -> str | None:
+    """The device id of the input line an errorStatus echoes (`Invalid device format in line: {...}`,
+    `... Line: {...}`): the echoed object's top-level `id`, else (a line too broken to parse) the first `"id"`
+    field in the text. None when the text holds no id."""
+    start = status.find("{")
+    for _ in range(MAX_ECHO_OBJECTS):
+        if start < 0:
+            break
+        try:
+            echoed, _end = _JSON.raw_decode(status, start)
+        except ValueError:
+            start = status.find("{", start + 1)
+            continue
+        if isinstance(echoed, dict):
+            value = echoed.get("id")
+            return value if isinstance(value, str) and 0 < len(value) <= 128 else None
+        start = status.find("{", start + 1)
+    match = _ECHOED_ID.search(status)
+    return match.group(2) if match else None
 
 
 def _short(text: str) -> str:
@@ -161,3 +220,80 @@ def summarize_chunks(
             raise SummaryAborted(summarizer.finish())
         summarizer.feed(chunk)
     return summarizer.finish()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImportLogBlob:
+    """Where an import's errors are: `name` in the job's output container; `note` says why it is not the
+    name the job asked for (None when it is)."""
+
+    name: str
+    note: str | None = None
+
+
+def import_log_blob(job: Mapping[str, Any]) -> ImportLogBlob:
+    """The job's `outputBlobName` when it sets a usable blob name, else importErrors.log (with a note when
+    the job set a name that could not be used: it comes from whoever created the job)."""
+    value = job.get("outputBlobName")
+    if value is None or value == "":
+        return ImportLogBlob(name=IMPORT_ERRORS_BLOB)
+    if isinstance(value, str) and _usable_blob_name(value):
+        return ImportLogBlob(name=value)
+    shown = redact_text(str(value))[:100]
+    return ImportLogBlob(
+        name=IMPORT_ERRORS_BLOB,
+        note=f"the job's outputBlobName ({shown!r}) is not a usable blob name; {IMPORT_ERRORS_BLOB} was read instead",
+    )
+
+
+def import_log_blob_name(job: Mapping[str, Any]) -> str:
+    """The blob to read an import's errors from: outputBlobName when valid, else importErrors.log."""
+    return import_log_blob(job).name
+
+
+def _usable_blob_name(name: str) -> bool:
+    # Printable, bounded, relative, with no empty, `.` or `..` segment: a name that could climb out of the
+    # container (or read differently once URL-encoded) is never used.
+    if not 0 < len(name) <= MAX_BLOB_NAME_CHARS or not name.isprintable() or "\\" in name:
+        return False
+    if name.startswith("/") or name.endswith("/") or ".." in name:
+        return False
+    return all(segment not in ("", ".") for segment in name.split("/"))
+
+
+# Clocks of the hub and of storage differ a little: a log written this long outside the job's run still counts.
+LOG_CLOCK_SLACK_SECONDS = 300.0
+
+
+def log_not_this_jobs(last_modified: datetime.datetime | None, job: Mapping[str, Any]) -> str | None:
+    """Why an errors log last written at `last_modified` cannot be this job's, or None when it can be. Jobs
+    share output containers: a log written before the job started is an earlier job's (a job that fails before
+    its import writes none); one written after it ended, a later job's that overwrote this one's. Unknown
+    times give None."""
+    if last_modified is None:
+        return None
+    slack = datetime.timedelta(seconds=LOG_CLOCK_SLACK_SECONDS)
+    started, ended = parse_utc(job.get("startTimeUtc")), parse_utc(job.get("endTimeUtc"))
+    written = last_modified.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if started is not None and last_modified < started - slack:
+        return f"was last written at {written}, before this job started: it is an earlier job's"
+    if ended is not None and last_modified > ended + slack:
+        return (f"was last written at {written}, after this job ended: a later job sharing the output container "
+                "overwrote it")
+    return None
+
+
+def count_lines(chunks: Iterable[bytes]) -> int:
+    """The number of non-blank lines in a blob given as byte chunks (an import's input, for the report's
+    "3 of 10,000 lines rejected"); streamed, in memory bounded by the chunk size."""
+    lines = 0
+    in_line = False  # the current line has a non-blank byte
+    for chunk in chunks:
+        parts = chunk.split(b"\n")
+        for index, part in enumerate(parts):
+            if part.strip():
+                in_line = True
+            if index < len(parts) - 1:  # a newline ends this part
+                lines += in_line
+                in_line = False
+    return lines + in_line

@@ -1,11 +1,21 @@
-"""The failure report of a failed (or cancelled) job: the model and its JSON form (reports/markdown.py
-renders it for people)."""
+"""The reports the poller writes, the model and its JSON form (reports/markdown.py renders it for people):
+
+- a **failure report** for a failed or cancelled job (any type): the parsed failureReason, a hint, and for an
+  import the summary of its errors log;
+- an **import report** for an import that completed with a non-empty errors log: IoT Hub finishes an import
+  whose lines were partly or wholly rejected as `completed` (docs/iothub-evidence.md), and the log is the only
+  place that says which lines were not applied.
+
+`report_kind` says which a finished job gets (None: no report); the title says it too ("import completed: 3
+of 10,000 lines rejected", "import failed").
+"""
 
 from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from shared.clock import parse_utc, utc_iso
@@ -14,7 +24,48 @@ from shared.redaction import redact_sas_uri, redact_value
 from shared.reports.failure_reasons import FailureReason, Hint, hint_for, parse_failure_reason
 from shared.reports.import_errors import ImportErrorSummary
 
-REPORT_VERSION = 1
+# 2: `kind` and `title`; import reports for completed imports; `importErrors.errorCodes`; entries'
+# `deviceIdSource`.
+REPORT_VERSION = 2
+
+
+class ReportKind(str, Enum):
+    """Which report a finished job gets (`.value` is written as `kind`)."""
+
+    FAILURE = "failure"  # a failed or cancelled job
+    IMPORT = "import"  # an import that completed, with rejected lines in its errors log
+
+
+def report_kind(job: Mapping[str, Any], import_errors: ImportErrorSummary | None = None) -> ReportKind | None:
+    """FAILURE for a failed or cancelled job; IMPORT for a completed import whose errors log has lines; None
+    otherwise (active jobs, completed exports, completed imports with an empty or missing log)."""
+    status = job_status(job)
+    if status in (JobStatus.FAILED, JobStatus.CANCELLED):
+        return ReportKind.FAILURE
+    if (
+        status is JobStatus.COMPLETED and str(job.get("type", "")).lower() == "import"
+        and import_errors is not None and import_errors.total_lines > 0
+    ):
+        return ReportKind.IMPORT
+    return None
+
+
+def report_title(
+    kind: ReportKind, *, job_type: str | None, status: JobStatus, rejected_lines: int | None,
+    input_lines: int | None = None,
+) -> str:
+    """"import completed: 3 of 10,000 lines rejected" (IMPORT) or "import failed" / "export cancelled"
+    (FAILURE). The total appears only when it is known (`input_lines`)."""
+    noun = job_type if job_type in ("import", "export") else "job"
+    if kind is ReportKind.FAILURE:
+        return f"{noun} {'cancelled' if status is JobStatus.CANCELLED else 'failed'}"
+    if rejected_lines is None:  # the poller asked for a report, but the log could not be read (its note says why)
+        return "import completed: its errors log could not be read"
+    rejected = rejected_lines
+    unit = "line" if (input_lines if input_lines is not None else rejected) == 1 else "lines"
+    if input_lines is not None and input_lines >= rejected:
+        return f"import completed: {rejected:,} of {input_lines:,} {unit} rejected"
+    return f"import completed: {rejected:,} {unit} rejected"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,6 +85,8 @@ class TimelineEntry:
 
 @dataclass(frozen=True, kw_only=True)
 class FailureReport:
+    """A report of either kind (the name is historical: `kind` says which)."""
+
     job_id: str
     hub: str
     job_type: str | None
@@ -49,6 +102,9 @@ class FailureReport:
     import_errors_note: str | None
     timeline: Sequence[TimelineEntry] = field(default_factory=tuple)
     generated_at_utc: str = ""
+    kind: ReportKind = ReportKind.FAILURE
+    title: str = ""
+    input_lines: int | None = None
 
     @property
     def cancelled(self) -> bool:
@@ -58,6 +114,8 @@ class FailureReport:
         reason = self.failure_reason
         document = {
             "reportVersion": REPORT_VERSION,
+            "kind": self.kind.value,
+            "title": self.title,
             "jobId": self.job_id,
             "hub": self.hub,
             "type": self.job_type,
@@ -72,6 +130,7 @@ class FailureReport:
             "outputContainer": self.output_container,
             "importErrors": self.import_errors.to_json() if self.import_errors is not None else None,
             "importErrorsNote": self.import_errors_note,
+            "inputLines": self.input_lines,
             "timeline": [entry.to_json() for entry in self.timeline],
             "generatedAtUtc": self.generated_at_utc,
         }
@@ -95,23 +154,37 @@ def build_report(
     import_errors: ImportErrorSummary | None,
     import_errors_note: str | None,
     generated_at: datetime.datetime,
+    kind: ReportKind | None = None,
+    input_lines: int | None = None,
 ) -> FailureReport:
+    """The report of a finished job. `kind` defaults to `report_kind(job, import_errors)`; when that is None
+    the poller asked for a report anyway (it decides): an IMPORT report for a completed import (say, one
+    whose log could not be read), a FAILURE report otherwise. `input_lines`, when the caller counted the
+    import's input, goes into the title ("3 of 10,000 lines rejected")."""
     status = job_status(job)
+    job_type = str(job["type"]) if job.get("type") is not None else None
+    completed_import = status is JobStatus.COMPLETED and (job_type or "").lower() == "import"
+    chosen = kind or report_kind(job, import_errors) or (
+        ReportKind.IMPORT if completed_import else ReportKind.FAILURE)
     reason = parse_failure_reason(job.get("failureReason"))
     auth = storage_authentication(job)
     start, end = parse_utc(job.get("startTimeUtc")), parse_utc(job.get("endTimeUtc"))
     duration = round((end - start).total_seconds(), 3) if start is not None and end is not None else None
     output = job.get("outputBlobContainerUri")
+    rejected = import_errors.total_lines if import_errors is not None else None
     return FailureReport(
+        kind=chosen,
+        title=report_title(chosen, job_type=job_type, status=status, rejected_lines=rejected, input_lines=input_lines),
+        input_lines=input_lines,
         job_id=str(job.get("jobId")),
         hub=hub,
-        job_type=str(job["type"]) if job.get("type") is not None else None,
+        job_type=job_type,
         status=status,
         start_time_utc=_text(job.get("startTimeUtc")),
         end_time_utc=_text(job.get("endTimeUtc")),
         duration_seconds=duration,
         failure_reason=reason,
-        hint=hint_for(
+        hint=Hint.DEVICE_IMPORT_ERRORS if chosen is ReportKind.IMPORT else hint_for(
             reason,
             status=status,
             storage_authentication=auth,

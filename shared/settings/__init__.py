@@ -1,8 +1,8 @@
 """App settings, read once into typed objects and validated with errors that name the setting.
 
 `AppSettings.from_environ(os.environ)` reads everything; each part lives with its concern: names.py (every
-setting name), hub.py (IOTHUB_*), proxy.py (GET_JOB_*), poller.py (MONITOR_*, AzureWebJobsStorage),
-shared_cache.py (SHARED_CACHE_*).
+setting name), cloud.py (AZURE_CLOUD), hub.py (IOTHUB_*), proxy.py (GET_JOB_*), poller.py (MONITOR_*,
+AzureWebJobsStorage), shared_cache.py (SHARED_CACHE_*).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from shared.settings.cloud import Cloud, read_cloud
 from shared.settings.hub import (
     AZURE_HUB_SUFFIX,
     AZURE_HUB_SUFFIXES,
@@ -32,6 +33,7 @@ __all__ = [
     "DEFAULT_STATE_CONTAINER",
     "SETTING_NAMES",
     "AppSettings",
+    "Cloud",
     "ConnectionString",
     "HubAuthMode",
     "HubClientSettings",
@@ -53,13 +55,15 @@ class AppSettings:
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> AppSettings:
         reader = SettingsReader(environ)
-        hub = read_hub_settings(reader)
+        cloud = read_cloud(reader)
+        hub = read_hub_settings(reader, cloud)
         proxy = read_proxy_settings(reader)
         shared_container = read_shared_container(reader)
-        poller = read_poller_settings(reader, app_containers=(shared_container,))
+        poller = read_poller_settings(reader, cloud, app_containers=(shared_container,))
         shared_cache = read_shared_cache_settings(
             reader, container=shared_container, storage=poller.state_storage,
             storage_client_id=poller.storage_client_id, state_container=poller.state_container,
+            reports_container=poller.reports_container,
         )
         # The hub client keeps the call budget, so it is told where the instances share it.
         return cls(hub=dataclasses.replace(hub, shared_cache=shared_cache), proxy=proxy, poller=poller,

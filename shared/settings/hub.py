@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from shared.errors import SettingsError, TargetRejected
 from shared.http.targets import parse_uri
 from shared.jobs import DEFAULT_API_VERSION, KNOWN_API_VERSIONS, is_valid_hub_name
+from shared.settings.cloud import RETIRED_HUB_SUFFIXES, Cloud, hub_cloud_of, other_cloud_problem, read_cloud
 from shared.settings.names import (
     IOTHUB_API_VERSION,
     IOTHUB_AUTH,
@@ -28,11 +29,11 @@ from shared.settings.reader import SettingsReader
 if TYPE_CHECKING:
     from shared.settings.shared_cache import SharedCacheSettings
 
-AZURE_HUB_SUFFIX = ".azure-devices.net"
-# IoT Hub's DNS suffixes in the public and sovereign clouds: an endpoint override may only name
-# `{hub}` under one of these (over https), or a loopback address (the devstack), so that a mistyped
-# setting never sends the hub's credentials to another host or over plain http.
-AZURE_HUB_SUFFIXES = (".azure-devices.net", ".azure-devices.cn", ".azure-devices.us", ".azure-devices.de")
+AZURE_HUB_SUFFIX = Cloud.PUBLIC.hub_suffix  # the public cloud's; the app uses its AZURE_CLOUD's (cloud.py)
+# IoT Hub's DNS suffixes in every cloud. An endpoint override may only name `{hub}` under its AZURE_CLOUD's
+# suffix (over https), or a loopback address (the devstack), so that a mistyped setting never sends the
+# hub's credentials to another host, another cloud or over plain http.
+AZURE_HUB_SUFFIXES = (*(cloud.hub_suffix for cloud in Cloud), *RETIRED_HUB_SUFFIXES)
 # Half of one S1/S2 unit's jobs throttle (100 a minute): the other half stays for whatever else the customer
 # runs against the hub, whose throttle this app shares.
 DEFAULT_CALLS_PER_MINUTE = 50
@@ -89,6 +90,7 @@ class HubSettings:
 @dataclass(frozen=True, kw_only=True)
 class HubClientSettings:
     hubs: tuple[HubSettings, ...]
+    cloud: Cloud
     auth_mode: HubAuthMode
     managed_identity_client_id: str | None
     api_version: str
@@ -144,7 +146,7 @@ def _calls_per_minute(reader: SettingsReader, names: list[str]) -> tuple[int, tu
     return default, tuple(sorted(per_hub.items()))
 
 
-def _endpoint_overrides(reader: SettingsReader) -> dict[str, str]:
+def _endpoint_overrides(reader: SettingsReader, cloud: Cloud) -> dict[str, str]:
     overrides: dict[str, str] = {}
     for item in reader.items(IOTHUB_ENDPOINTS):
         name, sep, url = item.partition("=")
@@ -156,31 +158,43 @@ def _endpoint_overrides(reader: SettingsReader) -> dict[str, str]:
         if not sep or parsed.path or parsed.query:
             raise SettingsError(IOTHUB_ENDPOINTS, f"entry for {name!r} is not name=http(s)://host[:port]")
         endpoint = parsed.endpoint
-        azure = endpoint.scheme == "https" and any(endpoint.host == f"{name}{suffix}" for suffix in AZURE_HUB_SUFFIXES)
+        problem = other_cloud_problem(hub_cloud_of(endpoint.host), cloud, f"the entry for {name!r}")
+        if problem is not None:
+            raise SettingsError(IOTHUB_ENDPOINTS, problem)
+        azure = endpoint.scheme == "https" and endpoint.host == cloud.hub_host(name)
         if not (endpoint.is_loopback or azure):
             raise SettingsError(
                 IOTHUB_ENDPOINTS,
-                f"entry for {name!r} must be https://{name}.azure-devices.net (or a sovereign cloud's suffix) "
-                "or a loopback address: the hub's credentials are sent there",
+                f"entry for {name!r} must be https://{cloud.hub_host(name)} ({cloud.cloud_name}) or a loopback "
+                "address: the hub's credentials are sent there",
             )
         overrides[name] = endpoint.origin
     return overrides
 
 
-def _connection_strings(reader: SettingsReader) -> dict[str, ConnectionString]:
+def _connection_strings(reader: SettingsReader, cloud: Cloud) -> dict[str, ConnectionString]:
     raw = reader.text(IOTHUB_CONNECTION_STRINGS)
     if raw is None:
         return {}
     texts = [text for text in raw.split("|") if text.strip()]
     parsed = [ConnectionString.parse(text, setting=IOTHUB_CONNECTION_STRINGS) for text in texts]
+    for connection_string in parsed:
+        problem = other_cloud_problem(hub_cloud_of(connection_string.host_name), cloud,
+                                      f"the HostName of hub {connection_string.hub_name!r}")
+        if problem is not None:
+            raise SettingsError(IOTHUB_CONNECTION_STRINGS, problem)
     return {cs.hub_name: cs for cs in parsed}
 
 
-def read_hub_settings(reader: SettingsReader) -> HubClientSettings:
+def read_hub_settings(reader: SettingsReader, cloud: Cloud | None = None) -> HubClientSettings:
+    cloud = cloud or read_cloud(reader)
     names = reader.items(IOTHUB_HUBS)
     if not names:
         raise SettingsError(IOTHUB_HUBS, "is required: a comma-separated list of IoT Hub names")
     for name in names:
+        problem = other_cloud_problem(hub_cloud_of(name), cloud, f"{name!r}")
+        if problem is not None:
+            raise SettingsError(IOTHUB_HUBS, f"{problem}; list the hub's name, not its host name")
         if not is_valid_hub_name(name):
             raise SettingsError(IOTHUB_HUBS, f"{name!r} is not an IoT Hub name (3-50 letters, digits, hyphens)")
     if len({n.lower() for n in names}) != len(names):
@@ -190,11 +204,11 @@ def read_hub_settings(reader: SettingsReader) -> HubClientSettings:
     if auth_raw is None or auth_raw.lower() not in modes:
         raise SettingsError(IOTHUB_AUTH, f"must be one of {', '.join(m.value for m in HubAuthMode)}")
     auth_mode = modes[auth_raw.lower()]
-    overrides = _endpoint_overrides(reader)
+    overrides = _endpoint_overrides(reader, cloud)
     unknown = set(overrides) - {n.lower() for n in names}
     if unknown:
         raise SettingsError(IOTHUB_ENDPOINTS, f"names hubs not in {IOTHUB_HUBS}: {', '.join(sorted(unknown))}")
-    connection_strings = _connection_strings(reader)
+    connection_strings = _connection_strings(reader, cloud)
     if auth_mode is HubAuthMode.SHARED_ACCESS_POLICY:
         missing = [n for n in names if n.lower() not in connection_strings]
         if missing:
@@ -205,8 +219,8 @@ def read_hub_settings(reader: SettingsReader) -> HubClientSettings:
     hubs = tuple(
         HubSettings(
             name=name,
-            host_name=f"{name.lower()}{AZURE_HUB_SUFFIX}",
-            endpoint=overrides.get(name.lower(), f"https://{name.lower()}{AZURE_HUB_SUFFIX}"),
+            host_name=cloud.hub_host(name),
+            endpoint=overrides.get(name.lower(), f"https://{cloud.hub_host(name)}"),
             connection_string=connection_strings.get(name.lower())
             if auth_mode is HubAuthMode.SHARED_ACCESS_POLICY
             else None,
@@ -219,6 +233,7 @@ def read_hub_settings(reader: SettingsReader) -> HubClientSettings:
     default_calls, calls = _calls_per_minute(reader, names)
     return HubClientSettings(
         hubs=hubs,
+        cloud=cloud,
         auth_mode=auth_mode,
         managed_identity_client_id=reader.text(IOTHUB_MANAGED_IDENTITY_CLIENT_ID),
         api_version=api_version,

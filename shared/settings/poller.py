@@ -15,6 +15,7 @@ from shared.http.targets import (
     parse_uri,
     reserved_container,
 )
+from shared.settings.cloud import Cloud, other_cloud_problem, read_cloud, storage_cloud_of
 from shared.settings.names import (
     AZURE_WEBJOBS_STORAGE,
     AZURE_WEBJOBS_STORAGE_ACCOUNT_NAME,
@@ -26,6 +27,7 @@ from shared.settings.names import (
     MONITOR_CONTAINER,
     MONITOR_IDENTITY_CONTAINERS,
     MONITOR_PREFIX,
+    MONITOR_REPORTS_CONTAINER,
     MONITOR_STALL_AFTER_MINUTES,
     MONITOR_STATE_CONTAINER,
     MONITOR_STORAGE_CLIENT_ID,
@@ -38,6 +40,7 @@ from shared.settings.reader import SettingsReader
 _CONTAINER_NAME = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
 _BLOB_PREFIX = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
 DEFAULT_STATE_CONTAINER = "jobmonitor-state"
+DEFAULT_REPORTS_CONTAINER = "jobmonitor-reports"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,6 +49,7 @@ class PollerSettings:
     prefix: str
     container: str | None
     state_container: str
+    reports_container: str  # in AzureWebJobsStorage: the app's own copy of every report (served by the app)
     stall_after_seconds: float
     backfill_seconds: float
     storage_host_allowlist: tuple[str, ...]
@@ -58,7 +62,7 @@ class PollerSettings:
     @property
     def own_containers(self) -> tuple[str, ...]:
         """The app's own containers: never a place to write a job's files into, with any credential."""
-        return (self.state_container, *self.app_containers)
+        return (self.state_container, self.reports_container, *self.app_containers)
 
     def host_allowed(self, endpoint: Endpoint) -> bool:
         """May the poller contact this storage endpoint at all (with a job's SAS, or its identity)?"""
@@ -86,7 +90,7 @@ class StateStorage:
     client_id: str | None = None  # AzureWebJobsStorage__clientId: the user-assigned identity the host uses
 
 
-def _state_storage(reader: SettingsReader) -> StateStorage:
+def _state_storage(reader: SettingsReader, cloud: Cloud) -> StateStorage:
     connection_string = reader.text(AZURE_WEBJOBS_STORAGE)
     if connection_string is not None:
         return StateStorage(connection_string=connection_string)
@@ -102,9 +106,12 @@ def _state_storage(reader: SettingsReader) -> StateStorage:
             raise SettingsError(AZURE_WEBJOBS_STORAGE_BLOB_SERVICE_URI, exc.reason) from None
         if parsed.endpoint.scheme != "https" or parsed.query:
             raise SettingsError(AZURE_WEBJOBS_STORAGE_BLOB_SERVICE_URI, "must be an https URL (tokens are sent there)")
+        problem = other_cloud_problem(storage_cloud_of(parsed.endpoint.host), cloud, "the blob service URI")
+        if problem is not None:
+            raise SettingsError(AZURE_WEBJOBS_STORAGE_BLOB_SERVICE_URI, problem)
         return StateStorage(account_url=f"{parsed.endpoint.origin}{parsed.path}", client_id=client_id)
     if account is not None:
-        return StateStorage(account_url=f"https://{account}.blob.core.windows.net", client_id=client_id)
+        return StateStorage(account_url=f"https://{account}{cloud.storage_suffix}", client_id=client_id)
     raise SettingsError(
         AZURE_WEBJOBS_STORAGE,
         f"is required (or {AZURE_WEBJOBS_STORAGE_ACCOUNT_NAME} for identity-based access)",
@@ -118,8 +125,11 @@ def _container(reader: SettingsReader, name: str, default: str | None) -> str | 
     return value
 
 
-def read_poller_settings(reader: SettingsReader, *, app_containers: tuple[str, ...] = ()) -> PollerSettings:
+def read_poller_settings(
+    reader: SettingsReader, cloud: Cloud | None = None, *, app_containers: tuple[str, ...] = ()
+) -> PollerSettings:
     """`app_containers`: the app's other containers in AzureWebJobsStorage, reserved like the state container."""
+    cloud = cloud or read_cloud(reader)
     prefix = (reader.text(MONITOR_PREFIX, "jobmonitor") or "jobmonitor").strip("/")
     if not _BLOB_PREFIX.match(prefix):
         raise SettingsError(MONITOR_PREFIX, f"{prefix!r} is not a blob path prefix")
@@ -127,24 +137,36 @@ def read_poller_settings(reader: SettingsReader, *, app_containers: tuple[str, .
     if len(schedule.split()) != 6:
         raise SettingsError(POLL_SCHEDULE, "must be a 6-field NCRONTAB expression ({second} {minute} ...)")
     allowlist = tuple(p.lower() for p in reader.items(MONITOR_STORAGE_HOST_ALLOWLIST))
+    for pattern in allowlist:
+        problem = other_cloud_problem(storage_cloud_of(pattern), cloud, f"{pattern!r}")
+        if problem is not None:
+            raise SettingsError(MONITOR_STORAGE_HOST_ALLOWLIST, problem)
     state_container = _container(reader, MONITOR_STATE_CONTAINER, DEFAULT_STATE_CONTAINER) or DEFAULT_STATE_CONTAINER
+    reports_container = (_container(reader, MONITOR_REPORTS_CONTAINER, DEFAULT_REPORTS_CONTAINER)
+                         or DEFAULT_REPORTS_CONTAINER)
+    if reports_container == state_container:
+        raise SettingsError(MONITOR_REPORTS_CONTAINER, f"must differ from {MONITOR_STATE_CONTAINER}")
     return PollerSettings(
         schedule=schedule,
         prefix=prefix,
         container=_container(reader, MONITOR_CONTAINER, None),
         state_container=state_container,
+        reports_container=reports_container,
         stall_after_seconds=60 * reader.number(MONITOR_STALL_AFTER_MINUTES, 120.0, float, low=0, high=60 * 24 * 30),
         backfill_seconds=3600 * reader.number(MONITOR_BACKFILL_HOURS, 24.0, float, low=0, high=24 * 30),
         storage_host_allowlist=allowlist,
-        identity_containers=_identity_containers(reader, own=(state_container, *app_containers)),
+        identity_containers=_identity_containers(
+            reader, own=(state_container, reports_container, *app_containers), cloud=cloud),
         storage_client_id=reader.text(MONITOR_STORAGE_CLIENT_ID) or reader.text(IOTHUB_MANAGED_IDENTITY_CLIENT_ID),
         tick_budget_seconds=reader.number(MONITOR_TICK_BUDGET_SECONDS, 240.0, float, low=5, high=3600),
-        state_storage=_state_storage(reader),
+        state_storage=_state_storage(reader, cloud),
         app_containers=app_containers,
     )
 
 
-def _identity_containers(reader: SettingsReader, *, own: tuple[str, ...]) -> tuple[ContainerTarget, ...]:
+def _identity_containers(
+    reader: SettingsReader, *, own: tuple[str, ...], cloud: Cloud
+) -> tuple[ContainerTarget, ...]:
     """MONITOR_IDENTITY_CONTAINERS: `https://{account host}/{container}` or `.../*` for every container."""
     entries = []
     for item in reader.items(MONITOR_IDENTITY_CONTAINERS):
@@ -158,6 +180,9 @@ def _identity_containers(reader: SettingsReader, *, own: tuple[str, ...]) -> tup
             raise SettingsError(MONITOR_IDENTITY_CONTAINERS, "entries are plain container URLs, without a query or SAS")
         if entry.endpoint.scheme != "https":
             raise SettingsError(MONITOR_IDENTITY_CONTAINERS, "entries must be https (the identity's token goes there)")
+        problem = other_cloud_problem(storage_cloud_of(entry.endpoint.host), cloud, f"the entry {entry.url!r}")
+        if problem is not None:
+            raise SettingsError(MONITOR_IDENTITY_CONTAINERS, problem)
         if entry.container != ANY_CONTAINER and reserved_container(entry.container, own=own):
             raise SettingsError(
                 MONITOR_IDENTITY_CONTAINERS,

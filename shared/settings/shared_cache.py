@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from shared.errors import SettingsError
 from shared.http.targets import reserved_container
 from shared.settings.names import (
+    MONITOR_REPORTS_CONTAINER,
     MONITOR_STATE_CONTAINER,
     SHARED_CACHE_CONTAINER,
     SHARED_CACHE_ENABLED,
@@ -45,11 +46,13 @@ def read_shared_container(reader: SettingsReader) -> str:
 
 def read_shared_cache_settings(
     reader: SettingsReader, *, container: str, storage: StateStorage, storage_client_id: str | None,
-    state_container: str,
+    state_container: str, reports_container: str,
 ) -> SharedCacheSettings:
+    # The sweep deletes expired entries: never in the poller's state or the reports the app serves.
     if container == state_container:
-        # The sweep deletes expired entries: never in the poller's state.
         raise SettingsError(SHARED_CACHE_CONTAINER, f"must differ from {MONITOR_STATE_CONTAINER}")
+    if container == reports_container:
+        raise SettingsError(SHARED_CACHE_CONTAINER, f"must differ from {MONITOR_REPORTS_CONTAINER}")
     return SharedCacheSettings(
         enabled=reader.flag(SHARED_CACHE_ENABLED, True),
         container=container,

@@ -1,7 +1,8 @@
 """A hand-written corpus of hostile request targets, sent byte for byte over raw sockets.
 
-Each must be answered 400 (by get_job) or 404 (no route matched, by the host), never a 5xx, never
-with a hub call, never echoing an injected header, never with a secret in the answer.
+Each must be answered 400 (by get_job; 404 for a well-formed but unconfigured hub) or 404 (no route
+matched, by the host), never a 5xx, never with a hub call, never echoing an injected header, never with a
+secret in the answer. Every method but GET and HEAD is answered 405 in JSON.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ CORPUS: list[tuple[str, bytes, int, str | None]] = [
      "InvalidApiVersion"),
     ("duplicate api-version, same value", b"/api/jobs/job-active?api-version=2021-04-12&api-version=2021-04-12",
      400, "InvalidApiVersion"),
-    ("simulated but unconfigured hub", b"/api/jobs/job-active?hub=thirdhub", 400, "UnknownHub"),
+    ("simulated but unconfigured hub", b"/api/jobs/job-active?hub=thirdhub", 404, "UnknownHub"),
     ("hub as a host name", b"/api/jobs/job-active?hub=evil.example.com", 400, "UnknownHub"),
     ("hub as a URL", b"/api/jobs/job-active?hub=https%3A%2F%2Fevil.example.com%2F", 400, "UnknownHub"),
     ("hub with traversal", b"/api/jobs/job-active?hub=..%2fdevhub", 400, "UnknownHub"),
@@ -128,3 +129,22 @@ def test_the_corpus_ids_are_not_mistaken_for_seeded_jobs(fuzz_host: RunningFuncH
     assert response.status == 200
     body = json.loads(response.body)
     assert body["jobId"] == "job-active" and served.SIG_CORE not in response.body.decode()
+
+
+@pytest.mark.parametrize("method", [b"TRACE", b"OPTIONS", b"PUT", b"DELETE", b"POST", b"PATCH"])
+def test_an_undeclared_method_is_405_in_json_without_a_hub_call(
+    fuzz_host: RunningFuncHost, hubsim: HubSimulator, method: bytes
+) -> None:
+    """From get_job itself (function.json routes every method to it), so Azure's host answers the same: a 405
+    with Allow and the documented JSON error, never the local server's HTML 501 or the host's empty 404."""
+    before = served.hub_counters(hubsim)
+    response = served.raw_request(fuzz_host.port, b"/api/jobs/job-active", method=method,
+                                  headers={"x-functions-key": fuzz_host.function_key})
+    assert response.status == 405, (method, response.status, response.body[:200])
+    assert response.headers.get("allow") == "GET, HEAD"
+    assert response.headers.get("cache-control") == "no-store"
+    assert response.headers.get("content-type", "").startswith("application/json")
+    error = json.loads(response.body)["error"]
+    assert (error["code"], error["jobId"]) == ("MethodNotAllowed", "job-active")
+    assert served.raw_request(fuzz_host.port, b"/api/jobs/job-active", method=method).status == 401  # no key
+    assert served.hub_counters(hubsim) == before

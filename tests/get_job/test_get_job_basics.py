@@ -66,9 +66,12 @@ def test_hub_selection(hubsim_clean: HubSimulator, make_proxy: Callable[..., Job
     assert get(proxy, "on-other", params={"hub": "otherhub"}).status_code == 200
     assert get(proxy, "on-other", params={"hub": "OTHERHUB"}).status_code == 200
     assert get(proxy, "on-other").status_code == 404  # the default hub is the first configured
-    unknown = get(proxy, "on-dev", params={"hub": "nohub"})
-    assert unknown.status_code == 400
+    unknown = get(proxy, "on-dev", params={"hub": "nohub"})  # well-formed, not configured: nothing by that name
+    assert unknown.status_code == 404
     assert json.loads(unknown.body)["error"]["code"] == "UnknownHub"
+    malformed = get(proxy, "on-dev", params={"hub": "devhub,otherhub"})  # a repeated parameter, joined
+    assert malformed.status_code == 400
+    assert json.loads(malformed.body)["error"]["code"] == "UnknownHub"
 
 
 def test_unknown_job_is_404_with_the_hubs_tracking_id(
@@ -108,22 +111,22 @@ def test_bad_job_ids_are_400_and_never_reach_the_hub(
 
 
 @pytest.mark.parametrize(
-    ("params", "code"),
+    ("params", "status", "code"),
     [
-        ({"api-version": "2099-01-01"}, "InvalidApiVersion"),
-        ({"api-version": "2021-04-12;x"}, "InvalidApiVersion"),
-        ({"api-version": " 2021-04-12"}, "InvalidApiVersion"),
-        ({"hub": "unknown-hub"}, "UnknownHub"),
-        ({"hub": "../devhub"}, "UnknownHub"),
-        ({"hub": "devhub.evil.com"}, "UnknownHub"),
-        ({"hub": "x" * 500}, "UnknownHub"),
+        ({"api-version": "2099-01-01"}, 400, "InvalidApiVersion"),
+        ({"api-version": "2021-04-12;x"}, 400, "InvalidApiVersion"),
+        ({"api-version": " 2021-04-12"}, 400, "InvalidApiVersion"),
+        ({"hub": "unknown-hub"}, 404, "UnknownHub"),  # a hub name, just not a configured one
+        ({"hub": "../devhub"}, 400, "UnknownHub"),
+        ({"hub": "devhub.evil.com"}, 400, "UnknownHub"),
+        ({"hub": "x" * 500}, 400, "UnknownHub"),
     ],
 )
-def test_bad_parameters_are_400_and_never_reach_the_hub(
-    hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy], params: dict[str, str], code: str
+def test_bad_parameters_are_refused_and_never_reach_the_hub(
+    hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy], params: dict[str, str], status: int, code: str
 ) -> None:
     response = get(make_proxy(), params=params)
-    assert response.status_code == 400
+    assert response.status_code == status
     assert json.loads(response.body)["error"]["code"] == code
     assert sum(hubsim_clean.control(h).counters()["total"] for h in HUBS) == 0
 

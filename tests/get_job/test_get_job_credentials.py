@@ -99,3 +99,17 @@ def test_a_policy_without_read_rights_is_not_needed_registry_read_suffices(
     proxy = make_proxy(IOTHUB_HUBS="devhub", IOTHUB_ENDPOINTS=f"devhub={hubsim_clean.hub_url('devhub')}",
                        IOTHUB_CONNECTION_STRINGS=hub_connection_string("devhub", "registryRead"))
     assert get(proxy).status_code == 200
+
+
+def test_the_token_is_asked_for_the_audience_of_azure_cloud(
+    hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy], managed_identity: IdentityControl
+) -> None:
+    """AZURE_CLOUD=AzureChinaCloud: the identity is asked for Azure China's IoT Hub audience. The simulator plays
+    a public-cloud hub, so it refuses that token: a token of one cloud never works in another."""
+    seed(hubsim_clean)
+    china = "https://iothubs.chinacloudapi.cn"
+    answer = get(make_proxy(IOTHUB_AUTH="managedIdentity", AZURE_CLOUD="AzureChinaCloud", IOTHUB_CONNECTION_STRINGS=""))
+    assert managed_identity.counters().issued(china) == 1
+    assert managed_identity.counters().issued(IOTHUB_AUDIENCE) == 0
+    assert answer.status_code == 502
+    assert json.loads(answer.body)["error"]["code"] == "UpstreamUnauthorized"

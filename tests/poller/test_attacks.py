@@ -14,8 +14,8 @@ from collections.abc import Iterator
 import pytest
 
 from devstack import wellknown
-from devstack.azurite import AzuriteInfo
 from devstack.identity import IdentityControl
+from tests.fixtures.storagefront import FrontedStorage
 from tests.support.listeners import TcpListener
 from tests.support.poller import (
     PREFIX,
@@ -81,13 +81,15 @@ def test_a_job_cannot_send_the_apps_token_to_another_host(
 
 
 def test_a_job_cannot_make_the_app_write_with_its_identity_where_the_operator_did_not_allow(
-    env: PollerEnv, azurite_oauth: AzuriteInfo, managed_identity: IdentityControl,
+    env: PollerEnv, storage_front_oauth: FrontedStorage, managed_identity: IdentityControl,
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The confused deputy: without a SAS (or with one storage refuses), a job named any container of an
     allowed account and the app wrote there with its own identity, created containers, and read the
-    victim's importErrors.log. Now only the listed container is touched; the others are skipped."""
+    victim's importErrors.log. Now only the listed container is touched; the others are skipped. Through the
+    storage front, so that the forged SAS is refused as Azure refuses it (AuthenticationFailed)."""
     caplog.set_level(logging.INFO, logger="jobmonitor.poller")
+    azurite_oauth = storage_front_oauth.info
     allow_identity(env, azurite_oauth, monkeypatch)
     allowed, victim = new_container(azurite_oauth), new_container(azurite_oauth)
     upload_text(azurite_oauth, victim, "importErrors.log", json.dumps({"errorCode": 404001, "errorStatus": "x"}))

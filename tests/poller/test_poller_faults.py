@@ -66,8 +66,10 @@ def test_throttled_and_unauthorized_hubs_beside_a_healthy_one(
 
 def _failing_import_on(env: PollerEnv, hub: str) -> tuple[str, str]:
     # start_failing_import uses devhub; create the same kind of job on another hub.
+    from devstack.hubsim import RejectedLinesEnd
     from tests.support.poller import container_sas_uri, create_job, failing_import_lines, new_container, upload_text
 
+    env.hubsim.control(hub).set_import_errors(rejected_lines_end=RejectedLinesEnd.FAILED, device_id_field=True)
     inputs, outputs = new_container(env.azurite), new_container(env.azurite)
     upload_text(env.azurite, inputs, "devices.txt", failing_import_lines())
     job_id = create_job(env.hubsim, hub, {
@@ -140,7 +142,7 @@ def test_uri_outside_the_allowlist_is_skipped_and_never_contacted(
     assert sorted(e["jobId"] for e in skipped) == sorted(seeded)  # logged once each, not every tick
     assert all("not on the allowlist" in e["reason"] for e in skipped)
     state = env.state()
-    assert all(state["jobs"][job_id]["skipped"] for job_id in seeded)
+    assert all(state["jobs"][job_id]["refused"] for job_id in seeded)  # watched: a new URI is looked at
     for record in caplog.records:
         assert "abcdef123" not in record.getMessage()
 

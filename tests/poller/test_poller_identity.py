@@ -13,6 +13,7 @@ from azure.storage.blob import ContainerClient
 from devstack import wellknown
 from devstack.azurite import AzuriteInfo
 from devstack.identity import IdentityControl
+from tests.fixtures.storagefront import FrontedStorage
 from tests.support.poller import (
     PREFIX,
     PollerEnv,
@@ -98,12 +99,15 @@ def test_monitor_container_setting_writes_to_a_sibling_container(
 
 
 def test_job_whose_sas_expired_is_written_with_the_managed_identity(
-    env: PollerEnv, azurite_oauth: AzuriteInfo, managed_identity: IdentityControl,
+    env: PollerEnv, storage_front_oauth: FrontedStorage, managed_identity: IdentityControl,
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """D8: the SAS in the URI has expired (which is often why the job failed): the 403 leads to the
-    managed identity for that job, for the writes and for reading importErrors.log, and the choice sticks."""
+    """D8: the SAS in the URI has expired (which is often why the job failed): the 403 AuthenticationFailed
+    leads to the managed identity for that job, for the writes and for reading importErrors.log, and the choice
+    sticks. Through the storage front, which answers a refused SAS as Azure does (Azurite says
+    AuthorizationFailure, which is a firewall's code)."""
     caplog.set_level(logging.INFO, logger="jobmonitor.poller")
+    azurite_oauth = storage_front_oauth.info
     allow_identity(env, azurite_oauth, monkeypatch)
     container = new_container(azurite_oauth)
     upload_text(azurite_oauth, container, "importErrors.log", json.dumps(
@@ -113,7 +117,7 @@ def test_job_whose_sas_expired_is_written_with_the_managed_identity(
     with pytest.raises(HttpResponseError) as refused:
         ContainerClient.from_container_url(uri, connection_verify=str(azurite_oauth.ca_bundle)).upload_blob(
             "probe", b"x")
-    assert refused.value.status_code == 403
+    assert (refused.value.status_code, getattr(refused.value, "error_code", None)) == (403, "AuthenticationFailed")
     job = {**failed_import("sas-expired", uri), "status": "running", "progress": 10}
     storage: list[str] = []
     poller = counting_poller(env, storage)
@@ -136,7 +140,7 @@ def test_job_whose_sas_expired_is_written_with_the_managed_identity(
     assert managed_identity.counters().issued(wellknown.STORAGE_AUDIENCE) >= 1  # the SAS cannot have written
     # One fallback line for the job, not one per tick: the second tick used the identity straight away.
     assert [(e["jobId"], e["message"]) for e in events(caplog, "poller.sas_refused")] == [
-        ("sas-expired", "HTTP 403 AuthorizationFailure")]
+        ("sas-expired", "HTTP 403 AuthenticationFailed")]
     assert not events(caplog, "poller.write_failed")
 
 

@@ -87,7 +87,8 @@ def test_import_that_fails_gets_a_report(env: PollerEnv, caplog: pytest.LogCaptu
     summary = report["importErrors"]
     assert summary["totalLines"] == 4
     assert summary["countsByErrorCode"] == {"404001": 2, "400012": 1, "409001": 1}
-    assert [e["deviceId"] for e in summary["firstEntries"]] == ["device-001", "ghost-1", "", "ghost-2"]
+    # The malformed line's deviceId is empty: its id is recovered from the input line the log echoes.
+    assert [e["deviceId"] for e in summary["firstEntries"]] == ["device-001", "ghost-1", "bad-1", "ghost-2"]
     assert [e["errorCode"] for e in summary["firstEntries"]] == ["409001", "404001", "400012", "404001"]
     assert "REDACTED" in summary["firstEntries"][0]["errorStatus"]
     assert "REDACTED" in summary["firstEntries"][2]["errorStatus"]
@@ -96,12 +97,14 @@ def test_import_that_fails_gets_a_report(env: PollerEnv, caplog: pytest.LogCaptu
     markdown = read_text(env.azurite, outputs, f"{PREFIX}/{job_id}/failure-report.md")
     assert job_id in markdown
     assert "deviceImportErrors" in markdown
-    assert "| 404001 | 2 |" in markdown
+    assert "| 404001 | DeviceNotFound | 2 |" in markdown
     secrets = env.secrets(IMPORT_KEY)
     for text in (json.dumps(report), markdown):
         secrets.assert_absent(text, "the report")
     # The log itself still holds the key: it is IoT Hub's file, and ours must not copy it.
     assert IMPORT_KEY in read_text(env.azurite, outputs, "importErrors.log")
+    # The app's own copy, the one it serves, is the same report.
+    assert env.report_copy(job_id) == report
     assert [e["jobId"] for e in events(caplog, "poller.report_written")] == [job_id]
 
 

@@ -10,7 +10,10 @@ identity endpoint 500s (the poller runs with IOTHUB_AUTH=managedIdentity, and id
 with the identity's storage token), storage requests failing before they are sent or losing their
 response after the write landed (the poller's BlobClients request/response hooks), and a host killed
 before a request or right after a write (KilledTick, a BaseException: nothing in the app catches it,
-and the dead host never reaches storage again; it is replaced by a fresh process).
+and the dead host never reaches storage again; it is replaced by a fresh process). Also: a hub's state
+blob deleted, or put back from an older copy, between ticks; host B's clock 10 minutes fast (host A's
+right); lists that name every job twice (the simulator's `duplicate` fault); and import jobs of a hub all
+writing into one shared output container.
 
 At the end the faults stop, every job is brought to its end and a few "drain" ticks run. Then:
 every (status, progress) that a host observed in a tick whose claim committed has exactly one snapshot;
@@ -31,6 +34,8 @@ SOAK_TICKS (default 180) and SOAK_SEED (default 20240917) make it longer:
 from __future__ import annotations
 
 import collections
+import contextlib
+import datetime
 import hashlib
 import itertools
 import json
@@ -45,6 +50,7 @@ from typing import Any
 
 import pytest
 import requests
+from azure.core.exceptions import ResourceNotFoundError
 
 from bench.common import write_results
 from devstack.azurite import AzuriteInfo
@@ -52,6 +58,7 @@ from devstack.hubsim import FaultKind, HubSimulator, Operation
 from devstack.hubsim.auth import make_sas
 from devstack.identity import IdentityControl
 from devstack.identity.state import FaultKind as IdentityFault
+from shared.clock import utc_now
 from shared.credentials import forget_credentials
 from shared.http.retry import BackoffPolicy
 from shared.iothub.auth import build_hub_auth
@@ -95,8 +102,10 @@ EVIL_SIGNATURE = "c29ha3NlY3JldA=="  # base64 of 'soaksecret': nothing may be se
 # Per tick: chance of a hub fault (each hub), an identity fault, a storage fault, a killed host,
 # overlapping hosts, a host recycled (new process: new clients, no cached token).
 P_HUB, P_IDENTITY, P_STORAGE, P_KILL, P_OVERLAP, P_RECYCLE = 0.18, 0.05, 0.2, 0.04, 0.12, 0.03
+P_STATE = 0.03  # a hub's state blob deleted, or put back from an older copy
+CLOCK_SKEW = {"A": datetime.timedelta(0), "B": datetime.timedelta(minutes=10)}
 HUB_FAULTS = (FaultKind.THROTTLE, FaultKind.SERVER_ERROR, FaultKind.UNAVAILABLE, FaultKind.SLOW, FaultKind.DROP,
-              FaultKind.MALFORMED)
+              FaultKind.MALFORMED, FaultKind.DUPLICATE)
 # Every kind appears in the first rounds; later jobs are drawn at random.
 JOB_KINDS = ("export", "import_errors", "seeded", "export_cancel", "import_missing_input", "export_missing_output",
              "identity_export", "seeded_evil")
@@ -207,6 +216,7 @@ class Driver:
         self._session = requests.Session()
         self._session.trust_env = False
         self._created = 0
+        self.import_outputs: dict[str, str] = {}  # hub -> the output container its imports share
 
     # the hub's truth, read with the driver's own client (never faulted: faults are queued after it)
     def read_hubs(self) -> dict[str, dict[str, dict[str, Any]]]:
@@ -279,7 +289,10 @@ class Driver:
                                               "storageAuthenticationType": "identityBased",
                                               "outputBlobContainerUri": f"{self.oauth.account_url}/{container}"})
         elif kind in ("import_errors", "import_missing_input"):
-            inputs, outputs = new_container(azurite, create=kind == "import_errors"), new_container(azurite)
+            # A hub's imports all write into one output container, as operators often set them up.
+            if hub not in self.import_outputs:
+                self.import_outputs[hub] = new_container(azurite)
+            inputs, outputs = new_container(azurite, create=kind == "import_errors"), self.import_outputs[hub]
             if kind == "import_errors":
                 upload_text(azurite, inputs, "devices.txt", failing_import_lines())
             job = Job(job_id=job_id, hub=hub, kind=kind, azurite=azurite, container=outputs)
@@ -351,11 +364,12 @@ class TickPlan:
     identity_faults: int
     storage: dict[str, StorageFault]
     recycle: str | None
+    state: tuple[str, str] | None = None  # (hub, "deleted" or "restored")
 
     def describe(self) -> str:
         return json.dumps([self.hosts, [(h, k.value, c, r, d) for h, k, c, r, d in self.hub_faults],
                            self.identity_faults, {h: vars(f) for h, f in sorted(self.storage.items())},
-                           self.recycle], sort_keys=True)
+                           self.recycle, self.state], sort_keys=True)
 
 
 def draw_plan(rng: random.Random) -> TickPlan:
@@ -382,7 +396,10 @@ def draw_plan(rng: random.Random) -> TickPlan:
         storage[kill_host] = StorageFault(kind=kill_kind, at=kill_at)
     recycle_host = rng.choice(("A", "B"))
     recycle = recycle_host if rng.random() < P_RECYCLE else None
-    return TickPlan(hosts=hosts, hub_faults=hub_faults, identity_faults=identity, storage=storage, recycle=recycle)
+    state_hub, state_kind = rng.choice(HUBS), rng.choice(("deleted", "restored"))
+    state = (state_hub, state_kind) if rng.random() < P_STATE else None
+    return TickPlan(hosts=hosts, hub_faults=hub_faults, identity_faults=identity, storage=storage, recycle=recycle,
+                    state=state)
 
 
 # -- the soak -------------------------------------------------------------------------------------------
@@ -397,6 +414,8 @@ class Soak:
     faults: collections.Counter[str] = field(default_factory=collections.Counter)
     counts: collections.Counter[str] = field(default_factory=collections.Counter)
     hub_errors: collections.Counter[str] = field(default_factory=collections.Counter)
+    state_copies: dict[str, list[bytes]] = field(default_factory=lambda: collections.defaultdict(list))
+    forfeited: set[tuple[str, Pair]] = field(default_factory=set)  # unwritten claims lost with a state
 
     def start_host(self, slot: str) -> None:
         """A new host process in `slot`: its own clients, and no token cached in the process."""
@@ -409,10 +428,42 @@ class Soak:
             backoff=BackoffPolicy(rng=random.Random(f"{SEED}-{name}")),
         )
         forget_credentials()
-        self.hosts[slot] = Host(name=name, poller=Poller(settings, hub_client=hub_client, blobs=blobs),
-                                blobs=blobs, hub_client=hub_client)
+        skew = CLOCK_SKEW[slot]
+        poller = Poller(settings, hub_client=hub_client, blobs=blobs, clock=lambda: utc_now() + skew)
+        self.hosts[slot] = Host(name=name, poller=poller, blobs=blobs, hub_client=hub_client)
+
+    def keep_state_copies(self) -> None:
+        """Copies of each hub's state blob as it was a while ago (the backups a restore would come from)."""
+        for hub in HUBS:
+            with contextlib.suppress(ResourceNotFoundError):
+                data = self._state_client().download_blob(f"hubs/{hub}.json").readall()
+                self.state_copies[hub].append(data)
+                del self.state_copies[hub][:-5]
+
+    def _state_client(self) -> Any:
+        return service(self.env.azurite).get_container_client(self.env.state_container)
+
+    def forfeit_unwritten_claims(self, hub: str) -> None:
+        """Claims not yet written live only in the state: deleting or restoring it loses them. They are all
+        the soak lets go of (docs/poller.md, "When the state itself goes wrong")."""
+        with contextlib.suppress(ResourceNotFoundError):
+            state = json.loads(self._state_client().download_blob(f"hubs/{hub}.json").readall())
+            for job_id, record in state.get("jobs", {}).items():
+                for pending in record.get("pending", []):
+                    document = pending["document"]
+                    self.forfeited.add((job_id, (document.get("status"), document.get("progress"))))
 
     def inject(self, plan: TickPlan) -> None:
+        if plan.state is not None:
+            hub, kind = plan.state
+            name = f"hubs/{hub}.json"
+            self.forfeit_unwritten_claims(hub)
+            if kind == "deleted":
+                with contextlib.suppress(ResourceNotFoundError):
+                    self._state_client().delete_blob(name)
+            elif self.state_copies[hub]:
+                self._state_client().upload_blob(name, self.state_copies[hub][0], overwrite=True)
+            self.faults[f"state:{kind}"] += 1
         for hub, kind, count, retry_after, delay in plan.hub_faults:
             self.env.hubsim.control(hub).queue_fault(kind, count=count, operation=Operation.LIST,
                                                      retry_after=retry_after, wait_seconds=1, delay_ms=delay)
@@ -502,6 +553,8 @@ def test_poller_chaos_soak(
         driver.step(tick)
         plan = draw_plan(fault_rng)
         digest.update(plan.describe().encode())
+        if tick % 10 == 0:
+            soak.keep_state_copies()
         soak.inject(plan)
         soak.run_tick(tick, plan)
 
@@ -553,8 +606,12 @@ def check(soak: Soak, driver: Driver) -> tuple[dict[str, Any], list[str]]:
     """The invariants; returns the figures and every violation found (an empty list when all hold)."""
     ledger, wire = soak.ledger, soak.wire
     observed, required = ledger.observed(), ledger.required()
+    for job_id, pair in soak.forfeited:  # claims that lived only in a deleted or overwritten state
+        required[job_id].discard(pair)
+    n_forfeited = len(soak.forfeited)
     problems: list[str] = []
     n: collections.Counter[str] = collections.Counter()
+    n["claims lost with a deleted or restored state"] = n_forfeited
     states = {hub: soak.state(hub).get("jobs", {}) for hub in HUBS}
     # Known secrets, looked for literally: the devstack's keys, every credential the hubs received, every
     # token the identity endpoint issued, every SAS signature the soak made (the evil job's included).
@@ -563,14 +620,14 @@ def check(soak: Soak, driver: Driver) -> tuple[dict[str, Any], list[str]]:
     for job_id, job in sorted(driver.jobs.items()):
         record = states[job.hub].get(job_id)
         final = ledger.final[job_id]
-        names = blob_names(job.azurite, job.container, f"{PREFIX}/")
+        names = blob_names(job.azurite, job.container, f"{PREFIX}/{job_id}/")  # imports share a container
         n["hub transitions"] += len(ledger.hub_truth[job_id])
         n["observed transitions"] += len(observed[job_id])
         n["required transitions"] += len(required[job_id])
         n["hub transitions no successful tick saw"] += len(set(ledger.hub_truth[job_id]) - observed[job_id])
         if job.evil:
-            if record is None or not record.get("skipped"):
-                problems.append(f"{job_id}: off-allowlist job not recorded as skipped: {record}")
+            if record is None or not (record.get("skipped") or record.get("refused")):
+                problems.append(f"{job_id}: off-allowlist job not recorded as refused: {record}")
             if names:
                 problems.append(f"{job_id}: blobs for an off-allowlist job: {names}")
             n["skipped jobs"] += 1
@@ -582,7 +639,7 @@ def check(soak: Soak, driver: Driver) -> tuple[dict[str, Any], list[str]]:
         snaps = [s for s in names if s.startswith(f"{PREFIX}/{job_id}/snapshots/")]
         parsed = [SNAPSHOT.match(s) for s in snaps]
         if not all(parsed) or set(names) - set(snaps) - {f"{PREFIX}/{job_id}/{b}" for b in (
-                "latest.json", "failure-report.json", "failure-report.md")}:
+                "latest.json", "failure-report.json", "failure-report.md", "import-report.json", "import-report.md")}:
             problems.append(f"{job_id}: unexpected blobs {names}")
         pairs: list[Pair] = [(m["status"], None if m["progress"] == "na" else int(m["progress"]))
                              for m in parsed if m]
@@ -626,14 +683,28 @@ def check(soak: Soak, driver: Driver) -> tuple[dict[str, Any], list[str]]:
             n["latest.json"] += 1
             if (latest.get("snapshotSeq"), latest.get("snapshotBlob")) != (len(snaps), snaps[-1]) or {
                     k: v for k, v in latest.items() if k not in LATEST_ONLY} != last:
-                problems.append(f"{job_id}: latest.json is not the last snapshot")
+                differ = sorted(k for k in set(latest) | set(last)
+                                if k not in LATEST_ONLY and latest.get(k) != last.get(k))
+                problems.append(f"{job_id}: latest.json (seq {latest.get('snapshotSeq')}, "
+                                f"{latest.get('snapshotBlob')}) is not the last snapshot ({len(snaps)}, {snaps[-1]}); "
+                                f"fields that differ: {differ}")
                 n["losses"] += 1
             if secrets.found_in(json.dumps(latest)):
                 problems.append(f"{job_id}: a secret in latest.json")
-        # reports
-        reports = [f"{PREFIX}/{job_id}/failure-report.{ext}" for ext in ("json", "md")]
+        # reports: a failure report for failed and cancelled jobs; an import report, or none, for completed imports
+        # with rejected lines (their output container is shared: a later import's log, written before the poller
+        # read this job's, is told apart only by its time, so either outcome is right); none for anything else
+        failure = [f"{PREFIX}/{job_id}/failure-report.{ext}" for ext in ("json", "md")]
+        imported = [f"{PREFIX}/{job_id}/import-report.{ext}" for ext in ("json", "md")]
         if final[0] in ("failed", "cancelled"):
             n[f"{final[0]} jobs"] += 1
+            reports, kind, expected_report = failure, "failure", "written"
+        else:
+            n["completed jobs"] += 1
+            reports, kind = imported, "import"
+            # only import_errors jobs have an errors log (seeded imports write none)
+            expected_report = "written" if job.kind == "import_errors" and set(imported) & set(names) else "notNeeded"
+        if expected_report == "written":
             for name in reports:
                 if name not in names:
                     problems.append(f"{job_id}: {final[0]} without {name}")
@@ -644,20 +715,20 @@ def check(soak: Soak, driver: Driver) -> tuple[dict[str, Any], list[str]]:
                     problems.append(f"{job_id}: {name} PUT {wire.puts[f'{job.container}/{name}']} times")
                     n["duplicates"] += max(0, wire.puts[f"{job.container}/{name}"] - 1)
             if reports[0] in names:
+                n[f"{kind} reports"] += 1
                 report = read_json(job.azurite, job.container, reports[0])
-                if (report["jobId"], report["status"]) != (job_id, final[0]):
-                    problems.append(f"{job_id}: report says {report['jobId']} {report['status']}")
+                if (report["jobId"], report["status"], report["kind"]) != (job_id, final[0], kind):
+                    problems.append(f"{job_id}: report says {report['jobId']} {report['status']} {report['kind']}")
                 if [entry["blob"] for entry in report["timeline"]] != snaps:
                     problems.append(f"{job_id}: report timeline {report['timeline']} but snapshots {snaps}")
                     n["report timelines unlike the snapshots"] += 1
                 if secrets.found_in(json.dumps(report)):
                     problems.append(f"{job_id}: a secret in the report")
-        elif set(reports) & set(names):
-            problems.append(f"{job_id}: a report for a {final[0]} job")
-        else:
-            n["completed jobs"] += 1
+        allowed = set(reports) if expected_report == "written" else set()
+        unexpected = ((set(failure) | set(imported)) - allowed) & set(names)
+        if unexpected:
+            problems.append(f"{job_id}: {sorted(unexpected)} for a {final[0]} {job.kind} job")
         # the state agrees
-        expected_report = "written" if final[0] in ("failed", "cancelled") else "notNeeded"
         got = (record.get("seq", 0), record.get("status"), record.get("progress"), record.get("report", "none"),
                bool(record.get("pending") or record.get("latest")), record.get("skipped"))
         if got != (len(snaps), final[0], final[1], expected_report, False, None):
@@ -668,8 +739,10 @@ def check(soak: Soak, driver: Driver) -> tuple[dict[str, Any], list[str]]:
         problems.append(f"storage requests outside the allowlist: {off_list}")
     figures: dict[str, Any] = {k: n[k] for k in (
         "hub transitions", "observed transitions", "required transitions", "hub transitions no successful tick saw",
-        "snapshots", "latest.json", "failed jobs", "cancelled jobs", "completed jobs", "skipped jobs", "report blobs",
-        "duplicates", "losses", "phantoms", "out of order", "seq gaps", "state mismatches",
+        "snapshots", "latest.json", "failed jobs", "cancelled jobs", "completed jobs", "skipped jobs",
+        "failure reports", "import reports", "report blobs",
+        "duplicates", "losses", "claims lost with a deleted or restored state", "phantoms", "out of order", "seq gaps",
+        "state mismatches",
         "snapshot documents unlike their names", "report timelines unlike the snapshots",
         "latest.json written backwards")}
     figures["requests outside the allowlist"] = sum(off_list.values())

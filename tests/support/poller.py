@@ -19,7 +19,7 @@ from azure.storage.blob import BlobServiceClient, ContainerSasPermissions, gener
 
 from devstack import wellknown
 from devstack.azurite import AzuriteInfo
-from devstack.hubsim import HubSimulator
+from devstack.hubsim import HubSimulator, RejectedLinesEnd
 from devstack.hubsim.auth import make_sas
 from shared.clock import utc_now
 from shared.poller.storage import BlobClients
@@ -142,6 +142,7 @@ class PollerEnv:
             "MONITOR_TICK_BUDGET_SECONDS": "20",
             "AzureWebJobsStorage": self.azurite.connection_string,
             "MONITOR_IDENTITY_CONTAINERS": self.identity_containers,
+            "MONITOR_REPORTS_CONTAINER": self.reports_container,
             "SHARED_CACHE_CONTAINER": self.shared_container,
             # Tests tick far faster than a schedule would: a budget above that, so the poller's tests meet the
             # poller (tests/shared_cache/ drives the budget, the poller's list calls in it included).
@@ -163,6 +164,14 @@ class PollerEnv:
         secrets.update((f"container SAS signature {n}", sig) for n, sig in enumerate(SAS_SIGNATURES))
         secrets.update((f"planted {n}", value) for n, value in enumerate(extra))
         return secrets
+
+    @property
+    def reports_container(self) -> str:
+        """This test's own container of report copies (beside its state container)."""
+        return f"{self.state_container}-reports"
+
+    def report_copy(self, job_id: str, hub: str = "devhub") -> dict[str, Any]:
+        return read_json(self.azurite, self.reports_container, f"{hub}/{job_id}.json")
 
     def state(self, hub: str = "devhub") -> dict[str, Any]:
         return read_json(self.azurite, self.state_container, f"hubs/{hub}.json")
@@ -222,6 +231,9 @@ def failing_import_lines() -> str:
 
 
 def start_failing_import(env: PollerEnv) -> tuple[str, str]:
+    """An import that ends `failed` because of its rejected lines, with `deviceId` in its log lines: the
+    simulator's switch plays that reading of the evidence (by default such an import completes)."""
+    env.hubsim.control("devhub").set_import_errors(rejected_lines_end=RejectedLinesEnd.FAILED, device_id_field=True)
     inputs, outputs = new_container(env.azurite), new_container(env.azurite)
     upload_text(env.azurite, inputs, "devices.txt", failing_import_lines())
     job_id = create_job(env.hubsim, "devhub", {

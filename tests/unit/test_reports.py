@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 
 import pytest
 
 from shared.jobs import JobStatus, StorageAuthenticationType
 from shared.redaction import redact_text
+from shared.reports.error_codes import describe_code
 from shared.reports.failure_reasons import Hint, hint_for, parse_failure_reason
-from shared.reports.import_errors import MAX_LINE_BYTES, ImportErrorSummarizer, summarize_chunks
+from shared.reports.import_errors import (
+    MAX_LINE_BYTES,
+    ImportErrorSummarizer,
+    ImportErrorSummary,
+    count_lines,
+    import_log_blob,
+    import_log_blob_name,
+    log_not_this_jobs,
+    summarize_chunks,
+)
+from shared.reports.markdown import render_markdown
+from shared.reports.report import ReportKind, build_report, report_kind, report_title
 from tests.support.secrets import Secrets
 
 KEY = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVoxMjM0NTY="
@@ -58,6 +71,10 @@ def test_failure_reason_absent_and_redacted() -> None:
         ("ErrorCode:BlobContainerValidationError;Unable to access: HTTP 403 AuthenticationFailed.", KEYED,
          Hint.SAS_EXPIRED_OR_LACKS_PERMISSIONS),
         ("Signed expiry time has expired", KEYED, Hint.SAS_EXPIRED_OR_LACKS_PERMISSIONS),
+        ("ErrorCode:BlobContainerValidationError;Unable to access: HTTP 403 AuthorizationFailure.", KEYED,
+         Hint.STORAGE_FIREWALL),
+        ("ErrorCode:BlobContainerValidationError;Unable to access: HTTP 403 AuthorizationFailure.", IDENTITY,
+         Hint.STORAGE_FIREWALL),
         ("ErrorCode:BlobContainerValidationError;HTTP 403 AuthorizationPermissionMismatch", IDENTITY,
          Hint.IDENTITY_LACKS_STORAGE_ROLE),
         ("ErrorCode:ManagedIdentityNotEnabled;no identity", IDENTITY, Hint.IDENTITY_LACKS_STORAGE_ROLE),
@@ -128,11 +145,6 @@ def test_redaction_catches_unterminated_secret_values() -> None:
 
 
 def test_markdown_escapes_table_cells() -> None:
-    import datetime
-
-    from shared.reports.markdown import render_markdown
-    from shared.reports.report import build_report
-
     job = {"jobId": "j|1", "type": "export", "status": "failed", "failureReason": "ErrorCode:X;bad | pipe\nnew line",
            "startTimeUtc": "2026-01-01T00:00:00Z", "endTimeUtc": "2026-01-01T01:02:03.5Z",
            "outputBlobContainerUri": "https://a.blob.core.windows.net/c?sig=secretsig"}
@@ -145,3 +157,193 @@ def test_markdown_escapes_table_cells() -> None:
     assert "bad \\| pipe new line" in markdown
     assert "1 h 2 min 3 s" in markdown
     assert "secretsig" not in markdown and "secretsig" not in json.dumps(document)
+
+
+# -- report kinds and titles ------------------------------------------------------------------------------------
+def _summary(*lines: dict[str, object]) -> ImportErrorSummary:
+    return summarize_chunks([b"".join((json.dumps(line) + "\n").encode() for line in lines)])
+
+
+GENERATED = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+
+
+@pytest.mark.parametrize(
+    ("status", "job_type", "lines", "kind"),
+    [
+        ("completed", "import", 3, ReportKind.IMPORT),  # the commonest real failure: rejected lines, completed
+        ("completed", "import", 0, None),  # an empty log: no errors, no report
+        ("completed", "import", None, None),  # no log at all
+        ("completed", "export", 3, None),
+        ("failed", "import", 3, ReportKind.FAILURE),
+        ("failed", "import", None, ReportKind.FAILURE),
+        ("cancelled", "export", None, ReportKind.FAILURE),
+        ("running", "import", 3, None),
+    ],
+)
+def test_report_kind(status: str, job_type: str, lines: int | None, kind: ReportKind | None) -> None:
+    summary = None if lines is None else _summary(*[{"errorCode": 404001, "errorStatus": "x"}] * lines)
+    assert report_kind({"status": status, "type": job_type}, summary) is kind
+
+
+@pytest.mark.parametrize(
+    ("kind", "job_type", "status", "rejected", "inputs", "title"),
+    [
+        (ReportKind.IMPORT, "import", JobStatus.COMPLETED, 3, 10_000, "import completed: 3 of 10,000 lines rejected"),
+        (ReportKind.IMPORT, "import", JobStatus.COMPLETED, 1234, None, "import completed: 1,234 lines rejected"),
+        (ReportKind.IMPORT, "import", JobStatus.COMPLETED, 1, None, "import completed: 1 line rejected"),
+        (ReportKind.IMPORT, "import", JobStatus.COMPLETED, 1, 1, "import completed: 1 of 1 line rejected"),
+        (ReportKind.FAILURE, "import", JobStatus.FAILED, 6, None, "import failed"),
+        (ReportKind.IMPORT, "import", JobStatus.COMPLETED, None, None,
+         "import completed: its errors log could not be read"),
+        (ReportKind.FAILURE, "export", JobStatus.CANCELLED, None, None, "export cancelled"),
+        (ReportKind.FAILURE, "<img src=x>", JobStatus.FAILED, None, None, "job failed"),
+    ],
+)
+def test_report_titles(
+    kind: ReportKind, job_type: str, status: JobStatus, rejected: int | None, inputs: int | None, title: str
+) -> None:
+    assert report_title(kind, job_type=job_type, status=status, rejected_lines=rejected, input_lines=inputs) == title
+
+
+def test_completed_import_with_rejected_lines_gets_an_import_report() -> None:
+    job = {"jobId": "j1", "type": "import", "status": "completed", "progress": 100,
+           "startTimeUtc": "2026-01-01T00:00:00Z", "endTimeUtc": "2026-01-01T00:00:10Z"}
+    summary = _summary({"errorCode": 409001, "errorStatus": 'Device d1 already exists. Line: {"id":"d1"}'},
+                       {"errorCode": 409001, "errorStatus": 'Device d2 already exists. Line: {"id":"d2"}'},
+                       {"errorCode": 400012, "errorStatus": 'Invalid device format in line: {"id": "d3", . Err'})
+    document = build_report(job, hub="devhub", timeline=[], import_errors=summary, import_errors_note=None,
+                            generated_at=GENERATED, input_lines=10_000).to_json()
+    assert (document["kind"], document["title"]) == ("import", "import completed: 3 of 10,000 lines rejected")
+    assert document["reportVersion"] == 2
+    assert document["failureReason"] is None
+    assert document["hint"]["key"] == "deviceImportErrors"
+    assert [(e["deviceId"], e["deviceIdSource"]) for e in document["importErrors"]["firstEntries"]] == [
+        ("d1", "line"), ("d2", "line"), ("d3", "line")]
+    assert [(c["code"], c["lines"], c["name"]) for c in document["importErrors"]["errorCodes"]] == [
+        ("409001", 2, "DeviceAlreadyExists"), ("400012", 1, "DeserializationError")]
+    markdown = render_markdown(document)
+    assert markdown.startswith("# IoT Hub import completed: 3 of 10,000 lines rejected\n")
+    assert "| 409001 | DeviceAlreadyExists | 2 |" in markdown
+    assert "| 1 | d1 | 409001 |" in markdown
+    assert "## Failure reason" not in markdown
+
+
+def test_failed_and_cancelled_jobs_get_failure_reports() -> None:
+    failed = build_report({"jobId": "f", "type": "import", "status": "failed",
+                           "failureReason": "ErrorCode:BlobContainerValidationError;Unable to read blob 'devices.txt'"
+                                            ": the blob does not exist or is not committed."},
+                          hub="h", timeline=[], import_errors=None,
+                          import_errors_note="importErrors.log was not found in the output container",
+                          generated_at=GENERATED).to_json()
+    assert (failed["kind"], failed["title"], failed["hint"]["key"]) == ("failure", "import failed", "inputBlobMissing")
+    assert render_markdown(failed).startswith("# IoT Hub import failed\n")
+    cancelled = build_report({"jobId": "c", "type": "export", "status": "cancelled"}, hub="h", timeline=[],
+                             import_errors=None, import_errors_note=None, generated_at=GENERATED).to_json()
+    assert (cancelled["kind"], cancelled["title"], cancelled["hint"]["key"]) == (
+        "failure", "export cancelled", "cancelled")
+
+
+def test_version_1_reports_still_render() -> None:
+    """A .md is rendered from the stored .json, which an older version may have written."""
+    old = {"reportVersion": 1, "jobId": "j", "type": "import", "status": "failed", "cancelled": False,
+           "importErrors": {"totalLines": 2, "countsByErrorCode": {"404001": 2}, "firstEntries": []}}
+    markdown = render_markdown(old)
+    assert markdown.startswith("# IoT Hub import failed\n")
+    assert "| 404001 | 2 |" in markdown
+
+
+# -- the errors log: device ids, codes, blob names --------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("line", "device", "source"),
+    [
+        ({"deviceId": "d1", "errorCode": 404001, "errorStatus": "d1"}, "d1", "field"),
+        ({"deviceId": "", "errorCode": 400012, "errorStatus": 'Invalid device format in line: {"id":"d2"}. E'},
+         "d2", "line"),
+        ({"errorCode": 409001, "errorStatus": 'Device x exists. Line: {"tags":{"id":"nested"},"id":"top"}'},
+         "top", "line"),
+        ({"errorCode": 400012, "errorStatus": 'Invalid device format in line: {"id": "broken", "status": . E'},
+         "broken", "line"),
+        ({"errorCode": 400012, "errorStatus": 'Invalid device format in line: {"status":"enabled"}. No id'},
+         None, None),
+        ({"errorCode": 400012, "errorStatus": "Invalid device format in line: not json."}, None, None),
+        ({"errorCode": 404001, "errorStatus": 'Line: {"deviceId":"no","moduleId":"m"} {"id":"second"}'}, None,
+         None),
+    ],
+)
+def test_device_id_recovered_from_the_echoed_line(line: dict[str, object], device: str | None,
+                                                  source: str | None) -> None:
+    entry = _summary(line).first_entries[0]
+    assert (entry["deviceId"], entry["deviceIdSource"]) == (device, source)
+
+
+def test_device_id_recovered_from_a_line_too_long_to_keep() -> None:
+    echoed = json.dumps({"id": "long-one", "tags": {"pad": "x" * (MAX_LINE_BYTES * 2)}})
+    entry = _summary({"errorCode": 400012, "errorStatus": f"Invalid device format in line: {echoed}."}
+                     ).first_entries[0]
+    assert (entry["deviceId"], entry["deviceIdSource"], entry["errorStatus"]) == ("long-one", "line", None)
+
+
+def test_error_code_table_names_explains_and_counts() -> None:
+    summary = _summary({"errorCode": 412002, "errorStatus": "x"}, {"errorCode": 412002, "errorStatus": "x"},
+                       {"errorCode": 499999, "errorStatus": "x"}, {"errorStatus": "no code"})
+    rows = {row["code"]: row for row in summary.to_json()["errorCodes"]}
+    assert rows["412002"]["lines"] == 2
+    assert "ETag" in rows["412002"]["meaning"] and "eTag" in rows["412002"]["whatToDo"]
+    assert rows["499999"]["name"] == "(unknown code)"
+    assert rows["unparsed"]["name"] == "(no error code)"
+    for code in ("400004", "400012", "404001", "409001", "412001", "412002", "413002", "500001"):
+        info = describe_code(code)
+        assert info is not None and info.meaning and info.action, code
+
+
+@pytest.mark.parametrize(
+    ("value", "name", "noted"),
+    [
+        (None, "importErrors.log", False),
+        ("", "importErrors.log", False),
+        ("import-status.log", "import-status.log", False),
+        ("logs/2026/status.log", "logs/2026/status.log", False),
+        ("../other-container/x", "importErrors.log", True),
+        ("a/../b", "importErrors.log", True),
+        ("/abs.log", "importErrors.log", True),
+        ("a//b", "importErrors.log", True),
+        ("a/./b", "importErrors.log", True),
+        ("dir/", "importErrors.log", True),
+        ("new\nline", "importErrors.log", True),
+        ("back\\slash", "importErrors.log", True),
+        ("x" * 1025, "importErrors.log", True),
+        (42, "importErrors.log", True),
+    ],
+)
+def test_import_log_blob_name(value: object, name: str, noted: bool) -> None:
+    job = {} if value is None else {"outputBlobName": value}
+    assert import_log_blob_name(job) == name
+    assert (import_log_blob(job).note is not None) is noted
+
+
+def test_count_lines_streams_across_chunks() -> None:
+    data = b'{"id":"a"}\n\n  \n{"id":"b"}\r\n{"id":"c"}'
+    for size in (1, 3, len(data)):
+        assert count_lines(data[i : i + size] for i in range(0, len(data), size)) == 3
+    assert count_lines([]) == 0
+
+
+def test_a_log_written_outside_the_jobs_run_is_another_jobs() -> None:
+    job = {"startTimeUtc": "2026-01-01T10:00:00Z", "endTimeUtc": "2026-01-01T11:00:00Z"}
+    at = datetime.datetime(2026, 1, 1, 10, tzinfo=datetime.UTC)
+    assert "earlier job" in (log_not_this_jobs(at - datetime.timedelta(hours=1), job) or "")
+    assert log_not_this_jobs(at - datetime.timedelta(seconds=30), job) is None  # clock slack
+    assert log_not_this_jobs(at + datetime.timedelta(minutes=5), job) is None
+    assert log_not_this_jobs(at + datetime.timedelta(minutes=64), job) is None
+    assert "later job" in (log_not_this_jobs(at + datetime.timedelta(hours=2), job) or "")
+    assert log_not_this_jobs(None, job) is None
+    assert log_not_this_jobs(at, {}) is None
+
+
+def test_a_completed_import_whose_log_could_not_be_read_is_still_an_import_report() -> None:
+    """The poller may ask for a report of a completed import whose log it could not read (a note says why)."""
+    document = build_report({"jobId": "j", "type": "import", "status": "completed"}, hub="h", timeline=[],
+                            import_errors=None, import_errors_note="importErrors.log could not be read (HTTP 403 "
+                            "AuthorizationFailure)", generated_at=GENERATED).to_json()
+    assert (document["kind"], document["title"]) == ("import", "import completed: its errors log could not be read")
+    assert document["hint"]["key"] == "deviceImportErrors"

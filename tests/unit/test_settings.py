@@ -30,13 +30,13 @@ def test_defaults() -> None:
 
 def test_storage_hosts_allowed_by_pattern_or_by_an_identity_container() -> None:
     poller = AppSettings.from_environ({
-        **BASE, "MONITOR_STORAGE_HOST_ALLOWLIST": "*.blob.core.windows.net",
-        "MONITOR_IDENTITY_CONTAINERS": "https://exports.blob.core.usgovcloudapi.net/*",
+        **BASE, "MONITOR_STORAGE_HOST_ALLOWLIST": "acct*.blob.core.windows.net",
+        "MONITOR_IDENTITY_CONTAINERS": "https://exports.blob.core.windows.net/*",
     }).poller
-    assert poller.host_allowed(Endpoint(scheme="https", host="acct.blob.core.windows.net"))
-    assert poller.host_allowed(Endpoint(scheme="https", host="exports.blob.core.usgovcloudapi.net"))
+    assert poller.host_allowed(Endpoint(scheme="https", host="acct1.blob.core.windows.net"))
+    assert poller.host_allowed(Endpoint(scheme="https", host="exports.blob.core.windows.net"))
     assert not poller.host_allowed(Endpoint(scheme="https", host="evil.example.com"))
-    assert not poller.host_allowed(Endpoint(scheme="https", host="other.blob.core.usgovcloudapi.net"))
+    assert not poller.host_allowed(Endpoint(scheme="https", host="other.blob.core.windows.net"))
 
 
 def test_several_hubs_endpoint_override_and_connection_strings() -> None:
@@ -100,8 +100,7 @@ def test_invalid_settings_name_the_setting(overrides: dict[str, str], setting: s
 
 @pytest.mark.parametrize(
     "endpoint",
-    ["https://devhub.azure-devices.net", "https://devhub.azure-devices.cn", "http://127.0.0.1:7081",
-     "http://localhost:7081", "https://[::1]:8443"],
+    ["https://devhub.azure-devices.net", "http://127.0.0.1:7081", "http://localhost:7081", "https://[::1]:8443"],
 )
 def test_allowed_endpoint_overrides(endpoint: str) -> None:
     settings = AppSettings.from_environ({**BASE, "IOTHUB_ENDPOINTS": f"devhub={endpoint}"})
@@ -135,7 +134,7 @@ def test_the_call_budget_and_the_shared_cache_default_to_a_safe_share_in_the_app
     assert shared.storage == settings.poller.state_storage
     assert settings.hub.shared_cache == shared  # the hub client keeps the budget there
     # The shared container is the app's own: never a place the poller writes a job's files into.
-    assert settings.poller.own_containers == ("jobmonitor-state", "jobmonitor-cache")
+    assert settings.poller.own_containers == ("jobmonitor-state", "jobmonitor-reports", "jobmonitor-cache")
 
 
 def test_the_call_budget_per_hub() -> None:
@@ -157,6 +156,7 @@ def test_the_call_budget_per_hub() -> None:
         ({"SHARED_CACHE_CONTAINER": "Cache"}, "SHARED_CACHE_CONTAINER"),
         ({"SHARED_CACHE_CONTAINER": "azure-webjobs-cache"}, "SHARED_CACHE_CONTAINER"),
         ({"SHARED_CACHE_CONTAINER": "jobmonitor-state"}, "SHARED_CACHE_CONTAINER"),
+        ({"SHARED_CACHE_CONTAINER": "jobmonitor-reports"}, "SHARED_CACHE_CONTAINER"),
         ({"SHARED_CACHE_MAX_ENTRIES": "10"}, "SHARED_CACHE_MAX_ENTRIES"),
         # The operator cannot hand the app's identity the shared cache as a job's output container.
         ({"MONITOR_IDENTITY_CONTAINERS": "https://acct.blob.core.windows.net/jobmonitor-cache"},
@@ -167,3 +167,73 @@ def test_invalid_shared_settings_name_the_setting(overrides: dict[str, str], set
     with pytest.raises(SettingsError) as raised:
         AppSettings.from_environ({**BASE, **overrides})
     assert raised.value.setting == setting
+# -- AZURE_CLOUD ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("cloud", "host", "scope", "state_account"),
+    [
+        (None, "devhub.azure-devices.net", "https://iothubs.azure.net/.default",
+         "https://state.blob.core.windows.net"),
+        ("AzureCloud", "devhub.azure-devices.net", "https://iothubs.azure.net/.default",
+         "https://state.blob.core.windows.net"),
+        ("AzureChinaCloud", "devhub.azure-devices.cn", "https://iothubs.chinacloudapi.cn/.default",
+         "https://state.blob.core.chinacloudapi.cn"),
+        ("azureusgovernment", "devhub.azure-devices.us", "https://iothubs.azure.us/.default",
+         "https://state.blob.core.usgovcloudapi.net"),
+    ],
+)
+def test_the_cloud_sets_hub_suffix_token_audience_and_storage_suffix(
+    cloud: str | None, host: str, scope: str, state_account: str
+) -> None:
+    from shared.iothub.auth import TokenAuth, build_hub_auth
+
+    environ = {"IOTHUB_HUBS": "DevHub", "AzureWebJobsStorage__accountName": "state"}
+    if cloud is not None:
+        environ["AZURE_CLOUD"] = cloud
+    settings = AppSettings.from_environ(environ)
+    hub = settings.hub.default_hub
+    assert (hub.host_name, hub.endpoint) == (host, f"https://{host}")
+    auth = build_hub_auth(settings.hub)
+    assert isinstance(auth, TokenAuth) and auth.scope == scope
+    assert settings.poller.state_storage.account_url == state_account
+    # The cloud's own hosts are accepted where the settings name hosts.
+    sibling = state_account.replace("state", "exports")
+    same_cloud = AppSettings.from_environ({**environ, "IOTHUB_ENDPOINTS": f"devhub=https://{host}",
+                                           "MONITOR_IDENTITY_CONTAINERS": f"{sibling}/*"})
+    assert same_cloud.poller.identity_containers[0].endpoint.host == sibling.removeprefix("https://")
+
+
+@pytest.mark.parametrize(
+    ("cloud", "overrides", "setting", "other"),
+    [
+        ("AzureCloud", {"IOTHUB_ENDPOINTS": "devhub=https://devhub.azure-devices.cn"}, "IOTHUB_ENDPOINTS",
+         "AzureChinaCloud"),
+        ("AzureChinaCloud", {"IOTHUB_ENDPOINTS": "devhub=https://devhub.azure-devices.net"}, "IOTHUB_ENDPOINTS",
+         "AzureCloud"),
+        ("AzureCloud", {"IOTHUB_HUBS": "devhub.azure-devices.us"}, "IOTHUB_HUBS", "AzureUSGovernment"),
+        ("AzureChinaCloud", {"IOTHUB_AUTH": "sharedAccessPolicy", "IOTHUB_CONNECTION_STRINGS":
+         "HostName=devhub.azure-devices.net;SharedAccessKeyName=p;SharedAccessKey=a2V5"}, "IOTHUB_CONNECTION_STRINGS",
+         "AzureCloud"),
+        ("AzureCloud", {"MONITOR_IDENTITY_CONTAINERS": "https://acct.blob.core.chinacloudapi.cn/jobs"},
+         "MONITOR_IDENTITY_CONTAINERS", "AzureChinaCloud"),
+        ("AzureUSGovernment", {"MONITOR_IDENTITY_CONTAINERS": "https://acct.blob.core.windows.net/*"},
+         "MONITOR_IDENTITY_CONTAINERS", "AzureCloud"),
+        ("AzureUSGovernment", {"MONITOR_STORAGE_HOST_ALLOWLIST": "*.blob.core.windows.net"},
+         "MONITOR_STORAGE_HOST_ALLOWLIST", "AzureCloud"),
+        ("AzureCloud", {"AzureWebJobsStorage": "", "AzureWebJobsStorage__blobServiceUri":
+         "https://state.blob.core.usgovcloudapi.net"}, "AzureWebJobsStorage__blobServiceUri", "AzureUSGovernment"),
+    ],
+)
+def test_a_host_of_another_cloud_is_refused_naming_the_setting(
+    cloud: str, overrides: dict[str, str], setting: str, other: str
+) -> None:
+    with pytest.raises(SettingsError) as raised:
+        AppSettings.from_environ({**BASE, "AZURE_CLOUD": cloud, **overrides})
+    assert raised.value.setting == setting
+    assert other in raised.value.problem and "AZURE_CLOUD" in raised.value.problem
+
+
+def test_an_unknown_cloud_is_refused() -> None:
+    with pytest.raises(SettingsError) as raised:
+        AppSettings.from_environ({**BASE, "AZURE_CLOUD": "AzureGermanCloud"})
+    assert raised.value.setting == "AZURE_CLOUD"
+    assert "AzureChinaCloud" in raised.value.problem

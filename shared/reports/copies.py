@@ -1,0 +1,62 @@
+"""The app's own copy of every report, in AzureWebJobsStorage (`{MONITOR_REPORTS_CONTAINER}/{hub}/{jobId}.json`).
+
+The report beside a job's output is written with the job's SAS or where the operator allowed the app's
+identity; the SAS expires and the container is someone else's. The copy is what the app serves (issue: the
+report route and the status page): written by the poller in the same step as the report itself, read back
+bounded, never from a URL a caller supplies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from azure.storage.blob import ContainerClient
+
+MAX_COPY_BYTES = 8 << 20
+
+
+def copy_blob_name(hub: str, job_id: str) -> str:
+    return f"{hub.lower()}/{job_id}.json"
+
+
+class ReportCopies:
+    """Reads and writes the copies in one container (a client the caller built for it)."""
+
+    def __init__(self, container: ContainerClient) -> None:
+        self._container = container
+
+    def put(self, hub: str, job_id: str, document: Mapping[str, Any], **options: Any) -> None:
+        """Store (or replace: the same report is written again after a retry) the copy; creates the container
+        on first use (deleted or not made by the template)."""
+        from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+        from azure.storage.blob import ContentSettings
+
+        data = json.dumps(document, separators=(",", ":")).encode()
+        settings = ContentSettings(content_type="application/json")
+        try:
+            self._container.upload_blob(copy_blob_name(hub, job_id), data, overwrite=True, content_settings=settings,
+                                        **options)
+        except ResourceNotFoundError:
+            with contextlib.suppress(ResourceExistsError):
+                self._container.create_container(**options)
+            self._container.upload_blob(copy_blob_name(hub, job_id), data, overwrite=True, content_settings=settings,
+                                        **options)
+
+    def get(self, hub: str, job_id: str, **options: Any) -> dict[str, Any] | None:
+        """The stored report, or None when the job has none."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            downloader = self._container.download_blob(copy_blob_name(hub, job_id), offset=0,
+                                                       length=MAX_COPY_BYTES + 1, **options)
+            data = downloader.readall()
+        except ResourceNotFoundError:
+            return None
+        if len(data) > MAX_COPY_BYTES:
+            return None
+        document = json.loads(data)
+        return document if isinstance(document, dict) else None
