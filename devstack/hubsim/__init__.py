@@ -28,6 +28,9 @@ Choices where the real service's behaviour is unknown (the harder case for the c
   azure-functions-host issue 1641. Codes: 400012 invalid device format, 400004 invalid argument (unknown
   importMode), 404001 device not found, 409001 device already exists, 412002 ETag mismatch (the code the
   evidence gives for import lines; the C# SDK's ErrorCode.cs names 412001 PreconditionFailed).
+- An import with nothing rejected writes an empty importErrors.log (the clone-hub guide: "an empty log means
+  no errors"; medium confidence that the file exists rather than being absent). PUT /devstack/import-errors
+  {"empty_log": false} plays the other reading: no log at all.
 - An import with `outputBlobName` writes its errors there instead of importErrors.log (the management API
   documents it as "the blob name to use for storing the status of the import job"; data plane
   unconfirmed).

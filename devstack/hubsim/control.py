@@ -109,11 +109,15 @@ class HubControl:
         self._call("PUT", "cancel-status", {"status": status})
 
     def set_import_errors(
-        self, *, rejected_lines_end: RejectedLinesEnd | None = None, device_id_field: bool | None = None
+        self, *, rejected_lines_end: RejectedLinesEnd | None = None, device_id_field: bool | None = None,
+        empty_log: bool | None = None,
     ) -> dict[str, Any]:
-        """How an import with rejected lines ends (default completed) and whether its importErrors.log lines
-        carry `deviceId` (default not); a reset restores the defaults."""
+        """How an import with rejected lines ends (default completed), whether its importErrors.log lines
+        carry `deviceId` (default not), and whether an import with none rejected writes an empty log (default
+        it does); a reset restores the defaults."""
         values: dict[str, Any] = {}
+        if empty_log is not None:
+            values["empty_log"] = empty_log
         if rejected_lines_end is not None:
             values["rejected_lines_end"] = RejectedLinesEnd(rejected_lines_end).value
         if device_id_field is not None:

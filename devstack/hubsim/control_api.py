@@ -14,7 +14,8 @@ Routes (JSON in, JSON out; errors are 400/404/405 `{"error": "..."}`):
     PUT    /devstack/local-auth     {"disabled": bool}           true: SAS refused (Entra only)
     GET|PUT /devstack/timing        {"enqueued_ms","running_ms","progress_steps","retention_seconds"}
     PUT    /devstack/cancel-status  {"status": 200 | 204}        how DELETE /jobs/{id} answers
-    GET|PUT /devstack/import-errors {"rejected_lines_end": "completed" | "failed", "device_id_field": bool}
+    GET|PUT /devstack/import-errors {"rejected_lines_end": "completed" | "failed", "device_id_field": bool,
+                                     "empty_log": bool}
                                     how an import with rejected lines ends, and whether its log lines carry
                                     `deviceId` (default: completed, no deviceId)
     POST   /devstack/jobs           [JobProperties, ...] inserted as is (no lifecycle) -> {"jobIds": [...]}
@@ -133,7 +134,11 @@ def _import_errors(controller: HubController, payload: Any) -> dict[str, Any]:
     device_id_field = data.get("device_id_field", current.device_id_field)
     if not isinstance(device_id_field, bool):
         raise ControlError(HTTPStatus.BAD_REQUEST, "device_id_field must be true or false")
-    controller.state.jobs.import_errors = ImportErrorsBehaviour(rejected_lines_end=end, device_id_field=device_id_field)
+    empty_log = data.get("empty_log", current.empty_log)
+    if not isinstance(empty_log, bool):
+        raise ControlError(HTTPStatus.BAD_REQUEST, "empty_log must be true or false")
+    controller.state.jobs.import_errors = ImportErrorsBehaviour(rejected_lines_end=end, device_id_field=device_id_field,
+                                                                empty_log=empty_log)
     return controller.state.jobs.import_errors.to_json()
 
 

@@ -46,9 +46,11 @@ class ImportErrorsBehaviour:
 
     rejected_lines_end: RejectedLinesEnd = RejectedLinesEnd.COMPLETED
     device_id_field: bool = False
+    empty_log: bool = True  # an import with nothing rejected still writes its (empty) log
 
     def to_json(self) -> dict[str, Any]:
-        return {"rejected_lines_end": self.rejected_lines_end.value, "device_id_field": self.device_id_field}
+        return {"rejected_lines_end": self.rejected_lines_end.value, "device_id_field": self.device_id_field,
+                "empty_log": self.empty_log}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -306,9 +308,11 @@ class JobStore:
         input_uri = str(props["inputBlobContainerUri"])
         text = self._blobs.read(input_uri, auth, props.get("inputBlobName") or DEFAULT_DEVICES_BLOB)
         result = self._registry.import_text(text)
-        if not result.errors:
-            return None
         behaviour = self.import_errors
+        if not result.errors:
+            if behaviour.empty_log:  # "an empty log means no errors" (the clone-hub guide)
+                self._blobs.write(output, auth, props.get("outputBlobName") or IMPORT_ERRORS_BLOB, "")
+            return None
         log = "".join(f"{error.to_json(with_device_id=behaviour.device_id_field)}\n" for error in result.errors)
         # An import names the blob for its errors with outputBlobName, as the management API documents.
         self._blobs.write(output, auth, props.get("outputBlobName") or IMPORT_ERRORS_BLOB, log)

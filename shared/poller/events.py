@@ -15,6 +15,7 @@ class PollerEvent(str, Enum):
     BACKFILLED = "poller.backfilled"
     WRITE_FAILED = "poller.write_failed"
     SAS_REFUSED = "poller.sas_refused"
+    INPUT_NOT_COUNTED = "poller.input_not_counted"
     HUB_ANOMALY = "poller.hub_anomaly"
     STATE_RECOVERED = "poller.state_recovered"
     HUB_FAILED = "poller.hub_failed"

@@ -3,7 +3,8 @@
 The job is written by whoever may create jobs on a hub, so every URI in it is untrusted. The rules:
 - A container URI passes the one target parser (shared/http/targets.py) or the job is skipped.
 - Its host must be on MONITOR_STORAGE_HOST_ALLOWLIST or in an account of MONITOR_IDENTITY_CONTAINERS.
-- The job's own SAS is used for the job's own output container, and for nothing else.
+- The job's own SAS is used for the job's own output container, and for nothing else (an import's input SAS
+  only to read its input container, to count the input's lines).
 - The app's managed identity is used only for containers the operator listed in MONITOR_IDENTITY_CONTAINERS
   (a container, or `*` for every container of an account), over https, never for a reserved container
   (the Functions host's, deployment packages, the app's own state). A refused SAS never widens that: the
@@ -16,6 +17,7 @@ The clients that write are in shared/poller/storage.py.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -56,6 +58,9 @@ class JobTargets:
     monitor: Access
     output: Access | None
     fallback: JobTargets | None = None
+    # An import's input container, read only to count its lines for the report's title; None when no allowed
+    # credential can read it (the title then gives the rejected lines alone).
+    input: Access | None = None
 
     @property
     def uses_sas(self) -> bool:
@@ -65,8 +70,39 @@ class JobTargets:
         return self.fallback
 
 
+def input_access(job: Mapping[str, Any], settings: PollerSettings) -> Access | None:
+    """An import's input container, under the same rules as its output: an allowed host, never a reserved
+    container, the job's own SAS (for that container only) or the identity where the operator listed it.
+    Never raises: a job whose input cannot be read is still monitored."""
+    if str(job.get("type", "")).lower() != "import":
+        return None
+    try:
+        target = parse_container_uri(job.get("inputBlobContainerUri"), what="inputBlobContainerUri")
+    except TargetRejected:
+        return None
+    if not settings.host_allowed(target.endpoint) or reserved_container(target.container, own=settings.own_containers):
+        return None
+    identity_based = str(job.get("storageAuthenticationType", "")).lower() == (
+        StorageAuthenticationType.IDENTITY_BASED.value.lower()
+    )
+    if target.sas is not None and not identity_based:
+        return Access(target=target, credential=Credential.SAS)
+    plain = target.without_sas()
+    return Access(target=plain, credential=Credential.IDENTITY) if settings.identity_allows(plain) else None
+
+
 def job_targets(job: Mapping[str, Any], settings: PollerSettings) -> JobTargets:
-    """Where this job's monitor files go and where its output is read; raises TargetRejected."""
+    """Where this job's monitor files go, where its output is read and (an import) its input counted; raises
+    TargetRejected."""
+    targets = _output_targets(job, settings)
+    source = input_access(job, settings)
+    if source is None:
+        return targets
+    fallback = dataclasses.replace(targets.fallback, input=source) if targets.fallback is not None else None
+    return dataclasses.replace(targets, input=source, fallback=fallback)
+
+
+def _output_targets(job: Mapping[str, Any], settings: PollerSettings) -> JobTargets:
     output = parse_container_uri(job.get("outputBlobContainerUri"), what="outputBlobContainerUri")
     if not settings.host_allowed(output.endpoint):
         raise TargetRejected(f"storage host {output.endpoint.host} is not on the allowlist")

@@ -13,7 +13,7 @@ import datetime
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from shared.clock import Deadline, parse_utc, utc_iso
@@ -44,7 +44,14 @@ from shared.poller.storage import (
 )
 from shared.poller.targets import JobTargets
 from shared.reports.copies import ReportCopies
-from shared.reports.import_errors import ImportErrorSummary, import_log_blob, log_not_this_jobs, summarize_chunks
+from shared.reports.import_errors import (
+    ImportErrorSummary,
+    count_lines,
+    import_input_blob_name,
+    import_log_blob,
+    log_not_this_jobs,
+    summarize_chunks,
+)
 from shared.reports.markdown import render_markdown
 from shared.reports.report import ReportKind, TimelineEntry, build_report, report_kind
 
@@ -63,7 +70,12 @@ MARKDOWN_CONTENT = "text/markdown; charset=utf-8"
 # importErrors.log: read at most this much (a longer log is summarised from its head, with a note), within
 # this share of what is left of the tick's budget.
 MAX_IMPORT_LOG_BYTES = 64 << 20
+# Storage refuses a ranged read of an empty blob (416): for the errors log, that is an empty log.
+EMPTY_BLOB_RANGE_CODE = "InvalidRange"
 IMPORT_LOG_SHARE = 0.5
+# An import's input is counted only up to this size, within this share of what is left of the budget.
+MAX_INPUT_COUNT_BYTES = 64 << 20
+INPUT_COUNT_SHARE = 0.25
 
 
 class JobWriter:
@@ -269,9 +281,10 @@ class JobWriter:
             note = "; ".join(n for n in (import_log_blob(job).note, note) if n) or None
         prefix = record.prefix or self._prefix
         json_name, md_name = report_blob_names(prefix, record.job_id, kind)
+        input_lines = self._input_lines(job, targets, deadline) if summary is not None else None
         report = build_report(
             job, hub=hub, timeline=self._timeline(container, prefix, record, deadline), kind=kind,
-            import_errors=summary, import_errors_note=note, generated_at=self._clock(),
+            import_errors=summary, import_errors_note=note, generated_at=self._clock(), input_lines=input_lines,
         )
         document: dict[str, Any] = report.to_json()
         check_deadline(deadline)
@@ -365,6 +378,28 @@ class JobWriter:
                         latest_rev=latest_rev,
                         pairs=frozenset((s, None if p == NO_PROGRESS else int(p)) for _q, s, p, _n in numbered))
 
+    def _input_lines(self, job: Mapping[str, Any], targets: JobTargets, deadline: Deadline) -> int | None:
+        """How many lines the import's input has ("3 of 10,000 lines rejected"), or None when it cannot be
+        known cheaply: no readable input, larger than MAX_INPUT_COUNT_BYTES, out of its share of the budget, or
+        any storage error (the title then gives the rejected lines alone; the report never waits on this)."""
+        name = import_input_blob_name(job)
+        if targets.input is None or name is None:
+            return None
+        count_deadline = Deadline(deadline.remaining() * INPUT_COUNT_SHARE)
+        try:
+            blob = self._blobs.container(targets.input).get_blob_client(name)
+            check_deadline(count_deadline)
+            if blob_size(blob.get_blob_properties(**call_options(count_deadline))) > MAX_INPUT_COUNT_BYTES:
+                return None
+            check_deadline(count_deadline)
+            chunks = blob.download_blob(**call_options(count_deadline)).chunks()
+            return count_lines(_within(count_deadline, chunks))
+        except Exception as exc:
+            # Never the reason a report is late: logged, and the title goes without the total.
+            log_event(logger, PollerEvent.INPUT_NOT_COUNTED, jobId=str(job.get("jobId")), blob=name,
+                      error=type(exc).__name__, message=storage_error_text(exc))
+            return None
+
     def _import_summary(
         self, record: JobRecord, job: Mapping[str, Any], targets: JobTargets, deadline: Deadline
     ) -> tuple[ImportErrorSummary | None, str | None, bool]:
@@ -399,6 +434,8 @@ class JobWriter:
                 f"the summary covers its first {aborted.summary.bytes_read} bytes"
             ), False
         except Exception as exc:
+            if storage_error_code(exc) == EMPTY_BLOB_RANGE_CODE:
+                return summarize_chunks([]), None, False  # an empty log (a range read of 0 bytes is refused)
             if not_found(exc):
                 return None, None, False  # no log: nothing was rejected (a failed job's report says it has none)
             if sas_refused(exc) and not targets.output.uses_identity:
@@ -431,6 +468,13 @@ def _int(value: object) -> int:
         return int(str(value))
     except ValueError:
         return 0
+
+
+def _within(deadline: Deadline, chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The chunks, until the deadline passes (then TickBudgetExhausted)."""
+    for chunk in chunks:
+        check_deadline(deadline)
+        yield chunk
 
 
 def _json_bytes(document: Mapping[str, Any]) -> bytes:

@@ -42,6 +42,7 @@ MAX_ECHO_OBJECTS = 4  # `{` positions tried as the start of the echoed line, bef
 
 # Blob names: IoT Hub writes the errors of an import to outputBlobName when the job sets one.
 IMPORT_ERRORS_BLOB = "importErrors.log"
+IMPORT_INPUT_BLOB = "devices.txt"  # an import's input when it names no inputBlobName
 MAX_BLOB_NAME_CHARS = 1024
 
 
@@ -244,6 +245,15 @@ def import_log_blob(job: Mapping[str, Any]) -> ImportLogBlob:
         name=IMPORT_ERRORS_BLOB,
         note=f"the job's outputBlobName ({shown!r}) is not a usable blob name; {IMPORT_ERRORS_BLOB} was read instead",
     )
+
+
+def import_input_blob_name(job: Mapping[str, Any]) -> str | None:
+    """The blob an import reads its devices from: inputBlobName when usable, devices.txt when unset, None when
+    the job names one that cannot be used (then its lines are not counted)."""
+    value = job.get("inputBlobName")
+    if value is None or value == "":
+        return IMPORT_INPUT_BLOB
+    return value if isinstance(value, str) and _usable_blob_name(value) else None
 
 
 def import_log_blob_name(job: Mapping[str, Any]) -> str:

@@ -126,7 +126,7 @@ def test_import_whose_every_line_is_rejected_still_completes(
 def test_switch_adds_device_id_to_the_log_lines(hubsim_clean: HubSimulator, azurite: AzuriteInfo) -> None:
     control = hubsim_clean.control("devhub")
     assert control.set_import_errors(device_id_field=True) == {"rejected_lines_end": "completed",
-                                                               "device_id_field": True}
+                                                               "device_id_field": True, "empty_log": True}
     job, out_container = _import(hubsim_clean, azurite, IMPORT_LINES)
     assert job["status"] == "completed"
     errors = _log(azurite, out_container)
@@ -149,13 +149,13 @@ def test_switch_ends_an_import_with_rejected_lines_failed(hubsim_clean: HubSimul
 def test_switches_are_validated_and_reset(hubsim_clean: HubSimulator) -> None:
     control = hubsim_clean.control("devhub")
     url = f"{hubsim_clean.hub_url('devhub')}/devstack/import-errors"
-    bad_bodies: list[object] = [{"rejected_lines_end": "cancelled"}, {"device_id_field": "yes"}, []]
+    bad_bodies: list[object] = [{"rejected_lines_end": "cancelled"}, {"device_id_field": "yes"}, {"empty_log": 1}, []]
     for bad in bad_bodies:
         assert requests.put(url, json=bad, timeout=5).status_code == 400
-    control.set_import_errors(rejected_lines_end=RejectedLinesEnd.FAILED, device_id_field=True)
-    assert control.import_errors() == {"rejected_lines_end": "failed", "device_id_field": True}
+    control.set_import_errors(rejected_lines_end=RejectedLinesEnd.FAILED, device_id_field=True, empty_log=False)
+    assert control.import_errors() == {"rejected_lines_end": "failed", "device_id_field": True, "empty_log": False}
     control.reset()
-    assert control.import_errors() == {"rejected_lines_end": "completed", "device_id_field": False}
+    assert control.import_errors() == {"rejected_lines_end": "completed", "device_id_field": False, "empty_log": True}
 
 
 def test_import_writes_its_errors_to_output_blob_name(hubsim_clean: HubSimulator, azurite: AzuriteInfo) -> None:
@@ -182,7 +182,7 @@ def test_input_blob_that_is_not_utf8_fails_the_import(hubsim_clean: HubSimulator
 def test_import_of_good_lines_completes_with_custom_blob(hubsim_clean: HubSimulator, azurite: AzuriteInfo) -> None:
     url = hubsim_clean.hub_url("devhub")
     in_container, input_uri = container_sas(azurite, read_only=True)
-    _, output = container_sas(azurite)
+    out_container, output = container_sas(azurite)
     write_blob(azurite, in_container, "in.txt", json.dumps({"id": "fresh", "importMode": "createOrUpdate"}))
     body = {
         "type": "import",
@@ -193,6 +193,7 @@ def test_import_of_good_lines_completes_with_custom_blob(hubsim_clean: HubSimula
     job = wait_terminal(url, _create(url, body))
     assert job["status"] == "completed", job
     assert "fresh" in {d["id"] for d in hubsim_clean.control("devhub").registry()}
+    assert read_blob(azurite, out_container, "importErrors.log") == ""  # nothing rejected: an empty log
 
 
 def test_identity_based_export_against_oauth_azurite(hubsim_clean: HubSimulator, azurite_oauth: AzuriteInfo) -> None:

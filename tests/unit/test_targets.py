@@ -93,6 +93,31 @@ def test_a_job_sas_opens_only_its_own_container() -> None:
     planted_secrets.assert_absent(repr(targets) + targets.monitor.describe(), "the targets' repr")
 
 
+def test_an_imports_input_is_read_only_under_the_outputs_rules() -> None:
+    """The input is counted for the report's title: its own SAS for its own container, the identity only where
+    listed, never an off-list host or a reserved container; an export or a bad URI has none (never a skip)."""
+    settings = poller_settings(MONITOR_IDENTITY_CONTAINERS=f"{ACCOUNT}/listed")
+    out = f"{ACCOUNT}/out?{SAS}"
+
+    def source(input_uri: object, **extra: str) -> tuple[Credential, str] | None:
+        job = {"type": "import", "outputBlobContainerUri": out, "inputBlobContainerUri": input_uri, **extra}
+        access = job_targets(job, settings).input
+        return None if access is None else (access.credential, access.target.url)
+
+    assert source(f"{ACCOUNT}/input?{SAS}") == (Credential.SAS, f"{ACCOUNT}/input")
+    assert source(f"{ACCOUNT}/input") is None  # no SAS, not listed
+    assert source(f"{ACCOUNT}/listed") == (Credential.IDENTITY, f"{ACCOUNT}/listed")
+    identity_based = {"storageAuthenticationType": "identityBased", "outputBlobContainerUri": f"{ACCOUNT}/listed"}
+    assert source(f"{ACCOUNT}/listed?{SAS}", **identity_based) == (Credential.IDENTITY, f"{ACCOUNT}/listed")
+    assert source(f"{ACCOUNT}/input?{SAS}", **identity_based) is None  # the hub's identity reads it, not a SAS
+    assert source(f"https://evil.example.com/input?{SAS}") is None  # off the allowlist: never contacted
+    assert source(f"{ACCOUNT}/jobmonitor-state?{SAS}") is None  # the app's own
+    assert source("https://user@acct.blob.core.windows.net/input") is None
+    assert source(None) is None
+    export = {"type": "export", "outputBlobContainerUri": out, "inputBlobContainerUri": f"{ACCOUNT}/input?{SAS}"}
+    assert job_targets(export, settings).input is None
+
+
 def test_the_identity_writes_only_where_the_operator_listed() -> None:
     listed = poller_settings(MONITOR_IDENTITY_CONTAINERS=f"{ACCOUNT}/out,https://other.blob.core.windows.net/*")
     unlisted = poller_settings()
