@@ -46,12 +46,14 @@ DOCUMENTED_REFUSALS = frozenset({429, 503})
 SERVED = frozenset({200, 304})
 
 
-def seed_jobs() -> list[dict[str, object]]:
+def seed_jobs(active: tuple[str, ...] = ACTIVE_JOBS, terminal: tuple[str, ...] = TERMINAL_JOBS
+              ) -> list[dict[str, object]]:
+    """Running exports and finished imports (`{name}-{done|failed|cancelled}-{n}` says how each ended)."""
     jobs: list[dict[str, object]] = [
         {"jobId": job_id, "type": "export", "status": "running", "progress": 30, "outputBlobContainerUri": SAS_URI}
-        for job_id in ACTIVE_JOBS
+        for job_id in active
     ]
-    for job_id in TERMINAL_JOBS:
+    for job_id in terminal:
         status = job_id.split("-")[1].replace("done", "completed")
         jobs.append({"jobId": job_id, "type": "import", "status": status, "progress": 100,
                      "inputBlobContainerUri": SAS_URI, "outputBlobContainerUri": SAS_URI})

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import requests
 
-from bench.bench_load import SAS_URI, run_load
+from bench.bench_load import SAS_URI, run_load, seed_jobs
 from bench.common import simulator_process, verdict
 from devstack import processes
 from devstack.azurite import start_azurite
@@ -85,18 +85,6 @@ class Row:
     @property
     def other_statuses(self) -> int:
         return sum(n for status, n in self.statuses.items() if status not in (200, 304))
-
-
-def seed_jobs() -> list[dict[str, object]]:
-    jobs: list[dict[str, object]] = [
-        {"jobId": job_id, "type": "export", "status": "running", "progress": 30, "outputBlobContainerUri": SAS_URI}
-        for job_id in ACTIVE
-    ]
-    for job_id in FINISHED:
-        status = job_id.split("-")[1].replace("done", "completed")
-        jobs.append({"jobId": job_id, "type": "import", "status": status, "progress": 100,
-                     "inputBlobContainerUri": SAS_URI, "outputBlobContainerUri": SAS_URI})
-    return jobs
 
 
 def _ready(url: str, deadline: float) -> None:
@@ -201,7 +189,7 @@ def main(argv: list[str] | None = None) -> None:
                                                  log_path=Path(tmp) / "azurite.log")
         try:
             control = HubControl(urls["devhub"])
-            control.seed_jobs(seed_jobs())
+            control.seed_jobs(seed_jobs(ACTIVE, FINISHED))
             base = {
                 "IOTHUB_HUBS": "devhub", "IOTHUB_ENDPOINTS": f"devhub={urls['devhub']}",
                 "IOTHUB_AUTH": "sharedAccessPolicy", "IOTHUB_CONNECTION_STRINGS": hub_connection_string("devhub"),
