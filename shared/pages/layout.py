@@ -42,7 +42,9 @@ caption{text-align:left;font-weight:600;padding:.5rem .6rem;caption-side:top}
 th,td{padding:.45rem .6rem;border-top:1px solid var(--line);text-align:left;vertical-align:top}
 thead th{background:var(--head);white-space:nowrap}
 th[scope=row]{white-space:nowrap;width:1%;background:var(--head)}
-td.id,td.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.85rem;word-break:break-all}
+td.id,td.mono,td.code,td.jobid{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.85rem}
+td.id,td.mono{word-break:break-all}
+td.code,td.jobid,td.when{white-space:nowrap}
 .status{font-weight:600;white-space:nowrap}
 .s-completed{color:var(--ok)}.s-failed,.s-cancelled{color:var(--bad)}.s-running{color:var(--run)}
 .s-enqueued,.s-queued,.s-scheduled,.s-unknown{color:var(--muted)}

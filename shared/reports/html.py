@@ -115,7 +115,7 @@ def _import_errors(report: Mapping[str, Any]) -> list[str]:
         for row in rows:
             if isinstance(row, Mapping):
                 out.append(
-                    f'<tr><td class="mono">{text(row.get("code"))}</td><td>{text(row.get("name"))}</td>'
+                    f'<tr><td class="code">{text(row.get("code"))}</td><td>{text(row.get("name"))}</td>'
                     f"<td>{_number(row.get('lines'))}</td><td>{text(row.get('meaning'))}</td>"
                     f"<td>{text(row.get('whatToDo'))}</td></tr>"
                 )
@@ -131,7 +131,7 @@ def _import_errors(report: Mapping[str, Any]) -> list[str]:
         for entry in shown:
             out.append(
                 f"<tr><td>{text(entry.get('line'))}</td><td class=\"id\">{text(entry.get('deviceId'))}</td>"
-                f'<td class="mono">{text(entry.get("errorCode"))}</td>'
+                f'<td class="code">{text(entry.get("errorCode"))}</td>'
                 f"<td>{text(entry.get('errorStatus') or entry.get('note'))}</td></tr>"
             )
         out.append("</tbody></table></div>")

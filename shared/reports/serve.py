@@ -12,11 +12,13 @@ Kept free of azure.functions; get_report/__init__.py only translates the request
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import logging
 import os
 import threading
 import time
+import urllib.parse
 from collections import OrderedDict
 from collections.abc import Mapping
 from enum import Enum
@@ -153,7 +155,10 @@ class ReportHandler:
 
     def _ok(self, request: ProxyRequest, report: Mapping[str, Any], wanted: ReportFormat) -> ProxyResponse:
         if wanted is ReportFormat.HTML:
-            body, headers = render_html(report, status_page=STATUS_PAGE_LINK), security_headers()
+            # A key that came in the URL goes on into the link back, as the status page's links carry it here.
+            key = request.params.get("code")
+            back = STATUS_PAGE_LINK + (f"?{urllib.parse.urlencode({'code': key})}" if key else "")
+            body, headers = render_html(report, status_page=html.escape(back, quote=True)), security_headers()
         elif wanted is ReportFormat.MARKDOWN:
             body = render_markdown(report).encode()
             headers = {"Content-Type": MARKDOWN_CONTENT_TYPE, "Cache-Control": "no-store",

@@ -8,6 +8,7 @@ The page refreshes itself with a meta refresh (no script: the Content-Security-P
 
 from __future__ import annotations
 
+import datetime
 import html
 
 from shared.clock import utc_iso
@@ -74,6 +75,11 @@ def _section(section: HubSection, days: str) -> list[str]:
     return out
 
 
+def _when(moment: datetime.datetime | None, raw: object) -> str:
+    # A time the hub wrote in its own format reads shorter; anything else is shown as it came, escaped.
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment is not None else plain(raw)
+
+
 def _row(row: JobRow) -> str:
     job_id = plain(row.job_id)
     status = row.status.value
@@ -102,8 +108,9 @@ def _row(row: JobRow) -> str:
     else:
         report = '<span class="muted">-</span>'
     return (
-        f'<tr><td class="id">{job_id}</td><td class="hide-narrow">{plain(row.type)}</td>'
+        f'<tr><td class="jobid">{job_id}</td><td class="hide-narrow">{plain(row.type)}</td>'
         f'<td><span class="status {css}">{status}</span>{reason}</td><td>{progress}</td>'
-        f"<td>{plain(row.start_text)}</td><td class=\"hide-narrow\">{plain(row.end_text)}</td>"
+        f'<td class="when">{_when(row.started, row.start_text)}</td>'
+        f'<td class="when hide-narrow">{_when(row.ended, row.end_text)}</td>'
         f"<td>{plain(format_duration(row.duration_seconds))}</td><td>{stall}</td><td>{report}</td></tr>"
     )
