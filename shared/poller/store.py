@@ -68,10 +68,11 @@ class StateStore:
             # The fresh state replaces the unreadable one conditionally on its ETag (the next save).
             return Loaded(state=HubState(hub=hub, created_at=utc_iso(now)), etag=etag, moved_aside=aside)
 
-    def peek(self, hub: str, **options: Any) -> HubState | None:
-        """The hub's state as stored, for reading only (the status page): None when there is none yet. Never
-        moves, rebuilds or writes anything; raises StateUnreadable (also for a blob over MAX_PEEK_BYTES) or
-        StateTooNew."""
+    def peek_records(self, hub: str, **options: Any) -> dict[str, dict[str, Any]] | None:
+        """The hub's job records as stored (their JSON form, state.py's JobRecord.to_json), for reading only (the
+        status page): None when there is no state yet. Never moves, rebuilds or writes anything, and builds no
+        JobRecord (a hub of 500 jobs is read on every page). Raises StateUnreadable (also for a blob over
+        MAX_PEEK_BYTES) or StateTooNew."""
         from azure.core.exceptions import ResourceNotFoundError
 
         try:
@@ -81,7 +82,7 @@ class StateStore:
             return None
         if len(data) > MAX_PEEK_BYTES:
             raise StateUnreadable("the state blob is larger than the status page reads")
-        return HubState.from_bytes(data)
+        return HubState.records_of(data)
 
     def save(self, state: HubState, etag: str | None, **options: Any) -> str:
         """Write the state if nobody changed it since `etag` (None: only if it does not exist yet). A missing

@@ -32,7 +32,7 @@ from shared.errors import SettingsError, StateTooNew, StateUnreadable
 from shared.jobs import JobStatus, job_progress
 from shared.logs import log_event
 from shared.pages.layout import security_headers
-from shared.poller.state import HubState, ReportState
+from shared.poller.state import ReportState
 from shared.proxy.answers import ProxyRequest, ProxyResponse
 from shared.proxy.common import ApiFailure, check_method, configuration_error, failure_response
 from shared.proxy.prepared import Source
@@ -53,11 +53,17 @@ REFRESH_SECONDS = 30
 STATE_OPTIONS: dict[str, Any] = {"connection_timeout": 2, "read_timeout": 5, "retry_total": 1}
 
 
+Records = dict[str, dict[str, Any]]  # the poller's job records by id, as stored
+
+
 class ReportLink(str, Enum):
     WRITTEN = "written"  # the poller wrote a report (and its copy): linked
     PENDING = "pending"  # the poller will write one
     NONE = "none"  # none needed (or none yet: still running)
     UNKNOWN = "unknown"  # the poller's state could not be read: failed and cancelled jobs are linked anyway
+
+
+_REPORT_LINKS = {ReportState.WRITTEN.value: ReportLink.WRITTEN, ReportState.PENDING.value: ReportLink.PENDING}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -150,11 +156,11 @@ class StatusPage:
         except ApiFailure as failure:
             return failure
 
-    def _state(self, hub: str) -> tuple[HubState | None, str | None]:
+    def _state(self, hub: str) -> tuple[Records | None, str | None]:
         if self._states is None:
             return None, None
         try:
-            state = self._states.peek(hub, **STATE_OPTIONS)
+            state = self._states.peek_records(hub, **STATE_OPTIONS)
         except (StateUnreadable, StateTooNew) as error:
             return None, f"the poller's state could not be read ({type(error).__name__}): no stall flags"
         except Exception as error:  # storage refused or failed: the jobs are still worth showing
@@ -168,29 +174,29 @@ class StatusPage:
         return state, None
 
 
-def _section(hub: str, listed: HubJobs | ApiFailure, state: tuple[HubState | None, str | None], *,
+def _section(hub: str, listed: HubJobs | ApiFailure, state: tuple[Records | None, str | None], *,
              since: datetime.datetime, key: str | None) -> HubSection:
     if isinstance(listed, ApiFailure):
         return HubSection(hub=hub, error=f"{listed.code.value}: {listed.message}")
-    hub_state, state_note = state
-    records = hub_state.jobs if hub_state is not None else {}
+    hub_records, state_note = state
+    records = hub_records or {}
     in_window = [item for item in listed.view.jobs if item.started is None or item.started >= since]
-    rows = [_row(item, records.get(str(item.job.get("jobId"))), hub_state is not None, hub, key)
+    rows = [_row(item, records.get(str(item.job.get("jobId"))), hub_records is not None, hub, key)
             for item in in_window[:MAX_ROWS_PER_HUB]]
     age = max(0, int(listed.prepared.age(time.time()))) if listed.prepared.source is Source.STALE else None
     return HubSection(hub=hub, rows=rows, older_hidden=max(0, len(in_window) - MAX_ROWS_PER_HUB),
                       state_note=state_note, age_seconds=age)
 
 
-def _row(item: ListedJob, record: Any, have_state: bool, hub: str, key: str | None) -> JobRow:
+def _row(item: ListedJob, record: Mapping[str, Any] | None, have_state: bool, hub: str, key: str | None) -> JobRow:
     job: Mapping[str, Any] = item.job
     job_id = str(job.get("jobId"))
     status = item.status
-    if record is not None:
-        report = {ReportState.WRITTEN: ReportLink.WRITTEN, ReportState.PENDING: ReportLink.PENDING}.get(
-            record.report, ReportLink.NONE)
-        stalled: bool | None = bool(record.stalled) and not status.is_terminal
-        stalled_since = record.stalled_since if stalled else None
+    if record is not None:  # the record's stored form (JobRecord.to_json): defaults are left out
+        report = _REPORT_LINKS.get(str(record.get("report", ReportState.NONE.value)), ReportLink.NONE)
+        stalled: bool | None = record.get("stalled") is True and not status.is_terminal
+        since = record.get("stalled_since")
+        stalled_since = since if stalled and isinstance(since, str) else None
     else:
         report = ReportLink.NONE if have_state else ReportLink.UNKNOWN
         stalled, stalled_since = None, None
