@@ -4,11 +4,13 @@ operator names, in the tenant the operator names (docs/jobs-api.md, "Signing in 
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.infra.bicep import Evaluator, body, parse
 
 
-def _sign_in() -> dict[str, object]:
-    resource = parse()["resources"]["signIn"]
+def _sign_in() -> dict[str, Any]:
+    resource: dict[str, Any] = parse()["resources"]["signIn"]
     assert resource["type"] == "Microsoft.Web/sites/config"
     return resource
 
@@ -18,10 +20,10 @@ def test_sign_in_is_off_unless_the_parameter_turns_it_on() -> None:
     assert params["signInEnabled"]["type"] == "bool"
     assert params["signInEnabled"]["default"] is False
     resource = _sign_in()
-    assert resource["config"]["condition"] == "signInEnabled"  # type: ignore[index]
+    assert resource["config"]["condition"] == "signInEnabled"
     for enabled in (False, True):
         ev = Evaluator({"iotHubNames": ["x"], "signInEnabled": enabled, "signInClientId": "app-id"})
-        assert ev.possible(resource["config"]["condition"]) == [enabled]  # type: ignore[index]
+        assert ev.possible(resource["config"]["condition"]) == [enabled]
 
 
 def test_sign_in_configures_authsettings_v2_for_entra_with_the_operators_registration() -> None:
