@@ -55,5 +55,5 @@ def test_the_chart_draws_only_readable_points_and_at_most_its_limit() -> None:
 
 def test_escaping_removes_markup_and_invisible_characters() -> None:
     assert plain('<b onclick="x">\u202eevil') == "&lt;b onclick=&quot;x&quot;&gt; evil"
-    assert text("https://a/c?sv=1&sig=abc") == "https://a/c?sv=1&sig=REDACTED"
+    assert text("https://a/c?sv=1&sig=abc") == "https://a/c?sv=1&amp;sig=REDACTED"
     assert STYLE_HASH in CONTENT_SECURITY_POLICY and "'unsafe-inline'" not in CONTENT_SECURITY_POLICY
