@@ -693,6 +693,13 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
 // Entra ID sign-in in front of the app (App Service Authentication; Flex Consumption supports it). Unauthenticated
 // browsers are redirected to sign in, other callers get 401; the Functions host still checks function keys after it.
 resource signIn 'Microsoft.Web/sites/config@2024-04-01' = if (signInEnabled) {
+  // checkov:skip=CKV_AZURE_13:This resource is App Service Authentication itself (checkov reads every sites/config as a site)
+  // checkov:skip=CKV_AZURE_63:HTTP logging is the site's logs config, not authsettingsV2; the app logs to Application Insights
+  // checkov:skip=CKV_AZURE_65:Detailed error messages are the site's logs config, not authsettingsV2
+  // checkov:skip=CKV_AZURE_66:Failed request tracing is the site's logs config, not authsettingsV2
+  // checkov:skip=CKV_AZURE_222:Public network access is the site's setting (skipped there with its reason); sign-in narrows who gets through it
+  // checkov:skip=CKV_AZURE_80:A Python app: no .NET Framework version
+  // checkov:skip=CKV_AZURE_88:Azure Files is a site storage setting (Flex has none); not an authsettingsV2 property
   parent: functionApp
   name: 'authsettingsV2'
   properties: {
