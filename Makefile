@@ -7,7 +7,7 @@ NODE_STAMP := node_modules/.installed
 TOOLS := .venv-tools
 TOOLS_STAMP := $(TOOLS)/.installed
 
-.PHONY: setup run test check static unit fuzz soak bench mutate clean
+.PHONY: setup run test check static unit browser fuzz soak bench mutate clean
 
 # What running needs (the app's venv, Azurite); `make test` adds the static-analysis tools.
 setup: $(PY_STAMP) $(NODE_STAMP)
@@ -34,7 +34,19 @@ run: setup
 	$(PY) -m devstack.run
 
 # Static checks, then the whole suite (the stand-ins start themselves on free ports).
-test: setup $(TOOLS_STAMP) static unit
+test: setup $(TOOLS_STAMP) static browser unit
+
+# The browser tests (tests/browser) drive Debian's Chromium. Installed here where it can be (as root with apt, as CI
+# runs), never fatally: without it those tests are skipped, and pytest's summary says so in red.
+browser:
+	@if command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Debian's chromium for the browser tests..."; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 \
+	  || { DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null 2>&1 \
+	       && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1; } \
+	  || echo "chromium could not be installed: the browser tests will be skipped"; \
+	else echo "no chromium and not root (or no apt-get): the browser tests will be skipped"; fi
 
 static: setup $(TOOLS_STAMP)
 	$(PY) -m ruff check .

@@ -92,6 +92,8 @@ def main() -> int:
               "fails)...", flush=True)
         demo = create_demo_jobs(hub=DEFAULT_HUB_NAME, hub_url=hub_url, blob_connection_string=info.connection_string)
         _print_usage(demo.export_job_id, demo.import_job_id, demo.failed_import_job_id)
+        print(f"\nStatus page: http://127.0.0.1:{FUNCTIONS_HOST_PORT}/api/status?code={DEFAULT_FUNCTION_KEY}",
+              flush=True)
         while not stop.is_set():
             if any(child.poll() is not None for child in children):
                 print("a devstack process exited; see the logs above. Stopping.", file=sys.stderr)
@@ -117,6 +119,13 @@ rejected lines in importErrors.log), import {failed_id} (running, then failed: i
   curl -s -i {key} {api}/jobs/no-such-job          # 404 JobNotFound
   curl -s -i {key} '{api}/jobs/..%2Fjobs'          # 400 InvalidJobId
   curl -s -i {api}/jobs/{export_id}                # 401: no function key
+
+  # the status page, for people (open it in a browser; the report links open each report page):
+  http://127.0.0.1:{FUNCTIONS_HOST_PORT}/api/status?code={DEFAULT_FUNCTION_KEY}
+
+  # the hub's jobs, newest first, and a job's report (JSON; Markdown or HTML with an Accept header):
+  curl -s {key} '{api}/jobs?status=failed,completed&top=10'
+  curl -s {key} -H 'Accept: text/markdown' {api}/jobs/{import_id}/report
 
   # run the poller now (it also runs every 20 s here):
   curl -s -X POST -H 'x-functions-key: {DEFAULT_MASTER_KEY}' -H 'Content-Type: application/json' \\

@@ -127,6 +127,18 @@ param monitorBackfillHours int = 24
 @description('MONITOR_TICK_BUDGET_SECONDS: time budget of one tick; keep it under functionTimeout in host.json (5 min).')
 param monitorTickBudgetSeconds int = 240
 
+@description('STATUS_PAGE_DAYS: the status page shows each hub\'s jobs of the last this many days (0.01-30).')
+param statusPageDays string = '7'
+
+@description('Entra ID sign-in (App Service Authentication, "Easy Auth") in front of the whole app: browsers are sent to sign in, API callers need an Entra token for signInClientId. Function keys are still checked by the Functions host (docs/jobs-api.md, "Signing in instead of a key").')
+param signInEnabled bool = false
+
+@description('The client id of the Entra app registration that sign-in uses (required when signInEnabled).')
+param signInClientId string = ''
+
+@description('The Entra tenant users sign in to (default: this subscription\'s).')
+param signInTenantId string = subscription().tenantId
+
 @description('GET_JOB_CACHE_TTL_SECONDS: how long get_job reuses the answer for an active job (0-60 s).')
 param getJobCacheTtlSeconds string = '2'
 
@@ -388,6 +400,10 @@ var appReadSettings = [
   {
     name: 'MONITOR_TICK_BUDGET_SECONDS'
     value: string(monitorTickBudgetSeconds)
+  }
+  {
+    name: 'STATUS_PAGE_DAYS'
+    value: statusPageDays
   }
 ]
 
@@ -671,6 +687,53 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       }
     } : null
     siteConfig: isFlex ? flexSiteConfig : classicSiteConfig
+  }
+}
+
+// Entra ID sign-in in front of the app (App Service Authentication; Flex Consumption supports it). Unauthenticated
+// browsers are redirected to sign in, other callers get 401; the Functions host still checks function keys after it.
+resource signIn 'Microsoft.Web/sites/config@2024-04-01' = if (signInEnabled) {
+  // checkov:skip=CKV_AZURE_13:This resource is App Service Authentication itself (checkov reads every sites/config as a site)
+  // checkov:skip=CKV_AZURE_63:HTTP logging is the site's logs config, not authsettingsV2; the app logs to Application Insights
+  // checkov:skip=CKV_AZURE_65:Detailed error messages are the site's logs config, not authsettingsV2
+  // checkov:skip=CKV_AZURE_66:Failed request tracing is the site's logs config, not authsettingsV2
+  // checkov:skip=CKV_AZURE_222:Public network access is the site's setting (skipped there with its reason); sign-in narrows who gets through it
+  // checkov:skip=CKV_AZURE_80:A Python app: no .NET Framework version
+  // checkov:skip=CKV_AZURE_88:Azure Files is a site storage setting (Flex has none); not an authsettingsV2 property
+  parent: functionApp
+  name: 'authsettingsV2'
+  properties: {
+    platform: {
+      enabled: true
+    }
+    globalValidation: {
+      requireAuthentication: true
+      unauthenticatedClientAction: 'RedirectToLoginPage'
+      redirectToProvider: 'azureactivedirectory'
+    }
+    httpSettings: {
+      requireHttps: true
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: signInClientId
+          openIdIssuer: '${environment().authentication.loginEndpoint}${signInTenantId}/v2.0'
+        }
+        validation: {
+          allowedAudiences: [
+            'api://${signInClientId}'
+            signInClientId
+          ]
+        }
+      }
+    }
+    login: {
+      tokenStore: {
+        enabled: false
+      }
+    }
   }
 }
 

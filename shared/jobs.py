@@ -61,6 +61,15 @@ class JobType(str, Enum):
     IMPORT = "import"
 
 
+# Every `type` JobProperties may carry (official schema, api-version 2021-04-12): the list route's `type` filter
+# takes these and nothing else.
+JOB_PROPERTIES_TYPES = (
+    "unknown", "export", "import", "backup", "readDeviceProperties", "writeDeviceProperties",
+    "updateDeviceConfiguration", "rebootDevice", "factoryResetDevice", "firmwareUpdate", "scheduleDeviceMethod",
+    "scheduleUpdateTwin", "restoreFromBackup", "failoverDataCopy",
+)
+
+
 class StorageAuthenticationType(str, Enum):
     KEY_BASED = "keyBased"
     IDENTITY_BASED = "identityBased"

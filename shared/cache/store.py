@@ -32,6 +32,8 @@ CONNECT_TIMEOUT_SECONDS = 1.0
 READ_TIMEOUT_SECONDS = 2.0
 # An entry is a few KiB (a job's properties); anything much larger is not one of ours.
 MAX_BLOB_BYTES = 256 * 1024
+# A hub's job list (its 30 days, redacted): a few MiB for thousands of jobs.
+MAX_LIST_BLOB_BYTES = 16 << 20
 _CALL_OPTIONS: dict[str, Any] = {
     "connection_timeout": CONNECT_TIMEOUT_SECONDS, "read_timeout": READ_TIMEOUT_SECONDS, "retry_total": 0,
     # azure-core logs every request and answer at INFO, which Application Insights would ingest (and bill) for
@@ -73,7 +75,7 @@ class SharedStore:
         """False while the circuit is open and no probe is due: do not even try."""
         return self.health.worth_trying
 
-    def read(self, name: str) -> StoredBlob:
+    def read(self, name: str, *, max_bytes: int = MAX_BLOB_BYTES) -> StoredBlob:
         def call(container: ContainerClient) -> StoredBlob:
             from azure.core.exceptions import ResourceNotFoundError
 
@@ -82,7 +84,7 @@ class SharedStore:
             except ResourceNotFoundError:
                 return StoredBlob(None, None)
             etag = str(downloader.properties.etag)
-            if downloader.size > MAX_BLOB_BYTES:
+            if downloader.size > max_bytes:
                 return StoredBlob(b"", etag)
             return StoredBlob(downloader.readall(), etag)
 

@@ -97,11 +97,13 @@ class HubClient:
                          budget_wait=budget_wait_seconds)
 
     def list_jobs(
-        self, hub: HubSettings, *, api_version: str | None = None, deadline: Deadline | None = None
+        self, hub: HubSettings, *, api_version: str | None = None, deadline: Deadline | None = None,
+        budget_wait_seconds: float | None = None,
     ) -> HubResult[list[dict[str, Any]]]:
-        """Waits for the call budget as long as the deadline allows: the poller has time, callers do not."""
+        """`budget_wait_seconds` None waits for the call budget as long as the deadline allows (the poller has
+        time); the list route's callers do not, and pass what get_job passes."""
         result = self._get(hub, "/jobs", api_version=api_version, deadline=deadline, expect=list,
-                           max_bytes=MAX_LIST_BYTES, budget_wait=None)
+                           max_bytes=MAX_LIST_BYTES, budget_wait=budget_wait_seconds)
         if not all(isinstance(job, dict) for job in result.value):
             raise HubServiceError(
                 "the hub listed jobs that are not JSON objects", hub=hub.name, status_code=200,

@@ -149,6 +149,26 @@ class HubState:
             payload["confirmId"] = self.confirm_id
         return json.dumps(payload, separators=(",", ":")).encode()
 
+    @staticmethod
+    def records_of(data: bytes) -> dict[str, dict[str, Any]]:
+        """The job records of a stored state, as JSON objects (unknown fields kept); the version rule of
+        `from_bytes`. Raises StateUnreadable or StateTooNew."""
+        try:
+            payload = json.loads(data)
+            version = payload.get("version", 1) if isinstance(payload, dict) else None
+            if not isinstance(version, int):
+                raise ValueError("no version")
+            if version > STATE_VERSION:
+                raise StateTooNew(f"the state was written by a later version ({version} > {STATE_VERSION})")
+            jobs = payload.get("jobs", {})
+            if not isinstance(jobs, dict):
+                raise ValueError("no jobs")
+            return {str(k): v for k, v in jobs.items() if isinstance(v, dict)}
+        except StateTooNew:
+            raise
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise StateUnreadable(f"the state blob is not a state this app can read ({type(exc).__name__})") from None
+
     @classmethod
     def from_bytes(cls, data: bytes) -> HubState:
         """Raises StateUnreadable (not this app's JSON) or StateTooNew (a later version wrote it)."""

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from azure.storage.blob import ContainerClient
 
 SAVE_ATTEMPTS = 3
+# The status page reads a hub's state (a few hundred bytes a job); anything larger is not read.
+MAX_PEEK_BYTES = 32 << 20
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,6 +67,22 @@ class StateStore:
                 self._container.upload_blob(aside, data, overwrite=True, **options)
             # The fresh state replaces the unreadable one conditionally on its ETag (the next save).
             return Loaded(state=HubState(hub=hub, created_at=utc_iso(now)), etag=etag, moved_aside=aside)
+
+    def peek_records(self, hub: str, **options: Any) -> dict[str, dict[str, Any]] | None:
+        """The hub's job records as stored (their JSON form, state.py's JobRecord.to_json), for reading only (the
+        status page): None when there is no state yet. Never moves, rebuilds or writes anything, and builds no
+        JobRecord (a hub of 500 jobs is read on every page). Raises StateUnreadable (also for a blob over
+        MAX_PEEK_BYTES) or StateTooNew."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            data = self._container.download_blob(self.blob_name(hub), offset=0, length=MAX_PEEK_BYTES + 1,
+                                                 **options).readall()
+        except ResourceNotFoundError:
+            return None
+        if len(data) > MAX_PEEK_BYTES:
+            raise StateUnreadable("the state blob is larger than the status page reads")
+        return HubState.records_of(data)
 
     def save(self, state: HubState, etag: str | None, **options: Any) -> str:
         """Write the state if nobody changed it since `etag` (None: only if it does not exist yet). A missing

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+MARKDOWN_CONTENT_TYPE = "text/markdown; charset=utf-8"
+HTML_CONTENT_TYPE = "text/html; charset=utf-8"
 
 
 class ApiErrorCode(str, Enum):
@@ -26,6 +28,10 @@ class ApiErrorCode(str, Enum):
     UPSTREAM_TIMEOUT = "UpstreamTimeout"
     CREDENTIAL_UNAVAILABLE = "CredentialUnavailable"
     CONFIGURATION_ERROR = "ConfigurationError"
+    INVALID_FILTER = "InvalidFilter"
+    INVALID_TOP = "InvalidTop"
+    REPORT_NOT_FOUND = "ReportNotFound"
+    STORAGE_UNAVAILABLE = "StorageUnavailable"
 
 
 @dataclass(frozen=True, kw_only=True)

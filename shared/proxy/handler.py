@@ -7,7 +7,6 @@ translates the Functions request and response.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import threading
 import time
@@ -15,31 +14,21 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from shared.clock import Deadline
-from shared.errors import (
-    CachedFailure,
-    CoalescedWaitTimeout,
-    CredentialError,
-    HubAuthError,
-    HubError,
-    HubThrottledError,
-    HubTimeoutError,
-    JobMonitorError,
-    JobNotFoundError,
-    SettingsError,
-)
-from shared.jobs import is_valid_hub_name
+from shared.errors import CachedFailure, CoalescedWaitTimeout, JobNotFoundError, SettingsError
 from shared.logs import log_event
-from shared.proxy.answers import (
-    JSON_CONTENT_TYPE,
-    ApiErrorCode,
-    ProxyRequest,
-    ProxyResponse,
-    error_response,
-    etag_matches,
-)
+from shared.proxy.answers import JSON_CONTENT_TYPE, ApiErrorCode, ProxyRequest, ProxyResponse, etag_matches
 from shared.proxy.cache import CacheOutcome, JobCache
+from shared.proxy.common import (
+    ApiFailure,
+    check_method,
+    configuration_error,
+    failure_response,
+    requested_api_version,
+    select_hub,
+    upstream_failure,
+)
 from shared.proxy.prepared import PreparedJob, Source
-from shared.proxy.validation import is_known_api_version, is_valid_job_id
+from shared.proxy.validation import is_valid_job_id
 from shared.settings import AppSettings, HubSettings, ProxySettings
 
 if TYPE_CHECKING:
@@ -48,30 +37,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("get_job")
 
-# Seconds to suggest to callers when the token endpoint or the hub is unavailable.
-UNAVAILABLE_RETRY_AFTER_SECONDS = 5
 # A stale answer is reused by this instance for at least this long (and at most the TTL), so that callers over
 # the budget are answered from memory, not each with a look at the budget.
 MIN_STALE_REUSE_SECONDS = 0.5
 # Active jobs whose last answer this instance keeps for stale serving (the terminal ones are in the cache).
 LAST_ANSWERS = 1024
-# The methods openapi.yaml declares; the function answers every other one 405 MethodNotAllowed.
-ALLOWED_METHODS = ("GET", "HEAD")
-
-
-class _Failure(JobMonitorError):
-    """An answer other than 200/304, with what the invocation's log line needs to say about it."""
-
-    def __init__(
-        self, *, status: int, code: ApiErrorCode, message: str, headers: dict[str, str] | None = None,
-        tracking_id: str | None = None, upstream_status: int | None = None, attempts: int = 0,
-        outcome: CacheOutcome | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-        self.headers = headers or {}
-        self.tracking_id, self.upstream_status, self.attempts = tracking_id, upstream_status, attempts
-        self.outcome = outcome
 
 
 class JobProxy:
@@ -98,30 +68,25 @@ class JobProxy:
         job_id: str | None = request.job_id if is_valid_job_id(request.job_id) else None
         hub_name: str | None = None
         try:
-            if request.method.upper() not in ALLOWED_METHODS:
-                # function.json routes every method here, so that an undeclared one is a 405 in JSON with
-                # Allow, from Azure's host as from the devstack's (the host itself would answer 404).
-                raise _Failure(status=405, code=ApiErrorCode.METHOD_NOT_ALLOWED,
-                               message="only GET and HEAD are allowed", headers={"Allow": ", ".join(ALLOWED_METHODS)})
-            hub = self._select_hub(request)
+            check_method(request.method)
+            hub = select_hub(self._settings.hub, request.params)
             hub_name = hub.name
             if job_id is None:
-                raise _Failure(
+                raise ApiFailure(
                     status=400, code=ApiErrorCode.INVALID_JOB_ID,
                     message="jobId must be 1-128 characters: letters, digits, '-', '_' and '.', starting with "
                     "a letter or digit, without '..'",
                 )
-            api_version = self._api_version(request)
+            api_version = requested_api_version(self._settings.hub, request.params)
             prepared, outcome = self._fetch(hub, job_id, api_version)
-        except _Failure as failure:
+        except ApiFailure as failure:
             self._log(
                 request=request, job_id=job_id, hub=hub_name, status=failure.status,
                 upstream_status=failure.upstream_status,
                 outcome=failure.outcome.value if failure.outcome else None, attempts=failure.attempts,
                 started=started, tracking_id=failure.tracking_id, error=failure.code.value,
             )
-            return error_response(failure.status, failure.code, failure.message, headers=failure.headers,
-                                  tracking_id=failure.tracking_id, job_id=job_id, hub=hub_name, method=request.method)
+            return failure_response(failure, job_id=job_id, hub=hub_name, method=request.method)
         response = self._ok(request, prepared)
         # The leader of this instance says where its answer came from: the hub, the shared cache, or stale.
         cache = prepared.source.value if outcome is CacheOutcome.MISS else outcome.value
@@ -131,32 +96,6 @@ class JobProxy:
             started=started, tracking_id=prepared.tracking_id,
         )
         return response
-
-    def _select_hub(self, request: ProxyRequest) -> HubSettings:
-        name = request.params.get("hub")
-        if name is None or name == "":
-            return self._settings.hub.default_hub
-        well_formed = is_valid_hub_name(name)
-        hub = self._settings.hub.hub(name) if well_formed else None
-        if hub is None:
-            # A well-formed name that is not configured names nothing here (404); anything else is bad input.
-            known = ", ".join(h.name for h in self._settings.hub.hubs)
-            raise _Failure(
-                status=404 if well_formed else 400, code=ApiErrorCode.UNKNOWN_HUB,
-                message=f"hub must be one of the configured hubs: {known}",
-            )
-        return hub
-
-    def _api_version(self, request: ProxyRequest) -> str:
-        value = request.params.get("api-version")
-        if value is None or value == "":
-            return self._settings.hub.api_version
-        if not is_known_api_version(value):
-            raise _Failure(
-                status=400, code=ApiErrorCode.INVALID_API_VERSION,
-                message="api-version is not a known IoT Hub api-version",
-            )
-        return value
 
     def _fetch(self, hub: HubSettings, job_id: str, api_version: str) -> tuple[PreparedJob, CacheOutcome]:
         key: JobKey = (hub.name, job_id, api_version)
@@ -185,7 +124,7 @@ class JobProxy:
         try:
             return self._cache.get(key, fetch, wait_seconds=deadline.remaining())
         except CoalescedWaitTimeout:
-            raise _Failure(
+            raise ApiFailure(
                 status=504, code=ApiErrorCode.UPSTREAM_TIMEOUT, outcome=CacheOutcome.COALESCED,
                 message="the hub did not answer in time",
             ) from None
@@ -211,37 +150,9 @@ class JobProxy:
             while len(self._last) > LAST_ANSWERS:
                 self._last.popitem(last=False)
 
-    def _failure(self, error: Exception, outcome: CacheOutcome) -> _Failure:
-        """The answer for an upstream error; only the caller that made the call reports its attempts."""
-        if isinstance(error, CredentialError):
-            return _Failure(
-                status=503, code=ApiErrorCode.CREDENTIAL_UNAVAILABLE, outcome=outcome,
-                message=f"no {error.credential_kind} token could be obtained for the hub",
-                headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)},
-            )
-        if not isinstance(error, HubError):
-            raise error
-        headers: dict[str, str] | None = None
-        if isinstance(error, JobNotFoundError):
-            status, code, message = 404, ApiErrorCode.JOB_NOT_FOUND, "the hub has no job with this id"
-        elif isinstance(error, HubAuthError):
-            status, code = 502, ApiErrorCode.UPSTREAM_UNAUTHORIZED
-            message = f"the hub refused this function's {self._client.auth_kind} credentials"
-        elif isinstance(error, HubThrottledError):
-            status, code = 429, ApiErrorCode.UPSTREAM_THROTTLED
-            message = "the hub is throttling requests; retry after the given delay"
-            headers = {"Retry-After": str(max(1, math.ceil(error.retry_after)))}
-        elif isinstance(error, HubTimeoutError):
-            status, code, message = 504, ApiErrorCode.UPSTREAM_TIMEOUT, "the hub did not answer in time"
-        else:
-            status, code, message = 502, ApiErrorCode.UPSTREAM_ERROR, f"the hub failed: {error.message}"
-            if error.status_code == 503:
-                status, headers = 503, {"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)}
-        return _Failure(
-            status=status, code=code, message=message, headers=headers, tracking_id=error.tracking_id,
-            upstream_status=error.status_code, attempts=error.attempts if outcome is CacheOutcome.MISS else 0,
-            outcome=outcome,
-        )
+    def _failure(self, error: Exception, outcome: CacheOutcome) -> ApiFailure:
+        return upstream_failure(error, outcome, auth_kind=self._client.auth_kind,
+                                not_found="the hub has no job with this id")
 
     def _ok(self, request: ProxyRequest, prepared: PreparedJob) -> ProxyResponse:
         headers = {"ETag": prepared.etag, "Cache-Control": "no-store", "Content-Type": JSON_CONTENT_TYPE}
@@ -270,13 +181,7 @@ class JobProxy:
 
 def configuration_error_response(error: SettingsError) -> ProxyResponse:
     """The answer while the app's settings are invalid: the setting is named, its value never shown."""
-    log_event(logger, "get_job_misconfigured", level=logging.ERROR, setting=error.setting)
-    failure = _Failure(
-        status=500, code=ApiErrorCode.CONFIGURATION_ERROR,
-        message=f"the function app's setting {error.setting} is invalid",
-    )
-    return error_response(failure.status, failure.code, failure.message, headers=failure.headers, tracking_id=None,
-                          job_id=None, hub=None, method="GET")
+    return configuration_error(error, logger=logger, route="get_job")
 
 
 _default_lock = threading.Lock()

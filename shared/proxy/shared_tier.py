@@ -1,6 +1,7 @@
 """get_job's cache shared by every instance, behind each instance's own (cache.py).
 
-One entry per (hub, api-version, jobId) in the shared store (shared/cache/store.py, a container in
+One entry per (hub, api-version, jobId), and one per (hub, api-version) for the hub's job list (the list route,
+`DocumentKind.JOB_LIST`), in the shared store (shared/cache/store.py, a container in
 AzureWebJobsStorage; the entry's format is in prepared.py). An instance that has no fresh answer of its own
 reads the entry:
 
@@ -26,7 +27,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from shared.cache.store import SharedStore
+from shared.cache.store import MAX_BLOB_BYTES, MAX_LIST_BLOB_BYTES, SharedStore
 from shared.cache.sweep import Sweeper, expires_metadata
 from shared.clock import Deadline
 from shared.errors import CredentialError, HubBudgetExhausted, HubError, JobNotFoundError, SharedStoreUnavailable
@@ -37,6 +38,7 @@ from shared.proxy.prepared import (
     Answer,
     Claim,
     CorruptEntry,
+    DocumentKind,
     Entry,
     Failure,
     PreparedJob,
@@ -46,7 +48,7 @@ from shared.proxy.prepared import (
 
 logger = logging.getLogger("get_job")
 
-JobKey = tuple[str, str, str]  # (hub, jobId, api-version)
+JobKey = tuple[str, str, str]  # (hub, jobId, api-version); the list's jobId is "" (no job has that id)
 # A finished job never changes, but the hub forgets it after 30 days: fetch it again once a day at most.
 TERMINAL_MAX_AGE_SECONDS = 24 * 3600.0
 POLL_FIRST_SECONDS = 0.02
@@ -56,6 +58,9 @@ BUDGET_WAIT_SECONDS = 2.0
 # Claims lost in a row before a caller asks the hub without one (entries rewritten as fast as they are read).
 MAX_LOST_CLAIMS = 5
 ENTRIES_PREFIX = "jobs/"
+# The list's entry: `jobs/{hub}/list/{api-version}.json`, under the same prefix (one sweep) and apart from every
+# job's (`jobs/{hub}/{api-version}/{jobId}.json`: no api-version is "list").
+LIST_SEGMENT = "list"
 
 
 def fetch_alone(fetch: Callable[[float], PreparedJob], *, local: PreparedJob | None, now: float) -> PreparedJob:
@@ -71,8 +76,11 @@ def fetch_alone(fetch: Callable[[float], PreparedJob], *, local: PreparedJob | N
 
 class SharedJobCache:
     def __init__(self, *, store: SharedStore, ttl_seconds: float, retry_budget_seconds: float, max_entries: int,
-                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
+                 kind: DocumentKind = DocumentKind.JOB) -> None:
         self._store = store
+        self._kind = kind
+        self._max_bytes = MAX_LIST_BLOB_BYTES if kind is DocumentKind.JOB_LIST else MAX_BLOB_BYTES
         self._ttl = ttl_seconds
         # A claimant asks the hub for at most its retry budget: a claim older than that (and a little) is dead.
         self._claim_seconds = retry_budget_seconds + CLOCK_TOLERANCE_SECONDS
@@ -82,9 +90,10 @@ class SharedJobCache:
         self._sleep = sleep
         self._sweeper = Sweeper(store=store, prefix=ENTRIES_PREFIX, max_entries=max_entries, clock=clock)
 
-    @staticmethod
-    def blob_name(key: JobKey) -> str:
+    def blob_name(self, key: JobKey) -> str:
         hub, job_id, api_version = key
+        if self._kind is DocumentKind.JOB_LIST:
+            return f"{ENTRIES_PREFIX}{hub.lower()}/{LIST_SEGMENT}/{api_version}.json"
         return f"{ENTRIES_PREFIX}{hub.lower()}/{api_version}/{job_id}.json"
 
     def get(self, key: JobKey, fetch: Callable[[float], PreparedJob], *, deadline: Deadline,
@@ -101,13 +110,13 @@ class SharedJobCache:
     def _get(self, key: JobKey, fetch: Callable[[float], PreparedJob], *, deadline: Deadline,
              local: PreparedJob | None) -> PreparedJob:
         name = self.blob_name(key)
-        blob = self._store.read(name)
+        blob = self._store.read(name, max_bytes=self._max_bytes)
         waited_on: str | None = None
         waiting_since = time.monotonic()
         poll = POLL_FIRST_SECONDS
         lost = 0
         while True:
-            entry = _parse(blob.data)
+            entry = _parse(blob.data, self._kind)
             now = self._clock()
             answer = entry.answer
             if answer is not None and self._fresh(answer, now):
@@ -123,7 +132,7 @@ class SharedJobCache:
                     waited_on = claim.id
                     self._sleep(min(poll, patience))
                     poll = min(poll * 1.5, POLL_MAX_SECONDS)
-                    blob = self._store.read(name)
+                    blob = self._store.read(name, max_bytes=self._max_bytes)
                     continue
                 # Waited as long as it may: ask the hub itself, so a slow or dead claimant costs a call, not an answer.
                 log_event(logger, "shared_claim_outwaited", level=logging.WARNING, hub=key[0], jobId=key[1],
@@ -136,7 +145,8 @@ class SharedJobCache:
             etag = self._store.write(name, claimed.to_bytes(), etag=blob.etag, metadata=self._expires(claimed, now))
             if etag is None:
                 lost += 1
-                blob = self._store.read(name)  # another instance wrote first: see what it did
+                # Another instance wrote first: see what it did.
+                blob = self._store.read(name, max_bytes=self._max_bytes)
                 continue
             return self._lead(name, key, claimed, etag, mine, fetch, local)
 
@@ -183,13 +193,13 @@ class SharedJobCache:
         return expires_metadata(max(ends))
 
 
-def _parse(data: bytes | None) -> Entry:
+def _parse(data: bytes | None, kind: DocumentKind) -> Entry:
     """The stored entry; an empty one for a missing blob and for anything that is not an entry (corrupt, foreign,
     unredacted): ignored here, and replaced by the next write, which is conditional on its ETag."""
     if data is None:
         return Entry()
     try:
-        return Entry.from_bytes(data)
+        return Entry.from_bytes(data, kind)
     except CorruptEntry:
         return Entry()
 

@@ -81,7 +81,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         f"| Status | **{md_text(report.get('status'))}**{' (cancelled)' if report.get('cancelled') else ''} |",
         f"| Started (UTC) | {md_text(report.get('startTimeUtc'))} |",
         f"| Ended (UTC) | {md_text(report.get('endTimeUtc'))} |",
-        f"| Duration | {_duration(report.get('durationSeconds'))} |",
+        f"| Duration | {format_duration(report.get('durationSeconds'))} |",
         f"| Storage authentication | {md_text(report.get('storageAuthenticationType'))} |",
         f"| Output container | {md_text(report.get('outputContainer'))} |",
         "",
@@ -158,7 +158,7 @@ def _import_errors_section(report: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _duration(value: object) -> str:
+def format_duration(value: object) -> str:
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return "-"
     seconds = float(value)

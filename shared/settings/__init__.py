@@ -2,7 +2,7 @@
 
 `AppSettings.from_environ(os.environ)` reads everything; each part lives with its concern: names.py (every
 setting name), cloud.py (AZURE_CLOUD), hub.py (IOTHUB_*), proxy.py (GET_JOB_*), poller.py (MONITOR_*,
-AzureWebJobsStorage), shared_cache.py (SHARED_CACHE_*).
+AzureWebJobsStorage), shared_cache.py (SHARED_CACHE_*), status_page.py (STATUS_PAGE_*).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from shared.settings.poller import DEFAULT_STATE_CONTAINER, PollerSettings, Stat
 from shared.settings.proxy import ProxySettings, read_proxy_settings
 from shared.settings.reader import SettingsReader
 from shared.settings.shared_cache import SharedCacheSettings, read_shared_cache_settings, read_shared_container
+from shared.settings.status_page import StatusPageSettings, read_status_page_settings
 
 __all__ = [
     "AZURE_HUB_SUFFIX",
@@ -42,6 +43,7 @@ __all__ = [
     "ProxySettings",
     "SharedCacheSettings",
     "StateStorage",
+    "StatusPageSettings",
 ]
 
 
@@ -51,6 +53,7 @@ class AppSettings:
     proxy: ProxySettings
     poller: PollerSettings
     shared_cache: SharedCacheSettings
+    status_page: StatusPageSettings
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> AppSettings:
@@ -67,4 +70,4 @@ class AppSettings:
         )
         # The hub client keeps the call budget, so it is told where the instances share it.
         return cls(hub=dataclasses.replace(hub, shared_cache=shared_cache), proxy=proxy, poller=poller,
-                   shared_cache=shared_cache)
+                   shared_cache=shared_cache, status_page=read_status_page_settings(reader))

@@ -36,7 +36,10 @@ CORPUS: list[tuple[str, bytes, int, str | None]] = [
     ("NUL", b"/api/jobs/%00", 400, "InvalidJobId"),
     ("NUL suffix", b"/api/jobs/job-active%00", 400, "InvalidJobId"),
     ("NUL then traversal", b"/api/jobs/job-active%00%2f..%2f", 400, "InvalidJobId"),
-    ("empty id", b"/api/jobs/", 404, None),
+    # `/api/jobs/` is the list route's own path (a trailing slash is ignored, as Azure's host ignores it): an empty
+    # id is tried before /report instead, where no route takes it.
+    ("empty id", b"/api/jobs//report", 404, None),
+    ("traversal before /report", b"/api/jobs/..%2F..%2Fstatus/report", 400, "InvalidJobId"),
     ("leading hyphen", b"/api/jobs/-job", 400, "InvalidJobId"),
     ("space", b"/api/jobs/job%20active", 400, "InvalidJobId"),
     ("trailing space", b"/api/jobs/job-active%20", 400, "InvalidJobId"),

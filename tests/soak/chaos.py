@@ -156,10 +156,12 @@ class RecordingHubClient(HubClient):
         self._sink = sink
 
     def list_jobs(
-        self, hub: HubSettings, *, api_version: str | None = None, deadline: Deadline | None = None
+        self, hub: HubSettings, *, api_version: str | None = None, deadline: Deadline | None = None,
+        budget_wait_seconds: float | None = None,
     ) -> HubResult[list[dict[str, Any]]]:
         tick = self.tick  # the tick that started this call, even if the host dies while it runs
-        result = super().list_jobs(hub, api_version=api_version, deadline=deadline)
+        result = super().list_jobs(hub, api_version=api_version, deadline=deadline,
+                                   budget_wait_seconds=budget_wait_seconds)
         # A job listed twice (the simulator's duplicate fault) was seen once, at its furthest: the rule the
         # poller documents (docs/poller.md, "No instance's clock orders anything").
         unique, _twice = collapse_duplicates(result.value)

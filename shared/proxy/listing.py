@@ -1,0 +1,333 @@
+"""GET /api/jobs: the jobs a hub knows (its 30 days), newest first, filtered, redacted, through get_job's caches.
+
+The hub's list is fetched as get_job fetches a job: this instance's cache (single flight, GET_JOB_CACHE_TTL_SECONDS),
+then the cache every instance shares (one entry per hub and api-version, shared/proxy/shared_tier.py), then the
+hub, after a call from the hub's budget. So one hub list call serves every caller of every instance within its TTL,
+and beyond the budget the last list (at most 60 s old) is served with Age. Filters and `top` are applied to the
+cached list per request: they never cost a hub call, and a bad value is refused before anything is asked.
+
+Kept free of azure.functions, like handler.py; list_jobs/__init__.py only translates the request and response.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import logging
+import os
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from shared.clock import Deadline, parse_utc
+from shared.errors import CachedFailure, CoalescedWaitTimeout, JobNotFoundError, SettingsError
+from shared.jobs import JOB_PROPERTIES_TYPES, JobStatus
+from shared.logs import log_event
+from shared.proxy.answers import JSON_CONTENT_TYPE, ApiErrorCode, ProxyRequest, ProxyResponse, etag_matches
+from shared.proxy.cache import CacheOutcome, JobCache
+from shared.proxy.common import (
+    ApiFailure,
+    check_method,
+    configuration_error,
+    failure_response,
+    requested_api_version,
+    select_hub,
+    upstream_failure,
+)
+from shared.proxy.prepared import DocumentKind, PreparedJob, Source
+from shared.settings import AppSettings, HubSettings
+
+if TYPE_CHECKING:
+    from shared.iothub.client import HubClient
+    from shared.proxy.shared_tier import JobKey, SharedJobCache
+
+logger = logging.getLogger("list_jobs")
+
+# The key's jobId for a hub's list: no job has an empty id.
+LIST_KEY = ""
+# `top` accepts 1..MAX_TOP; without it, every job the hub listed.
+MAX_TOP = 10_000
+_TOP = re.compile(r"[1-9][0-9]{0,4}")  # openapi.yaml's pattern: no sign, no leading zero
+# Parsed lists this instance keeps, by their body's ETag: one per hub and api-version in use is enough.
+MAX_VIEWS = 64
+MIN_STALE_REUSE_SECONDS = 0.5
+STATUS_VALUES = tuple(status.value for status in JobStatus)
+_TYPES_BY_LOWER = {value.lower(): value for value in JOB_PROPERTIES_TYPES}
+_EPOCH = datetime.datetime.min.replace(tzinfo=datetime.UTC)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ListFilters:
+    """What a caller asked for; None: no filter. Values are the spec's own spellings."""
+
+    statuses: frozenset[str] | None = None
+    types: frozenset[str] | None = None
+    top: int | None = None
+
+    @classmethod
+    def parse(cls, params: Mapping[str, str]) -> ListFilters:
+        """Raises ApiFailure (400) for a value the spec does not allow: before any hub call."""
+        return cls(statuses=_values(params, "status", STATUS_VALUES),
+                   types=_values(params, "type", JOB_PROPERTIES_TYPES), top=_top(params.get("top")))
+
+    def canonical(self) -> str:
+        """The same text for the same filters, whatever their order: part of the answer's ETag."""
+        return json.dumps([sorted(self.statuses or ()), sorted(self.types or ()), self.top])
+
+
+def _values(params: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> frozenset[str] | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    items = raw.split(",")
+    if any(item not in allowed for item in items):
+        raise ApiFailure(status=400, code=ApiErrorCode.INVALID_FILTER,
+                         message=f"{name} must be a comma-separated list of: {', '.join(allowed)}")
+    return frozenset(items)
+
+
+def _top(raw: str | None) -> int | None:
+    if raw is None or raw == "":
+        return None
+    if _TOP.fullmatch(raw) is None or int(raw) > MAX_TOP:
+        raise ApiFailure(status=400, code=ApiErrorCode.INVALID_TOP, message=f"top must be a whole number, 1-{MAX_TOP}")
+    return int(raw)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ListedJob:
+    """One job of a list: its redacted JSON, serialised once, and what the filters and the status page read."""
+
+    job: dict[str, Any]
+    json: bytes
+    status: JobStatus
+    type: str | None  # the spec's spelling, None for a type the spec does not know
+    started: datetime.datetime | None
+
+
+class JobListView:
+    """A hub's list, parsed once per answer: its jobs newest first (by startTimeUtc, then endTimeUtc; jobs with
+    neither last; ties by jobId), each serialised once, so that a cached list costs a filter and a join."""
+
+    def __init__(self, body: bytes) -> None:
+        jobs = json.loads(body)
+        listed = [_listed(job) for job in jobs if isinstance(job, dict)]
+        listed.sort(key=lambda item: str(item.job.get("jobId")))
+        listed.sort(key=_newest_first, reverse=True)
+        self.jobs: tuple[ListedJob, ...] = tuple(listed)
+
+    def select(self, filters: ListFilters) -> list[ListedJob]:
+        chosen = [
+            item for item in self.jobs
+            if (filters.statuses is None or item.status.value in filters.statuses)
+            and (filters.types is None or item.type in filters.types)
+        ]
+        return chosen if filters.top is None else chosen[:filters.top]
+
+
+def _listed(job: dict[str, Any]) -> ListedJob:
+    raw_type = job.get("type")
+    started = parse_utc(job.get("startTimeUtc")) or parse_utc(job.get("endTimeUtc"))
+    return ListedJob(job=job, json=json.dumps(job, separators=(",", ":")).encode(),
+                     status=JobStatus.parse(job.get("status")),
+                     type=_TYPES_BY_LOWER.get(raw_type.lower()) if isinstance(raw_type, str) else None,
+                     started=started)
+
+
+def _newest_first(item: ListedJob) -> datetime.datetime:
+    return item.started or _EPOCH
+
+
+@dataclass(frozen=True, kw_only=True)
+class HubJobs:
+    """A hub's list as a caller gets it: the view, where it came from, and whether it is past its TTL."""
+
+    hub: str
+    view: JobListView
+    prepared: PreparedJob
+    outcome: CacheOutcome
+
+
+class JobListProxy:
+    """`shared`: the cache shared by every instance (DocumentKind.JOB_LIST), behind this instance's own."""
+
+    def __init__(self, *, settings: AppSettings, client: HubClient, shared: SharedJobCache | None = None) -> None:
+        self._settings = settings
+        self._client = client
+        self._shared = shared
+        self._cache: JobCache[PreparedJob] = JobCache(
+            ttl_seconds=settings.proxy.cache_ttl_seconds, max_final_entries=0, is_final=lambda _list: False,
+            ttl_of=self._reuse_seconds,
+        )
+        self._lock = threading.Lock()
+        self._last: dict[JobKey, PreparedJob] = {}
+        self._views: OrderedDict[str, JobListView] = OrderedDict()
+
+    @property
+    def settings(self) -> AppSettings:
+        return self._settings
+
+    def handle(self, request: ProxyRequest) -> ProxyResponse:
+        started = time.monotonic()
+        hub_name: str | None = None
+        filters = ListFilters()
+        try:
+            check_method(request.method)
+            hub = select_hub(self._settings.hub, request.params)
+            hub_name = hub.name
+            filters = ListFilters.parse(request.params)
+            api_version = requested_api_version(self._settings.hub, request.params)
+            listed = self.jobs(hub, api_version=api_version)
+        except ApiFailure as failure:
+            self._log(request=request, hub=hub_name, filters=filters, status=failure.status, count=None,
+                      outcome=failure.outcome.value if failure.outcome else None, attempts=failure.attempts,
+                      started=started, tracking_id=failure.tracking_id, error=failure.code.value)
+            return failure_response(failure, job_id=None, hub=hub_name, method=request.method)
+        selected = listed.view.select(filters)
+        response = self._ok(request, listed, selected, filters)
+        prepared = listed.prepared
+        cache = prepared.source.value if listed.outcome is CacheOutcome.MISS else listed.outcome.value
+        self._log(request=request, hub=hub_name, filters=filters, status=response.status_code, count=len(selected),
+                  outcome=cache, attempts=prepared.attempts if listed.outcome is CacheOutcome.MISS else 0,
+                  started=started, tracking_id=prepared.tracking_id)
+        return response
+
+    def jobs(self, hub: HubSettings, *, api_version: str | None = None) -> HubJobs:
+        """The hub's list through the caches; raises ApiFailure (the hub's or the budget's answer)."""
+        version = api_version or self._settings.hub.api_version
+        key: JobKey = (hub.name, LIST_KEY, version)
+        deadline = Deadline(self._settings.hub.retry_budget_seconds)
+
+        def from_hub(budget_wait_seconds: float) -> PreparedJob:
+            result = self._client.list_jobs(hub, api_version=version, deadline=deadline,
+                                            budget_wait_seconds=budget_wait_seconds)
+            return PreparedJob.from_list(result.value, redact_sas=self._settings.proxy.redact_sas,
+                                         tracking_id=result.tracking_id, attempts=result.attempts,
+                                         fetched_at=time.time())
+
+        def fetch() -> PreparedJob:
+            from shared.proxy.shared_tier import fetch_alone
+
+            with self._lock:
+                local = self._last.get(key)
+            if self._shared is not None:
+                prepared = self._shared.get(key, from_hub, deadline=deadline, local=local)
+            else:
+                prepared = fetch_alone(from_hub, local=local, now=time.time())
+            if prepared.source is not Source.STALE:
+                with self._lock:
+                    self._last[key] = prepared  # one per hub and api-version: bounded by the settings
+            return prepared
+
+        try:
+            prepared, outcome = self._cache.get(key, fetch, wait_seconds=deadline.remaining())
+        except CoalescedWaitTimeout:
+            raise ApiFailure(status=504, code=ApiErrorCode.UPSTREAM_TIMEOUT, outcome=CacheOutcome.COALESCED,
+                             message="the hub did not answer in time") from None
+        except CachedFailure as failure:
+            error = failure.error
+            if isinstance(error, JobNotFoundError):  # the hub has no /jobs: not the caller's unknown id
+                raise ApiFailure(status=502, code=ApiErrorCode.UPSTREAM_ERROR, outcome=failure.outcome,
+                                 tracking_id=error.tracking_id, upstream_status=404,
+                                 message="the hub answered 404 to its job list") from None
+            raise upstream_failure(error, failure.outcome, auth_kind=self._client.auth_kind,
+                                   not_found="the hub has no job list") from None
+        return HubJobs(hub=hub.name, view=self._view(prepared), prepared=prepared, outcome=outcome)
+
+    def _view(self, prepared: PreparedJob) -> JobListView:
+        with self._lock:
+            view = self._views.get(prepared.etag)
+            if view is not None:  # the same body (the ETag is its hash), fetched again or by another instance
+                self._views.move_to_end(prepared.etag)
+                return view
+        view = JobListView(prepared.body)  # outside the lock: parsing a large list takes a while
+        with self._lock:
+            self._views[prepared.etag] = view
+            self._views.move_to_end(prepared.etag)
+            while len(self._views) > MAX_VIEWS:
+                self._views.popitem(last=False)
+        return view
+
+    def _reuse_seconds(self, prepared: PreparedJob) -> float:
+        ttl = self._settings.proxy.cache_ttl_seconds
+        if prepared.source is Source.STALE:
+            return min(ttl, max(MIN_STALE_REUSE_SECONDS, prepared.retry_after))
+        return ttl - max(0.0, prepared.age(time.time()))
+
+    def _ok(self, request: ProxyRequest, listed: HubJobs, selected: list[ListedJob], filters: ListFilters
+            ) -> ProxyResponse:
+        prepared = listed.prepared
+        # The same list with the same filters is the same body: its ETag without hashing the body.
+        digest = hashlib.sha256(f"{prepared.etag}|{listed.hub}|{filters.canonical()}".encode()).hexdigest()
+        etag = f'"{digest[:32]}"'
+        headers = {"ETag": etag, "Cache-Control": "no-store", "Content-Type": JSON_CONTENT_TYPE}
+        if prepared.tracking_id:
+            headers["x-upstream-request-id"] = prepared.tracking_id
+        if prepared.source is Source.STALE:
+            headers["Age"] = str(max(0, int(prepared.age(time.time()))))
+        if etag_matches(request.headers.get("if-none-match"), etag):
+            return ProxyResponse(status_code=304, body=b"", headers=headers)
+        if request.method.upper() == "HEAD":
+            return ProxyResponse(status_code=200, body=b"", headers=headers)
+        body = b"".join((b'{"hub":', json.dumps(listed.hub).encode(), b',"jobs":[',
+                         b",".join(item.json for item in selected), b"]}"))
+        return ProxyResponse(status_code=200, body=body, headers=headers)
+
+    def _log(self, *, request: ProxyRequest, hub: str | None, filters: ListFilters, status: int, count: int | None,
+             outcome: str | None, attempts: int, started: float, tracking_id: str | None,
+             error: str | None = None) -> None:
+        log_event(
+            logger, "list_jobs", level=logging.WARNING if status >= 500 else logging.INFO,
+            hub=hub, method=request.method.upper(), status=status,
+            statusFilter=sorted(filters.statuses) if filters.statuses else None,
+            typeFilter=sorted(filters.types) if filters.types else None, top=filters.top, count=count,
+            cache=outcome, attempts=attempts, durationMs=round((time.monotonic() - started) * 1000, 2),
+            upstreamTrackingId=tracking_id, error=error,
+        )
+
+
+def configuration_error_response(error: SettingsError, method: str = "GET") -> ProxyResponse:
+    return configuration_error(error, logger=logger, route="list_jobs", method=method)
+
+
+_default_lock = threading.Lock()
+_default_proxy: JobListProxy | None = None
+
+
+def default_list_proxy() -> JobListProxy:
+    """The process's list proxy, built from the environment on first use (raises SettingsError). It shares the
+    process's hub client (so its sessions and call budget) with get_job."""
+    global _default_proxy
+    with _default_lock:
+        if _default_proxy is None:
+            from shared.iothub.client import default_hub_client
+
+            settings = AppSettings.from_environ(os.environ)
+            _default_proxy = JobListProxy(settings=settings, client=default_hub_client(settings.hub),
+                                          shared=default_shared_list_cache(settings))
+        return _default_proxy
+
+
+def default_shared_list_cache(settings: AppSettings) -> SharedJobCache | None:
+    """As get_job's: none when SHARED_CACHE_ENABLED is false or signatures are served (GET_JOB_REDACT_SAS false)."""
+    if not settings.shared_cache.enabled or not settings.proxy.redact_sas:
+        return None
+    from shared.cache.store import default_shared_store
+    from shared.proxy.shared_tier import SharedJobCache
+
+    return SharedJobCache(
+        store=default_shared_store(settings.shared_cache), ttl_seconds=settings.proxy.cache_ttl_seconds,
+        retry_budget_seconds=settings.hub.retry_budget_seconds, max_entries=settings.shared_cache.max_entries,
+        kind=DocumentKind.JOB_LIST,
+    )
+
+
+def reset_default_list_proxy() -> None:
+    global _default_proxy
+    with _default_lock:
+        _default_proxy = None

@@ -1,0 +1,208 @@
+"""GET /api/jobs/{jobId}/report: a job's report as the poller stored it, from the app's own copy.
+
+The copy lives in AzureWebJobsStorage (`{MONITOR_REPORTS_CONTAINER}/{hub}/{jobId}.json`, shared/reports/copies.py),
+named from a configured hub and a validated job id: never from a URL a caller supplies, never from the job's own
+(expiring, someone else's) container. JSON by default; `Accept: text/markdown` gets the Markdown the poller writes
+beside the job, `Accept: text/html` a page (shared/reports/html.py). A job without a report (unknown, or nothing
+went wrong) is 404 ReportNotFound in JSON, whatever was asked for: errors are JSON on every route.
+
+Kept free of azure.functions; get_report/__init__.py only translates the request and response.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import logging
+import os
+import threading
+import time
+import urllib.parse
+from collections import OrderedDict
+from collections.abc import Mapping
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from shared.errors import SettingsError
+from shared.logs import log_event
+from shared.pages.layout import security_headers
+from shared.proxy.answers import (
+    JSON_CONTENT_TYPE,
+    MARKDOWN_CONTENT_TYPE,
+    ApiErrorCode,
+    ProxyRequest,
+    ProxyResponse,
+    etag_matches,
+)
+from shared.proxy.common import (
+    UNAVAILABLE_RETRY_AFTER_SECONDS,
+    ApiFailure,
+    check_method,
+    configuration_error,
+    failure_response,
+    select_hub,
+)
+from shared.proxy.validation import is_valid_job_id
+from shared.redaction import redact_value
+from shared.reports.html import render_html
+from shared.reports.markdown import render_markdown
+from shared.settings import AppSettings
+
+if TYPE_CHECKING:
+    from shared.reports.copies import ReportCopies
+
+logger = logging.getLogger("get_report")
+
+# Storage reads: short, one retry; a copy is at most MAX_COPY_BYTES (copies.py).
+STORAGE_OPTIONS: dict[str, Any] = {"connection_timeout": 2, "read_timeout": 5, "retry_total": 1}
+# A report never changes once written (a retry writes the same one): found copies are kept a while per instance.
+FOUND_TTL_SECONDS = 60.0
+MAX_KEPT = 256
+# From /api/jobs/{jobId}/report back to /api/status.
+STATUS_PAGE_LINK = "../../status"
+
+
+class ReportFormat(str, Enum):
+    JSON = "application/json"
+    MARKDOWN = "text/markdown"
+    HTML = "text/html"
+
+
+def negotiate(accept: str | None) -> ReportFormat:
+    """The format the Accept header names explicitly with the highest q (ties: its first); JSON otherwise
+    (no header, `*/*`, `text/*`, or only types this route does not serve)."""
+    best: tuple[float, int, ReportFormat] | None = None
+    for position, item in enumerate((accept or "")[:1024].split(",")):
+        media, *params = (part.strip().lower() for part in item.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        matched = next((fmt for fmt in ReportFormat if fmt.value == media), None)
+        if matched is None or not quality > 0:
+            continue
+        if best is None or quality > best[0]:
+            best = (quality, position, matched)
+    return best[2] if best is not None else ReportFormat.JSON
+
+
+class ReportHandler:
+    def __init__(self, *, settings: AppSettings, copies: ReportCopies) -> None:
+        self._settings = settings
+        self._copies = copies
+        self._lock = threading.Lock()
+        self._kept: OrderedDict[tuple[str, str], tuple[float, dict[str, Any]]] = OrderedDict()
+
+    def handle(self, request: ProxyRequest) -> ProxyResponse:
+        started = time.monotonic()
+        job_id: str | None = request.job_id if is_valid_job_id(request.job_id) else None
+        hub_name: str | None = None
+        wanted = negotiate(request.headers.get("accept"))
+        try:
+            check_method(request.method)
+            hub = select_hub(self._settings.hub, request.params)
+            hub_name = hub.name
+            if job_id is None:
+                raise ApiFailure(
+                    status=400, code=ApiErrorCode.INVALID_JOB_ID,
+                    message="jobId must be 1-128 characters: letters, digits, '-', '_' and '.', starting with "
+                    "a letter or digit, without '..'",
+                )
+            report = self._report(hub.name, job_id)
+        except ApiFailure as failure:
+            self._log(request, job_id=job_id, hub=hub_name, wanted=wanted, status=failure.status, started=started,
+                      error=failure.code.value)
+            return failure_response(failure, job_id=job_id, hub=hub_name, method=request.method)
+        response = self._ok(request, report, wanted)
+        self._log(request, job_id=job_id, hub=hub_name, wanted=wanted, status=response.status_code, started=started)
+        return response
+
+    def _report(self, hub: str, job_id: str) -> dict[str, Any]:
+        key = (hub.lower(), job_id)
+        with self._lock:
+            kept = self._kept.get(key)
+            if kept is not None and kept[0] > time.monotonic():
+                return kept[1]
+        try:
+            document = self._copies.get(hub, job_id, **STORAGE_OPTIONS)
+        except ValueError:  # not JSON: a copy this app did not write whole
+            log_event(logger, "report_copy_unreadable", level=logging.WARNING, hub=hub, jobId=job_id)
+            document = None
+        except Exception as error:  # storage refused, failed or timed out: the caller may try again
+            from shared.poller.storage import storage_error_text
+
+            log_event(logger, "report_storage_unavailable", level=logging.WARNING, hub=hub, jobId=job_id,
+                      reason=storage_error_text(error))
+            raise ApiFailure(status=503, code=ApiErrorCode.STORAGE_UNAVAILABLE,
+                             message="the app's report storage could not be read; retry shortly",
+                             headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)}) from None
+        if document is None:
+            raise ApiFailure(status=404, code=ApiErrorCode.REPORT_NOT_FOUND,
+                             message="no report is stored for this job (unknown, not finished, or nothing went wrong)")
+        # Redacted when written; once more here, as every answer is.
+        redacted: dict[str, Any] = redact_value(document)
+        with self._lock:
+            self._kept[key] = (time.monotonic() + FOUND_TTL_SECONDS, redacted)
+            self._kept.move_to_end(key)
+            while len(self._kept) > MAX_KEPT:
+                self._kept.popitem(last=False)
+        return redacted
+
+    def _ok(self, request: ProxyRequest, report: Mapping[str, Any], wanted: ReportFormat) -> ProxyResponse:
+        if wanted is ReportFormat.HTML:
+            # A key that came in the URL goes on into the link back, as the status page's links carry it here.
+            key = request.params.get("code")
+            back = STATUS_PAGE_LINK + (f"?{urllib.parse.urlencode({'code': key})}" if key else "")
+            body, headers = render_html(report, status_page=html.escape(back, quote=True)), security_headers()
+        elif wanted is ReportFormat.MARKDOWN:
+            body = render_markdown(report).encode()
+            headers = {"Content-Type": MARKDOWN_CONTENT_TYPE, "Cache-Control": "no-store",
+                       "X-Content-Type-Options": "nosniff"}
+        else:
+            body = json.dumps(report, separators=(",", ":")).encode()
+            headers = {"Content-Type": JSON_CONTENT_TYPE, "Cache-Control": "no-store"}
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        headers.update({"ETag": etag, "Vary": "Accept"})
+        if etag_matches(request.headers.get("if-none-match"), etag):
+            return ProxyResponse(status_code=304, body=b"", headers=headers)
+        return ProxyResponse(status_code=200, body=b"" if request.method.upper() == "HEAD" else body, headers=headers)
+
+    def _log(self, request: ProxyRequest, *, job_id: str | None, hub: str | None, wanted: ReportFormat, status: int,
+             started: float, error: str | None = None) -> None:
+        log_event(logger, "get_report", level=logging.WARNING if status >= 500 else logging.INFO, jobId=job_id,
+                  hub=hub, method=request.method.upper(), format=wanted.value, status=status,
+                  durationMs=round((time.monotonic() - started) * 1000, 2), error=error)
+
+
+def configuration_error_response(error: SettingsError, method: str = "GET") -> ProxyResponse:
+    return configuration_error(error, logger=logger, route="get_report", method=method)
+
+
+_default_lock = threading.Lock()
+_default_handler: ReportHandler | None = None
+
+
+def default_report_handler() -> ReportHandler:
+    """The process's handler, reading the copies with the app's storage clients (raises SettingsError)."""
+    global _default_handler
+    with _default_lock:
+        if _default_handler is None:
+            from shared.poller.storage import BlobClients
+            from shared.reports.copies import ReportCopies
+
+            settings = AppSettings.from_environ(os.environ)
+            blobs = BlobClients(storage_client_id=settings.poller.storage_client_id)
+            container = blobs.state_container(settings.poller.state_storage, settings.poller.reports_container)
+            _default_handler = ReportHandler(settings=settings, copies=ReportCopies(container))
+        return _default_handler
+
+
+def reset_default_report_handler() -> None:
+    global _default_handler
+    with _default_lock:
+        _default_handler = None

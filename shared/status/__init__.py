@@ -1,0 +1,1 @@
+"""The status page (GET /api/status): every configured hub's recent jobs, for operators."""

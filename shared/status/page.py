@@ -1,0 +1,246 @@
+"""GET /api/status: for each configured hub, its jobs of the last STATUS_PAGE_DAYS days, for people.
+
+Where each column comes from:
+- the jobs (id, type, status, progress, start, end): the hub's list, through the list route's caches and the hub's
+  call budget (shared/proxy/listing.py), so the page and /api/jobs share one hub call per TTL, on every instance;
+- **stalled** and whether a **report** exists: the poller's own state (`{MONITOR_STATE_CONTAINER}/hubs/{hub}.json`,
+  read only). The poller marks a job stalled when it has not moved for MONITOR_STALL_AFTER_MINUTES (its rule, its
+  alert, its latest.json); the page shows that flag rather than applying a rule of its own, so the page, the
+  alert and latest.json never disagree. A job the poller has not seen yet has no flag.
+
+Every hub is asked at once (a thread each), so a page costs about one hub list call, not one per hub; a hub that
+fails shows its error in its own section, and the rest of the page is served. The page is HTML; only a bad method
+or bad settings get a JSON error (as on every route).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime
+import logging
+import os
+import threading
+import time
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from shared.clock import parse_utc, utc_now
+from shared.errors import SettingsError, StateTooNew, StateUnreadable
+from shared.jobs import JobStatus, job_progress
+from shared.logs import log_event
+from shared.pages.layout import security_headers
+from shared.poller.state import ReportState
+from shared.proxy.answers import ProxyRequest, ProxyResponse
+from shared.proxy.common import ApiFailure, check_method, configuration_error, failure_response
+from shared.proxy.prepared import Source
+from shared.proxy.validation import is_valid_job_id
+from shared.settings import AppSettings, HubSettings
+
+if TYPE_CHECKING:
+    from shared.poller.store import StateStore
+    from shared.proxy.listing import HubJobs, JobListProxy, ListedJob
+
+logger = logging.getLogger("status_page")
+
+# Rows per hub: the newest; the rest are counted, and /api/jobs lists them all.
+MAX_ROWS_PER_HUB = 200
+# Hubs asked at once.
+MAX_PARALLEL_HUBS = 16
+REFRESH_SECONDS = 30
+STATE_OPTIONS: dict[str, Any] = {"connection_timeout": 2, "read_timeout": 5, "retry_total": 1}
+
+
+Records = dict[str, dict[str, Any]]  # the poller's job records by id, as stored
+
+
+class ReportLink(str, Enum):
+    WRITTEN = "written"  # the poller wrote a report (and its copy): linked
+    PENDING = "pending"  # the poller will write one
+    NONE = "none"  # none needed (or none yet: still running)
+    UNKNOWN = "unknown"  # the poller's state could not be read: failed and cancelled jobs are linked anyway
+
+
+_REPORT_LINKS = {ReportState.WRITTEN.value: ReportLink.WRITTEN, ReportState.PENDING.value: ReportLink.PENDING}
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobRow:
+    job_id: str
+    type: str | None
+    status: JobStatus
+    progress: int | None
+    started: datetime.datetime | None
+    ended: datetime.datetime | None
+    start_text: object
+    end_text: object
+    stalled: bool | None  # None: the poller has not seen the job (or its state is unreadable)
+    stalled_since: str | None
+    report: ReportLink
+    report_href: str | None  # relative to /api/status, already URL-quoted
+    failure_reason: object = None
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started is None:
+            return None
+        end = self.ended
+        if end is None:
+            return None if self.status.is_terminal else max(0.0, (utc_now() - self.started).total_seconds())
+        return max(0.0, (end - self.started).total_seconds())
+
+
+@dataclass(frozen=True, kw_only=True)
+class HubSection:
+    hub: str
+    rows: list[JobRow] = field(default_factory=list)
+    older_hidden: int = 0  # in the window, beyond MAX_ROWS_PER_HUB
+    error: str | None = None  # the hub's list could not be had
+    state_note: str | None = None  # the poller's state could not be read (no stall flags)
+    age_seconds: int | None = None  # the list is past its TTL (the budget said wait)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatusSnapshot:
+    generated_at: datetime.datetime
+    days: float
+    hubs: list[HubSection]
+
+
+class StatusPage:
+    def __init__(self, *, settings: AppSettings, lists: JobListProxy, states: StateStore | None) -> None:
+        """`states` None: no poller state to read (stall flags and report links from the rule in ReportLink)."""
+        self._settings = settings
+        self._lists = lists
+        self._states = states
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max(1, min(MAX_PARALLEL_HUBS, 2 * len(settings.hub.hubs))), thread_name_prefix="status")
+
+    def handle(self, request: ProxyRequest) -> ProxyResponse:
+        from shared.status.html import render_status_page
+
+        started = time.monotonic()
+        try:
+            check_method(request.method)
+        except ApiFailure as failure:
+            log_event(logger, "status_page", level=logging.INFO, method=request.method.upper(),
+                      status=failure.status, error=failure.code.value)
+            return failure_response(failure, job_id=None, hub=None, method=request.method)
+        snapshot = self.snapshot(key=request.params.get("code"))
+        body = render_status_page(snapshot, refresh_seconds=REFRESH_SECONDS)
+        log_event(logger, "status_page", level=logging.INFO, method=request.method.upper(), status=200,
+                  hubs=len(snapshot.hubs), jobs=sum(len(h.rows) for h in snapshot.hubs),
+                  failedHubs=sum(1 for h in snapshot.hubs if h.error), durationMs=round((time.monotonic() - started) *
+                                                                                         1000, 2))
+        return ProxyResponse(status_code=200, body=b"" if request.method.upper() == "HEAD" else body,
+                             headers=security_headers())
+
+    def snapshot(self, *, key: str | None = None) -> StatusSnapshot:
+        """Every hub at once. `key`: the function key the page was opened with (`?code=`), carried into its report
+        links so that they open the same way; None when the key came in a header (or sign-in stands in front)."""
+        now = utc_now()
+        since = now - datetime.timedelta(days=self._settings.status_page.days)
+        hubs = self._settings.hub.hubs
+        # Every list and every state read at once, none waiting on another in the pool (no nested waits).
+        lists = [self._pool.submit(self._list, hub) for hub in hubs]
+        states = [self._pool.submit(self._state, hub.name) for hub in hubs]
+        sections = [_section(hub.name, listed.result(), state.result(), since=since, key=key)
+                    for hub, listed, state in zip(hubs, lists, states, strict=True)]
+        return StatusSnapshot(generated_at=now, days=self._settings.status_page.days, hubs=sections)
+
+    def _list(self, hub: HubSettings) -> HubJobs | ApiFailure:
+        try:
+            return self._lists.jobs(hub)
+        except ApiFailure as failure:
+            return failure
+
+    def _state(self, hub: str) -> tuple[Records | None, str | None]:
+        if self._states is None:
+            return None, None
+        try:
+            state = self._states.peek_records(hub, **STATE_OPTIONS)
+        except (StateUnreadable, StateTooNew) as error:
+            return None, f"the poller's state could not be read ({type(error).__name__}): no stall flags"
+        except Exception as error:  # storage refused or failed: the jobs are still worth showing
+            from shared.poller.storage import storage_error_text
+
+            log_event(logger, "status_state_unavailable", level=logging.WARNING, hub=hub,
+                      reason=storage_error_text(error))
+            return None, "the poller's state could not be read (storage unavailable): no stall flags"
+        if state is None:
+            return None, "the poller has not run against this hub yet: no stall flags"
+        return state, None
+
+
+def _section(hub: str, listed: HubJobs | ApiFailure, state: tuple[Records | None, str | None], *,
+             since: datetime.datetime, key: str | None) -> HubSection:
+    if isinstance(listed, ApiFailure):
+        return HubSection(hub=hub, error=f"{listed.code.value}: {listed.message}")
+    hub_records, state_note = state
+    records = hub_records or {}
+    in_window = [item for item in listed.view.jobs if item.started is None or item.started >= since]
+    rows = [_row(item, records.get(str(item.job.get("jobId"))), hub_records is not None, hub, key)
+            for item in in_window[:MAX_ROWS_PER_HUB]]
+    age = max(0, int(listed.prepared.age(time.time()))) if listed.prepared.source is Source.STALE else None
+    return HubSection(hub=hub, rows=rows, older_hidden=max(0, len(in_window) - MAX_ROWS_PER_HUB),
+                      state_note=state_note, age_seconds=age)
+
+
+def _row(item: ListedJob, record: Mapping[str, Any] | None, have_state: bool, hub: str, key: str | None) -> JobRow:
+    job: Mapping[str, Any] = item.job
+    job_id = str(job.get("jobId"))
+    status = item.status
+    if record is not None:  # the record's stored form (JobRecord.to_json): defaults are left out
+        report = _REPORT_LINKS.get(str(record.get("report", ReportState.NONE.value)), ReportLink.NONE)
+        stalled: bool | None = record.get("stalled") is True and not status.is_terminal
+        since = record.get("stalled_since")
+        stalled_since = since if stalled and isinstance(since, str) else None
+    else:
+        report = ReportLink.NONE if have_state else ReportLink.UNKNOWN
+        stalled, stalled_since = None, None
+    linked = report is ReportLink.WRITTEN or (
+        report is ReportLink.UNKNOWN and status in (JobStatus.FAILED, JobStatus.CANCELLED))
+    href = None
+    if linked and is_valid_job_id(job_id):
+        query = {"hub": hub, **({"code": key} if key else {})}
+        href = f"jobs/{urllib.parse.quote(job_id, safe='')}/report?{urllib.parse.urlencode(query)}"
+    return JobRow(
+        job_id=job_id, type=item.type or (str(job.get("type")) if job.get("type") is not None else None),
+        status=status, progress=job_progress(job), started=parse_utc(job.get("startTimeUtc")),
+        ended=parse_utc(job.get("endTimeUtc")), start_text=job.get("startTimeUtc"), end_text=job.get("endTimeUtc"),
+        stalled=stalled, stalled_since=stalled_since, report=report, report_href=href,
+        failure_reason=job.get("failureReason"),
+    )
+
+
+def configuration_error_response(error: SettingsError, method: str = "GET") -> ProxyResponse:
+    return configuration_error(error, logger=logger, route="status_page", method=method)
+
+
+_default_lock = threading.Lock()
+_default_page: StatusPage | None = None
+
+
+def default_status_page() -> StatusPage:
+    """The process's page: the list route's proxy (so its caches and budget) and the poller's state container."""
+    global _default_page
+    with _default_lock:
+        if _default_page is None:
+            from shared.poller.storage import BlobClients
+            from shared.poller.store import StateStore
+            from shared.proxy.listing import default_list_proxy
+
+            lists = default_list_proxy()
+            settings = AppSettings.from_environ(os.environ)
+            blobs = BlobClients(storage_client_id=settings.poller.storage_client_id)
+            states = StateStore(blobs.state_container(settings.poller.state_storage, settings.poller.state_container))
+            _default_page = StatusPage(settings=settings, lists=lists, states=states)
+        return _default_page
+
+
+def reset_default_status_page() -> None:
+    global _default_page
+    with _default_lock:
+        _default_page = None

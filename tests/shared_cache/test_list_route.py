@@ -1,0 +1,101 @@
+"""GET /api/jobs on four instances: one hub list call serves every caller of every instance within the TTL, the
+shared entry holds the redacted list only (and a planted unredacted one is never served), a 5,000-job list is
+answered whole, and beyond the call budget the last list comes back with Age."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+from devstack.azurite import AzuriteInfo
+from devstack.hubsim import HubSimulator
+from tests.shared_cache.conftest import Fleet, Instances
+from tests.support import served
+from tests.support.routes import ago
+from tests.support.shared_cache import blobs, put_blob
+
+LIST_ENTRY = "jobs/devhub/list/2021-04-12.json"
+
+
+def _lists(hubsim: HubSimulator) -> int:
+    return hubsim.control("devhub").counters()["list"]
+
+
+def _list(host_url: str, key: str, **params: str) -> requests.Response:
+    return requests.get(f"{host_url}/api/jobs", params=params, headers={"x-functions-key": key}, timeout=60)
+
+
+def _many(count: int) -> list[dict[str, object]]:
+    return [served.job(f"bulk-{i:05d}", ("running", "completed", "failed")[i % 3], startTimeUtc=ago(seconds=i))
+            for i in range(count)]
+
+
+def test_one_hub_list_call_serves_every_instance_within_the_ttl(
+    fleet: Fleet, hubsim_clean: HubSimulator, azurite: AzuriteInfo
+) -> None:
+    instances: Instances = fleet(4, GET_JOB_CACHE_TTL_SECONDS="30")
+    served.seed(hubsim_clean, _many(12))
+    key = instances.hosts[0].function_key
+    barrier = threading.Barrier(24)
+
+    def one(index: int) -> requests.Response:
+        barrier.wait()
+        params = ({}, {"status": "failed"}, {"top": "3"})[index % 3]
+        return _list(instances.hosts[index % 4].url, key, **params)
+
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        responses = list(pool.map(one, range(24)))
+    assert {r.status_code for r in responses} == {200}
+    assert {len(r.json()["jobs"]) for r in responses} == {12, 4, 3}
+    assert _lists(hubsim_clean) == 1
+    stored = blobs(azurite, instances.container, "jobs/")
+    assert list(stored) == [LIST_ENTRY]
+    served.secrets(hubsim_clean).assert_absent(stored[LIST_ENTRY].decode(), "the shared list entry")
+    assert "sig=REDACTED" in stored[LIST_ENTRY].decode()
+
+
+def test_a_planted_unredacted_list_is_never_served(
+    fleet: Fleet, hubsim_clean: HubSimulator, azurite: AzuriteInfo
+) -> None:
+    instances: Instances = fleet(1, GET_JOB_CACHE_TTL_SECONDS="30")
+    served.seed(hubsim_clean, _many(2))
+    body = json.dumps([served.job("planted", "failed")], separators=(",", ":"))
+    put_blob(azurite, instances.container, LIST_ENTRY,
+             json.dumps({"v": 1, "answer": {"fetchedAt": time.time(), "body": body}}).encode())
+    response = _list(instances.hosts[0].url, instances.hosts[0].function_key)
+    assert [job["jobId"] for job in response.json()["jobs"]] == ["bulk-00000", "bulk-00001"]
+    served.secrets(hubsim_clean).assert_absent(response.text, "the list")
+    assert _lists(hubsim_clean) == 1
+
+
+def test_five_thousand_jobs_are_listed_whole_newest_first(fleet: Fleet, hubsim_clean: HubSimulator) -> None:
+    instances: Instances = fleet(1, GET_JOB_CACHE_TTL_SECONDS="30")
+    served.seed(hubsim_clean, _many(5000))
+    host = instances.hosts[0]
+    response = _list(host.url, host.function_key)
+    assert response.status_code == 200
+    ids = [job["jobId"] for job in response.json()["jobs"]]
+    assert ids == [f"bulk-{i:05d}" for i in range(5000)]
+    served.secrets(hubsim_clean).assert_absent(response.text, "5,000 jobs")
+    top = _list(host.url, host.function_key, status="failed", top="10")
+    assert [job["jobId"] for job in top.json()["jobs"]] == [f"bulk-{i:05d}" for i in range(2, 30, 3)]
+    page = requests.get(f"{host.url}/api/status", headers={"x-functions-key": host.function_key}, timeout=60)
+    assert page.status_code == 200
+    assert "older job(s) of the window are not shown" in page.text  # the page stays bounded
+    assert _lists(hubsim_clean) == 1
+
+
+def test_beyond_the_budget_the_last_list_comes_with_age(fleet: Fleet, hubsim_clean: HubSimulator) -> None:
+    instances: Instances = fleet(2, GET_JOB_CACHE_TTL_SECONDS="1", IOTHUB_CALLS_PER_MINUTE="1")
+    served.seed(hubsim_clean, _many(3))
+    one, other = instances.hosts
+    assert _list(one.url, one.function_key).status_code == 200
+    time.sleep(1.2)  # past the TTL: the budget (1 a minute) is spent
+    response = _list(other.url, other.function_key)
+    assert response.status_code == 200
+    assert int(response.headers["Age"]) >= 1
+    assert _lists(hubsim_clean) == 1

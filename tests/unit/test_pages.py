@@ -1,0 +1,59 @@
+"""The pages' pure parts: content negotiation, the list's filters, the timeline chart's bounds, escaping."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.pages.layout import CONTENT_SECURITY_POLICY, STYLE_HASH, plain, text
+from shared.proxy.common import ApiFailure
+from shared.proxy.listing import ListFilters
+from shared.reports.serve import ReportFormat, negotiate
+from shared.reports.timeline_svg import MAX_POINTS, points, render_timeline_svg
+
+
+@pytest.mark.parametrize(("accept", "chosen"), [
+    (None, ReportFormat.JSON),
+    ("*/*", ReportFormat.JSON),
+    ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", ReportFormat.HTML),
+    ("text/markdown", ReportFormat.MARKDOWN),
+    ("text/html;q=0.5, text/markdown;q=0.9", ReportFormat.MARKDOWN),
+    ("text/html;q=0", ReportFormat.JSON),
+    ("image/png", ReportFormat.JSON),
+    ("text/html;q=nonsense", ReportFormat.JSON),
+    ("," * 5000, ReportFormat.JSON),
+])
+def test_the_accept_header_picks_the_form(accept: str | None, chosen: ReportFormat) -> None:
+    assert negotiate(accept) is chosen
+
+
+def test_filters_take_the_spec_s_spellings_only() -> None:
+    parsed = ListFilters.parse({"status": "failed,cancelled", "type": "import", "top": "10"})
+    assert (parsed.statuses, parsed.types, parsed.top) == (frozenset({"failed", "cancelled"}), frozenset({"import"}),
+                                                           10)
+    for bad in ({"status": "FAILED"}, {"status": ""}, {"type": "import,"}, {"top": "0"}, {"top": "10001"}):
+        if bad.get("status") == "":
+            assert ListFilters.parse(bad).statuses is None  # the host drops empty values
+            continue
+        with pytest.raises(ApiFailure):
+            ListFilters.parse(bad)
+
+
+def test_the_chart_draws_only_readable_points_and_at_most_its_limit() -> None:
+    timeline: list[object] = [
+        {"polledAtUtc": f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}Z", "progress": i % 150, "status": "running"}
+        for i in range(2000)
+    ]
+    timeline += [{"polledAtUtc": "not a time", "progress": 5}, {"polledAtUtc": "2026-01-01T00:00:00Z",
+                                                                   "progress": float("nan")}, "junk"]
+    drawn = points(timeline)
+    assert len(drawn) == MAX_POINTS
+    assert all(0 <= point.progress <= 100 for point in drawn)
+    svg = render_timeline_svg(timeline)
+    assert svg.startswith("<svg") and 'role="img"' in svg and "style=" not in svg
+    assert render_timeline_svg([]).startswith("<p")
+
+
+def test_escaping_removes_markup_and_invisible_characters() -> None:
+    assert plain('<b onclick="x">\u202eevil') == "&lt;b onclick=&quot;x&quot;&gt; evil"
+    assert text("https://a/c?sv=1&sig=abc") == "https://a/c?sv=1&amp;sig=REDACTED"
+    assert STYLE_HASH in CONTENT_SECURITY_POLICY and "'unsafe-inline'" not in CONTENT_SECURITY_POLICY
