@@ -30,7 +30,7 @@ STYLESHEET = """
 *{box-sizing:border-box}
 body{margin:0;padding:1rem;font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);
 background:var(--bg)}
-main{max-width:72rem;margin:0 auto}
+main{max-width:90rem;margin:0 auto}
 h1{font-size:1.5rem;margin:.2rem 0 1rem}
 h2{font-size:1.2rem;margin:1.6rem 0 .6rem}
 p.meta,.muted{color:var(--muted);font-size:.9rem}
@@ -49,7 +49,10 @@ td.code,td.jobid,td.when{white-space:nowrap}
 .s-completed{color:var(--ok)}.s-failed,.s-cancelled{color:var(--bad)}.s-running{color:var(--run)}
 .s-enqueued,.s-queued,.s-scheduled,.s-unknown{color:var(--muted)}
 .stall{color:var(--warn);font-weight:600;white-space:nowrap}
-progress{width:7rem;height:.9rem;vertical-align:middle}
+progress{width:5rem;height:.9rem;vertical-align:middle}
+td.progress{white-space:nowrap}
+.reason,.ended{display:block}
+.reason{min-width:14rem;max-width:24rem;overflow-wrap:anywhere}
 .pct{font-variant-numeric:tabular-nums;margin-left:.3rem}
 .hubs{display:flex;flex-wrap:wrap;gap:.4rem 1rem;padding:0;list-style:none}
 .chart{max-width:40rem;width:100%;height:auto}
@@ -61,7 +64,8 @@ progress{width:7rem;height:.9rem;vertical-align:middle}
 .chart .dot.end-completed{fill:var(--ok)}
 .chart text{fill:var(--muted);font-size:11px}
 @media (max-width:40rem){body{padding:.5rem;font-size:15px}th,td{padding:.35rem .4rem}
-.hide-narrow{display:none}progress{width:4.5rem}}
+.hide-narrow{display:none}progress{width:4.5rem}
+td.jobid{white-space:normal;word-break:break-all;min-width:6rem;max-width:8rem}.reason{min-width:9rem}}
 """.strip()
 
 STYLE_HASH = "sha256-" + base64.b64encode(hashlib.sha256(STYLESHEET.encode()).digest()).decode()

@@ -62,8 +62,7 @@ def _section(section: HubSection, days: str) -> list[str]:
         f"<caption>Jobs on {plain(section.hub)}, newest first ({len(section.rows)} of the last {days} day(s))"
         "</caption>",
         '<thead><tr><th scope="col">Job</th><th scope="col" class="hide-narrow">Type</th><th scope="col">Status</th>'
-        '<th scope="col">Progress</th><th scope="col">Started (UTC)</th>'
-        '<th scope="col" class="hide-narrow">Ended (UTC)</th><th scope="col">Duration</th>'
+        '<th scope="col">Progress</th><th scope="col">Started, ended (UTC)</th><th scope="col">Duration</th>'
         '<th scope="col">Stalled</th><th scope="col">Report</th></tr></thead><tbody>',
     ]
     out += [_row(row) for row in section.rows]
@@ -88,7 +87,7 @@ def _row(row: JobRow) -> str:
     if row.status.value in ("failed", "cancelled"):
         failure = row.failure_reason
         if failure:
-            reason = f'<br><span class="muted">{text(failure, limit=MAX_REASON_CHARS)}</span>'
+            reason = f'<span class="muted reason">{text(failure, limit=MAX_REASON_CHARS)}</span>'
     if row.progress is None:
         progress = '<span class="muted">-</span>'
     else:
@@ -109,8 +108,8 @@ def _row(row: JobRow) -> str:
         report = '<span class="muted">-</span>'
     return (
         f'<tr><td class="jobid">{job_id}</td><td class="hide-narrow">{plain(row.type)}</td>'
-        f'<td><span class="status {css}">{status}</span>{reason}</td><td>{progress}</td>'
-        f'<td class="when">{_when(row.started, row.start_text)}</td>'
-        f'<td class="when hide-narrow">{_when(row.ended, row.end_text)}</td>'
+        f'<td><span class="status {css}">{status}</span>{reason}</td><td class="progress">{progress}</td>'
+        f'<td class="when">{_when(row.started, row.start_text)}'
+        f'<span class="muted ended hide-narrow">{_when(row.ended, row.end_text)}</span></td>'
         f"<td>{plain(format_duration(row.duration_seconds))}</td><td>{stall}</td><td>{report}</td></tr>"
     )
