@@ -23,6 +23,7 @@ from shared.logs import log_event
 from shared.poller.core import Recovery, WriteOutcome
 from shared.poller.documents import (
     LATEST_BLOB,
+    LATEST_FIELDS,
     NO_PROGRESS,
     SNAPSHOT_NAME,
     latest_blob_name,
@@ -152,14 +153,20 @@ class JobWriter:
         if self._sibling_container is not None and targets.monitor.target.container == self._sibling_container:
             check_deadline(deadline)
             self._ensure_sibling(container, targets, deadline)
+        found: dict[int, dict[str, Any]] = {}  # seq -> the snapshot already stored, where it is not ours
         for pending in sorted(record.pending, key=lambda p: p.seq):
             check_deadline(deadline)
-            self._write_snapshot(container, hub, record, pending, deadline)
+            stored = self._write_snapshot(container, hub, record, pending, deadline)
+            if stored is not None:
+                found[pending.seq] = stored
             done.snapshots.add(pending.seq)
         if record.latest is not None:
             check_deadline(deadline)
-            done.latest_etag = self._write_latest(container, hub, record, record.latest, deadline, done)
+            latest = _repeating(record.latest, found)
+            done.latest_etag = self._write_latest(container, hub, record, latest, deadline, done)
             done.latest_rev = record.latest.rev
+            if latest is not record.latest:
+                done.latest_document = latest.document
         if record.report == ReportState.PENDING:
             check_deadline(deadline)
             self._write_report(hub, record, job, targets, container, deadline, done, lineage)
@@ -177,10 +184,13 @@ class JobWriter:
 
     def _write_snapshot(
         self, container: ContainerClient, hub: str, record: JobRecord, pending: PendingSnapshot, deadline: Deadline
-    ) -> None:
+    ) -> dict[str, Any] | None:
         """Create the snapshot unless its seq is taken. The seq alone says whether a snapshot exists: a blob
         with this seq and another (status, progress), or another hub's, means the folder holds numbers this
-        state does not know (the state was lost or restored, or another hub's job has the id)."""
+        state does not know (the state was lost or restored, or another hub's job has the id).
+
+        Returns the stored document when the snapshot was already there from another observation of the same
+        (status, progress) (a claim lost with the state): latest.json must repeat what the folder holds."""
         from azure.core.exceptions import ResourceExistsError
         from azure.storage.blob import ContentSettings
 
@@ -189,7 +199,8 @@ class JobWriter:
         if any(b.name != pending.blob or _foreign(b.metadata, hub) for b in taken):
             raise _FolderTaken(container)
         if taken:
-            return  # written by an earlier, interrupted or overlapping tick: same seq, same name
+            # Written by an earlier, interrupted or overlapping tick: same seq, same name.
+            return self._stored_if_other(container, pending, taken[0].metadata, deadline)
         check_deadline(deadline)
         try:
             container.upload_blob(
@@ -204,6 +215,24 @@ class JobWriter:
             properties = container.get_blob_client(pending.blob).get_blob_properties(**call_options(deadline))
             if _foreign(properties.metadata, hub):
                 raise _FolderTaken(container) from None
+            return self._stored_if_other(container, pending, properties.metadata, deadline)
+        return None
+
+    @staticmethod
+    def _stored_if_other(
+        container: ContainerClient, pending: PendingSnapshot, metadata: Mapping[str, str] | None, deadline: Deadline
+    ) -> dict[str, Any] | None:
+        """The stored snapshot's document if another observation wrote it (its polledAtUtc differs from ours);
+        None when it is this claim's own (or unreadable: then ours stands)."""
+        if (metadata or {}).get(POLLED_METADATA) in (None, str(pending.document.get("polledAtUtc", ""))):
+            return None
+        check_deadline(deadline)
+        stored, _metadata = read_bounded_blob(container, pending.blob, max_bytes=MAX_REPORT_BYTES, deadline=deadline)
+        try:
+            document = json.loads(stored)
+        except ValueError:
+            return None
+        return document if isinstance(document, dict) else None
 
     def _write_latest(
         self, container: ContainerClient, hub: str, record: JobRecord, latest: PendingLatest, deadline: Deadline,
@@ -475,6 +504,17 @@ def _within(deadline: Deadline, chunks: Iterable[bytes]) -> Iterator[bytes]:
     for chunk in chunks:
         check_deadline(deadline)
         yield chunk
+
+
+def _repeating(latest: PendingLatest, found: Mapping[int, dict[str, Any]]) -> PendingLatest:
+    """latest.json as the state claimed it, unless the snapshot it repeats was found already stored from another
+    observation: then that stored snapshot, with the state's own latest.json fields."""
+    stored = found.get(_int(latest.document.get("snapshotSeq")))
+    if stored is None:
+        return latest
+    fields = {k: latest.document[k] for k in LATEST_FIELDS if k in latest.document}
+    return PendingLatest(rev=latest.rev, document={**{k: v for k, v in stored.items() if k not in LATEST_FIELDS},
+                                                   **fields})
 
 
 def _json_bytes(document: Mapping[str, Any]) -> bytes:

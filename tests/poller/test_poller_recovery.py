@@ -8,6 +8,7 @@ import logging
 
 import pytest
 
+from shared.poller.documents import LATEST_FIELDS
 from shared.poller.state import STATE_VERSION
 from shared.poller.tick import Poller
 from tests.support.poller import (
@@ -84,6 +85,27 @@ def test_a_lost_state_continues_the_numbering_and_latest_json(env: PollerEnv, sc
     assert (latest["status"], latest["snapshotSeq"]) == ("failed", 3)
     assert f"{PREFIX}/recovering/failure-report.json" in blob_names(env.azurite, script.container, PREFIX)
     assert env.state()["jobs"]["recovering"]["seq"] == 3
+
+
+def test_latest_json_rewritten_after_a_lost_claim_repeats_the_snapshot_in_the_folder(
+    env: PollerEnv, script: Script
+) -> None:
+    """A tick wrote a snapshot and died before latest.json, and its claim was lost with the state. The next
+    tick observes the same (status, progress) at another time and finds the snapshot already there: latest.json
+    must repeat that snapshot, not the new observation (the soak saw polledAtUtc differ between the two)."""
+    poller = env.poller()
+    script.show("running", 10)
+    poller.tick()
+    snapshot = read_json(env.azurite, script.container, f"{PREFIX}/recovering/snapshots/00001-running-10.json")
+    service(env.azurite).get_container_client(script.container).delete_blob(f"{PREFIX}/recovering/latest.json")
+    state_client(env).delete_blob(state_blob(env))
+    script.show("running", 10)
+    assert env.poller().tick().hubs[HUB].ok  # another instance: nothing of the first tick in its memory
+    assert script.snapshots() == ["00001-running-10.json"]
+    latest = script.latest()
+    first = f"{PREFIX}/recovering/snapshots/00001-running-10.json"
+    assert (latest["snapshotSeq"], latest["snapshotBlob"]) == (1, first)
+    assert {k: v for k, v in latest.items() if k not in LATEST_FIELDS} == snapshot
 
 
 def test_a_state_restored_from_an_older_copy_never_numbers_twice(env: PollerEnv, script: Script) -> None:

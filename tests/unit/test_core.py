@@ -303,6 +303,19 @@ def test_latest_json_ahead_of_every_claimed_revision_is_claimed_above() -> None:
     assert record.latest_etag == '"7"'
 
 
+def test_claiming_above_a_newer_latest_json_keeps_the_document_the_writer_repeated() -> None:
+    """The writer made latest.json repeat a snapshot found already stored (another observation's): claiming
+    above a newer revision must carry that document on, not the state's own observation."""
+    state = fresh()
+    plan_at(state, [job("j", "running", 10)], 0)
+    record = state.jobs["j"]
+    stored = {**record.latest.document, "polledAtUtc": "2020-01-01T00:00:00Z"} if record.latest else {}
+    confirm_at(state, {"j": WriteOutcome(snapshots={1}, latest_rev=1, latest_etag='"7"', latest_behind=7,
+                                         latest_document=stored)}, listed_ids={"j"}, now=at(0))
+    assert record.latest is not None and record.latest.rev == 8
+    assert record.latest.document == stored
+
+
 def test_claimed_log_lines_are_handed_out_once_by_the_confirm_that_takes_them() -> None:
     state = fresh()
     plan_at(state, [job("j", "failed", 10)], 0)
