@@ -31,6 +31,14 @@ MAX_PEEK_BYTES = 32 << 20
 
 
 @dataclass(frozen=True, kw_only=True)
+class Peeked:
+    """A hub's job records as stored, and the ETag of the state they were read from."""
+
+    records: dict[str, dict[str, Any]]
+    etag: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Loaded:
     state: HubState
     etag: str | None  # None: no state blob (the next save creates it)
@@ -68,21 +76,30 @@ class StateStore:
             # The fresh state replaces the unreadable one conditionally on its ETag (the next save).
             return Loaded(state=HubState(hub=hub, created_at=utc_iso(now)), etag=etag, moved_aside=aside)
 
-    def peek_records(self, hub: str, **options: Any) -> dict[str, dict[str, Any]] | None:
+    def peek_records(self, hub: str, *, known: Peeked | None = None, **options: Any) -> Peeked | None:
         """The hub's job records as stored (their JSON form, state.py's JobRecord.to_json), for reading only (the
         status page): None when there is no state yet. Never moves, rebuilds or writes anything, and builds no
-        JobRecord (a hub of 500 jobs is read on every page). Raises StateUnreadable (also for a blob over
-        MAX_PEEK_BYTES) or StateTooNew."""
-        from azure.core.exceptions import ResourceNotFoundError
+        JobRecord (a hub of 500 jobs is read on every page). With `known` (an earlier peek), an unchanged state
+        is not downloaded again (If-None-Match): `known` comes back. Raises StateUnreadable (also for a blob
+        over MAX_PEEK_BYTES) or StateTooNew."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError, ResourceNotModifiedError
 
+        unless: dict[str, Any] = {} if known is None else {
+            "etag": known.etag, "match_condition": MatchConditions.IfModified}
         try:
-            data = self._container.download_blob(self.blob_name(hub), offset=0, length=MAX_PEEK_BYTES + 1,
-                                                 **options).readall()
+            downloader = self._container.download_blob(self.blob_name(hub), offset=0, length=MAX_PEEK_BYTES + 1,
+                                                       **unless, **options)
+            data = downloader.readall()
+        except (ResourceNotModifiedError, ResourceModifiedError):
+            # Unchanged: storage answers 304 with the code ConditionNotMet, which azure-storage raises as
+            # ResourceModifiedError (its code mapping wins over the status).
+            return known
         except ResourceNotFoundError:
             return None
         if len(data) > MAX_PEEK_BYTES:
             raise StateUnreadable("the state blob is larger than the status page reads")
-        return HubState.records_of(data)
+        return Peeked(records=HubState.records_of(data), etag=str(downloader.properties.etag))
 
     def save(self, state: HubState, etag: str | None, **options: Any) -> str:
         """Write the state if nobody changed it since `etag` (None: only if it does not exist yet). A missing

@@ -40,7 +40,7 @@ from shared.proxy.validation import is_valid_job_id
 from shared.settings import AppSettings, HubSettings
 
 if TYPE_CHECKING:
-    from shared.poller.store import StateStore
+    from shared.poller.store import Peeked, StateStore
     from shared.proxy.listing import HubJobs, JobListProxy, ListedJob
 
 logger = logging.getLogger("status_page")
@@ -115,6 +115,10 @@ class StatusPage:
         self._settings = settings
         self._lists = lists
         self._states = states
+        # The last peek of each hub's state: a refresh downloads and parses only the states that changed since
+        # (the poller rewrites a state only when something changed).
+        self._peeked: dict[str, Peeked] = {}
+        self._peeked_lock = threading.Lock()
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=max(1, min(MAX_PARALLEL_HUBS, 2 * len(settings.hub.hubs))), thread_name_prefix="status")
 
@@ -159,8 +163,10 @@ class StatusPage:
     def _state(self, hub: str) -> tuple[Records | None, str | None]:
         if self._states is None:
             return None, None
+        with self._peeked_lock:
+            known = self._peeked.get(hub)
         try:
-            state = self._states.peek_records(hub, **STATE_OPTIONS)
+            peeked = self._states.peek_records(hub, known=known, **STATE_OPTIONS)
         except (StateUnreadable, StateTooNew) as error:
             return None, f"the poller's state could not be read ({type(error).__name__}): no stall flags"
         except Exception as error:  # storage refused or failed: the jobs are still worth showing
@@ -169,9 +175,14 @@ class StatusPage:
             log_event(logger, "status_state_unavailable", level=logging.WARNING, hub=hub,
                       reason=storage_error_text(error))
             return None, "the poller's state could not be read (storage unavailable): no stall flags"
-        if state is None:
+        with self._peeked_lock:
+            if peeked is None:
+                self._peeked.pop(hub, None)
+            else:
+                self._peeked[hub] = peeked
+        if peeked is None:
             return None, "the poller has not run against this hub yet: no stall flags"
-        return state, None
+        return peeked.records, None
 
 
 def _section(hub: str, listed: HubJobs | ApiFailure, state: tuple[Records | None, str | None], *,
