@@ -38,6 +38,7 @@ CORPUS: list[tuple[str, str]] = [
     ("SAS URI", SAS_URI),
     ("upper-case SIG", SAS_URI.replace("&sig=", "&SIG=")),
     ("percent-encoded parameter name %73ig", SAS_URI.replace("&sig=", "&%73ig=")),
+    ("mixed-case encoded name %53Ig", SAS_URI.replace("&sig=", "&%53Ig=")),
     ("sig first after ?", f"{HOST}?sig={Q}&sv=1"),
     ("unencoded signature", f"{HOST}?sv=1&sig={SIG}&sp=r"),
     ("URI inside a URL-encoded parameter", "next=" + urllib.parse.quote(SAS_URI, safe="")),
@@ -102,6 +103,8 @@ ENCODED_IN_PLACE: list[tuple[str, str, str]] = [
     ("JSON-escaped by .NET", _dotnet(SAS_URI), Q),
     ("HTML-escaped &amp;sig=", SAS_URI.replace("&sig=", "&amp;sig="), Q),
     ("parameter name %73ig", SAS_URI.replace("&sig=", "&%73ig="), Q),
+    ("parameter name %53Ig (an encoded upper-case letter)", SAS_URI.replace("&sig=", "&%53Ig="), Q),
+    ("parameter name %53%49%47, equals sign %3d", SAS_URI.replace("&sig=", "&%53%49%47%3d"), Q),
 ]
 
 
