@@ -13,10 +13,12 @@ from devstack.wellknown import hub_connection_string
 from shared.http.retry import MAX_RETRY_AFTER_SECONDS
 from shared.proxy.handler import JobProxy
 from tests.support.get_job import get, hub_calls, seed
+from tests.support.secrets import Secrets
 
 # A policy key of the right shape that the hub does not know.
+WRONG_KEY = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXk="
 WRONG_KEY_CONNECTION_STRING = hub_connection_string("devhub").rsplit("SharedAccessKey=", 1)[0] + (
-    "SharedAccessKey=d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXk="
+    f"SharedAccessKey={WRONG_KEY}"
 )
 
 
@@ -114,8 +116,9 @@ def test_upstream_timeout_is_504(hubsim_clean: HubSimulator, make_proxy: Callabl
 
 
 def test_hub_refusing_our_credentials_is_502_without_retry(
-    hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy]
+    hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy], planted_secrets: Secrets
 ) -> None:
+    planted_secrets.add("the refused policy key", WRONG_KEY)  # looked for in the answer and the logs
     seed(hubsim_clean)
     response = get(make_proxy(IOTHUB_HUBS="devhub", IOTHUB_ENDPOINTS=f"devhub={hubsim_clean.hub_url('devhub')}",
                               IOTHUB_CONNECTION_STRINGS=WRONG_KEY_CONNECTION_STRING))
