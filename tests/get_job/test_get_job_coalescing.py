@@ -27,15 +27,16 @@ def test_fifty_concurrent_requests_for_an_active_job_reach_the_hub_at_most_twice
     assert hub_calls(hubsim_clean) <= 2
 
 
+@pytest.mark.parametrize("final", ["completed", "failed", "cancelled"])
 def test_a_terminal_job_reaches_the_hub_once_per_process(
-    hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy]
+    hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy], final: str
 ) -> None:
-    seed(hubsim_clean, status="failed", progress=100, failureReason="ErrorCode:ImportErrors;bad lines")
+    seed(hubsim_clean, status=final, progress=100, failureReason="ErrorCode:ImportErrors;bad lines")
     proxy = make_proxy(GET_JOB_CACHE_TTL_SECONDS="0")
     with ThreadPoolExecutor(max_workers=20) as pool:
         responses = list(pool.map(lambda _: get(proxy), range(60)))
     assert {r.status_code for r in responses} == {200}
-    assert json.loads(responses[0].body)["status"] == "failed"
+    assert json.loads(responses[0].body)["status"] == final
     assert hub_calls(hubsim_clean) == 1
 
 
