@@ -106,6 +106,31 @@ def test_persistent_faults_end_in_a_clear_error(
     assert hub_calls(hubsim_clean) == 3
 
 
+@pytest.mark.parametrize(("kind", "status", "code"), [
+    (FaultKind.THROTTLE, 429, "UpstreamThrottled"),
+    (FaultKind.SERVER_ERROR, 502, "UpstreamError"),
+    (FaultKind.UNAVAILABLE, 503, "UpstreamError"),
+    (FaultKind.MALFORMED, 502, "UpstreamError"),
+    (FaultKind.DROP, 502, "UpstreamError"),
+    (FaultKind.SLOW, 504, "UpstreamTimeout"),
+    (FaultKind.QUOTA_EXCEEDED, 502, "UpstreamError"),
+])
+def test_an_upstream_error_is_not_kept_the_next_call_reaches_the_hub(
+    hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy], kind: FaultKind, status: int, code: str
+) -> None:
+    """Only a 404 is answered from the cache for its TTL: after any other upstream error, the next request
+    asks the hub again (an error kept for the TTL would answer it from memory, with the hub fine again)."""
+    seed(hubsim_clean)
+    proxy = make_proxy(IOTHUB_MAX_ATTEMPTS="1", IOTHUB_READ_TIMEOUT_SECONDS="0.2", GET_JOB_CACHE_TTL_SECONDS="60")
+    hubsim_clean.control("devhub").queue_fault(kind, retry_after=0, delay_ms=600 if kind is FaultKind.SLOW else 0)
+    failed = get(proxy)
+    assert (failed.status_code, json.loads(failed.body)["error"]["code"]) == (status, code)
+    assert hub_calls(hubsim_clean) == 1
+    again = get(proxy)
+    assert again.status_code == 200 and json.loads(again.body)["jobId"] == "job-1"
+    assert hub_calls(hubsim_clean) == 2
+
+
 def test_upstream_timeout_is_504(hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy]) -> None:
     seed(hubsim_clean)
     hubsim_clean.control("devhub").queue_fault(FaultKind.SLOW, count=5, delay_ms=600)
