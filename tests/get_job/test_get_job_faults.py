@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -13,6 +13,7 @@ from devstack.wellknown import hub_connection_string
 from shared.http.retry import MAX_RETRY_AFTER_SECONDS
 from shared.proxy.handler import JobProxy
 from tests.support.get_job import get, hub_calls, seed
+from tests.support.listeners import TcpListener
 from tests.support.secrets import Secrets
 
 # A policy key of the right shape that the hub does not know.
@@ -153,6 +154,35 @@ def test_hub_refusing_our_credentials_is_502_without_retry(
     assert "sharedAccessPolicy" in error["message"]
     assert "SharedAccessKey" not in response.body.decode()
     assert hub_calls(hubsim_clean) == 1
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[TcpListener]:
+    """Another host (127.0.0.2), counting every connection made to it."""
+    listener = TcpListener(hold=False, host="127.0.0.2")
+    yield listener
+    listener.close()
+
+
+def test_the_hub_get_never_follows_a_redirect(
+    hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy], elsewhere: TcpListener
+) -> None:
+    """A 307 from the hub is an error answer, not a pointer: following it would answer with another job (on
+    the hub) or carry the hub's credential to another host. Neither target is ever asked."""
+    seed(hubsim_clean)
+    seed(hubsim_clean, jobId="job-2", status="failed", progress=100)
+    control = hubsim_clean.control("devhub")
+    on_the_hub = f"{hubsim_clean.hub_url('devhub')}/jobs/job-2?api-version=2021-04-12"
+    proxy = make_proxy(IOTHUB_MAX_ATTEMPTS="3")
+    for location in (on_the_hub, f"http://127.0.0.2:{elsewhere.port}/jobs/job-1?api-version=2021-04-12"):
+        control.reset()
+        control.queue_fault(FaultKind.REDIRECT, location=location)
+        response = get(proxy)
+        assert response.status_code == 502
+        error = json.loads(response.body)["error"]
+        assert error["code"] == "UpstreamError" and "307" in error["message"]
+        assert hub_calls(hubsim_clean) == 1  # neither retried nor followed to job-2
+    assert elsewhere.connections == 0
 
 
 def test_unreachable_hub_is_502(hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy]) -> None:
