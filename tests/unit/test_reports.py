@@ -23,7 +23,7 @@ from shared.reports.import_errors import (
     summarize_chunks,
 )
 from shared.reports.markdown import render_markdown
-from shared.reports.report import ReportKind, build_report, report_kind, report_title
+from shared.reports.report import ReportKind, TimelineEntry, build_report, report_kind, report_title
 from tests.support.secrets import Secrets, planted
 
 KEY = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVoxMjM0NTY="
@@ -247,6 +247,38 @@ def test_failed_and_cancelled_jobs_get_failure_reports() -> None:
                              import_errors=None, import_errors_note=None, generated_at=GENERATED).to_json()
     assert (cancelled["kind"], cancelled["title"], cancelled["hint"]["key"]) == (
         "failure", "export cancelled", "cancelled")
+
+
+TIMELINE = [
+    TimelineEntry(seq=1, status="enqueued", progress=0, polled_at_utc="2026-01-01T00:00:00.000Z",
+                  blob="jobmonitor/j/snapshots/00001-enqueued-0.json"),
+    TimelineEntry(seq=2, status="running", progress=None, polled_at_utc="2026-01-01T00:01:00.000Z",
+                  blob="jobmonitor/j/snapshots/00002-running-na.json"),
+    TimelineEntry(seq=3, status="cancelled", progress=40, polled_at_utc="2026-01-01T00:02:00.000Z",
+                  blob="jobmonitor/j/snapshots/00003-cancelled-40.json"),
+]
+
+
+@pytest.mark.parametrize(("job", "heading"), [
+    ({"type": "export", "status": "cancelled"}, "# IoT Hub export cancelled"),
+    ({"type": "import", "status": "failed", "failureReason": "ErrorCode:ImportErrors;bad lines"},
+     "# IoT Hub import failed"),
+])
+def test_the_markdown_opens_with_the_reports_title_and_lists_every_timeline_entry(
+    job: dict[str, str], heading: str
+) -> None:
+    document = build_report({"jobId": "j", **job}, hub="h", timeline=TIMELINE, import_errors=None,
+                            import_errors_note=None, generated_at=GENERATED).to_json()
+    markdown = render_markdown(document)
+    assert markdown.splitlines()[0] == heading
+    timeline = markdown.split("## Timeline\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert timeline == [
+        "| # | Status | Progress | Polled (UTC) |",
+        "|---|---|---|---|",
+        "| 1 | enqueued | 0 | 2026-01-01T00:00:00.000Z |",
+        "| 2 | running | - | 2026-01-01T00:01:00.000Z |",
+        "| 3 | cancelled | 40 | 2026-01-01T00:02:00.000Z |",
+    ]
 
 
 def test_version_1_reports_still_render() -> None:
