@@ -85,12 +85,18 @@ def _failing_import_on(env: PollerEnv, hub: str) -> tuple[str, str]:
 
 
 def test_a_hanging_hub_does_not_hold_the_tick_past_its_budget(env: PollerEnv) -> None:
+    """The hanging hub answers after 8 s (read timeout 30 s, retry budget 60 s): the tick, budget 5 s, ends
+    inside its budget, measured around it, with the healthy hub's work done."""
+    budget = 5.0
     env.hubsim.control("otherhub").queue_fault(FaultKind.SLOW, count=5, operation=Operation.LIST, delay_ms=8000)
     job_id, container = start_failing_import(env)
     wait_terminal(env.hubsim, "devhub", job_id)
-    poller = Poller(env.settings(("devhub", "otherhub"), MONITOR_TICK_BUDGET_SECONDS="5",
+    poller = Poller(env.settings(("devhub", "otherhub"), MONITOR_TICK_BUDGET_SECONDS=str(budget),
                                  IOTHUB_READ_TIMEOUT_SECONDS="30", IOTHUB_RETRY_BUDGET_SECONDS="60"))
+    started = time.monotonic()
     result = poller.tick()
+    elapsed = time.monotonic() - started
+    assert elapsed < budget, f"the tick took {elapsed:.1f} s of a {budget} s budget"
     assert result.hubs["devhub"].ok
     # The 8 s answer would have arrived (read timeout 30 s): only the tick's budget cut the list short.
     assert not result.hubs["otherhub"].ok
@@ -233,10 +239,14 @@ def test_a_hung_storage_call_ends_within_the_tick_budget(env: PollerEnv, silent_
     """D9: with 30 s read timeouts and retries, one write to a hung account outlived the tick's budget and
     the hub was reported timed out; per-call timeouts now end it in time, and the state is confirmed."""
     uri = f"http://127.0.0.1:{silent_storage.port}/devstoreaccount1/hung?sv=2021-08-06&sr=c&sp=rwdl&sig=abc%3D"
-    poller = env.poller(MONITOR_TICK_BUDGET_SECONDS="6")
+    budget = 6.0
+    poller = env.poller(MONITOR_TICK_BUDGET_SECONDS=str(budget))
     poller.tick()
     env.hubsim.control("devhub").seed_jobs([failed_import("hung-storage", uri)])
+    started = time.monotonic()
     result = poller.tick()
+    elapsed = time.monotonic() - started
+    assert elapsed < budget, f"the tick took {elapsed:.1f} s of a {budget} s budget"
     outcome = result.hubs["devhub"]
     # Not timed out: the hub's work (the hung write included) ended inside the tick's budget.
     assert (outcome.ok, outcome.timed_out, outcome.write_failures) == (True, False, 1)
