@@ -58,7 +58,9 @@ def test_deadline_counts_down_on_the_given_clock() -> None:
 ])
 def test_absurd_retry_after_values_are_bounded_not_dropped(value: str, seconds: float | None) -> None:
     """A wait too long is held to the longest one (the server did ask us to wait: dropping the value would
-    retry at once); a negative one is no wait; only a value that is no number at all is no value."""
+    retry at once); a negative one is no wait; only a value that is no number at all is no value, and then the
+    throttling text's "Wait 10 seconds" is what the hub said (a NaN header used to hide it)."""
+    assert retry_after_seconds({"Retry-After": value}, THROTTLE_BODY) == (10.0 if seconds is None else seconds)
     assert retry_after_seconds({"Retry-After": value}, "") == seconds
 
 
