@@ -304,6 +304,17 @@ PLANTS: tuple[Plant, ...] = (
                    "test_a_silent_token_endpoint_cannot_hold_requests_past_the_budget",),
     ),
     Plant(
+        name="failed-token-credential-kept",
+        bug="a token request that failed after its caller gave up leaves its (now unusable) credential in place",
+        file="shared/iothub/auth.py",
+        old="                if flight is not None and flight.future.exception() is not None:\n"
+            "                    # Failed after its callers gave up waiting: azure-identity holds that credential "
+            "unusable.\n                    discard_credential(flight.credential)\n",
+        new="",
+        caught_by=("tests/get_job/test_get_job_credentials.py::"
+                   "test_a_token_request_that_fails_after_its_caller_gave_up_does_not_fail_the_next_one",),
+    ),
+    Plant(
         name="identity-writes-with-account-key",
         bug="an identity-based job's blobs are written with the account key, not a token",
         file="shared/poller/storage.py",

@@ -81,6 +81,12 @@ class TokenAuth:
         self._token: AccessToken | None = None
         self._flight: _TokenFlight | None = None
 
+    @property
+    def requesting(self) -> bool:
+        """A token request is in flight (a diagnostic; tests wait on it)."""
+        with self._lock:
+            return self._flight is not None and not self._flight.future.done()
+
     def authorization(self, hub: HubSettings, *, timeout: float | None = None) -> str:
         with self._lock:
             token = self._token
@@ -88,6 +94,9 @@ class TokenAuth:
                 return f"Bearer {token.token}"
             flight = self._flight
             if flight is None or flight.future.done():
+                if flight is not None and flight.future.exception() is not None:
+                    # Failed after its callers gave up waiting: azure-identity holds that credential unusable.
+                    discard_credential(flight.credential)
                 credential = self._credential_factory()
                 flight = _TokenFlight(credential, _token_requests().submit(credential.get_token, self.scope))
                 self._flight = flight
