@@ -119,6 +119,17 @@ PLANTS: tuple[Plant, ...] = (
         new="if last_seen is not None and now - last_seen > FORGET_AFTER:",
         caught_by=("tests/unit/test_core.py::test_an_absent_job_is_forgotten_only_when_idle_and_past_the_hubs_history",),
     ),
+    Plant(
+        name="snapshot-of-another-claim-kept",
+        bug="a snapshot of this name polled at another time (the same change, claimed under a restored state) "
+            "counts as this claim's: latest.json is rewritten from the new claim and names it with another "
+            "polledAtUtc (found by the soak)",
+        file="shared/poller/writer.py",
+        old="        if any(b.name != pending.blob or _foreign(b.metadata, hub) or _other_claim(b.metadata, pending)\n",
+        new="        if any(b.name != pending.blob or _foreign(b.metadata, hub)\n",
+        caught_by=("tests/poller/test_poller_recovery.py::"
+                   "test_a_restored_state_that_observes_a_written_change_again_keeps_latest_json_its_snapshot",),
+    ),
     # 3. cancelled
     Plant(
         name="cancelled-not-terminal",

@@ -168,13 +168,16 @@ class JobWriter:
     ) -> None:
         """Create the snapshot unless its seq is taken. The seq alone says whether a snapshot exists: a blob
         with this seq and another (status, progress), or another hub's, means the folder holds numbers this
-        state does not know (the state was lost or restored, or another hub's job has the id)."""
+        state does not know (the state was lost or restored, or another hub's job has the id). So does a blob
+        of this very name polled at another time: the same observation, claimed under another state, whose
+        document (not this claim's) latest.json must then follow."""
         from azure.core.exceptions import ResourceExistsError
         from azure.storage.blob import ContentSettings
 
         taken = list(container.list_blobs(name_starts_with=pending.blob.rsplit("/", 1)[0] + f"/{pending.seq:05d}-",
                                           include=["metadata"], **call_options(deadline)))
-        if any(b.name != pending.blob or _foreign(b.metadata, hub) for b in taken):
+        if any(b.name != pending.blob or _foreign(b.metadata, hub) or _other_claim(b.metadata, pending)
+               for b in taken):
             raise _FolderTaken(container)
         if taken:
             return  # written by an earlier, interrupted or overlapping tick: same seq, same name
@@ -190,7 +193,7 @@ class JobWriter:
             # Written meanwhile: by an overlapping tick of this hub (fine), or by another hub's job.
             check_deadline(deadline)
             properties = container.get_blob_client(pending.blob).get_blob_properties(**call_options(deadline))
-            if _foreign(properties.metadata, hub):
+            if _foreign(properties.metadata, hub) or _other_claim(properties.metadata, pending):
                 raise _FolderTaken(container) from None
 
     def _write_latest(
@@ -424,6 +427,13 @@ def _foreign(metadata: Mapping[str, str] | None, hub: str) -> bool:
     """Written by another hub's job (blobs from before the metadata existed count as ours)."""
     owner = (metadata or {}).get(HUB_METADATA)
     return owner is not None and owner.lower() != hub.lower()
+
+
+def _other_claim(metadata: Mapping[str, str] | None, pending: PendingSnapshot) -> bool:
+    """A snapshot of this name written by another claim: its observation was polled at another time (blobs from
+    before the metadata existed count as this claim's)."""
+    polled = (metadata or {}).get(POLLED_METADATA)
+    return polled is not None and polled != str(pending.document.get("polledAtUtc", ""))
 
 
 def _int(value: object) -> int:
