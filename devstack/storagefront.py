@@ -12,9 +12,11 @@ through unchanged, except:
 - **A missing role** (`deny(container, MISSING_ROLE)`): requests with a bearer token are answered 403
   `AuthorizationPermissionMismatch`, as Azure RBAC answers an identity without a data role (Azurite's OAuth
   mode checks a token's signature and audience, never a role). SAS and shared-key requests pass.
+- **One blob** (`deny(container, code, blob=name)`): only requests for that blob are refused, the rest of the
+  container works: one unreadable blob (an errors log the poller must retry) beside writable ones.
 
-Control API under /devstack/ on the front's port (no auth): POST deny {"container", "code"}, POST reset,
-GET counters. `StorageFront` runs it in-process; `StorageFrontControl` is its typed client.
+Control API under /devstack/ on the front's port (no auth): POST deny {"container", "code", "blob"?}, POST
+reset, GET counters. `StorageFront` runs it in-process; `StorageFrontControl` is its typed client.
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ class _State:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.rules: dict[str, Denial] = {}
+        self.blob_rules: dict[tuple[str, str], Denial] = {}  # (container, blob name)
         self.counters: Counter[str] = Counter()
 
     def count(self, name: str) -> None:
@@ -155,9 +158,11 @@ class _Handler(OneWriteHandler):
     def _denial(self, path: str) -> Denial | None:
         segments = path.split("/")
         container = segments[2] if len(segments) > 2 else ""  # path-style: /{account}/{container}/...
+        blob = urllib.parse.unquote("/".join(segments[3:]))
         state = self.server.state
         with state.lock:
-            rule = state.rules.get(container) or state.rules.get(ANY_CONTAINER)
+            rule = state.blob_rules.get((container, blob)) or state.rules.get(container) or state.rules.get(
+                ANY_CONTAINER)
         if rule is Denial.MISSING_ROLE and not (self.headers.get("Authorization") or "").startswith("Bearer "):
             return None  # an RBAC role only matters to a token
         return rule
@@ -209,13 +214,25 @@ class _Handler(OneWriteHandler):
         try:
             payload = json.loads(body) if body else {}
             if (self.command, route) == ("POST", "deny"):
-                container, code = str(payload["container"]), Denial(payload["code"])
+                container, code, blob = str(payload["container"]), Denial(payload["code"]), payload.get("blob")
                 with state.lock:
-                    state.rules[container] = code
-                answer = {"container": container, "code": code.value}
+                    if blob is None:
+                        state.rules[container] = code
+                    else:
+                        state.blob_rules[(container, str(blob))] = code
+                answer = {"container": container, "code": code.value, "blob": blob}
+            elif (self.command, route) == ("POST", "allow"):
+                container, blob = str(payload["container"]), payload.get("blob")
+                with state.lock:
+                    if blob is None:
+                        state.rules.pop(container, None)
+                    else:
+                        state.blob_rules.pop((container, str(blob)), None)
+                answer = {"container": container, "blob": blob}
             elif (self.command, route) == ("POST", "reset"):
                 with state.lock:
                     state.rules.clear()
+                    state.blob_rules.clear()
                     state.counters.clear()
             elif (self.command, route) == ("GET", "counters"):
                 with state.lock:
@@ -277,9 +294,17 @@ class StorageFrontControl:
             raise RuntimeError(f"storage front {method} {route}: HTTP {response.status_code} {response.text}")
         return response.json()
 
-    def deny(self, container: str, denial: Denial) -> None:
-        """Answer every request for `container` (`*`: all) as a firewall, or bearer requests as a missing role."""
-        self._call("POST", "deny", {"container": container, "code": Denial(denial).value})
+    def deny(self, container: str, denial: Denial, *, blob: str | None = None) -> None:
+        """Answer every request for `container` (`*`: all), or only for its `blob`, as a firewall, or bearer
+        requests as a missing role."""
+        payload: dict[str, Any] = {"container": container, "code": Denial(denial).value}
+        if blob is not None:
+            payload["blob"] = blob
+        self._call("POST", "deny", payload)
+
+    def allow(self, container: str, *, blob: str | None = None) -> None:
+        """Lift what `deny` set for `container` (or for its `blob`)."""
+        self._call("POST", "allow", {"container": container, "blob": blob})
 
     def reset(self) -> None:
         self._call("POST", "reset")

@@ -32,8 +32,13 @@ SIGNATURE_LENGTH = 44  # base64 of an HMAC-SHA256, as every Azure SAS signature 
 
 
 def _encoded(character: str) -> str:
-    """A regex for one character as text may carry it: itself, percent-encoded (at any depth) or JSON-escaped."""
-    hex_code = "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in f"{ord(character):02x}")
+    """A regex for one character as text may carry it: itself, percent-encoded (at any depth) or JSON-escaped.
+    A letter in either case, encoded too: storage reads `%53Ig=` (SIg) as the signature as well."""
+    cases = {character.lower(), character.upper()} if character.isalpha() else {character}
+    codes = "|".join(
+        "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in f"{ord(case):02x}") for case in sorted(cases)
+    )
+    hex_code = f"(?:{codes})"
     literal = f"[{character.lower()}{character.upper()}]" if character.isalpha() else re.escape(character)
     return rf"(?:{literal}|%(?:25)*{hex_code}|\\+u00{hex_code})"
 

@@ -41,6 +41,7 @@ class HubControl:
         retry_after: int | None = None,
         wait_seconds: int = 10,
         delay_ms: int = 0,
+        location: str = "",
     ) -> dict[str, Any]:
         payload = {
             "kind": FaultKind(kind).value,
@@ -49,8 +50,13 @@ class HubControl:
             "retry_after": retry_after,
             "wait_seconds": wait_seconds,
             "delay_ms": delay_ms,
+            "location": location,
         }
         return dict(self._call("POST", "faults", payload))
+
+    def release(self) -> int:
+        """Let every answer held by a HOLD fault go; how many were held."""
+        return int(self._call("POST", "release")["released"])
 
     def faults(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "faults"))

@@ -4,9 +4,12 @@ Routes (JSON in, JSON out; errors are 400/404/405 `{"error": "..."}`):
 
     GET    /devstack/health         {"hub": name}
     GET    /devstack/counters       {"get","list","create","cancel","other","total"}: /jobs requests that
-                                    reached the hub, faulted and throttled ones included
+                                    reached the hub, faulted and throttled ones included; "held": answers
+                                    held now (HOLD), "connections": TCP connections that carried /jobs
     GET    /devstack/faults         the queued faults
-    POST   /devstack/faults         queue one: {"kind","count","operation","retry_after","wait_seconds","delay_ms"}
+    POST   /devstack/faults         queue one: {"kind","count","operation","retry_after","wait_seconds","delay_ms",
+                                    "location"}
+    POST   /devstack/release        let every held answer (HOLD) go -> {"released": n}
     PUT    /devstack/rate-limit     {"per_minute": int | null}   sliding 60 s window, 429 like the real throttle
     PUT    /devstack/latency        {"ms": int}                  added before every /jobs answer
     PUT    /devstack/error-shape    {"shape": "message" | "numeric" | "nested" | "header-only"}
@@ -99,7 +102,14 @@ def _fault(payload: Any) -> Fault:
         retry_after=_int(data.get("retry_after"), "retry_after", optional=True),
         wait_seconds=_int(data.get("wait_seconds", 10), "wait_seconds") or 0,
         delay_ms=_int(data.get("delay_ms", 0), "delay_ms") or 0,
+        location=_location(data.get("location", "")),
     )
+
+
+def _location(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ControlError(HTTPStatus.BAD_REQUEST, "location must be a string")
+    return value
 
 
 def _set_timing(controller: HubController, payload: Any) -> dict[str, Any]:
@@ -202,6 +212,7 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "credentials"): lambda c, _: c.state.knobs.credentials(),
     ("GET", "faults"): lambda c, _: [f.to_json() for f in c.state.knobs.faults()],
     ("POST", "faults"): _queue_fault,
+    ("POST", "release"): lambda c, _: {"released": c.state.knobs.release()},
     ("PUT", "rate-limit"): _rate_limit,
     ("PUT", "latency"): _latency,
     ("PUT", "error-shape"): _error_shape,

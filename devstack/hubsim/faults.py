@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from devstack.hubsim.vocab import COUNTED_OPERATIONS, THROTTLE_WINDOW_SECONDS, ErrorShape, FaultKind, Operation
 
 DEFAULT_WAIT_SECONDS = 10
+DEFAULT_HOLD_MS = 30_000
 
 
 @dataclass(kw_only=True)
@@ -20,6 +21,7 @@ class Fault:
     retry_after: int | None = None
     wait_seconds: int = DEFAULT_WAIT_SECONDS
     delay_ms: int = 0
+    location: str = ""  # REDIRECT: where to
 
     def matches(self, operation: Operation) -> bool:
         return self.operation in (Operation.ANY, operation)
@@ -50,6 +52,10 @@ class HubKnobs:
         # Every distinct Authorization value received (the newest MAX_CREDENTIALS), kept across resets so
         # that tests can look for them, literally, in everything the app writes out.
         self._credentials: collections.OrderedDict[str, None] = collections.OrderedDict()
+        # HOLD: answers waiting for a release (each waits on the generation's event it arrived in).
+        self._release = threading.Event()
+        self._held = 0
+        self._connections = 0
         self.reset()
 
     def reset(self) -> None:
@@ -61,6 +67,31 @@ class HubKnobs:
             self.latency_ms = 0
             self.error_shape = ErrorShape.MESSAGE
             self.local_auth_disabled = False
+            self._connections = 0
+        self.release()
+
+    def hold(self, max_ms: int) -> None:
+        """Hold the calling request's answer until `release()` (or `max_ms`)."""
+        with self._lock:
+            gate = self._release
+            self._held += 1
+        try:
+            gate.wait((max_ms or DEFAULT_HOLD_MS) / 1000)
+        finally:
+            with self._lock:
+                self._held -= 1
+
+    def release(self) -> int:
+        """Let every held answer go; later HOLD faults hold again. Returns how many were held."""
+        with self._lock:
+            gate, self._release = self._release, threading.Event()
+            held = self._held
+        gate.set()
+        return held
+
+    def count_connection(self) -> None:
+        with self._lock:
+            self._connections += 1
 
     def remember_credential(self, authorization: str | None) -> None:
         if not authorization:
@@ -120,5 +151,9 @@ class HubKnobs:
     def counters(self) -> dict[str, int]:
         with self._lock:
             data = {op.value: n for op, n in self._counters.items()}
+            held, connections = self._held, self._connections
         data["total"] = sum(data.values())
+        # Not requests: answers held right now (HOLD), and the TCP connections that carried /jobs requests
+        # since the last reset (control requests not counted).
+        data["held"], data["connections"] = held, connections
         return data

@@ -108,10 +108,12 @@ class _Dropped(Exception):
 class HubRequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: HubHTTPServer
+    _carried_jobs: bool
 
     def setup(self) -> None:
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._carried_jobs = False  # one handler per connection: counted once it carries a /jobs request
 
     # http.server calls these for protocol errors; answer in IoT Hub's shape with a request id too.
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
@@ -235,6 +237,9 @@ class HubRequestHandler(BaseHTTPRequestHandler):
     # -- /jobs -----------------------------------------------------------------------------------
     def _jobs(self, operation: Operation, path: str, query: str, body: bytes) -> Response:
         state = self.server.state
+        if not self._carried_jobs:
+            self._carried_jobs = True
+            state.knobs.count_connection()
         fault, throttled = state.knobs.arrive(operation)
         shape = state.knobs.error_shape
         if state.knobs.latency_ms:
@@ -246,6 +251,12 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             if fault.kind is FaultKind.DUPLICATE:
                 answer = self._jobs_or_error(operation, path, query, body, shape)
                 return _duplicated(answer) if operation is Operation.LIST else answer
+            if fault.kind is FaultKind.HOLD:
+                answer = self._jobs_or_error(operation, path, query, body, shape)
+                state.knobs.hold(fault.delay_ms)
+                return answer
+            if fault.kind is FaultKind.REDIRECT:
+                return Response(HTTPStatus.TEMPORARY_REDIRECT, b"", (("Location", fault.location),))
             if fault.delay_ms:
                 time.sleep(fault.delay_ms / 1000)
             if fault.kind is FaultKind.DROP:

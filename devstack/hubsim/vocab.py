@@ -111,6 +111,10 @@ class FaultKind(str, enum.Enum):
     # A list that names every job twice, the second copy behind (active jobs 10 points less progress): a hub
     # anomaly the poller must count once (no evidence the real service does it; the harder case).
     DUPLICATE = "duplicate"
+    REDIRECT = "redirect"  # 307 Temporary Redirect to the fault's `location` (a client must not follow it)
+    # The answer is made, then held until POST /devstack/release (or `delay_ms`, default 30 s, has passed): a
+    # gate that keeps a call in flight for exactly as long as a test needs.
+    HOLD = "hold"
 
 
 class Header(str, enum.Enum):

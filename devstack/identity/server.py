@@ -2,7 +2,8 @@
 
 Routes:
 - ``GET /msi/token`` — the App Service protocol (see protocol.py).
-- ``POST /devstack/faults`` ``{"kind": "error500", "count": N}`` — serve N faults instead of tokens.
+- ``POST /devstack/faults`` ``{"kind": "error500", "count": N}`` — serve N faults instead of tokens (also
+  ``slow``: the token, a second late; ``slow500``: the 500, a second late).
 - ``POST /devstack/config`` ``{"token_lifetime_seconds": N}`` — change the lifetime of new tokens.
 - ``POST /devstack/reset`` — drop faults, zero counters, restore the configured lifetime.
 - ``GET /devstack/counters`` — tokens issued per audience, faults served, requests, rejections.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from http import HTTPStatus
 from http.server import ThreadingHTTPServer
 from typing import Any
@@ -26,7 +28,7 @@ from devstack.identity.control import IdentityControl
 from devstack.identity.identities import find_identity
 from devstack.identity.issuer import DEFAULT_TOKEN_LIFETIME_SECONDS, SUPPORTED_RESOURCES, issue
 from devstack.identity.protocol import ErrorCode, error_body
-from devstack.identity.state import EndpointState, FaultKind
+from devstack.identity.state import SLOW_SECONDS, EndpointState, FaultKind
 from devstack.wellknown import IDENTITY_HEADER, TENANT_ID
 
 LOG = logging.getLogger("devstack.identity")
@@ -137,7 +139,9 @@ class _Handler(OneWriteHandler):
             )
             return
         fault = state.take_fault()
-        if fault is FaultKind.ERROR_500:
+        if fault in (FaultKind.SLOW, FaultKind.SLOW_500):
+            time.sleep(SLOW_SECONDS)
+        if fault in (FaultKind.ERROR_500, FaultKind.SLOW_500):
             self._error(HTTPStatus.INTERNAL_SERVER_ERROR, ErrorCode.SERVER_ERROR, protocol.UNEXPECTED_AAD_ERROR)
             return
         token = issue(identity, audience, lifetime_seconds=state.lifetime())

@@ -10,6 +10,8 @@ from enum import Enum
 from typing import Any
 
 MAX_TOKENS_KEPT = 10_000
+# How long a slow answer takes: past a short budget, within azure-identity's own read timeout (3 s in the app).
+SLOW_SECONDS = 1.0
 
 
 class FaultKind(str, Enum):
@@ -17,6 +19,8 @@ class FaultKind(str, Enum):
 
     # HTTP 500 with the real endpoint's "An unexpected error occured while fetching the AAD Token."
     ERROR_500 = "error500"
+    SLOW = "slow"  # the token, SLOW_SECONDS late
+    SLOW_500 = "slow500"  # the 500, SLOW_SECONDS late
 
 
 @dataclass

@@ -22,18 +22,20 @@ MAX_RETRY_AFTER_SECONDS = 3600.0
 
 
 def retry_after_seconds(headers: Mapping[str, str], body_text: str) -> float | None:
-    """Seconds the server asked us to wait: the Retry-After header, else the "Wait N seconds" text.
+    """Seconds the server asked us to wait: the Retry-After header, else (no header, or one that says no number,
+    `NaN` included) the "Wait N seconds" text.
 
     Always finite and at most MAX_RETRY_AFTER_SECONDS."""
     header = headers.get("Retry-After")
     if header:
         header = header.strip()
         try:
-            return _bounded(float(header))
+            seconds = _bounded(float(header))
         except ValueError:
             parsed = _http_date(header)
-            if parsed is not None:
-                return _bounded(parsed - time.time())
+            seconds = None if parsed is None else _bounded(parsed - time.time())
+        if seconds is not None:
+            return seconds
     match = _WAIT_SECONDS.search(body_text)
     return _bounded(float(match.group(1))) if match else None
 

@@ -181,7 +181,7 @@ class HubClient:
         if deadline.expired:
             raise _Retryable(HubTimeoutError("the time budget ran out before the hub answered", hub=hub.name))
         try:
-            authorization = self._auth.authorization(hub)
+            authorization = self._auth.authorization(hub, timeout=deadline.remaining())
         except CredentialError as exc:
             raise _Retryable(exc) from None
         remaining = deadline.remaining()

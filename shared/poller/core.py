@@ -350,8 +350,6 @@ class WriteOutcome:
     latest_rev: int | None = None
     latest_etag: str | None = None
     latest_behind: int | None = None  # latest.json holds this newer revision than the one written
-    # latest.json's document as written, when the writer made it repeat a snapshot found already stored
-    latest_document: dict[str, Any] | None = None
     report_written: bool = False
     report_not_needed: bool = False  # a completed import whose errors log is empty or missing
     report_fields: dict[str, Any] = field(default_factory=dict)  # for the report_written log line
@@ -385,7 +383,7 @@ def confirm(
         record.pending = [p for p in record.pending if p.seq not in outcome.snapshots]
         if outcome.latest_rev is not None:
             if record.latest is not None and record.latest.rev <= outcome.latest_rev:
-                document = outcome.latest_document or record.latest.document
+                document = record.latest.document
                 record.latest = None
                 if outcome.latest_behind is not None and record.latest_rev < outcome.latest_behind:
                     # latest.json is ahead of every revision this state ever claimed: the state was lost or

@@ -23,7 +23,6 @@ from shared.logs import log_event
 from shared.poller.core import Recovery, WriteOutcome
 from shared.poller.documents import (
     LATEST_BLOB,
-    LATEST_FIELDS,
     NO_PROGRESS,
     SNAPSHOT_NAME,
     latest_blob_name,
@@ -153,20 +152,14 @@ class JobWriter:
         if self._sibling_container is not None and targets.monitor.target.container == self._sibling_container:
             check_deadline(deadline)
             self._ensure_sibling(container, targets, deadline)
-        found: dict[int, dict[str, Any]] = {}  # seq -> the snapshot already stored, where it is not ours
         for pending in sorted(record.pending, key=lambda p: p.seq):
             check_deadline(deadline)
-            stored = self._write_snapshot(container, hub, record, pending, deadline)
-            if stored is not None:
-                found[pending.seq] = stored
+            self._write_snapshot(container, hub, record, pending, deadline)
             done.snapshots.add(pending.seq)
         if record.latest is not None:
             check_deadline(deadline)
-            latest = _repeating(record.latest, found)
-            done.latest_etag = self._write_latest(container, hub, record, latest, deadline, done)
+            done.latest_etag = self._write_latest(container, hub, record, record.latest, deadline, done)
             done.latest_rev = record.latest.rev
-            if latest is not record.latest:
-                done.latest_document = latest.document
         if record.report == ReportState.PENDING:
             check_deadline(deadline)
             self._write_report(hub, record, job, targets, container, deadline, done, lineage)
@@ -184,23 +177,22 @@ class JobWriter:
 
     def _write_snapshot(
         self, container: ContainerClient, hub: str, record: JobRecord, pending: PendingSnapshot, deadline: Deadline
-    ) -> dict[str, Any] | None:
+    ) -> None:
         """Create the snapshot unless its seq is taken. The seq alone says whether a snapshot exists: a blob
         with this seq and another (status, progress), or another hub's, means the folder holds numbers this
-        state does not know (the state was lost or restored, or another hub's job has the id).
-
-        Returns the stored document when the snapshot was already there from another observation of the same
-        (status, progress) (a claim lost with the state): latest.json must repeat what the folder holds."""
+        state does not know (the state was lost or restored, or another hub's job has the id). So does a blob
+        of this very name polled at another time: the same observation, claimed under another state, whose
+        document (not this claim's) latest.json must then follow."""
         from azure.core.exceptions import ResourceExistsError
         from azure.storage.blob import ContentSettings
 
         taken = list(container.list_blobs(name_starts_with=pending.blob.rsplit("/", 1)[0] + f"/{pending.seq:05d}-",
                                           include=["metadata"], **call_options(deadline)))
-        if any(b.name != pending.blob or _foreign(b.metadata, hub) for b in taken):
+        if any(b.name != pending.blob or _foreign(b.metadata, hub) or _other_claim(b.metadata, pending)
+               for b in taken):
             raise _FolderTaken(container)
         if taken:
-            # Written by an earlier, interrupted or overlapping tick: same seq, same name.
-            return self._stored_if_other(container, pending, taken[0].metadata, deadline)
+            return  # written by an earlier, interrupted or overlapping tick: same seq, same name
         check_deadline(deadline)
         try:
             container.upload_blob(
@@ -213,26 +205,8 @@ class JobWriter:
             # Written meanwhile: by an overlapping tick of this hub (fine), or by another hub's job.
             check_deadline(deadline)
             properties = container.get_blob_client(pending.blob).get_blob_properties(**call_options(deadline))
-            if _foreign(properties.metadata, hub):
+            if _foreign(properties.metadata, hub) or _other_claim(properties.metadata, pending):
                 raise _FolderTaken(container) from None
-            return self._stored_if_other(container, pending, properties.metadata, deadline)
-        return None
-
-    @staticmethod
-    def _stored_if_other(
-        container: ContainerClient, pending: PendingSnapshot, metadata: Mapping[str, str] | None, deadline: Deadline
-    ) -> dict[str, Any] | None:
-        """The stored snapshot's document if another observation wrote it (its polledAtUtc differs from ours);
-        None when it is this claim's own (or unreadable: then ours stands)."""
-        if (metadata or {}).get(POLLED_METADATA) in (None, str(pending.document.get("polledAtUtc", ""))):
-            return None
-        check_deadline(deadline)
-        stored, _metadata = read_bounded_blob(container, pending.blob, max_bytes=MAX_REPORT_BYTES, deadline=deadline)
-        try:
-            document = json.loads(stored)
-        except ValueError:
-            return None
-        return document if isinstance(document, dict) else None
 
     def _write_latest(
         self, container: ContainerClient, hub: str, record: JobRecord, latest: PendingLatest, deadline: Deadline,
@@ -492,6 +466,13 @@ def _foreign(metadata: Mapping[str, str] | None, hub: str) -> bool:
     return owner is not None and owner.lower() != hub.lower()
 
 
+def _other_claim(metadata: Mapping[str, str] | None, pending: PendingSnapshot) -> bool:
+    """A snapshot of this name written by another claim: its observation was polled at another time (blobs from
+    before the metadata existed count as this claim's)."""
+    polled = (metadata or {}).get(POLLED_METADATA)
+    return polled is not None and polled != str(pending.document.get("polledAtUtc", ""))
+
+
 def _int(value: object) -> int:
     try:
         return int(str(value))
@@ -504,17 +485,6 @@ def _within(deadline: Deadline, chunks: Iterable[bytes]) -> Iterator[bytes]:
     for chunk in chunks:
         check_deadline(deadline)
         yield chunk
-
-
-def _repeating(latest: PendingLatest, found: Mapping[int, dict[str, Any]]) -> PendingLatest:
-    """latest.json as the state claimed it, unless the snapshot it repeats was found already stored from another
-    observation: then that stored snapshot, with the state's own latest.json fields."""
-    stored = found.get(_int(latest.document.get("snapshotSeq")))
-    if stored is None:
-        return latest
-    fields = {k: latest.document[k] for k in LATEST_FIELDS if k in latest.document}
-    return PendingLatest(rev=latest.rev, document={**{k: v for k, v in stored.items() if k not in LATEST_FIELDS},
-                                                   **fields})
 
 
 def _json_bytes(document: Mapping[str, Any]) -> bytes:

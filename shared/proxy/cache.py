@@ -31,6 +31,7 @@ class _Flight(Generic[V]):
     done: threading.Event
     value: V | None = None
     error: Exception | None = None
+    waiters: int = 0  # callers parked on this flight (under the cache's lock)
 
 
 class JobCache(Generic[V]):
@@ -86,8 +87,15 @@ class JobCache(Generic[V]):
             if flight is None:
                 flight = _Flight(done=threading.Event())
                 self._flights[key] = flight
+            else:
+                flight.waiters += 1
         if not leader:
-            if not flight.done.wait(wait_seconds):
+            try:
+                arrived = flight.done.wait(wait_seconds)
+            finally:
+                with self._lock:
+                    flight.waiters -= 1
+            if not arrived:
                 raise CoalescedWaitTimeout(f"waited {wait_seconds:g}s for a shared upstream call")
             if flight.error is not None:
                 raise CachedFailure(flight.error, CacheOutcome.COALESCED)
@@ -128,6 +136,11 @@ class JobCache(Generic[V]):
             now = self._clock()
             for stale in [k for k, (expires, _v, _e) in self._recent.items() if expires <= now]:
                 del self._recent[stale]
+
+    def waiting(self) -> int:
+        """Callers parked right now on another caller's upstream call (a diagnostic; tests use it as a gate)."""
+        with self._lock:
+            return sum(flight.waiters for flight in self._flights.values())
 
     def __len__(self) -> int:
         with self._lock:

@@ -63,6 +63,10 @@ class JobProxy:
         self._last: OrderedDict[JobKey, PreparedJob] = OrderedDict()
         self._last_lock = threading.Lock()
 
+    def callers_waiting(self) -> int:
+        """Requests of this instance parked right now on another request's call for the same job."""
+        return self._cache.waiting()
+
     def handle(self, request: ProxyRequest) -> ProxyResponse:
         started = time.monotonic()
         job_id: str | None = request.job_id if is_valid_job_id(request.job_id) else None

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -38,7 +39,8 @@ def test_throttle_fault_with_and_without_retry_after(hubsim_clean: HubSimulator)
     assert assert_hub_error(second, 429, "ThrottlingBacklogTimeout")["Message"] == THROTTLE_TEXT.format(n=7)
     assert second.headers["Retry-After"] == "3"
     assert _list(url).status_code == 200
-    assert control.counters() == {"get": 0, "list": 3, "create": 0, "cancel": 0, "other": 0, "total": 3}
+    assert control.counters() == {"get": 0, "list": 3, "create": 0, "cancel": 0, "other": 0, "total": 3, "held": 0,
+                                  "connections": 3}
 
 
 def test_server_errors_and_count(hubsim_clean: HubSimulator) -> None:
@@ -63,6 +65,43 @@ def test_faults_filtered_by_operation(hubsim_clean: HubSimulator) -> None:
     assert_hub_error(requests.get(f"{url}/jobs/x?{API}", headers=auth_headers(), timeout=5), 404, "JobNotFound")
     assert control.counters()["get"] == 2
     assert control.counters()["list"] == 1
+
+
+def test_a_held_answer_waits_for_its_release(hubsim_clean: HubSimulator) -> None:
+    """HOLD: the answer is made when the request arrives and sent when the test releases it (a gate, not a
+    delay): the counters say how many answers are held."""
+    url = hubsim_clean.hub_url("devhub")
+    control = hubsim_clean.control("devhub")
+    control.queue_fault(FaultKind.HOLD, operation=Operation.LIST, count=2)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = [pool.submit(_list, url) for _ in range(2)]
+        while control.counters()["held"] < 2:
+            assert not any(answer.done() for answer in answers)
+            time.sleep(0.01)
+        assert not any(answer.done() for answer in answers)
+        assert control.release() == 2
+        assert [answer.result(timeout=5).status_code for answer in answers] == [200, 200]
+    assert control.counters()["held"] == 0
+    assert _list(url).status_code == 200  # the faults are used up: no hold
+
+
+def test_a_redirect_fault_answers_307_with_its_location(hubsim_clean: HubSimulator) -> None:
+    url = hubsim_clean.hub_url("devhub")
+    control = hubsim_clean.control("devhub")
+    control.queue_fault(FaultKind.REDIRECT, location="http://127.0.0.2:9/elsewhere")
+    response = requests.get(f"{url}/jobs?{API}", headers=auth_headers(), timeout=5, allow_redirects=False)
+    assert (response.status_code, response.headers["Location"]) == (307, "http://127.0.0.2:9/elsewhere")
+
+
+def test_connections_that_carried_jobs_requests_are_counted(hubsim_clean: HubSimulator) -> None:
+    url = hubsim_clean.hub_url("devhub")
+    control = hubsim_clean.control("devhub")
+    with requests.Session() as session:
+        for _ in range(3):
+            assert _list(url, session).status_code == 200
+    for _ in range(2):
+        assert _list(url).status_code == 200  # a connection each
+    assert control.counters()["connections"] == 3
 
 
 def test_slow_fault_and_latency(hubsim_clean: HubSimulator) -> None:

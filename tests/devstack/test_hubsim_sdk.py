@@ -110,15 +110,18 @@ def test_progress_rises_while_running(hubsim_clean: HubSimulator, azurite: Azuri
     assert len(set(progress)) >= 3
 
 
-def test_keep_alive_serves_many_calls_on_one_connection(hubsim: HubSimulator) -> None:
-    """Functional only; the absence of a delayed-ACK stall is measured by bench/bench_devstack.py."""
-    url = hubsim.hub_url("thirdhub")
-    session = requests.Session()
+def test_keep_alive_serves_many_calls_on_one_connection(hubsim_clean: HubSimulator) -> None:
+    """Counted at the simulator's listener: 200 calls on one session arrive on one TCP connection. (The absence
+    of a delayed-ACK stall is measured by bench/bench_devstack.py.)"""
+    url = hubsim_clean.hub_url("thirdhub")
     headers = auth_headers("thirdhub")
-    for _ in range(200):
-        response = session.get(f"{url}/jobs?{API}", headers=headers, timeout=5)
-        assert response.status_code == 200
-        assert response.headers.get("Connection", "").lower() != "close"
+    with requests.Session() as session:
+        for _ in range(200):
+            response = session.get(f"{url}/jobs?{API}", headers=headers, timeout=5)
+            assert response.status_code == 200
+            assert response.headers.get("Connection", "").lower() != "close"
+    counters = hubsim_clean.control("thirdhub").counters()
+    assert (counters["list"], counters["connections"]) == (200, 1)
 
 
 def test_hubs_are_separate(hubsim_clean: HubSimulator, azurite: AzuriteInfo) -> None:

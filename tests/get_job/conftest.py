@@ -1,4 +1,4 @@
-"""get_job's fixtures: a JobProxy wired to the simulator, and a secret scan of every test's logs."""
+"""get_job's fixtures: a JobProxy wired to the simulator, and a secret scan of every test's answers and logs."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from shared.iothub.auth import build_hub_auth
 from shared.iothub.client import HubClient
 from shared.proxy.handler import JobProxy
 from shared.settings import AppSettings
-from tests.support.get_job import FAST_BACKOFF, HUBS, SIG
-from tests.support.secrets import seen_by_stand_ins
+from tests.support.get_job import ANSWERS, FAST_BACKOFF, HUBS, SIG, answer_text
+from tests.support.secrets import Secrets, seen_by_stand_ins
 from tests.support.shared_cache import new_shared_container
 
 
@@ -50,13 +50,28 @@ def make_proxy(hub_env: dict[str, str]) -> Iterator[Callable[..., JobProxy]]:
         client.close()
 
 
+@pytest.fixture
+def planted_secrets() -> Secrets:
+    """Secret values a test plants in the jobs it seeds (device keys, signatures): the end-of-test scan looks
+    for them too."""
+    return Secrets()
+
+
 @pytest.fixture(autouse=True)
-def no_secret_in_logs(caplog: pytest.LogCaptureFixture, hubsim: HubSimulator) -> Iterator[None]:
-    """Every get_job test ends with a scan of everything logged for the secrets it knows: the seeded SAS
-    signature, the devstack's keys and every credential the hub simulator received, in every encoding."""
+def no_secret_in_answers_or_logs(
+    caplog: pytest.LogCaptureFixture, hubsim: HubSimulator, planted_secrets: Secrets
+) -> Iterator[None]:
+    """Every get_job test ends with a scan of every answer (body and headers) and everything logged for the
+    secrets it knows: the seeded SAS signature, the devstack's keys, every credential the hub simulator
+    received and what the test planted, in every encoding. The app's redactor is never asked."""
     caplog.set_level(logging.DEBUG)
+    ANSWERS.clear()
     yield
     secrets = seen_by_stand_ins(hubsim=hubsim)
     secrets.add("seeded SAS signature", SIG)
+    secrets.update(planted_secrets.values.items())
+    for number, response in enumerate(ANSWERS, 1):
+        secrets.assert_absent(answer_text(response), f"answer {number} ({response.status_code})")
     for record in caplog.records:
         secrets.assert_absent(record.getMessage(), f"log line of {record.name}")
+    ANSWERS.clear()

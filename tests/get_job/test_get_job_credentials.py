@@ -11,7 +11,7 @@ from devstack.identity import IdentityControl
 from devstack.identity.state import FaultKind
 from devstack.wellknown import IOTHUB_AUDIENCE, USER_ASSIGNED_CLIENT_IDS, hub_connection_string
 from shared.credentials import forget_credentials
-from shared.iothub.auth import SasAuth
+from shared.iothub.auth import SasAuth, TokenAuth, build_hub_auth
 from shared.iothub.client import HubClient
 from shared.proxy.handler import JobProxy
 from shared.settings import AppSettings
@@ -66,6 +66,52 @@ def test_token_endpoint_down_is_503_and_the_hub_is_never_called(
     assert hub_calls(hubsim_clean) == 0
     managed_identity.reset()
     assert get(make_proxy(IOTHUB_AUTH="managedIdentity")).status_code == 200  # and it recovers
+
+
+def _wait_until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, f"never reached: {what}"
+        time.sleep(0.01)
+
+
+def test_a_token_that_outlives_its_caller_serves_the_next_one(
+    hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy], managed_identity: IdentityControl
+) -> None:
+    """The identity endpoint answers a second late; the caller's budget is half a second: it gets 503 at its
+    budget, the token request goes on, and the next caller is served with that token (no second request)."""
+    seed(hubsim_clean)
+    managed_identity.add_fault(FaultKind.SLOW)
+    proxy = make_proxy(IOTHUB_AUTH="managedIdentity", IOTHUB_RETRY_BUDGET_SECONDS="0.5", IOTHUB_MAX_ATTEMPTS="1",
+                       GET_JOB_CACHE_TTL_SECONDS="0")
+    first = get(proxy)
+    assert (first.status_code, json.loads(first.body)["error"]["code"]) == (503, "CredentialUnavailable")
+    _wait_until(lambda: managed_identity.counters().issued(IOTHUB_AUDIENCE) == 1, "the late token issued")
+    assert get(proxy).status_code == 200
+    assert managed_identity.counters().issued(IOTHUB_AUDIENCE) == 1
+    assert hub_calls(hubsim_clean) == 1
+
+
+def test_a_token_request_that_fails_after_its_caller_gave_up_does_not_fail_the_next_one(
+    hubsim_clean: HubSimulator, hub_env: dict[str, str], managed_identity: IdentityControl
+) -> None:
+    """The late answer is a 500 (twice: azure-identity tries again once), after which azure-identity holds the
+    credential unusable for good: the next caller gets a fresh credential, and its token, in one attempt."""
+    seed(hubsim_clean)
+    managed_identity.add_fault(FaultKind.SLOW_500, count=2)
+    settings = AppSettings.from_environ({**hub_env, "IOTHUB_AUTH": "managedIdentity", "IOTHUB_MAX_ATTEMPTS": "1",
+                                         "IOTHUB_RETRY_BUDGET_SECONDS": "0.5", "GET_JOB_CACHE_TTL_SECONDS": "0"})
+    auth = build_hub_auth(settings.hub)
+    assert isinstance(auth, TokenAuth)
+    client = HubClient(settings=settings.hub, auth=auth, backoff=FAST_BACKOFF)
+    proxy = JobProxy(settings=settings, client=client)
+    assert get(proxy).status_code == 503  # gave up at its budget
+    _wait_until(lambda: not auth.requesting, "the abandoned token request ended (in failure)")
+    assert managed_identity.counters().faults_pending == 0
+    later = get(proxy)
+    assert later.status_code == 200
+    assert managed_identity.counters().issued(IOTHUB_AUDIENCE) == 1
+    client.close()
 
 
 def test_sas_is_renewed_across_expiry(hubsim_clean: HubSimulator, hub_env: dict[str, str]) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -13,10 +13,13 @@ from devstack.wellknown import hub_connection_string
 from shared.http.retry import MAX_RETRY_AFTER_SECONDS
 from shared.proxy.handler import JobProxy
 from tests.support.get_job import get, hub_calls, seed
+from tests.support.listeners import TcpListener
+from tests.support.secrets import Secrets
 
 # A policy key of the right shape that the hub does not know.
+WRONG_KEY = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXk="
 WRONG_KEY_CONNECTION_STRING = hub_connection_string("devhub").rsplit("SharedAccessKey=", 1)[0] + (
-    "SharedAccessKey=d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXk="
+    f"SharedAccessKey={WRONG_KEY}"
 )
 
 
@@ -104,6 +107,31 @@ def test_persistent_faults_end_in_a_clear_error(
     assert hub_calls(hubsim_clean) == 3
 
 
+@pytest.mark.parametrize(("kind", "status", "code"), [
+    (FaultKind.THROTTLE, 429, "UpstreamThrottled"),
+    (FaultKind.SERVER_ERROR, 502, "UpstreamError"),
+    (FaultKind.UNAVAILABLE, 503, "UpstreamError"),
+    (FaultKind.MALFORMED, 502, "UpstreamError"),
+    (FaultKind.DROP, 502, "UpstreamError"),
+    (FaultKind.SLOW, 504, "UpstreamTimeout"),
+    (FaultKind.QUOTA_EXCEEDED, 502, "UpstreamError"),
+])
+def test_an_upstream_error_is_not_kept_the_next_call_reaches_the_hub(
+    hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy], kind: FaultKind, status: int, code: str
+) -> None:
+    """Only a 404 is answered from the cache for its TTL: after any other upstream error, the next request
+    asks the hub again (an error kept for the TTL would answer it from memory, with the hub fine again)."""
+    seed(hubsim_clean)
+    proxy = make_proxy(IOTHUB_MAX_ATTEMPTS="1", IOTHUB_READ_TIMEOUT_SECONDS="0.2", GET_JOB_CACHE_TTL_SECONDS="60")
+    hubsim_clean.control("devhub").queue_fault(kind, retry_after=0, delay_ms=600 if kind is FaultKind.SLOW else 0)
+    failed = get(proxy)
+    assert (failed.status_code, json.loads(failed.body)["error"]["code"]) == (status, code)
+    assert hub_calls(hubsim_clean) == 1
+    again = get(proxy)
+    assert again.status_code == 200 and json.loads(again.body)["jobId"] == "job-1"
+    assert hub_calls(hubsim_clean) == 2
+
+
 def test_upstream_timeout_is_504(hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy]) -> None:
     seed(hubsim_clean)
     hubsim_clean.control("devhub").queue_fault(FaultKind.SLOW, count=5, delay_ms=600)
@@ -114,8 +142,9 @@ def test_upstream_timeout_is_504(hubsim_clean: HubSimulator, make_proxy: Callabl
 
 
 def test_hub_refusing_our_credentials_is_502_without_retry(
-    hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy]
+    hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy], planted_secrets: Secrets
 ) -> None:
+    planted_secrets.add("the refused policy key", WRONG_KEY)  # looked for in the answer and the logs
     seed(hubsim_clean)
     response = get(make_proxy(IOTHUB_HUBS="devhub", IOTHUB_ENDPOINTS=f"devhub={hubsim_clean.hub_url('devhub')}",
                               IOTHUB_CONNECTION_STRINGS=WRONG_KEY_CONNECTION_STRING))
@@ -125,6 +154,35 @@ def test_hub_refusing_our_credentials_is_502_without_retry(
     assert "sharedAccessPolicy" in error["message"]
     assert "SharedAccessKey" not in response.body.decode()
     assert hub_calls(hubsim_clean) == 1
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[TcpListener]:
+    """Another host (127.0.0.2), counting every connection made to it."""
+    listener = TcpListener(hold=False, host="127.0.0.2")
+    yield listener
+    listener.close()
+
+
+def test_the_hub_get_never_follows_a_redirect(
+    hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy], elsewhere: TcpListener
+) -> None:
+    """A 307 from the hub is an error answer, not a pointer: following it would answer with another job (on
+    the hub) or carry the hub's credential to another host. Neither target is ever asked."""
+    seed(hubsim_clean)
+    seed(hubsim_clean, jobId="job-2", status="failed", progress=100)
+    control = hubsim_clean.control("devhub")
+    on_the_hub = f"{hubsim_clean.hub_url('devhub')}/jobs/job-2?api-version=2021-04-12"
+    proxy = make_proxy(IOTHUB_MAX_ATTEMPTS="3")
+    for location in (on_the_hub, f"http://127.0.0.2:{elsewhere.port}/jobs/job-1?api-version=2021-04-12"):
+        control.reset()
+        control.queue_fault(FaultKind.REDIRECT, location=location)
+        response = get(proxy)
+        assert response.status_code == 502
+        error = json.loads(response.body)["error"]
+        assert error["code"] == "UpstreamError" and "307" in error["message"]
+        assert hub_calls(hubsim_clean) == 1  # neither retried nor followed to job-2
+    assert elsewhere.connections == 0
 
 
 def test_unreachable_hub_is_502(hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy]) -> None:
@@ -169,11 +227,15 @@ def test_a_hub_with_shared_access_policies_disabled(
 def test_an_infinite_retry_after_from_the_hub_is_a_429_not_a_crash(
     hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy]
 ) -> None:
+    """"Wait 10^300 seconds": held to the longest wait, which is longer than the budget, so answered at once
+    with that wait (dropped as absurd, it would have been retried at once, and succeeded, against the hub's
+    word)."""
     seed(hubsim_clean)
     hubsim_clean.control("devhub").queue_fault(FaultKind.THROTTLE, count=3, wait_seconds=10**300)
     response = get(make_proxy())
     assert response.status_code == 429
-    assert 1 <= int(response.headers["Retry-After"]) <= MAX_RETRY_AFTER_SECONDS
+    assert int(response.headers["Retry-After"]) == MAX_RETRY_AFTER_SECONDS
+    assert hub_calls(hubsim_clean) == 1
 
 
 def test_a_quota_403_is_an_upstream_error_not_a_credentials_problem(

@@ -19,6 +19,7 @@ from devstack.hubsim import HubSimulator
 from shared.proxy.answers import ApiErrorCode
 from shared.proxy.handler import reset_default_job_proxy
 from tests.support.get_job import SIG, seed
+from tests.support.secrets import Secrets, seen_by_stand_ins
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = yaml.safe_load((REPO / "openapi.yaml").read_text())
@@ -69,11 +70,19 @@ def assert_matches_spec(response: func.HttpResponse) -> None:
         jsonschema.validate(json.loads(response.get_body()), content["schema"])
 
 
+def function_answer(response: func.HttpResponse) -> str:
+    """The function's answer as a secret scan reads it: headers and body."""
+    head = "\n".join(f"{name}: {value}" for name, value in response.headers.items())
+    return f"{head}\n\n{response.get_body().decode('utf-8', 'replace')}"
+
+
 def test_main_serves_a_job_and_matches_the_spec(hubsim_clean: HubSimulator, app_env: dict[str, str]) -> None:
     seed(hubsim_clean, status="completed", progress=100)
     response = get_job.main(_request("job-1"))
     assert response.status_code == 200
-    assert SIG not in response.get_body().decode()
+    secrets = seen_by_stand_ins(hubsim=hubsim_clean)
+    secrets.add("seeded SAS signature", SIG)
+    secrets.assert_absent(function_answer(response), "the function's answer")
     assert json.loads(response.get_body())["status"] == "completed"
     assert_matches_spec(response)
 
@@ -95,16 +104,20 @@ def test_main_errors_match_the_spec(
 def test_upstream_error_answers_match_the_spec(
     hubsim_clean: HubSimulator, app_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Each fault its own status, one after the other on the function's own proxy: each call reaches the hub
+    (an error is not kept), and each answer is the one openapi.yaml declares for it."""
     from devstack.hubsim.vocab import FaultKind
 
     seed(hubsim_clean)
     monkeypatch.setenv("IOTHUB_MAX_ATTEMPTS", "1")
     reset_default_job_proxy()
     control = hubsim_clean.control("devhub")
-    for kind in (FaultKind.THROTTLE, FaultKind.SERVER_ERROR, FaultKind.UNAVAILABLE):
+    for calls, (kind, status) in enumerate(
+            ((FaultKind.THROTTLE, 429), (FaultKind.SERVER_ERROR, 502), (FaultKind.UNAVAILABLE, 503)), 1):
         control.queue_fault(kind, retry_after=1)
         response = get_job.main(_request("job-1"))
-        assert response.status_code in (429, 502, 503)
+        assert response.status_code == status, kind
+        assert control.counters()["get"] == calls
         assert_matches_spec(response)
 
 
@@ -121,7 +134,9 @@ def test_invalid_settings_answer_500_naming_the_setting(monkeypatch: pytest.Monk
     assert response.status_code == 500
     error = json.loads(response.get_body())["error"]
     assert error["code"] == "ConfigurationError" and "IOTHUB_CONNECTION_STRINGS" in error["message"]
-    assert "c2VjcmV0" not in response.get_body().decode()
+    secrets = Secrets()
+    secrets.add("the setting's policy key", "c2VjcmV0")
+    secrets.assert_absent(function_answer(response), "the function's answer")
     assert_matches_spec(response)
 
 

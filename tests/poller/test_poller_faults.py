@@ -12,12 +12,16 @@ import pytest
 
 from devstack import wellknown
 from devstack.hubsim.vocab import FaultKind, Operation
+from devstack.storagefront import Denial
+from shared.poller.state import IMPORT_LOG_ATTEMPTS
 from shared.poller.tick import Poller
+from tests.fixtures.storagefront import FrontedStorage
 from tests.support.listeners import TcpListener
 from tests.support.poller import (
     PREFIX,
     WRONG_KEY,
     PollerEnv,
+    ago,
     blob_names,
     container_sas_uri,
     events,
@@ -81,12 +85,18 @@ def _failing_import_on(env: PollerEnv, hub: str) -> tuple[str, str]:
 
 
 def test_a_hanging_hub_does_not_hold_the_tick_past_its_budget(env: PollerEnv) -> None:
+    """The hanging hub answers after 8 s (read timeout 30 s, retry budget 60 s): the tick, budget 5 s, ends
+    inside its budget, measured around it, with the healthy hub's work done."""
+    budget = 5.0
     env.hubsim.control("otherhub").queue_fault(FaultKind.SLOW, count=5, operation=Operation.LIST, delay_ms=8000)
     job_id, container = start_failing_import(env)
     wait_terminal(env.hubsim, "devhub", job_id)
-    poller = Poller(env.settings(("devhub", "otherhub"), MONITOR_TICK_BUDGET_SECONDS="5",
+    poller = Poller(env.settings(("devhub", "otherhub"), MONITOR_TICK_BUDGET_SECONDS=str(budget),
                                  IOTHUB_READ_TIMEOUT_SECONDS="30", IOTHUB_RETRY_BUDGET_SECONDS="60"))
+    started = time.monotonic()
     result = poller.tick()
+    elapsed = time.monotonic() - started
+    assert elapsed < budget, f"the tick took {elapsed:.1f} s of a {budget} s budget"
     assert result.hubs["devhub"].ok
     # The 8 s answer would have arrived (read timeout 30 s): only the tick's budget cut the list short.
     assert not result.hubs["otherhub"].ok
@@ -166,6 +176,58 @@ def test_an_oversized_import_log_is_summarised_from_its_head_with_a_note(env: Po
                                           f"covers its first {limit} bytes")
 
 
+def _completed_import_with_an_unreadable_log(env: PollerEnv, front: FrontedStorage, job_id: str) -> str:
+    """A completed import whose importErrors.log (2 lines) storage refuses to read, through the storage front,
+    while the rest of its container takes the poller's writes. Returns the container."""
+    container = new_container(front.info)
+    log = "".join(json.dumps({"errorCode": 404001, "errorStatus": f"Device d{n} not found."}) + "\n"
+                  for n in range(2))
+    upload_text(front.info, container, "importErrors.log", log)
+    front.control.deny(container, Denial.FIREWALL, blob="importErrors.log")
+    uri = container_sas_uri(front.info, container)
+    env.hubsim.control("devhub").seed_jobs([{
+        "jobId": job_id, "type": "import", "status": "completed", "progress": 100, "inputBlobContainerUri": uri,
+        "outputBlobContainerUri": uri, "startTimeUtc": ago(minutes=5), "endTimeUtc": ago(minutes=0)}])
+    return container
+
+
+def test_an_unreadable_errors_log_is_read_again_on_the_next_tick(
+    env: PollerEnv, storage_front: FrontedStorage
+) -> None:
+    """One refused read is not the log's last chance: the report waits (pending in the state, one failed
+    attempt) and the next tick, with the log readable again, reports its lines."""
+    container = _completed_import_with_an_unreadable_log(env, storage_front, "log-refused-once")
+    poller = env.poller()
+    assert poller.tick().hubs["devhub"].write_failures == 1
+    assert blob_names(storage_front.info, container, f"{PREFIX}/log-refused-once/") == [
+        f"{PREFIX}/log-refused-once/latest.json", f"{PREFIX}/log-refused-once/snapshots/00001-completed-100.json"]
+    record = env.state()["jobs"]["log-refused-once"]
+    assert (record["report"], record["write_failures"]) == ("pending", 1)
+    storage_front.control.allow(container, blob="importErrors.log")
+    assert poller.tick().hubs["devhub"].write_failures == 0
+    report = read_json(storage_front.info, container, f"{PREFIX}/log-refused-once/import-report.json")
+    assert (report["importErrors"]["totalLines"], report["importErrorsNote"]) == (2, None)
+
+
+def test_an_errors_log_unreadable_on_every_attempt_gives_a_report_that_says_why(
+    env: PollerEnv, storage_front: FrontedStorage
+) -> None:
+    """After IMPORT_LOG_ATTEMPTS refused reads, not before, the report is written without the log's lines: an
+    import report saying the log could not be read, and what storage answered."""
+    container = _completed_import_with_an_unreadable_log(env, storage_front, "log-refused")
+    poller = env.poller()
+    report_name = f"{PREFIX}/log-refused/import-report.json"
+    for attempt in range(1, IMPORT_LOG_ATTEMPTS):
+        assert poller.tick().hubs["devhub"].write_failures == 1
+        assert report_name not in blob_names(storage_front.info, container, PREFIX), attempt
+    assert poller.tick().hubs["devhub"].write_failures == 0
+    report = read_json(storage_front.info, container, report_name)
+    assert (report["kind"], report["title"], report["importErrors"]) == (
+        "import", "import completed: its errors log could not be read", None)
+    assert report["importErrorsNote"] == "importErrors.log could not be read (HTTP 403 AuthorizationFailure)"
+    assert env.state()["jobs"]["log-refused"]["report"] == "written"
+
+
 @pytest.fixture
 def silent_storage() -> Iterator[TcpListener]:
     server = TcpListener(hold=True)
@@ -177,10 +239,14 @@ def test_a_hung_storage_call_ends_within_the_tick_budget(env: PollerEnv, silent_
     """D9: with 30 s read timeouts and retries, one write to a hung account outlived the tick's budget and
     the hub was reported timed out; per-call timeouts now end it in time, and the state is confirmed."""
     uri = f"http://127.0.0.1:{silent_storage.port}/devstoreaccount1/hung?sv=2021-08-06&sr=c&sp=rwdl&sig=abc%3D"
-    poller = env.poller(MONITOR_TICK_BUDGET_SECONDS="6")
+    budget = 6.0
+    poller = env.poller(MONITOR_TICK_BUDGET_SECONDS=str(budget))
     poller.tick()
     env.hubsim.control("devhub").seed_jobs([failed_import("hung-storage", uri)])
+    started = time.monotonic()
     result = poller.tick()
+    elapsed = time.monotonic() - started
+    assert elapsed < budget, f"the tick took {elapsed:.1f} s of a {budget} s budget"
     outcome = result.hubs["devhub"]
     # Not timed out: the hub's work (the hung write included) ended inside the tick's budget.
     assert (outcome.ok, outcome.timed_out, outcome.write_failures) == (True, False, 1)

@@ -3,8 +3,10 @@ HTTPS, trusting the test's self-signed certificate through REQUESTS_CA_BUNDLE.""
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+from typing import Any
 
 import pytest
 from azure.core.exceptions import HttpResponseError
@@ -13,7 +15,10 @@ from azure.storage.blob import ContainerClient
 from devstack import wellknown
 from devstack.azurite import AzuriteInfo
 from devstack.identity import IdentityControl
+from shared.poller.storage import BlobClients
+from shared.poller.tick import Poller
 from tests.fixtures.storagefront import FrontedStorage
+from tests.support.interleave import blob_key
 from tests.support.poller import (
     PREFIX,
     PollerEnv,
@@ -50,18 +55,45 @@ def _tick_until_done(env: PollerEnv, **extra: str) -> None:
     raise AssertionError("the job was not recorded as completed")
 
 
+def _audience(token: str) -> str:
+    payload = token.split(".")[1]
+    return str(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["aud"])
+
+
 def test_identity_based_job_written_with_a_managed_identity_token(
     env: PollerEnv, azurite_oauth: AzuriteInfo, managed_identity: IdentityControl, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Read on the poller's own wire: every write into the job's container carried a bearer token the identity
+    endpoint issued for storage, and no SAS. (Counting the tokens the endpoint issued proved nothing: the hub
+    simulator asks it for one to write the export's own devices.txt.)"""
     allow_identity(env, azurite_oauth, monkeypatch)
     job_id, container = _identity_export(env, azurite_oauth)
-    _tick_until_done(env)
+    sent: list[tuple[str, str, str, int]] = []  # method, URL, Authorization, status
+
+    def record(response: Any) -> None:
+        request = response.http_request
+        sent.append((request.method, request.url, request.headers.get("Authorization", ""),
+                     response.http_response.status_code))
+
+    poller = Poller(env.settings(), blobs=BlobClients(storage_client_id=None, response_hook=record))
+    for _ in range(200):
+        poller.tick()
+        job_record = env.state().get("jobs", {}).get(job_id, {})
+        if job_record.get("status") == "completed" and not job_record.get("pending"):
+            break
     pairs = assert_timeline(blob_names(azurite_oauth, container, f"{PREFIX}/{job_id}/snapshots/"))
     assert pairs[-1] == ("completed", "100")
     latest = read_json(azurite_oauth, container, f"{PREFIX}/{job_id}/latest.json")
     assert latest["storageAuthenticationType"] == "identityBased"
-    # The poller holds no key or SAS for this account: only a token can have written these.
-    assert managed_identity.counters().issued(wellknown.STORAGE_AUDIENCE) >= 1
+    writes = [(url, auth, status) for method, url, auth, status in sent
+              if method == "PUT" and blob_key(url).startswith(f"{container}/{PREFIX}/")]
+    assert len(writes) >= len(pairs) + 1 and all(status == 201 for _, _, status in writes)
+    assert not [url for url, _, _ in writes if "sig=" in url.lower()]
+    issued = set(managed_identity.tokens())
+    for _, authorization, _ in writes:
+        scheme, _, token = authorization.partition(" ")
+        assert scheme == "Bearer" and token in issued
+        assert _audience(token) == wellknown.STORAGE_AUDIENCE
 
 
 def test_without_the_ca_bundle_the_self_signed_host_is_refused(

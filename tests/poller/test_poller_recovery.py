@@ -3,6 +3,7 @@ corrupt, or written by a later version. Against the devstack simulator and Azuri
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 
@@ -100,7 +101,9 @@ def test_latest_json_rewritten_after_a_lost_claim_repeats_the_snapshot_in_the_fo
     service(env.azurite).get_container_client(script.container).delete_blob(f"{PREFIX}/recovering/latest.json")
     state_client(env).delete_blob(state_blob(env))
     script.show("running", 10)
-    assert env.poller().tick().hubs[HUB].ok  # another instance: nothing of the first tick in its memory
+    other = env.poller()  # another instance: nothing of the first tick in its memory
+    for _ in range(2):  # the first finds the folder's snapshot (recovery), the next writes latest.json
+        assert other.tick().hubs[HUB].ok
     assert script.snapshots() == ["00001-running-10.json"]
     latest = script.latest()
     first = f"{PREFIX}/recovering/snapshots/00001-running-10.json"
@@ -124,6 +127,42 @@ def test_a_state_restored_from_an_older_copy_never_numbers_twice(env: PollerEnv,
                                   "00004-completed-100.json"]
     latest = script.latest()
     assert (latest["status"], latest["snapshotSeq"]) == ("completed", 4)
+
+
+def test_a_restored_state_that_observes_a_written_change_again_keeps_latest_json_its_snapshot(
+    env: PollerEnv, script: Script
+) -> None:
+    """Found by the soak: a state restored from an older copy claims the job's next change again, under the
+    same name as the snapshot already written (same seq, same status and progress, another poll time), while
+    latest.json holds a later revision (a stall flag) than the restored state ever claimed. The snapshot
+    was kept but latest.json was rewritten above that revision from the new claim: it named 00002 with
+    another polledAtUtc than 00002's. A snapshot of this name polled at another time is now a folder
+    collision, and latest.json follows the folder's snapshot."""
+    now = [datetime.datetime.now(datetime.UTC)]
+    settings = env.settings(MONITOR_STALL_AFTER_MINUTES="60")
+
+    def tick() -> None:
+        assert Poller(settings, clock=lambda: now[0]).tick().hubs[HUB].ok
+
+    script.show("running", 10)
+    tick()
+    old_copy = state_client(env).download_blob(state_blob(env)).readall()
+    now[0] += datetime.timedelta(minutes=61)
+    tick()  # flagged stalled: latest.json revision 2
+    script.show("failed", 95)
+    now[0] += datetime.timedelta(minutes=1)
+    tick()  # 00002-failed-95, latest.json revision 3
+    written = read_json(env.azurite, script.container, f"{PREFIX}/recovering/snapshots/00002-failed-95.json")
+    state_client(env).upload_blob(state_blob(env), old_copy, overwrite=True)  # restored: seq 1, revision 1
+    for _ in range(3):
+        now[0] += datetime.timedelta(minutes=1)
+        tick()
+    assert script.snapshots() == ["00001-running-10.json", "00002-failed-95.json"]
+    assert read_json(env.azurite, script.container, f"{PREFIX}/recovering/snapshots/00002-failed-95.json") == written
+    latest = script.latest()
+    assert (latest["snapshotSeq"], latest["polledAtUtc"], latest["status"]) == (2, written["polledAtUtc"], "failed")
+    assert {k: v for k, v in latest.items() if k not in LATEST_FIELDS} == written
+    assert "latest" not in env.state()["jobs"]["recovering"]
 
 
 def test_the_state_container_deleted_while_running_is_created_again(env: PollerEnv, script: Script) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime
 import json
 import logging
-import time
 
 import pytest
 from azure.functions.timer import TimerRequest
 
 import poll_job_timer
+from devstack.processes import free_port
+from shared.errors import TickFailedError
 from shared.poller.tick import Poller, default_poller
 from tests.support.poller import (
     IMPORT_KEY,
@@ -67,28 +68,40 @@ def test_first_run_backfills_old_jobs_without_reporting_them(env: PollerEnv, cap
 
 
 def test_stalled_job_is_flagged_once(env: PollerEnv, caplog: pytest.LogCaptureFixture) -> None:
+    """A job unchanged for MONITOR_STALL_AFTER_MINUTES (60) is flagged in latest.json by the first tick past
+    that time, not before; the flag says since when (the snapshot of its last change), and later ticks leave
+    latest.json as it is (one write, one warning). The poller's clock is moved, nothing sleeps; each tick is
+    another instance's (a new Poller), so each one reads the state rather than skip on its own hub view."""
     caplog.set_level(logging.INFO, logger="jobmonitor.poller")
     container = new_container(env.azurite)
     env.hubsim.control("devhub").seed_jobs([
         {"jobId": "stuck", "type": "export", "status": "running", "progress": 40, "startTimeUtc": _ago(minutes=1),
          "outputBlobContainerUri": container_sas_uri(env.azurite, container)},
     ])
-    poller = env.poller(MONITOR_STALL_AFTER_MINUTES="0.005")  # 0.3 s
-    poller.tick()
+    now = [datetime.datetime.now(datetime.UTC)]
+    settings = env.settings(MONITOR_STALL_AFTER_MINUTES="60")
+
+    def tick() -> None:
+        assert Poller(settings, clock=lambda: now[0]).tick().hubs["devhub"].ok
+
+    latest_blob = service(env.azurite).get_blob_client(container, f"{PREFIX}/stuck/latest.json")
+    tick()
+    snapshot = read_json(env.azurite, container, f"{PREFIX}/stuck/snapshots/00001-running-40.json")
+    now[0] += datetime.timedelta(minutes=59)
+    tick()
+    assert read_json(env.azurite, container, f"{PREFIX}/stuck/latest.json")["stalled"] is False
+    now[0] += datetime.timedelta(minutes=2)
+    tick()
     latest = read_json(env.azurite, container, f"{PREFIX}/stuck/latest.json")
-    assert latest["stalled"] is False
-    time.sleep(0.4)
-    for _ in range(5):
-        poller.tick()
-    latest = read_json(env.azurite, container, f"{PREFIX}/stuck/latest.json")
-    assert latest["stalled"] is True
-    assert latest["stalledSinceUtc"] == read_json(env.azurite, container, f"{PREFIX}/stuck/latest.json")[
-        "stalledSinceUtc"]
-    assert latest["stalledSinceUtc"] == env.state()["jobs"]["stuck"]["changed_at"]
-    assert latest["snapshotSeq"] == 1
+    assert (latest["stalled"], latest["stalledSinceUtc"], latest["snapshotSeq"]) == (
+        True, snapshot["polledAtUtc"], 1)
+    flagged = latest_blob.get_blob_properties().etag
+    for _ in range(3):
+        now[0] += datetime.timedelta(minutes=30)
+        tick()
+    assert latest_blob.get_blob_properties().etag == flagged  # not written again
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "job_stalled" in r.getMessage()]
-    assert len(warnings) == 1
-    assert json.loads(warnings[0].getMessage())["jobId"] == "stuck"
+    assert [json.loads(w.getMessage())["jobId"] for w in warnings] == ["stuck"]
     assert blob_names(env.azurite, container, f"{PREFIX}/stuck/snapshots/") == [
         f"{PREFIX}/stuck/snapshots/00001-running-40.json"]
 
@@ -135,9 +148,19 @@ def test_timer_function_runs_one_tick(env: PollerEnv, monkeypatch: pytest.Monkey
     assert default_poller(env.settings()) is default_poller(env.settings())  # process-wide, reused
 
 
-def test_timer_function_raises_when_every_hub_fails(env: PollerEnv, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in env.environ(IOTHUB_ENDPOINTS="devhub=http://127.0.0.1:9").items():
+def test_timer_function_raises_when_every_hub_fails(
+    env: PollerEnv, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every hub failing is the function's failure (TickFailedError, naming them: the host's retry policy
+    applies); one hub failing beside a healthy one is not (logged, and the next tick tries again)."""
+    caplog.set_level(logging.INFO, logger="jobmonitor.poller")
+    unreachable = f"http://127.0.0.1:{free_port()}"
+    for name, value in env.environ(("devhub", "otherhub"), IOTHUB_ENDPOINTS=(
+            f"devhub={unreachable},otherhub={unreachable}")).items():
         monkeypatch.setenv(name, value)
-    with pytest.raises(Exception, match="every hub failed"):
+    with pytest.raises(TickFailedError, match=r"^every hub failed this tick: devhub, otherhub$"):
         poll_job_timer.main(TimerRequest(past_due=False))
-    assert isinstance(default_poller(env.settings(IOTHUB_ENDPOINTS="devhub=http://127.0.0.1:9")), Poller)
+    assert [(line["hubsOk"], line["hubsFailed"]) for line in events(caplog, "poller.tick")] == [(0, 2)]
+    monkeypatch.setenv("IOTHUB_ENDPOINTS", f"devhub={env.hubsim.hub_url('devhub')},otherhub={unreachable}")
+    poll_job_timer.main(TimerRequest(past_due=False))  # one hub failing: no exception
+    assert [(line["hubsOk"], line["hubsFailed"]) for line in events(caplog, "poller.tick")][1:] == [(1, 1)]

@@ -1,4 +1,7 @@
-"""Helpers for get_job's tests: seeded jobs with signed URIs, calls through a JobProxy, the hub's counters."""
+"""Helpers for get_job's tests: seeded jobs with signed URIs, calls through a JobProxy, the hub's counters.
+
+Every answer `get` returns is kept in ANSWERS: get_job's conftest scans each one's body and headers, at the end
+of every test, for every secret the test knows (tests/support/secrets.py)."""
 
 from __future__ import annotations
 
@@ -31,9 +34,23 @@ def seed(simulator: HubSimulator, hub: str = "devhub", **props: Any) -> dict[str
     return job
 
 
+# Every answer get() returned in the current test (the conftest scans and clears it).
+ANSWERS: list[ProxyResponse] = []
+
+
 def get(proxy: JobProxy, job_id: str = "job-1", *, params: dict[str, str] | None = None,
-        headers: dict[str, str] | None = None, method: str = "GET") -> ProxyResponse:
-    return proxy.handle(ProxyRequest(method=method, job_id=job_id, params=params or {}, headers=headers or {}))
+        headers: dict[str, str] | None = None, method: str = "GET", scan: bool = True) -> ProxyResponse:
+    """`scan=False`: an answer meant to carry the signature (GET_JOB_REDACT_SAS=false), left out of the scan."""
+    response = proxy.handle(ProxyRequest(method=method, job_id=job_id, params=params or {}, headers=headers or {}))
+    if scan:
+        ANSWERS.append(response)
+    return response
+
+
+def answer_text(response: ProxyResponse) -> str:
+    """An answer as a secret scan reads it: its headers and its body."""
+    head = "\n".join(f"{name}: {value}" for name, value in response.headers.items())
+    return f"{head}\n\n{response.body.decode('utf-8', 'replace')}"
 
 
 def hub_calls(simulator: HubSimulator, hub: str = "devhub", operation: str = "get") -> int:

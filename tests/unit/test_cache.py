@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -25,7 +26,17 @@ def _cache(clock: Clock, *, ttl: float = 2.0, size: int = 3) -> JobCache[str]:
                     cache_error=lambda e: isinstance(e, LookupError), clock=clock)
 
 
+def wait_until(condition: Callable[[], bool], what: str, *, seconds: float = 10.0) -> None:
+    """Poll `condition` until it holds (a gate: the wait ends when the state is reached, not after a guess)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"never reached: {what}"
+        time.sleep(0.001)
+
+
 def test_fifty_concurrent_callers_share_one_fetch() -> None:
+    """The leader's fetch is held open until the 49 others are parked on it (counted by the cache): then
+    every one of them was coalesced, none went upstream and none was served afterwards from the TTL."""
     cache = _cache(Clock())
     release = threading.Event()
     calls = 0
@@ -33,21 +44,19 @@ def test_fifty_concurrent_callers_share_one_fetch() -> None:
     def fetch() -> str:
         nonlocal calls
         calls += 1
-        release.wait(5)
+        release.wait(10)
         return "running"
 
     with ThreadPoolExecutor(max_workers=50) as pool:
         futures = [pool.submit(cache.get, "job", fetch) for _ in range(50)]
-        while calls == 0:  # the leader is inside fetch; give the others a moment to park on its flight
-            time.sleep(0.001)
-        time.sleep(0.05)
+        wait_until(lambda: cache.waiting() == 49 or calls > 1, "49 callers parked on the leader's fetch")
         release.set()
         results = [f.result(timeout=10) for f in futures]
     assert calls == 1
     assert {value for value, _ in results} == {"running"}
     outcomes = [outcome for _, outcome in results]
-    assert outcomes.count(CacheOutcome.MISS) == 1
-    assert set(outcomes) <= {CacheOutcome.MISS, CacheOutcome.COALESCED, CacheOutcome.HIT}
+    assert (outcomes.count(CacheOutcome.MISS), outcomes.count(CacheOutcome.COALESCED)) == (1, 49)
+    assert cache.waiting() == 0
 
 
 def test_active_answers_expire_after_the_ttl() -> None:
@@ -99,20 +108,22 @@ def test_errors_reach_callers_with_their_outcome_and_only_chosen_ones_are_kept()
 
 def test_a_waiter_gives_up_after_its_own_budget_and_others_share_the_error() -> None:
     cache = _cache(Clock())
-    release = threading.Event()
+    release, entered = threading.Event(), threading.Event()
 
     def slow_failure() -> str:
+        entered.set()
         release.wait(5)
         raise RuntimeError("upstream failed")
 
     with ThreadPoolExecutor(max_workers=3) as pool:
         leader = pool.submit(cache.get, "j", slow_failure)
-        while not cache._flights:  # the leader's call is in flight
-            time.sleep(0.001)
+        assert entered.wait(5)  # the leader's call is in flight
+        impatient = pool.submit(cache.get, "j", lambda: "never called", wait_seconds=0.05)
         with pytest.raises(CoalescedWaitTimeout):
-            cache.get("j", lambda: "never called", wait_seconds=0.05)
+            impatient.result(timeout=5)  # the leader's call is still held open: it gave up on its own
+        assert not leader.done()
         patient = pool.submit(cache.get, "j", lambda: "never called", wait_seconds=5)
-        time.sleep(0.05)
+        wait_until(lambda: cache.waiting() == 1, "the patient caller parked on the leader's call")
         release.set()
         with pytest.raises(CachedFailure) as led:
             leader.result(timeout=5)

@@ -182,6 +182,28 @@ def test_a_job_that_stops_moving_is_flagged_stalled_once() -> None:
     assert not state.jobs["j"].stalled
 
 
+@pytest.mark.parametrize("final", ["completed", "failed", "cancelled"])
+def test_a_finished_job_is_never_flagged_stalled(final: str) -> None:
+    state = fresh()
+    plan_at(state, [job("j", final, 40)], 0)
+    record = state.jobs["j"]
+    confirm_at(state, {"j": written(record, report=True)}, listed_ids={"j"}, now=at(0))
+    view = hub_view(state, stall_after_seconds=SETTINGS.stall_after_seconds)
+    assert view is not None and view.stall_due is None
+    assert plan_at(state, [job("j", final, 40)], 24 * 60) == []
+    assert not record.stalled and not record.has_work
+
+
+@pytest.mark.parametrize("final", ["completed", "failed", "cancelled"])
+def test_the_first_run_backfills_a_job_that_finished_long_ago_whatever_its_end(final: str) -> None:
+    state = fresh()
+    assert plan_at(state, [job("j", final, 40, endTimeUtc=utc_iso(at(-60 * 25)))], 0, first_run=True) == [
+        PollerEvent.BACKFILLED]
+    record = state.jobs["j"]
+    assert record.backfilled and record.seq == 0 and not record.has_work
+    assert record.report is ReportState.NOT_NEEDED
+
+
 def test_confirm_drops_what_was_written_and_keeps_what_was_not() -> None:
     state = fresh()
     plan_at(state, [job("j", "running", 10)], 0)
@@ -301,19 +323,6 @@ def test_latest_json_ahead_of_every_claimed_revision_is_claimed_above() -> None:
                listed_ids={"j"}, now=at(1))
     assert record.latest is not None and record.latest.rev == 8 and record.latest.document["progress"] == 20
     assert record.latest_etag == '"7"'
-
-
-def test_claiming_above_a_newer_latest_json_keeps_the_document_the_writer_repeated() -> None:
-    """The writer made latest.json repeat a snapshot found already stored (another observation's): claiming
-    above a newer revision must carry that document on, not the state's own observation."""
-    state = fresh()
-    plan_at(state, [job("j", "running", 10)], 0)
-    record = state.jobs["j"]
-    stored = {**record.latest.document, "polledAtUtc": "2020-01-01T00:00:00Z"} if record.latest else {}
-    confirm_at(state, {"j": WriteOutcome(snapshots={1}, latest_rev=1, latest_etag='"7"', latest_behind=7,
-                                         latest_document=stored)}, listed_ids={"j"}, now=at(0))
-    assert record.latest is not None and record.latest.rev == 8
-    assert record.latest.document == stored
 
 
 def test_claimed_log_lines_are_handed_out_once_by_the_confirm_that_takes_them() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import urllib.parse
 
 import pytest
 
@@ -22,10 +23,14 @@ from shared.reports.import_errors import (
     summarize_chunks,
 )
 from shared.reports.markdown import render_markdown
-from shared.reports.report import ReportKind, build_report, report_kind, report_title
-from tests.support.secrets import Secrets
+from shared.reports.report import ReportKind, TimelineEntry, build_report, report_kind, report_title
+from tests.support.secrets import Secrets, planted
 
 KEY = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVoxMjM0NTY="
+SIG = planted("report signature")
+# What no report, summary or redacted text may hold, looked for in every encoding (never by asking the redactor).
+PLANTED = Secrets()
+PLANTED.update([("device key", KEY), ("signature", SIG)])
 KEYED = StorageAuthenticationType.KEY_BASED
 IDENTITY = StorageAuthenticationType.IDENTITY_BASED
 
@@ -56,9 +61,10 @@ def test_failure_reason_forms(raw: str, name: str | None, number: int | None, te
 def test_failure_reason_absent_and_redacted() -> None:
     assert parse_failure_reason(None) is None
     assert parse_failure_reason("  ") is None
-    reason = parse_failure_reason("ErrorCode:X;https://a.blob.core.windows.net/c?sv=1&sig=abcdEFGH%3D")
+    quoted = urllib.parse.quote(SIG, safe="")
+    reason = parse_failure_reason(f"ErrorCode:X;https://a.blob.core.windows.net/c?sv=1&sig={quoted}")
     assert reason is not None
-    assert "abcdEFGH" not in json.dumps(reason.to_json())
+    PLANTED.assert_absent(json.dumps(reason.to_json()), "the parsed failure reason")
 
 
 @pytest.mark.parametrize(
@@ -112,9 +118,7 @@ def test_summary_counts_and_redacts_across_chunk_boundaries() -> None:
         assert summary.counts_by_error_code == {"409001": 3, "400012": 2, "unparsed": 1, "404001": 1}
         assert [e["line"] for e in summary.first_entries] == [1, 2, 3, 4, 5, 6, 7]
         assert summary.first_entries[0]["deviceId"] == "d1"
-        planted = Secrets()
-        planted.add("device key", KEY)
-        planted.assert_absent(json.dumps(summary.to_json()), "the summary")
+        PLANTED.assert_absent(json.dumps(summary.to_json()), "the summary")
 
 
 def test_summary_keeps_twenty_and_cuts_long_lines() -> None:
@@ -130,7 +134,7 @@ def test_summary_keeps_twenty_and_cuts_long_lines() -> None:
     assert len(summary.first_entries) == 20
     assert summary.first_entries[0]["deviceId"] == "big"
     assert summary.first_entries[0]["errorStatus"] is None
-    assert KEY not in json.dumps(summary.to_json())
+    PLANTED.assert_absent(json.dumps(summary.to_json()), "the summary")
 
 
 def test_redaction_catches_unterminated_secret_values() -> None:
@@ -139,15 +143,16 @@ def test_redaction_catches_unterminated_secret_values() -> None:
         'line: {"symmetricKey":{"primaryKey":"' + KEY + ". Expecting ',' delimiter",
         'line: {\\"primaryKey\\":\\"' + KEY,
     ):
+        assert PLANTED.found_in(text)
         redacted = redact_text(text)
-        assert KEY not in redacted
+        PLANTED.assert_absent(redacted, "the redacted text")
         assert redact_text(redacted) == redacted
 
 
 def test_markdown_escapes_table_cells() -> None:
     job = {"jobId": "j|1", "type": "export", "status": "failed", "failureReason": "ErrorCode:X;bad | pipe\nnew line",
            "startTimeUtc": "2026-01-01T00:00:00Z", "endTimeUtc": "2026-01-01T01:02:03.5Z",
-           "outputBlobContainerUri": "https://a.blob.core.windows.net/c?sig=secretsig"}
+           "outputBlobContainerUri": f"https://a.blob.core.windows.net/c?sig={urllib.parse.quote(SIG, safe='')}"}
     report = build_report(job, hub="devhub", timeline=[], import_errors=None, import_errors_note=None,
                           generated_at=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC))
     document = report.to_json()
@@ -156,7 +161,8 @@ def test_markdown_escapes_table_cells() -> None:
     assert "j\\|1" in markdown
     assert "bad \\| pipe new line" in markdown
     assert "1 h 2 min 3 s" in markdown
-    assert "secretsig" not in markdown and "secretsig" not in json.dumps(document)
+    PLANTED.assert_absent(markdown, "the Markdown")
+    PLANTED.assert_absent(json.dumps(document), "the report's JSON")
 
 
 # -- report kinds and titles ------------------------------------------------------------------------------------
@@ -241,6 +247,38 @@ def test_failed_and_cancelled_jobs_get_failure_reports() -> None:
                              import_errors=None, import_errors_note=None, generated_at=GENERATED).to_json()
     assert (cancelled["kind"], cancelled["title"], cancelled["hint"]["key"]) == (
         "failure", "export cancelled", "cancelled")
+
+
+TIMELINE = [
+    TimelineEntry(seq=1, status="enqueued", progress=0, polled_at_utc="2026-01-01T00:00:00.000Z",
+                  blob="jobmonitor/j/snapshots/00001-enqueued-0.json"),
+    TimelineEntry(seq=2, status="running", progress=None, polled_at_utc="2026-01-01T00:01:00.000Z",
+                  blob="jobmonitor/j/snapshots/00002-running-na.json"),
+    TimelineEntry(seq=3, status="cancelled", progress=40, polled_at_utc="2026-01-01T00:02:00.000Z",
+                  blob="jobmonitor/j/snapshots/00003-cancelled-40.json"),
+]
+
+
+@pytest.mark.parametrize(("job", "heading"), [
+    ({"type": "export", "status": "cancelled"}, "# IoT Hub export cancelled"),
+    ({"type": "import", "status": "failed", "failureReason": "ErrorCode:ImportErrors;bad lines"},
+     "# IoT Hub import failed"),
+])
+def test_the_markdown_opens_with_the_reports_title_and_lists_every_timeline_entry(
+    job: dict[str, str], heading: str
+) -> None:
+    document = build_report({"jobId": "j", **job}, hub="h", timeline=TIMELINE, import_errors=None,
+                            import_errors_note=None, generated_at=GENERATED).to_json()
+    markdown = render_markdown(document)
+    assert markdown.splitlines()[0] == heading
+    timeline = markdown.split("## Timeline\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert timeline == [
+        "| # | Status | Progress | Polled (UTC) |",
+        "|---|---|---|---|",
+        "| 1 | enqueued | 0 | 2026-01-01T00:00:00.000Z |",
+        "| 2 | running | - | 2026-01-01T00:01:00.000Z |",
+        "| 3 | cancelled | 40 | 2026-01-01T00:02:00.000Z |",
+    ]
 
 
 def test_version_1_reports_still_render() -> None:

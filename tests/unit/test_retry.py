@@ -52,8 +52,17 @@ def test_deadline_counts_down_on_the_given_clock() -> None:
     assert deadline.remaining() == 0 and deadline.expired
 
 
-@pytest.mark.parametrize("value", ["inf", "1e999", "nan", "-5"])
-def test_absurd_retry_after_values_are_bounded(value: str) -> None:
-    seconds = retry_after_seconds({"Retry-After": value}, "")
-    assert seconds is None or 0 <= seconds <= MAX_RETRY_AFTER_SECONDS
+@pytest.mark.parametrize(("value", "seconds"), [
+    ("inf", MAX_RETRY_AFTER_SECONDS), ("1e999", MAX_RETRY_AFTER_SECONDS), ("86400", MAX_RETRY_AFTER_SECONDS),
+    ("-5", 0.0), ("nan", None),
+])
+def test_absurd_retry_after_values_are_bounded_not_dropped(value: str, seconds: float | None) -> None:
+    """A wait too long is held to the longest one (the server did ask us to wait: dropping the value would
+    retry at once); a negative one is no wait; only a value that is no number at all is no value, and then the
+    throttling text's "Wait 10 seconds" is what the hub said (a NaN header used to hide it)."""
+    assert retry_after_seconds({"Retry-After": value}, THROTTLE_BODY) == (10.0 if seconds is None else seconds)
+    assert retry_after_seconds({"Retry-After": value}, "") == seconds
+
+
+def test_an_absurd_wait_in_the_throttling_text_is_bounded() -> None:
     assert retry_after_seconds({}, "Wait " + "9" * 400 + " seconds") == MAX_RETRY_AFTER_SECONDS

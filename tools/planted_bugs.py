@@ -1,0 +1,440 @@
+"""Plant known bugs, one at a time, and check that the tests named for each one go red.
+
+    .venv/bin/python tools/planted_bugs.py            # every plant
+    .venv/bin/python tools/planted_bugs.py NAME ...   # some (see --list)
+    .venv/bin/python tools/planted_bugs.py --list
+
+Each plant is a small edit of one file (text replaced exactly once): a bug a planted-by-hand review once left
+every test green (issue 16), or one the tests of a guarantee must catch. For each, the tool copies the files git
+tracks into a temporary directory (the working tree is never touched; `.venv` and `node_modules` are linked,
+not copied), applies the plant, runs the named test files with pytest, and checks that every test named as the
+catcher failed. It prints a Markdown table and exits 1 if any plant went uncaught. docs/testing.md holds the
+table; tests/static/test_planted_bugs.py checks that every plant still applies to the code as it is.
+
+Not part of `make test`: a full run takes several minutes (the poller's and get_job's suites, per plant).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+GIT = shutil.which("git") or "git"
+LINKED = (".venv", "node_modules")
+# shared/poller/writer.py: an unreadable importErrors.log is tried again on the next tick, IMPORT_LOG_ATTEMPTS times.
+RETRY_LOG_READ = (
+    "            if record.write_failures + 1 < IMPORT_LOG_ATTEMPTS:\n"
+    "                raise  # try again next tick"
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plant:
+    name: str
+    bug: str  # what the plant breaks, in words
+    file: str
+    old: str
+    new: str
+    caught_by: tuple[str, ...]  # pytest node ids (file::test, parameters left out) that must fail
+    also: tuple[tuple[str, str], ...] = ()  # more (old, new) edits of the same file
+
+    @property
+    def test_files(self) -> list[str]:
+        return sorted({node.split("::", 1)[0] for node in self.caught_by})
+
+
+PLANTS: tuple[Plant, ...] = (
+    # 1. Redaction
+    Plant(
+        name="redaction-once-encoded-sig",
+        bug="the first pass drops the once-URL-encoded form (`...%26sig%3D<sig>`): `=` matched only as itself, "
+            "`%253D` or `\\u003d`",
+        file="shared/redaction.py",
+        old='_EQUALS = _encoded("=")',
+        new='_EQUALS = r"(?:=|%25(?:25)*3[dD]|\\\\+u003[dD])"',
+        caught_by=("tests/unit/test_redaction.py::test_an_encoded_sas_uri_keeps_everything_but_its_signature",),
+    ),
+    Plant(
+        name="redaction-once-encoded-sig-no-fail-closed",
+        bug="the same, with the fail-closed pass off too: the once-encoded signature leaks",
+        file="shared/redaction.py",
+        old='_EQUALS = _encoded("=")',
+        new='_EQUALS = r"(?:=|%25(?:25)*3[dD]|\\\\+u003[dD])"',
+        also=(("    if not _still_hides_secret(redacted):\n        return redacted",
+               "    if True:\n        return redacted"),),
+        caught_by=("tests/unit/test_redaction.py::test_every_form_in_the_corpus_is_scrubbed",
+                   "tests/get_job/test_get_job_basics.py::test_secrets_planted_in_any_field_never_come_back"),
+    ),
+    Plant(
+        name="redaction-dict-key-fields-off",
+        bug="key-based redaction of dict fields turned off (`{\"primaryKey\": \"...\"}` passes as text)",
+        file="shared/redaction.py",
+        old="    if isinstance(value, str) and is_secret_field(key):",
+        new="    if False and isinstance(value, str) and is_secret_field(key):",
+        caught_by=(
+            "tests/unit/test_redaction.py::test_dict_fields_named_like_secrets_are_redacted_whatever_their_value",
+            "tests/get_job/test_get_job_basics.py::test_secrets_planted_in_any_field_never_come_back",
+            "tests/poller/test_attacks.py::test_a_signature_planted_in_every_field_never_reaches_a_blob_or_a_log",
+        ),
+    ),
+    # 2. Exactly once
+    Plant(
+        name="older-list-overwrites-newer",
+        bug="an older job list overwrites a newer observation (after a claim conflict, the tick plans again "
+            "with the list it had)",
+        file="shared/poller/core.py",
+        old="            and (_ahead(status, progress, (record.status, record.progress))",
+        new="            and (True",
+        caught_by=(
+            "tests/unit/test_core.py::test_an_observation_behind_the_recorded_one_is_never_taken",
+            "tests/poller/test_poller_overlapping_ticks.py::"
+            "test_a_tick_whose_claim_lost_to_a_newer_list_never_records_its_older_one",
+        ),
+    ),
+    Plant(
+        name="confirm-drops-newer-latest",
+        bug="confirm clears a pending latest.json even when another tick claimed a newer revision",
+        file="shared/poller/core.py",
+        old="if record.latest is not None and record.latest.rev <= outcome.latest_rev:",
+        new="if record.latest is not None:",
+        caught_by=(
+            "tests/unit/test_core.py::test_confirm_keeps_a_newer_latest_revision_claimed_by_another_tick",
+            "tests/poller/test_poller_overlapping_ticks.py::"
+            "test_a_confirm_never_drops_a_newer_latest_revision_another_tick_claimed",
+        ),
+    ),
+    Plant(
+        name="absent-job-with-work-forgotten",
+        bug="an absent job is forgotten although it still has pending work",
+        file="shared/poller/core.py",
+        old="if not record.has_work and last_seen is not None and now - last_seen > FORGET_AFTER:",
+        new="if last_seen is not None and now - last_seen > FORGET_AFTER:",
+        caught_by=("tests/unit/test_core.py::test_an_absent_job_is_forgotten_only_when_idle_and_past_the_hubs_history",),
+    ),
+    Plant(
+        name="snapshot-of-another-claim-kept",
+        bug="a snapshot of this name polled at another time (the same change, claimed under a restored state) "
+            "counts as this claim's: latest.json is rewritten from the new claim and names it with another "
+            "polledAtUtc (found by the soak)",
+        file="shared/poller/writer.py",
+        old="        if any(b.name != pending.blob or _foreign(b.metadata, hub) or _other_claim(b.metadata, pending)\n",
+        new="        if any(b.name != pending.blob or _foreign(b.metadata, hub)\n",
+        caught_by=("tests/poller/test_poller_recovery.py::"
+                   "test_a_restored_state_that_observes_a_written_change_again_keeps_latest_json_its_snapshot",),
+    ),
+    # 3. cancelled
+    Plant(
+        name="cancelled-not-terminal",
+        bug="`cancelled` no longer terminal (stall flags, first-run backfill, reports, get_job's terminal cache)",
+        file="shared/jobs.py",
+        old="TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})",
+        new="TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})",
+        caught_by=(
+            "tests/unit/test_core.py::test_each_change_takes_the_next_seq_and_failed_or_cancelled_jobs_get_a_report",
+            "tests/unit/test_core.py::test_a_finished_job_is_never_flagged_stalled",
+            "tests/unit/test_core.py::test_the_first_run_backfills_a_job_that_finished_long_ago_whatever_its_end",
+            "tests/get_job/test_get_job_coalescing.py::test_a_terminal_job_reaches_the_hub_once_per_process",
+            "tests/poller/test_poller_jobs.py::test_cancelled_job_gets_a_report_marked_cancelled",
+        ),
+    ),
+    # 4. The importErrors.log retry
+    Plant(
+        name="import-log-no-retry",
+        bug="an unreadable importErrors.log is given up on the first refused read, not after IMPORT_LOG_ATTEMPTS",
+        file="shared/poller/writer.py",
+        old=RETRY_LOG_READ,
+        new=RETRY_LOG_READ.replace("record.write_failures + 1 < IMPORT_LOG_ATTEMPTS", "False"),
+        caught_by=(
+            "tests/poller/test_poller_faults.py::test_an_unreadable_errors_log_is_read_again_on_the_next_tick",
+            "tests/poller/test_poller_faults.py::"
+            "test_an_errors_log_unreadable_on_every_attempt_gives_a_report_that_says_why",
+        ),
+    ),
+    Plant(
+        name="import-log-retried-for-ever",
+        bug="an unreadable importErrors.log is retried for ever: the report never comes",
+        file="shared/poller/writer.py",
+        old=RETRY_LOG_READ,
+        new=RETRY_LOG_READ.replace("record.write_failures + 1 < IMPORT_LOG_ATTEMPTS", "True"),
+        caught_by=("tests/poller/test_poller_faults.py::"
+                   "test_an_errors_log_unreadable_on_every_attempt_gives_a_report_that_says_why",),
+    ),
+    # 5. Report rendering
+    Plant(
+        name="markdown-title-always-failed",
+        bug="the Markdown title always says 'failed'",
+        file="shared/reports/markdown.py",
+        old='        f"# IoT Hub {md_text(title)}",',
+        new="        f\"# IoT Hub {md_text(report.get('type') or 'job')} failed\",",
+        caught_by=(
+            "tests/unit/test_reports.py::test_completed_import_with_rejected_lines_gets_an_import_report",
+            "tests/unit/test_reports.py::"
+            "test_the_markdown_opens_with_the_reports_title_and_lists_every_timeline_entry",
+        ),
+    ),
+    Plant(
+        name="markdown-timeline-empty",
+        bug="the Markdown timeline table is left empty",
+        file="shared/reports/markdown.py",
+        old="    for entry in timeline if isinstance(timeline, list) else []:",
+        new="    for entry in []:",
+        caught_by=("tests/unit/test_reports.py::"
+                   "test_the_markdown_opens_with_the_reports_title_and_lists_every_timeline_entry",),
+    ),
+    # 6. Where requests go
+    Plant(
+        name="uri-user-info-accepted",
+        bug="a URI with user information (`https://user@host/c`) is accepted",
+        file="shared/http/targets.py",
+        old='r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<host>',
+        new='r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?:[A-Za-z0-9._~-]+@)?(?P<host>',
+        caught_by=("tests/unit/test_targets.py::test_the_target_parser",),
+    ),
+    Plant(
+        name="hub-get-follows-redirects",
+        bug="the hub GET follows redirects",
+        file="shared/iothub/client.py",
+        old="timeout=timeout, allow_redirects=False,",
+        new="timeout=timeout, allow_redirects=True,",
+        caught_by=("tests/get_job/test_get_job_faults.py::test_the_hub_get_never_follows_a_redirect",),
+    ),
+    # 7. Once caught by a slow suite only
+    Plant(
+        name="upstream-errors-cached",
+        bug="every upstream error is kept for the TTL (not only 404)",
+        file="shared/proxy/handler.py",
+        old="cache_error=lambda error: isinstance(error, JobNotFoundError),",
+        new="cache_error=lambda error: True,",
+        caught_by=(
+            "tests/get_job/test_get_job_faults.py::test_an_upstream_error_is_not_kept_the_next_call_reaches_the_hub",
+            "tests/get_job/test_get_job_function.py::test_upstream_error_answers_match_the_spec",
+        ),
+    ),
+    Plant(
+        name="snapshot-create-overwrites",
+        bug="a snapshot is created without If-None-Match (overwrite)",
+        file="shared/poller/writer.py",
+        old="pending.blob, _json_bytes(pending.document), overwrite=False,",
+        new="pending.blob, _json_bytes(pending.document), overwrite=True,",
+        caught_by=("tests/poller/test_poller_overlapping_ticks.py::test_two_ticks_writing_one_claim_create_each_blob_once",),
+    ),
+    Plant(
+        name="report-create-overwrites",
+        bug="a report is created without If-None-Match (overwrite)",
+        file="shared/poller/writer.py",
+        old="container.upload_blob(json_name, _json_bytes(document), overwrite=False",
+        new="container.upload_blob(json_name, _json_bytes(document), overwrite=True",
+        caught_by=("tests/poller/test_poller_overlapping_ticks.py::test_two_ticks_writing_one_claim_create_each_blob_once",),
+    ),
+    Plant(
+        name="report-markdown-create-overwrites",
+        bug="a report's Markdown is created without If-None-Match (overwrite)",
+        file="shared/poller/writer.py",
+        old="container.upload_blob(md_name, render_markdown(document).encode(), overwrite=False",
+        new="container.upload_blob(md_name, render_markdown(document).encode(), overwrite=True",
+        caught_by=("tests/poller/test_poller_overlapping_ticks.py::test_two_ticks_writing_one_claim_create_each_blob_once",),
+    ),
+    Plant(
+        name="latest-create-overwrites",
+        bug="latest.json's first write is not create-if-none",
+        file="shared/poller/writer.py",
+        old="result = blob.upload_blob(data, overwrite=False, metadata=metadata",
+        new="result = blob.upload_blob(data, overwrite=True, metadata=metadata",
+        caught_by=("tests/poller/test_poller_overlapping_ticks.py::test_two_ticks_writing_one_claim_create_each_blob_once",),
+    ),
+    Plant(
+        name="latest-without-if-match",
+        bug="latest.json is rewritten without If-Match (its ETag)",
+        file="shared/poller/writer.py",
+        old="                                              etag=etag, match_condition=MatchConditions.IfNotModified,\n",
+        new="",
+        caught_by=("tests/poller/test_poller_overlapping_ticks.py::test_latest_json_never_goes_back_to_an_older_revision",),
+    ),
+    Plant(
+        name="latest-revision-not-compared",
+        bug="latest.json's revision is not compared on a conflict (an older revision overwrites a newer one)",
+        file="shared/poller/writer.py",
+        old="                if theirs >= latest.rev:",
+        new="                if False:",
+        caught_by=(
+            "tests/poller/test_poller_overlapping_ticks.py::test_two_ticks_writing_one_claim_create_each_blob_once",
+            "tests/poller/test_poller_overlapping_ticks.py::test_latest_json_never_goes_back_to_an_older_revision",
+        ),
+    ),
+    # The weak tests, each made to fail for the reason its name gives
+    Plant(
+        name="stall-flagged-early",
+        bug="a job is flagged stalled at half the stall time",
+        file="shared/poller/core.py",
+        old="(listed_at - changed_at).total_seconds() < settings.stall_after_seconds",
+        new="(listed_at - changed_at).total_seconds() < settings.stall_after_seconds / 2",
+        caught_by=("tests/unit/test_core.py::test_a_job_that_stops_moving_is_flagged_stalled_once",
+                   "tests/poller/test_poller_state.py::test_stalled_job_is_flagged_once"),
+    ),
+    Plant(
+        name="stall-flagged-again",
+        bug="a stalled job is flagged again on every tick (latest.json rewritten)",
+        file="shared/poller/core.py",
+        old="status is None or status.is_terminal or record.stalled or settings",
+        new="status is None or status.is_terminal or settings",
+        caught_by=("tests/unit/test_core.py::test_a_job_that_stops_moving_is_flagged_stalled_once",
+                   "tests/poller/test_poller_state.py::test_stalled_job_is_flagged_once"),
+    ),
+    Plant(
+        name="timer-raises-on-partial-failure",
+        bug="the timer function fails when one hub of two fails",
+        file="poll_job_timer/__init__.py",
+        old="    if result.all_failed:",
+        new="    if not all(outcome.ok for outcome in result.hubs.values()):",
+        caught_by=("tests/poller/test_poller_state.py::test_timer_function_raises_when_every_hub_fails",),
+    ),
+    Plant(
+        name="tick-deadline-past-budget",
+        bug="the tick's deadline is twice its budget",
+        file="shared/poller/tick.py",
+        old="deadline = Deadline(max(1.0, self._config.tick_budget_seconds - SAFETY_SECONDS))",
+        new="deadline = Deadline(max(1.0, self._config.tick_budget_seconds * 2))",
+        caught_by=("tests/poller/test_poller_faults.py::test_a_hanging_hub_does_not_hold_the_tick_past_its_budget",
+                   "tests/poller/test_poller_faults.py::test_a_hung_storage_call_ends_within_the_tick_budget"),
+    ),
+    Plant(
+        name="token-wait-unbounded",
+        bug="the caller that asks for a token waits for the credential's own timeouts, not its budget",
+        file="shared/iothub/auth.py",
+        old="token = flight.future.result(timeout=None if timeout is None else max(timeout, 0.0))",
+        new="token = flight.future.result()",
+        caught_by=("tests/get_job/test_get_job_budget.py::"
+                   "test_a_silent_token_endpoint_cannot_hold_requests_past_the_budget",),
+    ),
+    Plant(
+        name="failed-token-credential-kept",
+        bug="a token request that failed after its caller gave up leaves its (now unusable) credential in place",
+        file="shared/iothub/auth.py",
+        old="                if flight is not None and flight.future.exception() is not None:\n"
+            "                    # Failed after its callers gave up waiting: azure-identity holds that credential "
+            "unusable.\n                    discard_credential(flight.credential)\n",
+        new="",
+        caught_by=("tests/get_job/test_get_job_credentials.py::"
+                   "test_a_token_request_that_fails_after_its_caller_gave_up_does_not_fail_the_next_one",),
+    ),
+    Plant(
+        name="identity-writes-with-account-key",
+        bug="an identity-based job's blobs are written with the account key, not a token",
+        file="shared/poller/storage.py",
+        old="        credential = managed_identity_credential(self._client_id)\n"
+            "        return ContainerClient(target.account_url, target.container, credential=credential,",
+        new="        from devstack.wellknown import AZURITE_ACCOUNT, AZURITE_KEY\n"
+            "        credential = {'account_name': AZURITE_ACCOUNT, 'account_key': AZURITE_KEY}  # type: ignore\n"
+            "        return ContainerClient(target.account_url, target.container, credential=credential,",
+        caught_by=("tests/poller/test_poller_identity.py::"
+                   "test_identity_based_job_written_with_a_managed_identity_token",),
+    ),
+    Plant(
+        name="retry-after-absurd-dropped",
+        bug="an absurd Retry-After (or 'Wait N seconds') is dropped instead of held to the longest wait",
+        file="shared/http/retry.py",
+        old="    if math.isnan(seconds):",
+        new="    if math.isnan(seconds) or seconds > MAX_RETRY_AFTER_SECONDS:",
+        caught_by=("tests/unit/test_retry.py::test_absurd_retry_after_values_are_bounded_not_dropped",
+                   "tests/get_job/test_get_job_faults.py::test_an_infinite_retry_after_from_the_hub_is_a_429_not_a_crash"),
+    ),
+    Plant(
+        name="hubsim-keep-alive-off",
+        bug="the hub simulator closes every connection after its answer, silently (no Connection: close)",
+        file="devstack/hubsim/server.py",
+        old="        self._write(response, request_id)\n        self._log(operation, str(response.status)",
+        new="        self._write(response, request_id)\n        self.close_connection = True\n"
+            "        self._log(operation, str(response.status)",
+        caught_by=("tests/devstack/test_hubsim_sdk.py::test_keep_alive_serves_many_calls_on_one_connection",),
+    ),
+    Plant(
+        name="no-coalescing",
+        bug="no single flight: every caller of an active job goes upstream",
+        file="shared/proxy/cache.py",
+        old="            flight = self._flights.get(key)\n            leader = flight is None",
+        new="            flight = None\n            leader = flight is None",
+        caught_by=("tests/unit/test_cache.py::test_fifty_concurrent_callers_share_one_fetch",
+                   "tests/get_job/test_get_job_coalescing.py::test_fifty_concurrent_requests_for_an_active_job_reach_the_hub_once"),
+    ),
+)
+
+_FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+?)(?:\[.*?\])?(?: - .*)?$")
+
+
+def applied(plant: Plant, root: Path = REPO) -> str:
+    """The planted file's text (raises ValueError if an edit no longer applies exactly once)."""
+    text = (root / plant.file).read_text()
+    for old, new in ((plant.old, plant.new), *plant.also):
+        count = text.count(old)
+        if count != 1:
+            raise ValueError(f"{plant.name}: {old!r} occurs {count} times in {plant.file} (expected once)")
+        text = text.replace(old, new, 1)
+    return text
+
+
+def _copy_tree(into: Path) -> None:
+    listing = [GIT, "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
+    files = subprocess.run(  # noqa: S603 - git with fixed arguments
+        listing, cwd=REPO, capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, files):
+        source = REPO / name
+        if source.is_file():
+            target = into / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    for name in LINKED:
+        if (REPO / name).exists():
+            (into / name).symlink_to(REPO / name)
+
+
+def run(plant: Plant) -> tuple[bool, list[str]]:
+    """Plant in a copy of the tree and run its tests: (every catcher failed, the tests that failed)."""
+    with tempfile.TemporaryDirectory(prefix=f"plant-{plant.name}-") as tmp:
+        root = Path(tmp)
+        _copy_tree(root)
+        (root / plant.file).write_text(applied(plant, root))
+        python = REPO / ".venv" / "bin" / "python"
+        result = subprocess.run(  # noqa: S603 - this repository's own pytest, on its own test files
+            [str(python if python.exists() else sys.executable), "-m", "pytest", "-q", "-p", "no:cacheprovider",
+             "-o", "addopts=", "-rfE", *plant.test_files],
+            cwd=root, capture_output=True, text=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        )
+    failed = sorted({m.group(1) for line in result.stdout.splitlines() if (m := _FAILED.match(line))})
+    return all(node in failed for node in plant.caught_by), failed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*", help="plants to run (default: all)")
+    parser.add_argument("--list", action="store_true", help="list the plants and exit")
+    args = parser.parse_args()
+    chosen = [p for p in PLANTS if not args.names or p.name in args.names]
+    unknown = set(args.names) - {p.name for p in PLANTS}
+    if unknown:
+        parser.error(f"unknown plants: {', '.join(sorted(unknown))}")
+    if args.list:
+        for plant in chosen:
+            print(f"{plant.name}: {plant.bug}")
+        return 0
+    print("| plant | bug | caught by | red |")
+    print("|---|---|---|---|")
+    missed = 0
+    for plant in chosen:
+        caught, failed = run(plant)
+        missed += not caught
+        names = "<br>".join(f"`{node.split('::')[-1]}`" for node in plant.caught_by)
+        print(f"| `{plant.name}` | {plant.bug} | {names} | {'yes' if caught else 'NO: ' + ', '.join(failed)} |",
+              flush=True)
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
