@@ -1,0 +1,247 @@
+"""A report, exactly: every field of the JSON form and every line of the Markdown, for a failed import with a
+timeline and an errors log, a cancelled export with no reason, and a version-1 document read back.
+
+The other report tests check one property each (kind, title, hint, inertness); these pin the whole output, so
+that a field written under another name, a row left out or a table left empty turns them red. The texts that
+other modules own (a hint's advice, an error code's meaning) are taken from the JSON, not repeated here.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import urllib.parse
+from typing import Any
+
+import pytest
+
+from shared.reports.import_errors import summarize_chunks
+from shared.reports.markdown import MAX_CELL_CHARS, md_text, render_markdown
+from shared.reports.report import TimelineEntry, build_report
+from tests.support.secrets import planted
+
+GENERATED = datetime.datetime(2026, 3, 4, 5, 6, 7, 890000, tzinfo=datetime.UTC)
+SIG = planted("exact report signature")
+OUTPUT_URI = f"https://acct.blob.core.windows.net/out?sv=2021-08-06&sig={urllib.parse.quote(SIG, safe='')}"
+FAILURE_REASON = (
+    "ErrorCode:BlobContainerValidationError;Unable to read blob 'devices.txt': the blob does not exist or is not "
+    "committed."
+)
+FAILED_IMPORT = {
+    "jobId": "imp-7", "type": "import", "status": "failed", "progress": 40,
+    "startTimeUtc": "2026-03-04T05:00:00Z", "endTimeUtc": "2026-03-04T05:02:05.5Z",
+    "storageAuthenticationType": "identityBased", "outputBlobContainerUri": OUTPUT_URI,
+    "failureReason": FAILURE_REASON,
+}
+LOG_LINES = (
+    {"errorCode": 409001, "errorStatus": 'Device d1 already exists. Line: {"id":"d1"}'},
+    {"deviceId": "d2", "errorCode": 404001, "errorStatus": "Device d2 not found."},
+)
+TIMELINE = (
+    TimelineEntry(seq=1, status="running", progress=10, polled_at_utc="2026-03-04T05:00:30.000Z",
+                  blob="jobmonitor/imp-7/snapshots/00001-running-10.json"),
+    TimelineEntry(seq=2, status="failed", progress=40, polled_at_utc="2026-03-04T05:02:30.000Z",
+                  blob="jobmonitor/imp-7/snapshots/00002-failed-40.json"),
+)
+
+
+def failed_import_report() -> dict[str, Any]:
+    log = "".join(json.dumps(line) + "\n" for line in LOG_LINES).encode()
+    return build_report(FAILED_IMPORT, hub="devhub", timeline=TIMELINE, import_errors=summarize_chunks([log]),
+                        import_errors_note="2 lines read", generated_at=GENERATED, input_lines=1000).to_json()
+
+
+def test_a_failed_imports_report_json_has_exactly_these_fields() -> None:
+    document = failed_import_report()
+    errors = document.pop("importErrors")
+    hint = document.pop("hint")
+    assert document == {
+        "reportVersion": 2,
+        "kind": "failure",
+        "title": "import failed",
+        "jobId": "imp-7",
+        "hub": "devhub",
+        "type": "import",
+        "status": "failed",
+        "cancelled": False,
+        "startTimeUtc": "2026-03-04T05:00:00Z",
+        "endTimeUtc": "2026-03-04T05:02:05.5Z",
+        "durationSeconds": 125.5,
+        "failureReason": {
+            "raw": FAILURE_REASON, "code": "BlobContainerValidationError", "number": 400008,
+            "text": "Unable to read blob 'devices.txt': the blob does not exist or is not committed.",
+        },
+        "storageAuthenticationType": "identityBased",
+        "outputContainer": "https://acct.blob.core.windows.net/out?sv=2021-08-06&sig=REDACTED",
+        "importErrorsNote": "2 lines read",
+        "inputLines": 1000,
+        "timeline": [
+            {"seq": 1, "status": "running", "progress": 10, "polledAtUtc": "2026-03-04T05:00:30.000Z",
+             "blob": "jobmonitor/imp-7/snapshots/00001-running-10.json"},
+            {"seq": 2, "status": "failed", "progress": 40, "polledAtUtc": "2026-03-04T05:02:30.000Z",
+             "blob": "jobmonitor/imp-7/snapshots/00002-failed-40.json"},
+        ],
+        "generatedAtUtc": "2026-03-04T05:06:07.890Z",
+    }
+    assert set(hint) == {"key", "text"} and hint["key"] == "inputBlobMissing" and "devices.txt" in hint["text"]
+    assert (errors["totalLines"], errors["countsByErrorCode"]) == (2, {"404001": 1, "409001": 1})
+    assert [(row["code"], row["lines"], row["name"]) for row in errors["errorCodes"]] == [
+        ("404001", 1, "DeviceNotFound"), ("409001", 1, "DeviceAlreadyExists")]
+    assert [(e["line"], e["deviceId"], e["errorCode"]) for e in errors["firstEntries"]] == [
+        (1, "d1", "409001"), (2, "d2", "404001")]
+
+
+def test_the_failed_imports_markdown_is_exactly_these_lines() -> None:
+    document = failed_import_report()
+    rows = document["importErrors"]["errorCodes"]
+    assert render_markdown(document).split("\n") == [
+        "# IoT Hub import failed",
+        "",
+        "| | |",
+        "|---|---|",
+        "| Report | failure report |",
+        "| Hub | devhub |",
+        "| Job id | imp-7 |",
+        "| Type | import |",
+        "| Status | **failed** |",
+        "| Started (UTC) | 2026-03-04T05:00:00Z |",
+        "| Ended (UTC) | 2026-03-04T05:02:05.5Z |",
+        "| Duration | 2 min 5 s |",
+        "| Storage authentication | identityBased |",
+        r"| Output container | https\://acct\.blob\.core\.windows\.net/out?sv=2021-08-06&amp;sig=REDACTED |",
+        "",
+        "## What probably went wrong",
+        "",
+        f"**inputBlobMissing**: {md_text(document['hint']['text'])}",
+        "",
+        "## Failure reason",
+        "",
+        "- Code: BlobContainerValidationError (400008)",
+        r"- Text: Unable to read blob 'devices\.txt': the blob does not exist or is not committed.",
+        r"- As the hub wrote it: ErrorCode:BlobContainerValidationError;Unable to read blob 'devices\.txt': the blob "
+        "does not exist or is not committed.",
+        "",
+        "## Rejected lines (the errors log)",
+        "",
+        "_2 lines read_",
+        "",
+        "2 line(s) rejected of 1,000 input lines.",
+        "",
+        "| Code | Name | Lines | What it means | What to do |",
+        "|---|---|---|---|---|",
+        *(f"| {row['code']} | {row['name']} | 1 | {md_text(row['meaning'])} | {md_text(row['whatToDo'])} |"
+          for row in rows),
+        "",
+        "First 2 lines (keys redacted):",
+        "",
+        "| Line | Device | Code | Error text |",
+        "|---|---|---|---|",
+        '| 1 | d1 | 409001 | Device d1 already exists. Line: {"id":"d1"} |',
+        "| 2 | d2 | 404001 | Device d2 not found. |",
+        "",
+        "## Timeline",
+        "",
+        "| # | Status | Progress | Polled (UTC) |",
+        "|---|---|---|---|",
+        "| 1 | running | 10 | 2026-03-04T05:00:30.000Z |",
+        "| 2 | failed | 40 | 2026-03-04T05:02:30.000Z |",
+        "",
+        "_Report generated 2026-03-04T05:06:07.890Z by the IoT Hub job monitor._",
+        "",
+    ]
+
+
+def test_a_cancelled_export_without_a_reason_renders_exactly_these_lines() -> None:
+    document = build_report({"jobId": "exp-1", "type": "export", "status": "cancelled"}, hub="devhub", timeline=[],
+                            import_errors=None, import_errors_note=None, generated_at=GENERATED).to_json()
+    assert render_markdown(document).split("\n") == [
+        "# IoT Hub export cancelled",
+        "",
+        "| | |",
+        "|---|---|",
+        "| Report | failure report |",
+        "| Hub | devhub |",
+        "| Job id | exp-1 |",
+        "| Type | export |",
+        "| Status | **cancelled** (cancelled) |",
+        "| Started (UTC) | - |",
+        "| Ended (UTC) | - |",
+        "| Duration | - |",
+        "| Storage authentication | keyBased |",
+        "| Output container | - |",
+        "",
+        "## What probably went wrong",
+        "",
+        f"**cancelled**: {md_text(document['hint']['text'])}",
+        "",
+        "## Failure reason",
+        "",
+        "The hub gave no failure reason.",
+        "",
+        "## Timeline",
+        "",
+        "| # | Status | Progress | Polled (UTC) |",
+        "|---|---|---|---|",
+        "",
+        "_Report generated 2026-03-04T05:06:07.890Z by the IoT Hub job monitor._",
+        "",
+    ]
+
+
+def test_a_completed_imports_report_is_an_import_report_with_what_happened() -> None:
+    log = "".join(json.dumps(line) + "\n" for line in LOG_LINES).encode()
+    document = build_report({"jobId": "imp-8", "type": "import", "status": "completed"}, hub="devhub",
+                            timeline=[], import_errors=summarize_chunks([log]), import_errors_note=None,
+                            generated_at=GENERATED).to_json()
+    lines = render_markdown(document).split("\n")
+    assert lines[0] == "# IoT Hub import completed: 2 lines rejected"
+    assert "| Report | import report |" in lines
+    assert "## What happened" in lines and "## What probably went wrong" not in lines
+    assert "## Failure reason" not in lines
+    assert "2 line(s) rejected." in lines
+
+
+def test_a_version_1_document_renders_its_counts_and_a_title_from_its_fields() -> None:
+    """Written before `kind`, `title` and `errorCodes` existed: the .md is still rendered from it."""
+    old = {"reportVersion": 1, "jobId": "j", "type": "import", "status": "cancelled", "cancelled": True,
+           "importErrors": {"totalLines": 12345, "countsByErrorCode": {"404001": 12000, "409001": 345},
+                            "firstEntries": []}}
+    lines = render_markdown(old).split("\n")
+    assert lines[0] == "# IoT Hub import cancelled"
+    section = lines[lines.index("## Rejected lines (the errors log)"):lines.index("## Timeline")]
+    assert section == [
+        "## Rejected lines (the errors log)",
+        "",
+        "12,345 line(s) rejected.",
+        "",
+        "| Error code | Lines |",
+        "|---|---|",
+        "| 404001 | 12,000 |",
+        "| 409001 | 345 |",
+        "",
+    ]
+    assert render_markdown({"status": "failed"}).split("\n")[0] == "# IoT Hub job failed"
+    assert render_markdown({"kind": "nonsense", "title": "x"}).split("\n")[4] == "| Report | failure report |"
+
+
+@pytest.mark.parametrize(("seconds", "shown"), [
+    (0, "0.0 s"), (59.94, "59.9 s"), (119.9, "119.9 s"), (120, "2 min 0 s"), (3599, "59 min 59 s"),
+    (3600, "1 h 0 min 0 s"), (3725.7, "1 h 2 min 5 s"), (True, "-"), ("125", "-"), (None, "-"),
+])
+def test_durations_read_as_seconds_minutes_or_hours(seconds: object, shown: str) -> None:
+    lines = render_markdown({"durationSeconds": seconds}).split("\n")
+    assert f"| Duration | {shown} |" in lines
+
+
+def test_a_cell_is_cut_after_its_bound_and_not_before() -> None:
+    assert md_text("a" * MAX_CELL_CHARS) == "a" * MAX_CELL_CHARS
+    assert md_text("a" * (MAX_CELL_CHARS + 1)) == "a" * MAX_CELL_CHARS + "…"
+    assert md_text(None) == "-"
+    assert md_text(0) == "0"
+
+
+def test_counts_are_grouped_by_thousands_but_flags_and_text_are_not() -> None:
+    old = {"importErrors": {"totalLines": True, "countsByErrorCode": {"a": "1000", "b": 1000}}}
+    lines = render_markdown(old).split("\n")
+    assert "True line(s) rejected." in lines
+    assert "| a | 1000 |" in lines and "| b | 1,000 |" in lines
