@@ -51,8 +51,12 @@ static: setup $(TOOLS_STAMP)
 	$(PY) tools/secret_scan.py
 	bash infra/check.sh
 
+# The suite under coverage.py (pyproject.toml [tool.coverage]): the Functions host subprocesses are measured too,
+# and the branch coverage of shared/ is printed last (files below 100%, then the total).
 unit: setup
-	$(PY) -m pytest
+	rm -f .coverage .coverage.*
+	$(PY) -m coverage run -m pytest
+	$(PY) tools/coverage_summary.py
 
 # The fast inner loop: lint, types and the pure core's unit tests (no stand-ins), well under a minute.
 check: $(PY_STAMP)
@@ -80,4 +84,4 @@ mutate: $(MUTATE_STAMP)
 	$(MUTATE)/bin/python tools/mutation_report.py --results docs/results/mutation.md
 
 clean:
-	rm -rf $(VENV) $(TOOLS) $(MUTATE) mutants node_modules .devstack .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) $(MUTATE) mutants .coverage .coverage.* htmlcov node_modules .devstack .pytest_cache .mypy_cache .ruff_cache
