@@ -136,3 +136,25 @@ def test_a_recovery_renumbers_this_jobs_claimed_line_and_drops_the_one_already_i
         ("poller.job_changed", "other", 1, "jobmonitor/other/snapshots/00001-running-1.json"),
         ("poller.job_changed", "j", 4, "jobmonitor/j/snapshots/00004-failed-30.json"),
     ]
+
+
+def test_a_recovery_that_finds_everything_already_written_claims_nothing_more() -> None:
+    state = fresh()
+    plan_at(state, [job("j", "running", 30)], 0)
+    record = state.jobs["j"]
+    confirm_at(state, {"j": WriteOutcome(latest_rev=1, latest_etag='"e"')}, listed_ids={"j"}, now=at(0))
+    assert record.latest is None and [p.seq for p in record.pending] == [1]
+    recovery = Recovery(max_seq=3, last_pair=("running", 30), last_blob="jobmonitor/j/snapshots/00003-running-30.json",
+                        latest_rev=4)
+    result = confirm_at(state, {"j": WriteOutcome(recovery=recovery)}, listed_ids={"j"}, now=at(1))
+    assert (record.pending, record.latest, record.seq, record.latest_rev) == ([], None, 3, 1)
+    assert result.events == []  # the claimed line was of the observation already in the folder
+
+
+def test_a_job_given_up_twice_is_logged_once() -> None:
+    state = fresh()
+    plan_at(state, [job("j", "failed", 1)], 0)
+    first = confirm_at(state, {"j": WriteOutcome(skip="refused")}, listed_ids={"j"}, now=at(0))
+    again = confirm_at(state, {"j": WriteOutcome(skip="refused again")}, listed_ids={"j"}, now=at(1))
+    assert [e["event"] for e in first.events].count("poller.job_skipped") == 1
+    assert again.events == [] and state.jobs["j"].skipped == "refused"

@@ -11,7 +11,7 @@ from typing import Any
 from shared.clock import utc_iso
 from shared.jobs import JobStatus
 from shared.poller.core import HubView, PlanSettings, collapse_duplicates, hub_view, plan, target_key
-from shared.poller.state import HubState, JobRecord
+from shared.poller.state import MAX_PENDING_SNAPSHOTS, HubState, JobRecord, ReportState
 from tests.unit.test_core import SETTINGS, T0, at, fresh, job, written
 
 STALL_SECONDS = SETTINGS.stall_after_seconds
@@ -229,3 +229,20 @@ def test_a_skipped_job_with_work_left_does_not_keep_the_hub_view_away() -> None:
     state.jobs["a"].skipped = "given up"
     assert hub_view(state, stall_after_seconds=0) is not None
     assert written(state.jobs["a"]).snapshots == {1}
+
+
+def test_pending_snapshots_are_bounded_and_the_oldest_goes_first() -> None:
+    state = fresh()
+    for progress in range(MAX_PENDING_SNAPSHOTS + 5):
+        plan_events(state, [job("j", "running", progress)], progress)
+    record = state.jobs["j"]
+    assert len(record.pending) == MAX_PENDING_SNAPSHOTS
+    assert [p.seq for p in record.pending] == list(range(6, MAX_PENDING_SNAPSHOTS + 6))
+
+
+def test_a_completed_import_awaiting_its_report_keeps_waiting_when_it_moves_on() -> None:
+    state = fresh()
+    plan_events(state, [job("j", "completed", 90, type="import")], 0)
+    assert state.jobs["j"].report is ReportState.PENDING
+    plan_events(state, [job("j", "completed", 100, type="import")], 1)
+    assert (state.jobs["j"].progress, state.jobs["j"].report) == (100, ReportState.PENDING)

@@ -293,3 +293,22 @@ def test_an_exhausted_budget_sends_nothing_and_counts_no_attempt(hub: ScriptedHu
     with pytest.raises(HubBudgetExhausted) as raised:
         client.get_job()
     assert raised.value.attempts == 0 and hub.requests == []
+
+
+def test_a_time_budget_spent_getting_the_credential_sends_nothing(hub: ScriptedHub) -> None:
+    """The budget is checked again once the Authorization header is ready: a credential that took the rest of
+    the time (here, a clock read by the SAS minting that has moved 40 s on) leaves none for the request."""
+    now = [1000.0]
+
+    def minting_clock() -> float:
+        now[0] += 40.0
+        return now[0]
+
+    hub.script = [json_answer(JOB)]
+    settings = settings_for(hub.url)
+    sleeps: list[float] = []
+    client = HubClient(settings=settings, auth=SasAuth(ttl_seconds=600, clock=minting_clock), sleep=sleeps.append,
+                       backoff=BackoffPolicy(rng=random.Random(16)))
+    with pytest.raises(HubTimeoutError, match="time budget ran out before the hub answered") as raised:
+        client.get_job(settings.default_hub, "job-1", deadline=Deadline(30, clock=lambda: now[0]))
+    assert raised.value.attempts == 1 and hub.requests == [] and sleeps == []

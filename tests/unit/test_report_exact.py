@@ -245,3 +245,18 @@ def test_counts_are_grouped_by_thousands_but_flags_and_text_are_not() -> None:
     lines = render_markdown(old).split("\n")
     assert "True line(s) rejected." in lines
     assert "| a | 1000 |" in lines and "| b | 1,000 |" in lines
+
+
+def test_entries_of_a_stored_report_that_are_not_objects_are_left_out() -> None:
+    """A hand-edited or damaged .json: rows that are not objects are skipped, the others still render."""
+    document = failed_import_report()
+    document["timeline"] = [7, "running", document["timeline"][0]]
+    document["importErrors"]["errorCodes"] = ["404001", document["importErrors"]["errorCodes"][0]]
+    document["importErrors"]["firstEntries"] = [None, document["importErrors"]["firstEntries"][0]]
+    lines = render_markdown(document).split("\n")
+    assert [line for line in lines if line.startswith("| 1 | running")] == [
+        "| 1 | running | 10 | 2026-03-04T05:00:30.000Z |"]
+    assert [line for line in lines if line.startswith("| 404001 |") or line.startswith("| 409001 |")] == [
+        lines[lines.index("|---|---|---|---|---|") + 1]]
+    assert lines.count("| 1 | d1 | 409001 | Device d1 already exists. Line: {\"id\":\"d1\"} |") == 1
+    assert not any("| 7 |" in line or "None" in line for line in lines)
