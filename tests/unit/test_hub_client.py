@@ -32,7 +32,7 @@ from shared.errors import (
 )
 from shared.http.retry import BackoffPolicy
 from shared.iothub.auth import SasAuth
-from shared.iothub.client import HubClient, HubResult
+from shared.iothub.client import MAX_JOB_BYTES, HubClient, HubResult
 from shared.settings import AppSettings, HubClientSettings
 
 JOB = {"jobId": "job-1", "type": "export", "status": "running", "progress": 10}
@@ -45,6 +45,7 @@ class Answer:
     status: int
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    stall: str | None = None  # "headers": answer nothing; "body": send the headers, then nothing (until released)
 
 
 def json_answer(value: object, status: int = 200) -> Answer:
@@ -62,18 +63,32 @@ class ScriptedHub:
     def __init__(self) -> None:
         self.script: list[Answer] = []
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.client_ports: list[int] = []  # the port each request came from: one per connection
+        self.release = threading.Event()  # ends every stall (set when the hub closes)
         hub = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as the hub's front end does
+            disable_nagle_algorithm = True  # headers and body go in two writes: no 40 ms delayed-ACK stall
+
             def do_GET(self) -> None:
                 hub.requests.append((self.path, dict(self.headers)))
+                hub.client_ports.append(self.client_address[1])
                 answer = hub.script[min(len(hub.requests), len(hub.script)) - 1]
+                if answer.stall == "headers":
+                    hub.release.wait(10)
+                    self.close_connection = True
+                    return
                 self.send_response(answer.status)
                 for name, value in answer.headers.items():
                     self.send_header(name, value)
-                self.send_header("Content-Length", str(len(answer.body)))
+                self.send_header("Content-Length", str(len(answer.body) + (1 if answer.stall == "body" else 0)))
                 self.end_headers()
                 self.wfile.write(answer.body)
+                if answer.stall == "body":
+                    self.wfile.flush()
+                    hub.release.wait(10)
+                    self.close_connection = True
 
             def log_message(self, format: str, *args: object) -> None:
                 pass
@@ -84,6 +99,7 @@ class ScriptedHub:
         self._thread.start()
 
     def close(self) -> None:
+        self.release.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -312,3 +328,87 @@ def test_a_time_budget_spent_getting_the_credential_sends_nothing(hub: ScriptedH
     with pytest.raises(HubTimeoutError, match="time budget ran out before the hub answered") as raised:
         client.get_job(settings.default_hub, "job-1", deadline=Deadline(30, clock=lambda: now[0]))
     assert raised.value.attempts == 1 and hub.requests == [] and sleeps == []
+
+
+def test_a_hub_that_does_not_answer_in_time_is_retried_then_reported_as_timed_out(hub: ScriptedHub) -> None:
+    hub.script = [Answer(200, stall="headers")]
+    client = client_for(hub.url, IOTHUB_READ_TIMEOUT_SECONDS="0.1")
+    with pytest.raises(HubTimeoutError, match="the hub did not answer in time") as raised:
+        client.get_job()
+    assert (raised.value.attempts, raised.value.hub) == (MAX_ATTEMPTS, "devhub")
+    assert len(hub.requests) == MAX_ATTEMPTS
+
+
+def test_an_answer_whose_body_stops_arriving_is_retried_then_reported_as_timed_out(hub: ScriptedHub) -> None:
+    hub.script = [Answer(200, json.dumps(JOB).encode(), stall="body"), json_answer(JOB)]
+    client = client_for(hub.url, IOTHUB_READ_TIMEOUT_SECONDS="0.1")
+    result = client.get_job()
+    assert (result.value, result.attempts) == (JOB, 2)
+    hub.script = [Answer(200, json.dumps(JOB).encode(), stall="body")]
+    hub.requests.clear()
+    with pytest.raises(HubTimeoutError, match="the hub's answer did not arrive in time") as raised:
+        client.get_job()
+    assert (raised.value.attempts, raised.value.hub) == (MAX_ATTEMPTS, "devhub")
+
+
+def test_an_answer_larger_than_a_job_can_be_is_not_read_and_is_retried(hub: ScriptedHub) -> None:
+    hub.script = [Answer(200, b" " * (MAX_JOB_BYTES + 1)), json_answer(JOB)]
+    client = client_for(hub.url)
+    assert client.get_job().attempts == 2
+    hub.script = [Answer(200, b" " * (MAX_JOB_BYTES + 1))]
+    hub.requests.clear()
+    with pytest.raises(HubServiceError, match="the hub's answer could not be read: the answer is larger") as raised:
+        client.get_job()
+    assert raised.value.hub == "devhub" and type(raised.value) is HubServiceError
+
+
+def test_errors_and_answers_carry_the_hub_and_its_tracking_id(hub: ScriptedHub) -> None:
+    tracked = {"x-ms-request-id": "req-42"}
+    hub.script = [Answer(200, json.dumps(JOB).encode(), tracked)]
+    client = client_for(hub.url)
+    assert client.get_job().tracking_id == "req-42"
+    for status, error in ((404, JobNotFoundError), (503, HubServiceError), (429, HubThrottledError)):
+        hub.script = [Answer(status, b"{}", tracked)]
+        with pytest.raises(error) as raised:
+            client.get_job()
+        assert (raised.value.hub, raised.value.tracking_id) == ("devhub", "req-42")
+    hub.script = [Answer(200, json.dumps([JOB, 1]).encode(), tracked)]
+    with pytest.raises(HubServiceError) as listed:
+        client.client.list_jobs(client.settings.default_hub)
+    assert (listed.value.hub, listed.value.tracking_id, listed.value.attempts) == ("devhub", "req-42", 1)
+
+
+def test_one_connection_per_hub_is_kept_and_reused_with_the_apps_user_agent(hub: ScriptedHub) -> None:
+    hub.script = [json_answer(JOB)] * 3 + [json_answer([JOB]), json_answer(JOB)]
+    client = client_for(hub.url)
+    for _ in range(3):
+        client.get_job()
+    client.client.list_jobs(client.settings.default_hub, api_version="2020-03-13")
+    assert len(set(hub.client_ports)) == 1
+    assert {headers["User-Agent"] for _, headers in hub.requests} == {"iothub-job-monitor/1.0"}
+    assert hub.requests[-1][0] == "/jobs?api-version=2020-03-13"
+    client.client.close()
+    client.get_job()
+    assert len(set(hub.client_ports)) == 2  # closed: a new connection
+
+
+def test_get_job_never_waits_for_the_budget_and_the_listing_waits_as_long_as_its_deadline(hub: ScriptedHub) -> None:
+    """get_job's callers are answered otherwise (a slightly stale document); the poller has time."""
+    now = [1000.0]
+    budget = CallBudget(lambda _hub: 1, clock=lambda: now[0])
+    budget.acquire("devhub", wait_seconds=0)  # the minute's only call: free again 61 s from now
+    hub.script = [json_answer([JOB])]
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    settings = settings_for(hub.url, IOTHUB_RETRY_BUDGET_SECONDS="100")
+    client = HubClient(settings=settings, auth=SasAuth(ttl_seconds=600), sleep=sleep, budget=budget)
+    with pytest.raises(HubBudgetExhausted):
+        client.get_job(settings.default_hub, "job-1")
+    assert sleeps == [] and hub.requests == []
+    listed = client.list_jobs(settings.default_hub, deadline=Deadline(100, clock=lambda: now[0]))
+    assert listed.value == [JOB] and len(hub.requests) == 1
+    assert 60 <= sum(sleeps) <= 62
