@@ -246,3 +246,32 @@ def test_a_completed_import_awaiting_its_report_keeps_waiting_when_it_moves_on()
     assert state.jobs["j"].report is ReportState.PENDING
     plan_events(state, [job("j", "completed", 100, type="import")], 1)
     assert (state.jobs["j"].progress, state.jobs["j"].report) == (100, ReportState.PENDING)
+
+
+def test_a_change_records_exactly_this_timeline_entry_snapshot_and_latest_document() -> None:
+    state = fresh()
+    plan_events(state, [job("j", "running", 10)], 0)
+    record = state.jobs["j"]
+    blob = "jobmonitor/j/snapshots/00001-running-10.json"
+    assert record.timeline == [
+        {"seq": 1, "status": "running", "progress": 10, "polledAtUtc": utc_iso(T0), "blob": blob}]
+    snapshot = record.pending[0].document
+    assert (snapshot["hub"], snapshot["jobId"], snapshot["status"], snapshot["progress"]) == (
+        "devhub", "j", "running", 10)
+    assert record.latest is not None
+    latest = record.latest.document
+    assert (latest["snapshotSeq"], latest["snapshotBlob"], latest["stalled"]) == (1, blob, False)
+    assert "stalledSinceUtc" not in latest and latest["hub"] == "devhub"
+    assert {k: v for k, v in latest.items() if k not in ("snapshotSeq", "snapshotBlob", "stalled")} == snapshot
+
+
+def test_a_first_run_dates_a_finished_job_by_its_start_when_it_has_no_end() -> None:
+    window = SETTINGS.backfill_seconds
+    started_long_ago = job("a", "failed", 100, startTimeUtc=utc_iso(T0 - datetime.timedelta(seconds=window + 1)))
+    started_lately = job("b", "failed", 100, startTimeUtc=utc_iso(T0 - datetime.timedelta(seconds=window - 60)))
+    on_the_edge = job("c", "failed", 100, endTimeUtc=utc_iso(T0 - datetime.timedelta(seconds=window)))
+    state = fresh()
+    plan_events(state, [started_long_ago, started_lately, on_the_edge], 0, first_run=True)
+    assert state.jobs["a"].backfilled and state.jobs["a"].report is ReportState.NOT_NEEDED
+    assert not state.jobs["b"].backfilled and state.jobs["b"].report is ReportState.PENDING
+    assert not state.jobs["c"].backfilled  # ended exactly one window ago: still reported

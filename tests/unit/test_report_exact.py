@@ -260,3 +260,39 @@ def test_entries_of_a_stored_report_that_are_not_objects_are_left_out() -> None:
         lines[lines.index("|---|---|---|---|---|") + 1]]
     assert lines.count("| 1 | d1 | 409001 | Device d1 already exists. Line: {\"id\":\"d1\"} |") == 1
     assert not any("| 7 |" in line or "None" in line for line in lines)
+
+
+def test_one_rejected_line_is_enough_for_an_import_report_and_a_job_without_a_type_gets_none() -> None:
+    from shared.reports.report import ReportKind, report_kind
+
+    log = (json.dumps(LOG_LINES[0]) + "\n").encode()
+    one = summarize_chunks([log])
+    assert one.total_lines == 1
+    assert report_kind({"status": "completed", "type": "Import"}, one) is ReportKind.IMPORT
+    assert report_kind({"status": "completed"}, one) is None
+    assert report_kind({"status": "completed", "type": None}, one) is None
+    document = build_report({"jobId": "i", "type": "import", "status": "completed"}, hub="h", timeline=[],
+                            import_errors=one, import_errors_note=None, generated_at=GENERATED,
+                            input_lines=1).to_json()
+    assert (document["kind"], document["title"]) == ("import", "import completed: 1 of 1 line rejected")
+
+
+def test_a_duration_needs_both_times_and_keeps_milliseconds() -> None:
+    def duration(**times: str) -> object:
+        return build_report({"jobId": "j", "status": "failed", **times}, hub="h", timeline=[], import_errors=None,
+                            import_errors_note=None, generated_at=GENERATED).to_json()["durationSeconds"]
+
+    assert duration(startTimeUtc="2026-03-04T05:00:00Z") is None
+    assert duration(endTimeUtc="2026-03-04T05:00:00Z") is None
+    assert duration(startTimeUtc="2026-03-04T05:00:00Z", endTimeUtc="2026-03-04T05:00:01.23456Z") == 1.235
+
+
+def test_a_report_asked_for_without_a_kind_is_an_import_report_only_for_a_completed_import() -> None:
+    def kind_of(job: dict[str, Any]) -> str:
+        return str(build_report(job, hub="h", timeline=[], import_errors=None, import_errors_note="unreadable",
+                                generated_at=GENERATED).to_json()["kind"])
+
+    assert kind_of({"jobId": "j", "type": "import", "status": "completed"}) == "import"
+    assert kind_of({"jobId": "j", "type": "export", "status": "completed"}) == "failure"
+    assert kind_of({"jobId": "j", "type": "import", "status": "failed"}) == "failure"
+    assert kind_of({"jobId": "j", "status": "completed"}) == "failure"
