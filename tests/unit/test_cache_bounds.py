@@ -97,3 +97,14 @@ def test_the_ttl_map_is_pruned_of_expired_answers_once_it_passes_its_bound(size:
     assert len(cache) == threshold  # not past the bound: nothing pruned
     outcome(cache, "past-the-bound")
     assert len(cache) == 2  # the two fresh answers
+
+
+def test_ttl_of_is_asked_about_the_answer_itself() -> None:
+    clock = Clock()
+    cache: JobCache[str] = JobCache(ttl_seconds=10, max_final_entries=3, is_final=lambda v: False,
+                                    ttl_of=lambda value: 0.5 if value == "stale" else 60, clock=clock)
+    cache.get("a", lambda: "stale")
+    cache.get("b", lambda: "fresh")
+    clock.now = 1
+    assert cache.get("a", lambda: "stale")[1] is CacheOutcome.MISS
+    assert cache.get("b", lambda: "fresh")[1] is CacheOutcome.HIT

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 
+from shared.clock import utc_iso
 from shared.poller.core import Recovery, WriteOutcome
 from shared.poller.state import FORGET_AFTER, MAX_WRITE_FAILURES, ReportState
 from tests.unit.test_core import T0, at, confirm_at, fresh, job, plan_at, written
@@ -158,3 +159,20 @@ def test_a_job_given_up_twice_is_logged_once() -> None:
     again = confirm_at(state, {"j": WriteOutcome(skip="refused again")}, listed_ids={"j"}, now=at(1))
     assert [e["event"] for e in first.events].count("poller.job_skipped") == 1
     assert again.events == [] and state.jobs["j"].skipped == "refused"
+
+
+def test_every_job_is_looked_at_for_absence_whatever_its_place() -> None:
+    state = fresh()
+    plan_at(state, [job("a", "completed", 100), job("b", "completed", 100)], 0)
+    confirm_at(state, {k: written(r) for k, r in state.jobs.items()}, listed_ids={"a", "b"}, now=at(0))
+    confirm_at(state, {}, listed_ids={"a"}, now=at(1))
+    assert (state.jobs["a"].absent_since, state.jobs["b"].absent_since) == (None, utc_iso(at(1)))
+
+
+def test_a_job_is_forgotten_from_its_last_change_not_from_when_it_went_absent() -> None:
+    state = fresh()
+    plan_at(state, [job("j", "completed", 100)], 0)
+    confirm_at(state, {"j": written(state.jobs["j"])}, listed_ids={"j"}, now=at(0))
+    confirm_at(state, {}, listed_ids=set(), now=T0 + datetime.timedelta(days=10))  # absent only from day 10
+    confirm_at(state, {}, listed_ids=set(), now=T0 + FORGET_AFTER + datetime.timedelta(minutes=1))
+    assert "j" not in state.jobs

@@ -275,3 +275,38 @@ def test_a_first_run_dates_a_finished_job_by_its_start_when_it_has_no_end() -> N
     assert state.jobs["a"].backfilled and state.jobs["a"].report is ReportState.NOT_NEEDED
     assert not state.jobs["b"].backfilled and state.jobs["b"].report is ReportState.PENDING
     assert not state.jobs["c"].backfilled  # ended exactly one window ago: still reported
+
+
+def test_a_refused_job_does_not_stop_the_others_and_an_unchanged_refusal_hides_no_change() -> None:
+    def no_output(candidate: Any) -> str | None:
+        return None if candidate.get("outputBlobContainerUri") else "no output container"
+
+    state = fresh()
+    refused = job("r", "running", 1, outputBlobContainerUri=None)
+    plan(state, [refused], first_run=False, listed_at=at(0), settings=SETTINGS, reject=no_output)
+    touched = plan(state, [refused, job("a", "running", 1)], first_run=False, listed_at=at(1), settings=SETTINGS,
+                   reject=no_output)
+    assert touched > 0 and state.jobs["a"].seq == 1 and state.jobs["r"].seq == 0
+    assert state.jobs["r"].refused == "no output container"
+    touched = plan(state, [job("b", "running", 1), refused], first_run=False, listed_at=at(2), settings=SETTINGS,
+                   reject=no_output)
+    assert touched > 0  # b is new, whatever r (refused as before) adds
+
+
+def test_a_backfilled_job_is_dated_by_the_listing() -> None:
+    state = fresh()
+    old = job("old", "completed", 100, endTimeUtc=utc_iso(T0 - datetime.timedelta(days=3)))
+    plan_events(state, [old], 0, first_run=True)
+    assert state.jobs["old"].changed_at == utc_iso(T0)
+
+
+def test_a_stall_threshold_under_a_second_is_honoured() -> None:
+    quick = PlanSettings(prefix="jobmonitor", stall_after_seconds=0.5, backfill_seconds=86400)
+    state = fresh()
+    plan_events(state, [job("j", "running", 10)], 0, settings=quick)
+    state.jobs["j"].pending, state.jobs["j"].latest = [], None
+    state.events.clear()
+    view = hub_view(state, stall_after_seconds=0.5)
+    assert view is not None and view.stall_due == T0 + datetime.timedelta(seconds=0.5)
+    _, events = plan_events(state, [job("j", "running", 10)], 0.5 / 60, settings=quick)
+    assert [e["event"] for e in events] == ["poller.job_stalled"]

@@ -67,3 +67,8 @@ def test_a_field_named_like_a_secret_has_its_value_withheld_however_it_is_spelle
 def test_other_field_names_keep_their_values(name: object) -> None:
     assert not is_secret_field(name)
     assert redact_value({name: "plain-looking value"}) == {name: "plain-looking value"}
+
+
+def test_base64_of_text_with_a_hint_word_but_no_secret_is_left_alone() -> None:
+    run = b64("the docs are at https://learn.example/iot-hub and the key idea is simple")
+    assert redact_text(f"note {run}") == f"note {run}"

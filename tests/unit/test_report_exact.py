@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from shared.reports.failure_reasons import Hint
 from shared.reports.import_errors import summarize_chunks
 from shared.reports.markdown import MAX_CELL_CHARS, md_text, render_markdown
 from shared.reports.report import TimelineEntry, build_report
@@ -296,3 +297,59 @@ def test_a_report_asked_for_without_a_kind_is_an_import_report_only_for_a_comple
     assert kind_of({"jobId": "j", "type": "export", "status": "completed"}) == "failure"
     assert kind_of({"jobId": "j", "type": "import", "status": "failed"}) == "failure"
     assert kind_of({"jobId": "j", "status": "completed"}) == "failure"
+
+
+def test_an_unknown_kind_or_a_title_that_is_not_text_falls_back_to_a_failure_report() -> None:
+    lines = render_markdown({"kind": "nonsense", "title": 5, "type": "export", "status": "failed"}).split("\n")
+    assert lines[0] == "# IoT Hub export failed"
+    assert "| Report | failure report |" in lines
+    assert "## What probably went wrong" in lines and "## Failure reason" in lines
+    assert "## What happened" not in lines
+
+
+def test_a_failed_import_without_its_log_shows_the_note_alone() -> None:
+    lines = render_markdown({"kind": "failure", "type": "import", "status": "failed",
+                             "importErrorsNote": "importErrors.log was not found"}).split("\n")
+    section = lines[lines.index("## Rejected lines (the errors log)"):lines.index("## Timeline")]
+    assert section == ["## Rejected lines (the errors log)", "", r"_importErrors\.log was not found_", ""]
+
+
+def test_an_old_summary_without_counts_renders_an_empty_table_and_notes_stand_in_for_statuses() -> None:
+    lines = render_markdown({"importErrors": {"totalLines": 2, "firstEntries": [
+        {"line": 3, "deviceId": None, "errorCode": "unreadable", "note": "not JSON"}]}}).split("\n")
+    table = lines.index("| Error code | Lines |")
+    assert lines[table + 1:table + 3] == ["|---|---|", ""]
+    assert "| 3 | - | unreadable | not JSON |" in lines
+
+
+def test_the_unit_agrees_with_the_total_when_the_total_is_known() -> None:
+    from shared.jobs import JobStatus
+    from shared.reports.report import ReportKind, report_title
+
+    def title(rejected: int, inputs: int | None) -> str:
+        return report_title(ReportKind.IMPORT, job_type="import", status=JobStatus.COMPLETED, rejected_lines=rejected,
+                            input_lines=inputs)
+
+    assert title(1, 10) == "import completed: 1 of 10 lines rejected"
+    assert title(1, None) == "import completed: 1 line rejected"
+
+
+def test_the_hint_of_a_built_report_weighs_the_storage_authentication_and_the_rejected_lines() -> None:
+    denied = "ErrorCode:Forbidden;AuthorizationPermissionMismatch on the output container"
+
+    def hint(job: dict[str, Any], lines: int = 0) -> str:
+        summary = summarize_chunks([(json.dumps(LOG_LINES[0]) + "\n").encode()]) if lines else None
+        document = build_report({"jobId": "j", "type": "import", "status": "failed", **job}, hub="h", timeline=[],
+                                import_errors=summary, import_errors_note=None, generated_at=GENERATED).to_json()
+        return str(document["hint"]["key"])
+
+    assert hint({"failureReason": denied, "storageAuthenticationType": "identityBased"}) == (
+        Hint.IDENTITY_LACKS_STORAGE_ROLE.key)
+    assert hint({"failureReason": denied, "storageAuthenticationType": "keyBased"}) == (
+        Hint.SAS_EXPIRED_OR_LACKS_PERMISSIONS.key)
+    assert hint({"failureReason": "ErrorCode:InternalServerError;something went wrong"}, lines=1) == (
+        Hint.DEVICE_IMPORT_ERRORS.key)
+    assert hint({"failureReason": "ErrorCode:InternalServerError;something went wrong"}) == Hint.UNKNOWN.key
+    document = build_report({"jobId": "j", "status": "failed", "startTimeUtc": 5}, hub="h", timeline=[],
+                            import_errors=None, import_errors_note=None, generated_at=GENERATED).to_json()
+    assert document["startTimeUtc"] is None
