@@ -92,6 +92,7 @@ def test_giving_a_job_up_keeps_the_other_lines_of_the_confirm() -> None:
         ("poller.job_changed", "a"), ("poller.job_changed", "b"), ("poller.job_skipped", "a")]
     assert skipped.events[-1] == {"event": "poller.job_skipped", "warning": True,
                                   "fields": {"jobId": "a", "reason": "storage refused the SAS"}}
+    assert state.jobs["a"].report is ReportState.NOT_NEEDED  # its failure report can no longer be written
     state.jobs["b"].write_failures = MAX_WRITE_FAILURES - 1
     plan_at(state, [job("a", "failed", 1), job("b", "running", 2)], 1)
     failed = confirm_at(state, {"b": WriteOutcome(failed=True)}, listed_ids={"a", "b"}, now=at(1))

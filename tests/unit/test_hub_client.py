@@ -7,6 +7,7 @@ SAS auth and backoff run unchanged; only `sleep` is recorded instead of slept, s
 
 from __future__ import annotations
 
+import dataclasses
 import http.server
 import json
 import random
@@ -22,6 +23,7 @@ from devstack.wellknown import hub_connection_string
 from shared.cache.budget import CallBudget
 from shared.clock import Deadline
 from shared.errors import (
+    CredentialError,
     HubAuthError,
     HubBudgetExhausted,
     HubError,
@@ -32,12 +34,12 @@ from shared.errors import (
 )
 from shared.http.retry import BackoffPolicy
 from shared.iothub.auth import SasAuth
-from shared.iothub.client import MAX_JOB_BYTES, HubClient, HubResult
+from shared.iothub.client import MAX_JOB_BYTES, HubClient, HubResult, default_hub_client
 from shared.settings import AppSettings, HubClientSettings
 
 JOB = {"jobId": "job-1", "type": "export", "status": "running", "progress": 10}
 MAX_ATTEMPTS = 3
-BASE_SECONDS = 0.25
+BASE_SECONDS = 0.4  # not the default policy's 0.25: the client must use the policy it is given
 
 
 @dataclass(frozen=True)
@@ -140,10 +142,10 @@ def client_for(endpoint: str, *, budget: CallBudget | None = None, **overrides: 
 def test_a_job_is_fetched_with_the_api_version_and_a_sas_and_its_id_quoted(hub: ScriptedHub) -> None:
     hub.script = [json_answer(JOB, 200)]
     client = client_for(hub.url)
-    result = client.client.get_job(client.settings.default_hub, "a b/c", api_version="2021-04-12")
+    result = client.client.get_job(client.settings.default_hub, "a b/c", api_version="2020-03-13")
     assert (result.value, result.status_code, result.attempts) == (JOB, 200, 1)
     path, headers = hub.requests[0]
-    assert path == "/jobs/a%20b%2Fc?api-version=2021-04-12"
+    assert path == "/jobs/a%20b%2Fc?api-version=2020-03-13"
     assert headers["Authorization"].startswith("SharedAccessSignature sr=devhub.azure-devices.net")
     assert headers["Accept"] == "application/json"
     client.client.get_job(client.settings.default_hub, "job-1")
@@ -396,7 +398,8 @@ def test_get_job_never_waits_for_the_budget_and_the_listing_waits_as_long_as_its
     """get_job's callers are answered otherwise (a slightly stale document); the poller has time."""
     now = [1000.0]
     budget = CallBudget(lambda _hub: 1, clock=lambda: now[0])
-    budget.acquire("devhub", wait_seconds=0)  # the minute's only call: free again 61 s from now
+    budget.acquire("devhub", wait_seconds=0)  # the minute's only call: it counts until 1061
+    now[0] = 1060.6  # free again in 0.4 s
     hub.script = [json_answer([JOB])]
     sleeps: list[float] = []
 
@@ -411,4 +414,85 @@ def test_get_job_never_waits_for_the_budget_and_the_listing_waits_as_long_as_its
     assert sleeps == [] and hub.requests == []
     listed = client.list_jobs(settings.default_hub, deadline=Deadline(100, clock=lambda: now[0]))
     assert listed.value == [JOB] and len(hub.requests) == 1
-    assert 60 <= sum(sleeps) <= 62
+    assert len(sleeps) == 1 and 0.4 <= sleeps[0] <= 0.5
+
+
+def test_a_listing_keeps_to_the_deadline_it_is_given(hub: ScriptedHub) -> None:
+    hub.script = [json_answer([JOB])]
+    client = client_for(hub.url)
+    with pytest.raises(HubTimeoutError):
+        client.client.list_jobs(client.settings.default_hub, deadline=Deadline(0))
+    assert hub.requests == []
+
+
+def test_a_refused_credential_is_retried_then_raised_as_it_is_and_nothing_is_sent(hub: ScriptedHub) -> None:
+    hub.script = [json_answer(JOB)]
+    client = client_for(hub.url)
+    no_policy = dataclasses.replace(client.settings.default_hub, connection_string=None)
+    with pytest.raises(CredentialError, match="no connection string for hub devhub"):
+        client.client.get_job(no_policy, "job-1")
+    assert hub.requests == [] and len(client.sleeps) == MAX_ATTEMPTS - 1
+
+
+def test_a_request_goes_with_under_a_second_of_budget_left(hub: ScriptedHub) -> None:
+    hub.script = [json_answer(JOB)]
+    client = client_for(hub.url)
+    assert client.get_job(deadline=Deadline(0.5, clock=lambda: 1000.0)).value == JOB
+
+
+def test_a_200_that_is_never_the_documented_json_ends_in_a_service_error_saying_so(hub: ScriptedHub) -> None:
+    hub.script = [Answer(200, b"<html>gateway</html>", {"x-ms-request-id": "req-7"})]
+    with pytest.raises(HubServiceError, match="200 with a body that is not the documented JSON") as raised:
+        client_for(hub.url).get_job()
+    error = raised.value
+    assert (error.hub, error.status_code, error.tracking_id, error.attempts) == ("devhub", 200, "req-7", MAX_ATTEMPTS)
+
+
+def test_a_throttling_body_that_is_not_utf8_still_gives_its_wait(hub: ScriptedHub) -> None:
+    hub.script = [Answer(429, b"\xff\xfe Wait 3 seconds and try again"), json_answer(JOB)]
+    client = client_for(hub.url)
+    assert client.get_job().attempts == 2
+    assert 3.0 <= client.sleeps[0] <= 3.0 + BASE_SECONDS
+
+
+def test_a_throttled_hub_with_no_wait_given_is_asked_back_after_the_backoff_that_did_not_fit(hub: ScriptedHub) -> None:
+    hub.script = [error_answer(429, "ThrottlingBacklogTimeout")]
+    settings = settings_for(hub.url)
+    client = HubClient(settings=settings, auth=SasAuth(ttl_seconds=600), sleep=lambda _s: None,
+                       backoff=BackoffPolicy(base_seconds=2.0, max_seconds=8.0, rng=random.Random(16)))
+    with pytest.raises(HubThrottledError) as raised:
+        client.get_job(settings.default_hub, "job-1", deadline=Deadline(0.9, clock=lambda: 1000.0))
+    # The first backoff (between 1 and 2 s) does not fit in 0.9 s: that backoff is the wait asked of callers.
+    assert raised.value.attempts == 1 and 1.0 < raised.value.retry_after <= 2.0
+
+
+def test_errors_on_the_way_name_the_hub(hub: ScriptedHub) -> None:
+    with pytest.raises(HubTimeoutError) as expired:
+        client_for(hub.url).get_job(deadline=Deadline(0))
+    with pytest.raises(HubServiceError) as unreachable:
+        client_for(f"http://127.0.0.1:{processes.free_port()}").get_job()
+    hub.script = [error_answer(401, "IotHubUnauthorizedAccess")]
+    with pytest.raises(HubAuthError) as refused:
+        client_for(hub.url).get_job()
+    assert expired.value.hub == unreachable.value.hub == refused.value.hub == "devhub"
+    assert "refused this app's sharedAccessPolicy credentials (IotHubUnauthorizedAccess)" in str(refused.value)
+
+
+def test_a_listing_refused_after_a_retry_counts_both_attempts(hub: ScriptedHub) -> None:
+    hub.script = [error_answer(503, "ServerError"), json_answer([JOB, "not a job"])]
+    client = client_for(hub.url)
+    with pytest.raises(HubServiceError, match="not JSON objects") as raised:
+        client.client.list_jobs(client.settings.default_hub)
+    assert raised.value.attempts == 2
+
+
+def test_the_process_keeps_one_client_per_settings_with_the_apps_credentials_and_budget(hub: ScriptedHub) -> None:
+    settings = settings_for(hub.url, IOTHUB_CALLS_PER_MINUTE="1")
+    client = default_hub_client(settings)
+    assert default_hub_client(settings) is client and client.auth_kind == "sharedAccessPolicy"
+    assert default_hub_client(settings_for(hub.url, IOTHUB_CALLS_PER_MINUTE="2")) is not client
+    hub.script = [json_answer(JOB)]
+    assert client.get_job(settings.default_hub, "job-1").value == JOB
+    with pytest.raises(HubBudgetExhausted):  # the budget of one call a minute is the process's
+        client.get_job(settings.default_hub, "job-1")
+    assert len(hub.requests) == 1

@@ -353,3 +353,13 @@ def test_the_hint_of_a_built_report_weighs_the_storage_authentication_and_the_re
     document = build_report({"jobId": "j", "status": "failed", "startTimeUtc": 5}, hub="h", timeline=[],
                             import_errors=None, import_errors_note=None, generated_at=GENERATED).to_json()
     assert document["startTimeUtc"] is None
+
+
+def test_the_kind_the_poller_asks_for_wins_over_the_one_the_job_would_get() -> None:
+    from shared.reports.report import ReportKind
+
+    log = (json.dumps(LOG_LINES[0]) + "\n").encode()
+    document = build_report({"jobId": "i", "type": "import", "status": "completed"}, hub="h", timeline=[],
+                            import_errors=summarize_chunks([log]), import_errors_note=None, generated_at=GENERATED,
+                            kind=ReportKind.FAILURE).to_json()
+    assert document["kind"] == "failure"
