@@ -330,6 +330,7 @@ def test_a_time_budget_spent_getting_the_credential_sends_nothing(hub: ScriptedH
     with pytest.raises(HubTimeoutError, match="time budget ran out before the hub answered") as raised:
         client.get_job(settings.default_hub, "job-1", deadline=Deadline(30, clock=lambda: now[0]))
     assert raised.value.attempts == 1 and hub.requests == [] and sleeps == []
+    assert raised.value.hub == "devhub"
 
 
 def test_a_hub_that_does_not_answer_in_time_is_retried_then_reported_as_timed_out(hub: ScriptedHub) -> None:
