@@ -95,7 +95,8 @@ _BEARER = re.compile(r"(?i)(Bearer(?:\s|%20|\+)+)(?!REDACTED)[A-Za-z0-9._~+/=%-]
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 # Base64 text that may wrap a URI or a connection string.
 _BASE64_RUN = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{24,}={0,2}(?![A-Za-z0-9+/=_-])")
-_WRAPPED_HINTS = ("sig", "key", "://", "signature", "secret", "password", "token", "bearer")
+# What base64-wrapped text must hold to be looked at further ("eyj": a JWT's own base64 header).
+_WRAPPED_HINTS = ("sig", "key", "://", "signature", "secret", "password", "token", "bearer", "eyj")
 
 # 3. The fail-closed check, on decoded, lower-cased text: what a secret looks like once every encoding is
 # undone. Each pattern starts with a literal, which the regex engine finds fast.
@@ -176,7 +177,8 @@ def _redact_wrapped(run: str, depth: int) -> str:
     if run.islower() or run.isupper():
         return run  # hex digests, GUIDs: base64 of text has both cases
     decoded = _base64_text(run)
-    if decoded is None or not any(hint in decoded.lower() for hint in _WRAPPED_HINTS):
+    # Base64 inside base64 is looked into as well (one more layer: _redact_in_place stops at depth 2).
+    if decoded is None or not (any(hint in decoded.lower() for hint in _WRAPPED_HINTS) or _BASE64_RUN.search(decoded)):
         return run
     if _redact_in_place(decoded, depth=depth + 1) != decoded or _still_hides_secret(decoded):
         return REDACTED

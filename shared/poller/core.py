@@ -186,7 +186,7 @@ def plan(
     listed_at = parse_utc(utc_iso(listed_at)) or listed_at
     listed_iso = utc_iso(listed_at)
     backfilled = 0
-    touched = 0
+    touched: set[str] = set()  # each job counted once, however many things changed in its record
     unique, twice = collapse_duplicates(jobs)
     for job in unique:
         job_id = str(blob_safe_job_id(job.get("jobId")))
@@ -195,7 +195,7 @@ def plan(
         if record is None:
             record = JobRecord(job_id=job_id)
             state.jobs[job_id] = record
-            touched += 1
+            touched.add(job_id)
             if first_run and status.is_terminal and _ended_before(job, listed_at, settings.backfill_seconds):
                 record.status, record.progress, record.changed_at = status, progress, listed_iso
                 record.backfilled, record.report = True, ReportState.NOT_NEEDED
@@ -207,7 +207,8 @@ def plan(
         if job_id in twice:
             _anomaly(state, record, Anomaly.LISTED_TWICE, status=status, progress=progress)
         if _refused(state, record, job, reject):
-            touched += record.to_json() != before
+            if record.to_json() != before:
+                touched.add(job_id)
             continue
         if record.status is not None and record.status.is_terminal and not status.is_terminal:
             _anomaly(state, record, Anomaly.REOPENED, status=status, progress=progress)
@@ -220,10 +221,11 @@ def plan(
         elif (status, progress) == (record.status, record.progress):
             _stall_check(state, record, job, listed_at=listed_at, settings=settings)
         # else: behind what is recorded (a list older than the last claim): nothing to take from it
-        touched += record.to_json() != before
+        if record.to_json() != before:
+            touched.add(job_id)
     if backfilled:
         _event(state, PollerEvent.BACKFILLED, jobs=backfilled, backfillSeconds=settings.backfill_seconds)
-    return touched
+    return len(touched)
 
 
 def _refused(state: HubState, record: JobRecord, job: Mapping[str, Any],

@@ -62,10 +62,10 @@ def report_title(
     if rejected_lines is None:  # the poller asked for a report, but the log could not be read (its note says why)
         return "import completed: its errors log could not be read"
     rejected = rejected_lines
-    unit = "line" if (input_lines if input_lines is not None else rejected) == 1 else "lines"
-    if input_lines is not None and input_lines >= rejected:
+    if input_lines is not None and input_lines >= rejected:  # fewer input lines than rejected: not the same input
+        unit = "line" if input_lines == 1 else "lines"
         return f"import completed: {rejected:,} of {input_lines:,} {unit} rejected"
-    return f"import completed: {rejected:,} {unit} rejected"
+    return f"import completed: {rejected:,} {'line' if rejected == 1 else 'lines'} rejected"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -348,3 +348,12 @@ def test_a_state_keeps_what_a_later_version_wrote_and_refuses_a_later_version() 
     for corrupt in (b"{not json", b"[]", json.dumps({"version": 1}).encode(), b'{"version": "x"}'):
         with pytest.raises(StateUnreadable):
             HubState.from_bytes(corrupt)
+
+
+def test_plan_counts_each_job_whose_record_changed_once() -> None:
+    state = fresh()
+    jobs = [job("a", "running", 10), job("b", "running", 20), job("c", "failed", 5)]
+    assert plan(state, jobs, first_run=False, listed_at=at(0), settings=SETTINGS, reject=lambda _job: None) == 3
+    assert plan(state, jobs, first_run=False, listed_at=at(1), settings=SETTINGS, reject=lambda _job: None) == 0
+    moved = [job("a", "running", 50), *jobs[1:]]
+    assert plan(state, moved, first_run=False, listed_at=at(2), settings=SETTINGS, reject=lambda _job: None) == 1

@@ -69,6 +69,7 @@ CORPUS: list[tuple[str, str]] = [
     ("IoT Hub SAS token", f"Authorization: SharedAccessSignature sr=h.azure-devices.net&sig={Q}&se=1&skn=owner"),
     ("bearer token", f"Authorization: Bearer {TOKEN}"),
     ("bare JWT", f"token {TOKEN} refused"),
+    ("base64-wrapped JWT", "ctx " + _b64(TOKEN)),
 ]
 PLANTED = Secrets()
 PLANTED.update([("signature", SIG), ("key", KEY), ("token", TOKEN)])
@@ -80,6 +81,15 @@ def test_every_form_in_the_corpus_is_scrubbed(form: str, text: str) -> None:
     redacted = redact_text(text)
     PLANTED.assert_absent(redacted, form)
     assert redact_text(redacted) == redacted  # idempotent
+
+
+def test_base64_inside_base64_is_looked_into() -> None:
+    """One layer deeper than the planted-value checks look (they know base64 once): the text is decoded here,
+    twice, and the planted values looked for in what comes out."""
+    wrapped = _b64(_b64(SAS_URI))
+    assert PLANTED.found_in(base64.b64decode(base64.b64decode(wrapped)).decode())
+    redacted = redact_text(f"state={wrapped} end")
+    assert redacted == f"state={REDACTED} end"
 
 
 def test_sas_uri_keeps_everything_but_the_signature() -> None:

@@ -198,6 +198,9 @@ def test_report_kind(status: str, job_type: str, lines: int | None, kind: Report
         (ReportKind.IMPORT, "import", JobStatus.COMPLETED, 1234, None, "import completed: 1,234 lines rejected"),
         (ReportKind.IMPORT, "import", JobStatus.COMPLETED, 1, None, "import completed: 1 line rejected"),
         (ReportKind.IMPORT, "import", JobStatus.COMPLETED, 1, 1, "import completed: 1 of 1 line rejected"),
+        # An input with fewer lines than were rejected is not the one the log came from: no total, and the unit
+        # follows the rejected lines.
+        (ReportKind.IMPORT, "import", JobStatus.COMPLETED, 2, 1, "import completed: 2 lines rejected"),
         (ReportKind.FAILURE, "import", JobStatus.FAILED, 6, None, "import failed"),
         (ReportKind.IMPORT, "import", JobStatus.COMPLETED, None, None,
          "import completed: its errors log could not be read"),
