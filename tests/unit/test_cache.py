@@ -122,6 +122,7 @@ def test_a_waiter_gives_up_after_its_own_budget_and_others_share_the_error() -> 
         with pytest.raises(CoalescedWaitTimeout):
             impatient.result(timeout=5)  # the leader's call is still held open: it gave up on its own
         assert not leader.done()
+        assert cache.waiting() == 0  # the caller who gave up is parked no more
         patient = pool.submit(cache.get, "j", lambda: "never called", wait_seconds=5)
         wait_until(lambda: cache.waiting() == 1, "the patient caller parked on the leader's call")
         release.set()

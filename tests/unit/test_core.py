@@ -357,3 +357,7 @@ def test_plan_counts_each_job_whose_record_changed_once() -> None:
     assert plan(state, jobs, first_run=False, listed_at=at(1), settings=SETTINGS, reject=lambda _job: None) == 0
     moved = [job("a", "running", 50), *jobs[1:]]
     assert plan(state, moved, first_run=False, listed_at=at(2), settings=SETTINGS, reject=lambda _job: None) == 1
+    # A first run's old finished jobs are recorded as seen (backfilled): each counts once as well.
+    first = fresh()
+    old = [{**job(f"old-{n}", "completed", 100), "endTimeUtc": "2020-01-01T00:00:00Z"} for n in range(3)]
+    assert plan(first, old, first_run=True, listed_at=at(0), settings=SETTINGS, reject=lambda _job: None) == 3

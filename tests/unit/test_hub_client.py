@@ -35,7 +35,7 @@ from shared.errors import (
 from shared.http.retry import BackoffPolicy
 from shared.iothub.auth import SasAuth
 from shared.iothub.client import MAX_JOB_BYTES, HubClient, HubResult, default_hub_client
-from shared.settings import AppSettings, HubClientSettings
+from shared.settings import AppSettings, HubClientSettings, HubSettings
 
 JOB = {"jobId": "job-1", "type": "export", "status": "running", "progress": 10}
 MAX_ATTEMPTS = 3
@@ -416,6 +416,49 @@ def test_get_job_never_waits_for_the_budget_and_the_listing_waits_as_long_as_its
     listed = client.list_jobs(settings.default_hub, deadline=Deadline(100, clock=lambda: now[0]))
     assert listed.value == [JOB] and len(hub.requests) == 1
     assert len(sleeps) == 1 and 0.4 <= sleeps[0] <= 0.5
+
+
+def test_a_listing_given_a_budget_wait_waits_no_longer(hub: ScriptedHub) -> None:
+    """The list route waits for the budget only as long as it said (its callers get the last list instead)."""
+    now = [1000.0]
+    budget = CallBudget(lambda _hub: 1, clock=lambda: now[0])
+    budget.acquire("devhub", wait_seconds=0)  # the minute's only call: it counts until 1061
+    now[0] = 1059.0  # free again in 2 s: more than the route's wait of 1 s, well inside the deadline
+    hub.script = [json_answer([JOB])]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    settings = settings_for(hub.url, IOTHUB_RETRY_BUDGET_SECONDS="100")
+    client = HubClient(settings=settings, auth=SasAuth(ttl_seconds=600), sleep=sleep, budget=budget)
+    with pytest.raises(HubBudgetExhausted):
+        client.list_jobs(settings.default_hub, deadline=Deadline(100, clock=lambda: now[0]), budget_wait_seconds=1.0)
+    assert hub.requests == []
+
+
+@dataclass
+class RecordingAuth:
+    """A real SAS credential that notes the time bound each request gives it."""
+
+    inner: SasAuth = field(default_factory=lambda: SasAuth(ttl_seconds=600))
+    timeouts: list[float | None] = field(default_factory=list)
+    kind: str = "sharedAccessPolicy"
+
+    def authorization(self, hub: HubSettings, *, timeout: float | None = None) -> str:
+        self.timeouts.append(timeout)
+        return self.inner.authorization(hub, timeout=timeout)
+
+
+def test_the_credential_is_given_what_is_left_of_the_time_budget(hub: ScriptedHub) -> None:
+    """A token request must not outlive its caller's budget (a silent identity endpoint held callers 6 s
+    against a 1 s budget): the client hands the credential the time left."""
+    hub.script = [json_answer(JOB)]
+    settings = settings_for(hub.url)
+    auth = RecordingAuth()
+    client = HubClient(settings=settings, auth=auth, sleep=lambda _s: None)
+    client.get_job(settings.default_hub, "job-1", deadline=Deadline(7.5))
+    assert len(auth.timeouts) == 1
+    assert auth.timeouts[0] is not None and 0 < auth.timeouts[0] <= 7.5
 
 
 def test_a_listing_keeps_to_the_deadline_it_is_given(hub: ScriptedHub) -> None:

@@ -92,6 +92,13 @@ def test_base64_inside_base64_is_looked_into() -> None:
     assert redacted == f"state={REDACTED} end"
 
 
+def test_a_short_secret_wrapped_in_base64_is_found_by_its_name() -> None:
+    """No long base64 run inside, no URI: only the field's name (any case) says a secret is wrapped here."""
+    for text in ("password=hunter2-not-shown", "PASSWORD=hunter2-not-shown", "SharedAccessKey=abc;x"):
+        wrapped = _b64(text)
+        assert redact_text(f"v={wrapped}") == f"v={REDACTED}", text
+
+
 def test_sas_uri_keeps_everything_but_the_signature() -> None:
     assert redact_sas_uri(SAS_URI) == SAS_URI.replace(Q, REDACTED)
     assert redact_sas_uri(redact_sas_uri(SAS_URI)) == redact_sas_uri(SAS_URI)
