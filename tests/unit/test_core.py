@@ -355,8 +355,12 @@ def test_plan_counts_each_job_whose_record_changed_once() -> None:
     jobs = [job("a", "running", 10), job("b", "running", 20), job("c", "failed", 5)]
     assert plan(state, jobs, first_run=False, listed_at=at(0), settings=SETTINGS, reject=lambda _job: None) == 3
     assert plan(state, jobs, first_run=False, listed_at=at(1), settings=SETTINGS, reject=lambda _job: None) == 0
-    moved = [job("a", "running", 50), *jobs[1:]]
-    assert plan(state, moved, first_run=False, listed_at=at(2), settings=SETTINGS, reject=lambda _job: None) == 1
+    moved = [job("a", "running", 50), job("b", "running", 60), jobs[2]]
+    assert plan(state, moved, first_run=False, listed_at=at(2), settings=SETTINGS, reject=lambda _job: None) == 2
+    # Two jobs whose storage becomes refused: each counts once.
+    refused = plan(state, moved, first_run=False, listed_at=at(3), settings=SETTINGS,
+                   reject=lambda listed: "off the allowlist" if listed["jobId"] in ("a", "b") else None)
+    assert refused == 2
     # A first run's old finished jobs are recorded as seen (backfilled): each counts once as well.
     first = fresh()
     old = [{**job(f"old-{n}", "completed", 100), "endTimeUtc": "2020-01-01T00:00:00Z"} for n in range(3)]
