@@ -75,6 +75,10 @@ class HubControl:
         """True: the hub refuses SAS tokens, as with "shared access policies: Deny" (Entra only)."""
         self._call("PUT", "local-auth", {"disabled": disabled})
 
+    def set_gzip(self, enabled: bool) -> None:
+        """True: /jobs answers are gzipped for a client whose Accept-Encoding allows it."""
+        self._call("PUT", "gzip", {"enabled": enabled})
+
     def counters(self) -> dict[str, int]:
         return {str(k): int(v) for k, v in self._call("GET", "counters").items()}
 

@@ -15,6 +15,7 @@ Routes (JSON in, JSON out; errors are 400/404/405 `{"error": "..."}`):
     PUT    /devstack/error-shape    {"shape": "message" | "numeric" | "nested" | "header-only"}
                                                                  the body shape of every error answer
     PUT    /devstack/local-auth     {"disabled": bool}           true: SAS refused (Entra only)
+    PUT    /devstack/gzip           {"enabled": bool}            true: /jobs answers gzipped when the client accepts it
     GET|PUT /devstack/timing        {"enqueued_ms","running_ms","progress_steps","retention_seconds"}
     PUT    /devstack/cancel-status  {"status": 200 | 204}        how DELETE /jobs/{id} answers
     GET|PUT /devstack/import-errors {"rejected_lines_end": "completed" | "failed", "device_id_field": bool,
@@ -25,7 +26,7 @@ Routes (JSON in, JSON out; errors are 400/404/405 `{"error": "..."}`):
     DELETE /devstack/jobs           forget every job (active ones stop)
     GET    /devstack/registry       the device registry
     POST   /devstack/reset          {"jobs": bool}: faults, counters, rate limit, latency, error shape,
-                                    local auth, import-errors back to defaults; with
+                                    local auth, gzip, import-errors back to defaults; with
                                     "jobs": true also jobs, registry seed, timing and cancel status
 """
 
@@ -188,6 +189,14 @@ def _local_auth(controller: HubController, payload: Any) -> dict[str, Any]:
     return {"disabled": disabled}
 
 
+def _gzip(controller: HubController, payload: Any) -> dict[str, Any]:
+    enabled = _object(payload).get("enabled")
+    if not isinstance(enabled, bool):
+        raise ControlError(HTTPStatus.BAD_REQUEST, "enabled must be true or false")
+    controller.state.knobs.gzip = enabled
+    return {"enabled": enabled}
+
+
 def _queue_fault(controller: HubController, payload: Any) -> dict[str, Any]:
     fault = _fault(payload)
     controller.state.knobs.queue(fault)
@@ -217,6 +226,7 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("PUT", "latency"): _latency,
     ("PUT", "error-shape"): _error_shape,
     ("PUT", "local-auth"): _local_auth,
+    ("PUT", "gzip"): _gzip,
     ("GET", "timing"): lambda c, _: c.timing(),
     ("PUT", "timing"): _set_timing,
     ("PUT", "cancel-status"): _cancel_status,

@@ -49,6 +49,9 @@ class HubKnobs:
         self.error_shape = ErrorShape.MESSAGE
         # "Shared access policies: Deny": SAS tokens refused, only Entra (bearer) tokens accepted.
         self.local_auth_disabled = False
+        # Whether IoT Hub compresses answers is not documented: on, a /jobs answer is gzipped for a client
+        # that accepts gzip (as requests does by default).
+        self.gzip = False
         # Every distinct Authorization value received (the newest MAX_CREDENTIALS), kept across resets so
         # that tests can look for them, literally, in everything the app writes out.
         self._credentials: collections.OrderedDict[str, None] = collections.OrderedDict()
@@ -67,6 +70,7 @@ class HubKnobs:
             self.latency_ms = 0
             self.error_shape = ErrorShape.MESSAGE
             self.local_auth_disabled = False
+            self.gzip = False
             self._connections = 0
         self.release()
 

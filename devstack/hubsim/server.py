@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import json
 import logging
 import socket
@@ -170,6 +171,9 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         lines = [f"{self.protocol_version} {response.status} {reason}"]
         headers: list[tuple[str, str]] = [(Header.REQUEST_ID.value, request_id), ("Server", "devstack-hubsim")]
         headers.append(("Date", self.date_time_string()))
+        if self._gzipped(response):
+            response = dataclasses.replace(response, body=gzip.compress(response.body),
+                                           headers=(*response.headers, ("Content-Encoding", "gzip")))
         if response.status != HTTPStatus.NO_CONTENT:
             headers.append((Header.CONTENT_TYPE.value, response.content_type))
             headers.append((Header.CONTENT_LENGTH.value, str(len(response.body))))
@@ -189,6 +193,11 @@ class HubRequestHandler(BaseHTTPRequestHandler):
                 self.wfile.write(body[index : index + 1])
         except OSError:
             self.close_connection = True  # the client gave up: as it should
+
+    def _gzipped(self, response: Response) -> bool:
+        accepted = self.headers.get("Accept-Encoding") or ""
+        return (self.server.state.knobs.gzip and bool(response.body) and self.path.startswith(JOBS_ROOT)
+                and "gzip" in [coding.split(";")[0].strip().lower() for coding in accepted.split(",")])
 
     def _dispatch(self) -> None:
         started = time.monotonic()

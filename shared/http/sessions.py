@@ -55,6 +55,9 @@ def guarded_session(
 ) -> requests.Session:
     session = requests.Session()
     session.trust_env = False
+    # Bodies are read raw (read_bounded): a compressed answer would be undecodable there, and its size limit
+    # would bound the compressed bytes, not what is parsed.
+    session.headers["Accept-Encoding"] = "identity"
     session.verify = tls_verify()
     adapter = GuardedAdapter(check=check, pool_connections=pool_connections, pool_maxsize=pool_maxsize)
     session.mount("https://", adapter)

@@ -25,7 +25,7 @@ from shared.settings import StateStorage
 if TYPE_CHECKING:
     from azure.core.pipeline import PipelineRequest, PipelineResponse
     from azure.core.pipeline.transport import RequestsTransport
-    from azure.storage.blob import ContainerClient
+    from azure.storage.blob import BlobProperties, ContainerClient
 
 CONNECTION_TIMEOUT_SECONDS = 5.0
 READ_TIMEOUT_SECONDS = 30.0
@@ -36,6 +36,9 @@ MIN_TRY_SECONDS = 0.5  # a call started just before the deadline still gets one 
 # download path briefly holds several copies of a piece: about 10x, measured by bench/bench_poller.py).
 DOWNLOAD_CHUNK_BYTES = 1024 * 1024
 POOL_SIZE = 64
+# A job's folder holds one snapshot per (status, progress) the poller saw: at most a few hundred for a real job.
+MAX_FOLDER_BLOBS = 10_000
+LIST_PAGE_SIZE = 1000
 
 class StorageRefusal(str, Enum):
     """Why storage answered 403, by its error code (`.value`). They look alike and call for different fixes:
@@ -167,6 +170,25 @@ def storage_error_text(exc: Exception) -> str:
     if isinstance(exc, JobMonitorError):
         return f"{type(exc).__name__}: {exc}"  # the app's own messages never carry a secret
     return type(exc).__name__
+
+
+def list_folder(
+    container: ContainerClient, prefix: str, *, deadline: Deadline, limit: int | None = None
+) -> list[BlobProperties]:
+    """The blobs (with metadata) under `prefix` of a job's container, a page at a time under the deadline.
+
+    Whoever writes the job's container can fill a folder: more than `limit` (default MAX_FOLDER_BLOBS) blobs
+    is refused, not collected."""
+    limit = MAX_FOLDER_BLOBS if limit is None else limit
+    blobs: list[BlobProperties] = []
+    pages = container.list_blobs(name_starts_with=prefix, include=["metadata"],
+                                 results_per_page=min(limit + 1, LIST_PAGE_SIZE), **call_options(deadline)).by_page()
+    for page in pages:
+        blobs.extend(page)
+        if len(blobs) > limit:
+            raise TargetRejected(f"more than {limit} blobs under {prefix}")
+        check_deadline(deadline)
+    return blobs
 
 
 def read_bounded_blob(

@@ -35,6 +35,7 @@ from shared.poller.storage import (
     blob_size,
     call_options,
     check_deadline,
+    list_folder,
     not_found,
     read_bounded_blob,
     sas_refused,
@@ -65,6 +66,7 @@ HUB_METADATA = "monitorhub"
 STATE_METADATA = "monitorstate"  # the state (its creation time) whose claim wrote a report
 POLLED_METADATA = "monitorpolledat"  # a snapshot's polledAtUtc, so that a timeline needs no download
 MAX_REPORT_BYTES = 8 << 20  # a stored report read back (its Markdown follows it)
+SAME_SEQ_LIMIT = 100  # blobs numbered like one snapshot: one, or a folder that is not this state's
 JSON_CONTENT = "application/json"
 MARKDOWN_CONTENT = "text/markdown; charset=utf-8"
 # importErrors.log: read at most this much (a longer log is summarised from its head, with a note), within
@@ -133,16 +135,26 @@ class JobWriter:
             # What this tick "wrote" into a folder that is not (only) this job's does not count.
             done.snapshots.clear()
             done.latest_rev = done.latest_etag = None
-            done.recovery = self._recovery(hub, record, taken.container, deadline)
+            try:
+                done.recovery = self._recovery(hub, record, taken.container, deadline)
+            except TickBudgetExhausted:
+                pass
+            except Exception as exc:
+                self._failed(done, exc, hub, record, targets)
         except Exception as exc:
-            done.failed = True
-            # A 403 says which refusal it is (firewall, SAS, role) and what to do about it.
-            hint = storage_error_hint(exc, targets.monitor)
-            log_event(logger, PollerEvent.WRITE_FAILED, level=logging.WARNING, hub=hub, jobId=record.job_id,
-                      container=targets.monitor.describe(), error=type(exc).__name__, message=storage_error_text(exc),
-                      code=storage_error_code(exc), hint=hint.key if hint else None,
-                      advice=hint.text if hint else None, failures=record.write_failures + 1)
+            self._failed(done, exc, hub, record, targets)
         return done
+
+    @staticmethod
+    def _failed(done: WriteOutcome, exc: Exception, hub: str, record: JobRecord, targets: JobTargets) -> None:
+        """One job's write failed: retried next tick, and the poller gives up after a number of them."""
+        done.failed = True
+        # A 403 says which refusal it is (firewall, SAS, role) and what to do about it.
+        hint = storage_error_hint(exc, targets.monitor)
+        log_event(logger, PollerEvent.WRITE_FAILED, level=logging.WARNING, hub=hub, jobId=record.job_id,
+                  container=targets.monitor.describe(), error=type(exc).__name__, message=storage_error_text(exc),
+                  code=storage_error_code(exc), hint=hint.key if hint else None,
+                  advice=hint.text if hint else None, failures=record.write_failures + 1)
 
     def _write_job_blobs(
         self, hub: str, record: JobRecord, job: Mapping[str, Any], targets: JobTargets, deadline: Deadline,
@@ -186,8 +198,8 @@ class JobWriter:
         from azure.core.exceptions import ResourceExistsError
         from azure.storage.blob import ContentSettings
 
-        taken = list(container.list_blobs(name_starts_with=pending.blob.rsplit("/", 1)[0] + f"/{pending.seq:05d}-",
-                                          include=["metadata"], **call_options(deadline)))
+        taken = list_folder(container, pending.blob.rsplit("/", 1)[0] + f"/{pending.seq:05d}-", deadline=deadline,
+                            limit=SAME_SEQ_LIMIT)
         if any(b.name != pending.blob or _foreign(b.metadata, hub) or _other_claim(b.metadata, pending)
                for b in taken):
             raise _FolderTaken(container)
@@ -289,7 +301,8 @@ class JobWriter:
             job, hub=hub, timeline=self._timeline(container, prefix, record, deadline), kind=kind,
             import_errors=summary, import_errors_note=note, generated_at=self._clock(), input_lines=input_lines,
         )
-        document: dict[str, Any] = report.to_json()
+        built: dict[str, Any] = report.to_json()
+        document = built
         check_deadline(deadline)
         metadata = {HUB_METADATA: hub, STATE_METADATA: lineage}
         first_written = True
@@ -301,17 +314,18 @@ class JobWriter:
             check_deadline(deadline)
             stored, stored_metadata = read_bounded_blob(container, json_name, max_bytes=MAX_REPORT_BYTES,
                                                         deadline=deadline)
-            document = json.loads(stored)
+            document = _stored_report(stored, record.job_id) or built
             # Under another state (this one was lost since): that state's tick logged it already.
             first_written = stored_metadata.get(STATE_METADATA) in (None, lineage)
         check_deadline(deadline)
         with contextlib.suppress(ResourceExistsError):
-            container.upload_blob(md_name, render_markdown(document).encode(), overwrite=False, metadata=metadata,
+            container.upload_blob(md_name, _markdown(document, built).encode(), overwrite=False, metadata=metadata,
                                   content_settings=ContentSettings(content_type=MARKDOWN_CONTENT),
                                   **call_options(deadline))
         check_deadline(deadline)
-        # The app's own copy, which the app serves: part of writing the report (a failure retries both).
-        self._copies.put(hub, record.job_id, document, **call_options(deadline))
+        # The app's own copy, which the app serves: part of writing the report (a failure retries both). Built
+        # here, never read back from the job's container, which whoever created the job can write.
+        self._copies.put(hub, record.job_id, built, **call_options(deadline))
         done.report_written = True
         if not first_written:
             return
@@ -326,8 +340,7 @@ class JobWriter:
         folder = latest_blob_name(prefix, record.job_id).rsplit("/", 1)[0]
         check_deadline(deadline)
         entries = []
-        for blob in container.list_blobs(name_starts_with=f"{folder}/snapshots/", include=["metadata"],
-                                         **call_options(deadline)):
+        for blob in list_folder(container, f"{folder}/snapshots/", deadline=deadline):
             match = SNAPSHOT_NAME.search(blob.name)
             if match is None:
                 continue
@@ -348,8 +361,7 @@ class JobWriter:
         prefix = record.prefix or self._prefix
         folder = latest_blob_name(prefix, record.job_id).rsplit("/", 1)[0]
         check_deadline(deadline)
-        blobs = list(container.list_blobs(name_starts_with=f"{folder}/snapshots/", include=["metadata"],
-                                          **call_options(deadline)))
+        blobs = list_folder(container, f"{folder}/snapshots/", deadline=deadline)
         latest_rev, latest_foreign = 0, False
         check_deadline(deadline)
         try:
@@ -485,6 +497,28 @@ def _within(deadline: Deadline, chunks: Iterable[bytes]) -> Iterator[bytes]:
     for chunk in chunks:
         check_deadline(deadline)
         yield chunk
+
+
+def _stored_report(data: bytes, job_id: str) -> dict[str, Any] | None:
+    """A report an earlier tick stored for this job, or None for anything else found under its name."""
+    try:
+        document = json.loads(data)
+    except ValueError:
+        return None
+    if not isinstance(document, dict) or document.get("jobId") != job_id:
+        return None
+    return document
+
+
+def _markdown(stored: dict[str, Any], built: dict[str, Any]) -> str:
+    """The Markdown of the stored report, so that the pair agrees; of the one just built if the stored one,
+    written by whoever can write the job's container, does not render."""
+    if stored is not built:
+        try:
+            return render_markdown(stored)
+        except (TypeError, ValueError, AttributeError, KeyError):
+            pass
+    return render_markdown(built)
 
 
 def _json_bytes(document: Mapping[str, Any]) -> bytes:

@@ -206,7 +206,8 @@ class JobListProxy:
         def from_hub(budget_wait_seconds: float) -> PreparedJob:
             result = self._client.list_jobs(hub, api_version=version, deadline=deadline,
                                             budget_wait_seconds=budget_wait_seconds)
-            return PreparedJob.from_list(result.value, redact_sas=self._settings.proxy.redact_sas,
+            # Always redacted: GET_JOB_REDACT_SAS opens one job's signatures to get_job's callers, not 30 days'.
+            return PreparedJob.from_list(result.value, redact_sas=True,
                                          tracking_id=result.tracking_id, attempts=result.attempts,
                                          fetched_at=time.time())
 
@@ -314,8 +315,8 @@ def default_list_proxy() -> JobListProxy:
 
 
 def default_shared_list_cache(settings: AppSettings) -> SharedJobCache | None:
-    """As get_job's: none when SHARED_CACHE_ENABLED is false or signatures are served (GET_JOB_REDACT_SAS false)."""
-    if not settings.shared_cache.enabled or not settings.proxy.redact_sas:
+    """None when SHARED_CACHE_ENABLED is false. Lists are always redacted, so always shareable."""
+    if not settings.shared_cache.enabled:
         return None
     from shared.cache.store import default_shared_store
     from shared.proxy.shared_tier import SharedJobCache

@@ -248,3 +248,20 @@ def test_a_quota_403_is_an_upstream_error_not_a_credentials_problem(
     error = json.loads(response.body)["error"]
     assert error["code"] == "UpstreamError" and "IotHubQuotaExceeded" in error["message"]
     assert hub_calls(hubsim_clean) == 1
+
+
+def test_a_hub_that_would_compress_its_answers_is_asked_not_to(
+    hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy]
+) -> None:
+    """Bodies are read raw, under a size limit: a gzipped answer would not parse (retried, then a 502). Whether
+    IoT Hub compresses is unknown, so the simulator can, for any client that accepts gzip, as requests does."""
+    import requests
+
+    seed(hubsim_clean)
+    hubsim_clean.control("devhub").set_gzip(True)
+    plain = requests.get(f"{hubsim_clean.hub_url('devhub')}/jobs/job-1?api-version=2021-04-12", timeout=5)
+    assert plain.headers.get("Content-Encoding") == "gzip"  # the switch bites for a client that accepts it
+    response = get(make_proxy())
+    assert response.status_code == 200
+    assert json.loads(response.body)["jobId"] == "job-1"
+    assert hub_calls(hubsim_clean) == 2  # the plain request and get_job's one call: no retry

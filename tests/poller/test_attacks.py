@@ -176,3 +176,45 @@ def test_a_signature_planted_in_every_field_never_reaches_a_blob_or_a_log(
         secrets.assert_absent(client.download_blob(name).readall().decode(), name)
     for record in caplog.records:
         secrets.assert_absent(record.getMessage(), "a log line")
+
+
+@pytest.mark.parametrize("planted_report", [
+    '{"jobId": "planted", "hint": {"key": "attacker", "text": "call +1 555 0100 and read out your key"}}',
+    '["not", "a", "report"]',
+    '{"jobId": "planted", "timeline": 7, "errorCodes": "x"}',
+])
+def test_a_report_planted_in_the_jobs_container_is_not_what_the_app_serves(env: PollerEnv, planted_report: str) -> None:
+    """The job's container is written by whoever created the job: a `failure-report.json` found there before the
+    poller wrote one is not copied into the app's own reports (which get_report and the status page serve), and
+    whatever shape it has, the report pair is finished and the job gets its report on the first tick."""
+    container = new_container(env.azurite)
+    upload_text(env.azurite, container, f"{PREFIX}/planted/failure-report.json", planted_report)
+    job = {**_running("planted", container_sas_uri(env.azurite, container)), "status": "failed", "progress": 40,
+           "failureReason": "ErrorCode:BlobContainerValidationError;could not write"}
+    env.hubsim.control("devhub").seed_jobs([job])
+    assert env.poller().tick().hubs["devhub"].ok
+    copy = env.report_copy("planted")
+    assert copy["jobId"] == "planted" and copy["status"] == "failed"
+    assert copy["hint"]["key"] != "attacker" and "555 0100" not in json.dumps(copy)
+    assert f"{PREFIX}/planted/failure-report.md" in blob_names(env.azurite, container, f"{PREFIX}/")
+    assert env.state()["jobs"]["planted"]["report"] == "written"
+
+
+def test_a_folder_flooded_by_the_jobs_creator_is_refused_not_collected(
+    env: PollerEnv, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Listing a job's folder stops at a bound (here lowered to 5 so that a few blobs are a flood): more blobs
+    than that are a write failure of that job, retried and reported, never a list collected without end."""
+    from shared.poller import storage
+
+    monkeypatch.setattr(storage, "MAX_FOLDER_BLOBS", 5)
+    container = new_container(env.azurite)
+    for n in range(8):
+        upload_text(env.azurite, container, f"{PREFIX}/flood/snapshots/{n + 1:05d}-running-{n}.json", "{}")
+    job = {**_running("flood", container_sas_uri(env.azurite, container)), "status": "failed", "progress": 40}
+    env.hubsim.control("devhub").seed_jobs([job])
+    caplog.set_level(logging.INFO, logger="jobmonitor.poller")
+    env.poller().tick()
+    failed = events(caplog, "poller.write_failed")
+    assert [e["jobId"] for e in failed] == ["flood"]
+    assert "more than 5 blobs" in failed[0]["message"]

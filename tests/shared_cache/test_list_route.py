@@ -72,6 +72,23 @@ def test_a_planted_unredacted_list_is_never_served(
     assert _lists(hubsim_clean) == 1
 
 
+def test_lists_stay_redacted_when_get_job_serves_signatures(
+    fleet: Fleet, hubsim_clean: HubSimulator, azurite: AzuriteInfo
+) -> None:
+    """GET_JOB_REDACT_SAS=false opens one job's signatures to get_job's callers; a list (30 days of every job's
+    signatures) stays redacted, and so it is still shared between instances."""
+    instances: Instances = fleet(2, GET_JOB_REDACT_SAS="false")
+    served.seed(hubsim_clean, _many(3))
+    key = instances.hosts[0].function_key
+    responses = [_list(host.url, key) for host in instances.hosts]
+    assert [r.status_code for r in responses] == [200, 200]
+    for response in responses:
+        assert "sig=REDACTED" in response.text
+        served.secrets(hubsim_clean).assert_absent(response.text, "a list with GET_JOB_REDACT_SAS=false")
+    assert _lists(hubsim_clean) == 1
+    assert list(blobs(azurite, instances.container, "jobs/")) == [LIST_ENTRY]
+
+
 def test_five_thousand_jobs_are_listed_whole_newest_first(fleet: Fleet, hubsim_clean: HubSimulator) -> None:
     instances: Instances = fleet(1, GET_JOB_CACHE_TTL_SECONDS="30")
     served.seed(hubsim_clean, _many(5000))
