@@ -766,6 +766,7 @@ module appRoles 'modules/app-roles.bicep' = {
     storageAccountName: storage.name
     stateContainerName: stateContainer.name
     sharedCacheContainerName: sharedCacheContainerResource.name
+    reportsContainerName: reportsContainer.name
     appInsightsName: appInsights.name
     principalId: principalId
     grantTableAccess: grantHostTableAccess
@@ -823,8 +824,8 @@ var alertRules = [
   {
     key: 'report-written'
     enabled: alertOnReportWritten
-    displayName: '${appName}: failure report written'
-    description: 'A job failed or was cancelled and the poller wrote its failure report. Runbook: docs/operations.md, "Alert: failure report written".'
+    displayName: '${appName}: report written'
+    description: 'A job failed or was cancelled, or an import completed with rejected lines, and the poller wrote its report. Runbook: docs/operations.md, "Alert: report written".'
     severity: 2
     windowSize: 'PT5M'
     query: replace(loadTextContent('alerts/report-written.kql'), '__LOOKBACK__', '${eventLookbackMinutes}m')

@@ -12,6 +12,8 @@
 //   on its own, so it survives the day the host's role is narrowed or moved to another identity.
 // - Storage Blob Data Contributor on the shared-cache container (SHARED_CACHE_CONTAINER): get_job's shared cache
 //   and the hubs' call budgets, read and written by every instance; for the same reason.
+// - Storage Blob Data Contributor on the reports container (MONITOR_REPORTS_CONTAINER): the app's copies of the
+//   reports it serves, written by the poller and read by the report and status routes; for the same reason.
 // - Storage Table Data Contributor (optional, grantTableAccess): the host's diagnostic events.
 // - Storage Queue Data Contributor (optional, grantQueueAccess): blob triggers and Durable Functions only; unused here.
 // - Monitoring Metrics Publisher on Application Insights: telemetry with Entra ID (local auth is off).
@@ -24,6 +26,9 @@ param stateContainerName string
 
 @description('The shared cache\'s container in that account (SHARED_CACHE_CONTAINER).')
 param sharedCacheContainerName string
+
+@description('The container of the app\'s report copies in that account (MONITOR_REPORTS_CONTAINER).')
+param reportsContainerName string
 
 @description('Application Insights component receiving the app\'s telemetry, in this resource group.')
 param appInsightsName string
@@ -56,6 +61,10 @@ resource sharedCacheContainer 'Microsoft.Storage/storageAccounts/blobServices/co
   name: '${storageAccountName}/default/${sharedCacheContainerName}'
 }
 
+resource reportsContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = {
+  name: '${storageAccountName}/default/${reportsContainerName}'
+}
+
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: appInsightsName
 }
@@ -83,6 +92,16 @@ resource stateWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 resource sharedCacheWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(sharedCacheContainer.id, principalId, roleStorageBlobDataContributor)
   scope: sharedCacheContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleStorageBlobDataContributor)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource reportsWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(reportsContainer.id, principalId, roleStorageBlobDataContributor)
+  scope: reportsContainer
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleStorageBlobDataContributor)
     principalId: principalId

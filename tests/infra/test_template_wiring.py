@@ -76,6 +76,17 @@ def test_shared_cache_container_is_created_and_scoped() -> None:
     assert body(roles["sharedCacheWriter"])["scope"] == "sharedCacheContainer"
 
 
+def test_reports_container_is_created_and_scoped() -> None:
+    # The poller writes the app's report copies there with the app's identity, which a container role cannot create.
+    ev = Evaluator({"iotHubNames": ["x"], "monitorReportsContainer": "app-reports"})
+    assert ev.value(ev.resource("reportsContainer")["config"]["name"]) == "app-reports"
+    params = parse()["modules"]["appRoles"]["config"]["params"]
+    assert params["reportsContainerName"]["operator"]["operands"] == {
+        "operand_1": "reportsContainer", "operand_2": "name"}
+    roles = parse(INFRA / "modules" / "app-roles.bicep")["resources"]
+    assert body(roles["reportsWriter"])["scope"] == "reportsContainer"
+
+
 def test_monitor_container_is_created_with_its_own_role() -> None:
     resources = parse(INFRA / "modules" / "blob-writer.bicep")["resources"]
     assert resources["monitor"]["existing"] is False
