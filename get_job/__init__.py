@@ -7,7 +7,8 @@ import azure.functions as func
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
     # Imported here, not when the worker loads the app: the worker imports every function at start-up, and
-    # each function should load only what it needs (shared/proxy for this one; the poller's parts never).
+    # each function should load only what it needs (shared/proxy for this one, with the storage clients of
+    # shared/poller/storage.py when the shared cache is on; never the poller's tick, writer or reports).
     from shared.errors import SettingsError
     from shared.proxy.answers import ProxyRequest
     from shared.proxy.handler import configuration_error_response, default_job_proxy

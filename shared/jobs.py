@@ -56,11 +56,6 @@ def job_progress(job: Mapping[str, Any]) -> int | None:
     return None
 
 
-class JobType(str, Enum):
-    EXPORT = "export"
-    IMPORT = "import"
-
-
 # Every `type` JobProperties may carry (official schema, api-version 2021-04-12): the list route's `type` filter
 # takes these and nothing else.
 JOB_PROPERTIES_TYPES = (

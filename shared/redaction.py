@@ -248,17 +248,14 @@ def _plain_secret(lower: str) -> bool:
     return ("sharedaccesssignature" in lower or "eyj" in lower) and _PLAIN_TOKEN.search(lower) is not None
 
 
-def redact_sas_uri(uri: str) -> str:
-    """Replace the `sig` value of a SAS URI, keeping every other parameter readable."""
-    return redact_text(uri)
-
-
 def redact_value(value: Any) -> Any:
     """Redact every string inside a JSON-like value (dicts, lists, strings), returning a copy."""
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, Mapping):
-        return {key: _redact_field(key, item) for key, item in value.items()}
+        # Keys are text too (an import report's counts are keyed by each line's error code).
+        return {redact_text(key) if isinstance(key, str) else key: _redact_field(key, item)
+                for key, item in value.items()}
     if isinstance(value, list):
         return [redact_value(item) for item in value]
     return value

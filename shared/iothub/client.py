@@ -149,15 +149,17 @@ class HubClient:
         while True:
             attempt += 1
             retry_after: float | None = None
-            if self._budget is not None:
-                wait = deadline.remaining() if budget_wait is None else min(budget_wait, deadline.remaining())
-                try:
-                    self._budget.acquire(hub.name, wait_seconds=wait, sleep=self._sleep)
-                except HubBudgetExhausted as exhausted:
-                    raise exhausted.evolve(attempts=attempt - 1) from None
             try:
-                result = self._attempt(hub, url, params, deadline=deadline, expect=expect, attempt=attempt,
-                                       max_bytes=max_bytes)
+                authorization = self._authorization(hub, deadline)
+                # Taken once the credential is ready: a token outage must not spend the app-wide budget.
+                if self._budget is not None:
+                    wait = deadline.remaining() if budget_wait is None else min(budget_wait, deadline.remaining())
+                    try:
+                        self._budget.acquire(hub.name, wait_seconds=wait, sleep=self._sleep)
+                    except HubBudgetExhausted as exhausted:
+                        raise exhausted.evolve(attempts=attempt - 1) from None
+                result = self._attempt(hub, url, params, authorization=authorization, deadline=deadline,
+                                       expect=expect, attempt=attempt, max_bytes=max_bytes)
                 return HubResult(
                     value=result[0], status_code=result[1], attempts=attempt, tracking_id=result[2],
                     duration_ms=round((time.monotonic() - started) * 1000, 1),
@@ -174,16 +176,18 @@ class HubClient:
                 raise _final(error, retry_after if retry_after is not None else delay, attempt)
             self._sleep(delay)
 
-    def _attempt(
-        self, hub: HubSettings, url: str, params: dict[str, str], *, deadline: Deadline, expect: type, attempt: int,
-        max_bytes: int,
-    ) -> tuple[Any, int, str | None]:
+    def _authorization(self, hub: HubSettings, deadline: Deadline) -> str:
         if deadline.expired:
             raise _Retryable(HubTimeoutError("the time budget ran out before the hub answered", hub=hub.name))
         try:
-            authorization = self._auth.authorization(hub, timeout=deadline.remaining())
+            return self._auth.authorization(hub, timeout=deadline.remaining())
         except CredentialError as exc:
             raise _Retryable(exc) from None
+
+    def _attempt(
+        self, hub: HubSettings, url: str, params: dict[str, str], *, authorization: str, deadline: Deadline,
+        expect: type, attempt: int, max_bytes: int,
+    ) -> tuple[Any, int, str | None]:
         remaining = deadline.remaining()
         if remaining <= 0:
             raise _Retryable(HubTimeoutError("the time budget ran out before the hub answered", hub=hub.name))

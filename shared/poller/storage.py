@@ -57,8 +57,6 @@ class StorageRefusal(str, Enum):
     PERMISSION = "AuthorizationPermissionMismatch"
 
 
-# Every 403 code that refuses the request's credential or origin (kept for readers of the old name).
-SAS_REFUSED_CODES = frozenset(refusal.value for refusal in StorageRefusal)
 APP_STORAGE_ROLE = "Storage Blob Data Contributor"
 
 

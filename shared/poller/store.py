@@ -21,13 +21,18 @@ from typing import TYPE_CHECKING, Any
 from shared.clock import utc_iso
 from shared.errors import StateConflict, StateUnreadable
 from shared.poller.state import HubState
+from shared.poller.storage import storage_error_code
 
 if TYPE_CHECKING:
     from azure.storage.blob import ContainerClient
 
 SAVE_ATTEMPTS = 3
-# The status page reads a hub's state (a few hundred bytes a job); anything larger is not read.
-MAX_PEEK_BYTES = 32 << 20
+# A hub's state is a few hundred bytes a job (30 days of jobs); anything larger is not read, by the poller (it is
+# then unreadable: moved aside and rebuilt from the jobs' folders) or by the status page.
+MAX_STATE_BYTES = 32 << 20
+MAX_PEEK_BYTES = MAX_STATE_BYTES
+# Storage refuses a ranged read of an empty blob (416 InvalidRange): an empty state, unreadable like any other.
+EMPTY_BLOB_RANGE_CODE = "InvalidRange"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,16 +63,22 @@ class StateStore:
     def load(self, hub: str, *, now: datetime.datetime, **options: Any) -> Loaded:
         """The hub's state and its ETag; a fresh state on the first run or after the state was lost or
         moved aside. `options` go to the storage calls (per-call timeouts). Raises StateTooNew."""
-        from azure.core.exceptions import ResourceNotFoundError
+        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
         name = self.blob_name(hub)
         try:
-            downloader = self._container.download_blob(name, **options)
+            downloader = self._container.download_blob(name, offset=0, length=MAX_STATE_BYTES + 1, **options)
             data = downloader.readall()
+            etag = str(downloader.properties.etag)
         except ResourceNotFoundError:
             return Loaded(state=HubState(hub=hub, created_at=utc_iso(now)), etag=None)
-        etag = str(downloader.properties.etag)
+        except HttpResponseError as error:
+            if storage_error_code(error) != EMPTY_BLOB_RANGE_CODE:
+                raise
+            data, etag = b"", str(self._container.get_blob_client(name).get_blob_properties(**options).etag)
         try:
+            if len(data) > MAX_STATE_BYTES:
+                raise StateUnreadable(f"the state blob is larger than {MAX_STATE_BYTES} bytes")
             return Loaded(state=HubState.from_bytes(data), etag=etag)
         except StateUnreadable:
             aside = f"hubs/{hub.lower()}.unreadable-{now.strftime('%Y%m%dT%H%M%S%fZ')}.json"

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from shared.errors import (
     CredentialError,
     HubAuthError,
+    HubBudgetExhausted,
     HubError,
     HubThrottledError,
     HubTimeoutError,
@@ -102,6 +103,8 @@ def upstream_failure(error: Exception, outcome: CacheOutcome, *, auth_kind: str,
     elif isinstance(error, HubThrottledError):
         status, code = 429, ApiErrorCode.UPSTREAM_THROTTLED
         message = "the hub is throttling requests; retry after the given delay"
+        if isinstance(error, HubBudgetExhausted):  # no call reached the hub: the app's own budget said no
+            message = "the app's call budget for this hub is spent, or paused after the hub's last 429; retry later"
         headers = {"Retry-After": str(max(1, math.ceil(error.retry_after)))}
     elif isinstance(error, HubTimeoutError):
         status, code, message = 504, ApiErrorCode.UPSTREAM_TIMEOUT, "the hub did not answer in time"

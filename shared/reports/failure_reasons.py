@@ -39,6 +39,7 @@ _ERROR_CODE_PREFIX = re.compile(r"^\s*ErrorCode\s*:\s*([A-Za-z0-9_.-]+)\s*;?\s*(
 _LEADING_NUMBER = re.compile(r"^\s*(\d{6})\s*[:;,-]?\s*(.*)$", re.DOTALL)
 _IH_CODE = re.compile(r"(?i)\b(?:errorcode\s*:\s*)?IH(\d{6})\b")
 MAX_TEXT_CHARS = 4000  # a failureReason is short; anything longer is cut so a report stays readable
+MAX_CODE_CHARS = 64  # an error code is a word or a number
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,8 +96,10 @@ def _from_mapping(body: dict[str, Any], *, raw: str) -> FailureReason:
                 text=nested.text,
             )
     code = body.get("errorCode", body.get("ErrorCode"))
-    text = redact_text(message if isinstance(message, str) else "").strip()
-    return _coded(redact_text(raw)[:MAX_TEXT_CHARS], None if code is None else str(code), text)
+    # Cut and redacted like the text form's: the object's fields are as untrusted and as long as they like.
+    text = redact_text(message if isinstance(message, str) else "").strip()[:MAX_TEXT_CHARS]
+    code_text = None if code is None else redact_text(str(code))[:MAX_CODE_CHARS]
+    return _coded(redact_text(raw)[:MAX_TEXT_CHARS], code_text, text)
 
 
 def _coded(raw: str, code: str | None, text: str) -> FailureReason:

@@ -132,6 +132,8 @@ class ImportErrorSummarizer:
             self.summary.long_lines += 1
         match = _ERROR_CODE.search(line)
         code = match.group(1).decode("utf-8", "replace").strip('"') if match else UNREADABLE
+        if not code.isdigit():
+            code = redact_text(code)  # the line's own text: counted under its redacted form, so none is lost
         if code == UNREADABLE:
             self.summary.unparsed_lines += 1
         self._count(code)
@@ -254,11 +256,6 @@ def import_input_blob_name(job: Mapping[str, Any]) -> str | None:
     if value is None or value == "":
         return IMPORT_INPUT_BLOB
     return value if isinstance(value, str) and _usable_blob_name(value) else None
-
-
-def import_log_blob_name(job: Mapping[str, Any]) -> str:
-    """The blob to read an import's errors from: outputBlobName when valid, else importErrors.log."""
-    return import_log_blob(job).name
 
 
 def _usable_blob_name(name: str) -> bool:

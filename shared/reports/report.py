@@ -20,7 +20,7 @@ from typing import Any
 
 from shared.clock import parse_utc, utc_iso
 from shared.jobs import JobStatus, StorageAuthenticationType, job_status
-from shared.redaction import redact_sas_uri, redact_value
+from shared.redaction import redact_text, redact_value
 from shared.reports.failure_reasons import FailureReason, Hint, hint_for, parse_failure_reason
 from shared.reports.import_errors import ImportErrorSummary
 
@@ -191,7 +191,7 @@ def build_report(
             import_error_lines=import_errors.total_lines if import_errors is not None else 0,
         ),
         storage_authentication=auth,
-        output_container=redact_sas_uri(output) if isinstance(output, str) else None,
+        output_container=redact_text(output) if isinstance(output, str) else None,
         import_errors=import_errors,
         import_errors_note=import_errors_note,
         timeline=tuple(timeline),

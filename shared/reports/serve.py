@@ -201,8 +201,3 @@ def default_report_handler() -> ReportHandler:
             _default_handler = ReportHandler(settings=settings, copies=ReportCopies(container))
         return _default_handler
 
-
-def reset_default_report_handler() -> None:
-    global _default_handler
-    with _default_lock:
-        _default_handler = None

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from shared.settings.cloud import Cloud, read_cloud
 from shared.settings.hub import (
-    AZURE_HUB_SUFFIX,
     AZURE_HUB_SUFFIXES,
     ConnectionString,
     HubAuthMode,
@@ -29,7 +28,6 @@ from shared.settings.shared_cache import SharedCacheSettings, read_shared_cache_
 from shared.settings.status_page import StatusPageSettings, read_status_page_settings
 
 __all__ = [
-    "AZURE_HUB_SUFFIX",
     "AZURE_HUB_SUFFIXES",
     "DEFAULT_STATE_CONTAINER",
     "SETTING_NAMES",

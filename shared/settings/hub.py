@@ -29,7 +29,6 @@ from shared.settings.reader import SettingsReader
 if TYPE_CHECKING:
     from shared.settings.shared_cache import SharedCacheSettings
 
-AZURE_HUB_SUFFIX = Cloud.PUBLIC.hub_suffix  # the public cloud's; the app uses its AZURE_CLOUD's (cloud.py)
 # IoT Hub's DNS suffixes in every cloud. An endpoint override may only name `{hub}` under its AZURE_CLOUD's
 # suffix (over https), or a loopback address (the devstack), so that a mistyped setting never sends the
 # hub's credentials to another host, another cloud or over plain http.
@@ -79,7 +78,8 @@ class ConnectionString:
 
 @dataclass(frozen=True, kw_only=True)
 class HubSettings:
-    """One monitored hub. `endpoint` is where requests go; `host_name` is what SAS tokens sign."""
+    """One monitored hub. `endpoint` is where requests go; `host_name` is the hub's name in its cloud (what a
+    SAS token signs: a connection string's HostName must be this)."""
 
     name: str
     host_name: str
@@ -216,6 +216,10 @@ def read_hub_settings(reader: SettingsReader, cloud: Cloud | None = None) -> Hub
                 IOTHUB_CONNECTION_STRINGS,
                 f"{IOTHUB_AUTH}={auth_mode.value} needs a connection string for hub(s) {', '.join(missing)}",
             )
+        for name in names:  # the token signs the HostName: another host's would only be refused, later, as a 401
+            if connection_strings[name.lower()].host_name != cloud.hub_host(name).lower():
+                raise SettingsError(IOTHUB_CONNECTION_STRINGS,
+                                    f"the HostName of hub {name!r}'s connection string must be {cloud.hub_host(name)}")
     hubs = tuple(
         HubSettings(
             name=name,

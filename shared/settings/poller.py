@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from shared.errors import SettingsError, TargetRejected
 from shared.http.targets import (
+    ACCOUNT_NAME,
     ANY_CONTAINER,
     ContainerTarget,
     Endpoint,
@@ -111,6 +112,9 @@ def _state_storage(reader: SettingsReader, cloud: Cloud) -> StateStorage:
             raise SettingsError(AZURE_WEBJOBS_STORAGE_BLOB_SERVICE_URI, problem)
         return StateStorage(account_url=f"{parsed.endpoint.origin}{parsed.path}", client_id=client_id)
     if account is not None:
+        if not ACCOUNT_NAME.fullmatch(account):  # it becomes the host the app's storage token is sent to
+            raise SettingsError(AZURE_WEBJOBS_STORAGE_ACCOUNT_NAME,
+                                "is not a storage account name (3-24 lowercase letters and digits)")
         return StateStorage(account_url=f"https://{account}{cloud.storage_suffix}", client_id=client_id)
     raise SettingsError(
         AZURE_WEBJOBS_STORAGE,

@@ -69,7 +69,7 @@ def _section(section: HubSection, days: str) -> list[str]:
     out.append("</tbody></table></div>")
     if section.older_hidden:
         out.append(f'<p class="muted">{section.older_hidden} older job(s) of the window are not shown: '
-                   f'<a href="jobs?hub={html.escape(section.hub, quote=True)}">the list route</a> has them all.</p>')
+                   f'<a href="{html.escape(section.list_href, quote=True)}">the list route</a> has them all.</p>')
     out.append("</section>")
     return out
 

@@ -100,6 +100,7 @@ class HubSection:
     error: str | None = None  # the hub's list could not be had
     state_note: str | None = None  # the poller's state could not be read (no stall flags)
     age_seconds: int | None = None  # the list is past its TTL (the budget said wait)
+    list_href: str = ""  # the list route for this hub, opened the way the page was
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -196,7 +197,7 @@ def _section(hub: str, listed: HubJobs | ApiFailure, state: tuple[Records | None
             for item in in_window[:MAX_ROWS_PER_HUB]]
     age = max(0, int(listed.prepared.age(time.time()))) if listed.prepared.source is Source.STALE else None
     return HubSection(hub=hub, rows=rows, older_hidden=max(0, len(in_window) - MAX_ROWS_PER_HUB),
-                      state_note=state_note, age_seconds=age)
+                      state_note=state_note, age_seconds=age, list_href=f"jobs?{_query(hub, key)}")
 
 
 def _row(item: ListedJob, record: Mapping[str, Any] | None, have_state: bool, hub: str, key: str | None) -> JobRow:
@@ -215,8 +216,7 @@ def _row(item: ListedJob, record: Mapping[str, Any] | None, have_state: bool, hu
         report is ReportLink.UNKNOWN and status in (JobStatus.FAILED, JobStatus.CANCELLED))
     href = None
     if linked and is_valid_job_id(job_id):
-        query = {"hub": hub, **({"code": key} if key else {})}
-        href = f"jobs/{urllib.parse.quote(job_id, safe='')}/report?{urllib.parse.urlencode(query)}"
+        href = f"jobs/{urllib.parse.quote(job_id, safe='')}/report?{_query(hub, key)}"
     return JobRow(
         job_id=job_id, type=item.type or (str(job.get("type")) if job.get("type") is not None else None),
         status=status, progress=job_progress(job), started=parse_utc(job.get("startTimeUtc")),
@@ -224,6 +224,11 @@ def _row(item: ListedJob, record: Mapping[str, Any] | None, have_state: bool, hu
         stalled=stalled, stalled_since=stalled_since, report=report, report_href=href,
         failure_reason=job.get("failureReason"),
     )
+
+
+def _query(hub: str, key: str | None) -> str:
+    """A link's query: the hub, and the key the page was opened with, so that the link opens the same way."""
+    return urllib.parse.urlencode({"hub": hub, **({"code": key} if key else {})})
 
 
 def configuration_error_response(error: SettingsError, method: str = "GET") -> ProxyResponse:
@@ -250,8 +255,3 @@ def default_status_page() -> StatusPage:
             _default_page = StatusPage(settings=settings, lists=lists, states=states)
         return _default_page
 
-
-def reset_default_status_page() -> None:
-    global _default_page
-    with _default_lock:
-        _default_page = None

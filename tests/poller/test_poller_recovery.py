@@ -177,23 +177,46 @@ def test_the_state_container_deleted_while_running_is_created_again(env: PollerE
     assert env.state()["jobs"]["recovering"]["seq"] == 2
 
 
+@pytest.mark.parametrize("corrupt", [b'{"version": 2, "hub": "devhub", "jobs": [tru', b""], ids=["cut", "empty"])
 def test_a_corrupt_state_is_moved_aside_rebuilt_and_said_once(
-    env: PollerEnv, script: Script, caplog: pytest.LogCaptureFixture
+    env: PollerEnv, script: Script, caplog: pytest.LogCaptureFixture, corrupt: bytes
 ) -> None:
+    """An empty state blob too: storage refuses a ranged read of an empty blob (416), which must not fail the hub."""
     caplog.set_level(logging.INFO, logger="jobmonitor.poller")
     poller = env.poller()
     script.show("running", 10)
     poller.tick()
-    state_client(env).upload_blob(state_blob(env), b'{"version": 2, "hub": "devhub", "jobs": [tru', overwrite=True)
+    state_client(env).upload_blob(state_blob(env), corrupt, overwrite=True)
     script.show("running", 60)
     for _ in range(3):
         assert poller.tick().hubs[HUB].ok
     recovered = events(caplog, "poller.state_recovered")
     assert len(recovered) == 1
     aside = recovered[0]["movedTo"]
-    assert state_client(env).download_blob(aside).readall() == b'{"version": 2, "hub": "devhub", "jobs": [tru'
+    assert state_client(env).download_blob(aside).readall() == corrupt
     assert script.snapshots() == ["00001-running-10.json", "00002-running-60.json"]
     assert env.state()["version"] == STATE_VERSION
+
+
+def test_a_state_larger_than_the_bound_is_unreadable_moved_aside_and_rebuilt(
+    env: PollerEnv, script: Script, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The state is read with a length limit (lowered here so that a normal state is over it): past it, the
+    state is unreadable, moved aside and rebuilt from the job's folder, and the job goes on numbering."""
+    from shared.poller import store
+
+    caplog.set_level(logging.INFO, logger="jobmonitor.poller")
+    poller = env.poller()
+    script.show("running", 10)
+    poller.tick()
+    monkeypatch.setattr(store, "MAX_STATE_BYTES", 64)
+    script.show("running", 60)
+    assert poller.tick().hubs[HUB].ok
+    monkeypatch.undo()  # the rebuilt state is over 64 bytes too: back to the real bound
+    for _ in range(2):
+        assert poller.tick().hubs[HUB].ok
+    assert len(events(caplog, "poller.state_recovered")) == 1
+    assert script.snapshots() == ["00001-running-10.json", "00002-running-60.json"]
 
 
 def test_a_state_of_a_later_version_is_neither_planned_on_nor_rewritten(

@@ -30,9 +30,11 @@ def _counters(hubsim: HubSimulator) -> dict[str, int]:
     return hubsim.control("devhub").counters()
 
 
-def _assert_refused(response: requests.Response) -> None:
+def _assert_refused(response: requests.Response, *, by_hub: bool = False) -> None:
     assert response.status_code == 429, response.text
     assert response.json()["error"]["code"] == "UpstreamThrottled"
+    # Which said no, the hub or the app's own budget (no call reached the hub), is in the message.
+    assert ("call budget" in response.json()["error"]["message"]) is not by_hub
     assert int(response.headers["Retry-After"]) >= 1
 
 
@@ -97,7 +99,7 @@ def test_a_hub_429_holds_every_instance_back_for_its_retry_after(
     throttled, other_job = _new("throttled"), _new("other")
     served.seed(hubsim_clean, [served.job(throttled, "running"), served.job(other_job, "running")])
     hubsim_clean.control("devhub").queue_fault(FaultKind.THROTTLE, retry_after=30, operation=Operation.GET)
-    _assert_refused(get(instances.hosts[0], throttled))
+    _assert_refused(get(instances.hosts[0], throttled), by_hub=True)
     response = get(instances.hosts[1], other_job)  # another instance, another job: held back, not sent
     _assert_refused(response)
     assert int(response.headers["Retry-After"]) > 20

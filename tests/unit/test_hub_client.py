@@ -313,6 +313,18 @@ def test_an_exhausted_budget_sends_nothing_and_counts_no_attempt(hub: ScriptedHu
     assert raised.value.attempts == 0 and hub.requests == []
 
 
+def test_a_credential_that_cannot_be_had_takes_nothing_from_the_call_budget(hub: ScriptedHub) -> None:
+    """The budget is the app's, shared with the poller: tries that never reach the hub must not spend it."""
+    budget = CallBudget(lambda _hub: MAX_ATTEMPTS, clock=lambda: 1000.0)
+    broken = "HostName=devhub.azure-devices.net;SharedAccessKeyName=iothubowner;SharedAccessKey=not*base64"
+    client = client_for(hub.url, budget=budget, IOTHUB_CONNECTION_STRINGS=broken)
+    with pytest.raises(CredentialError):
+        client.get_job()
+    assert hub.requests == []
+    for _ in range(MAX_ATTEMPTS):
+        budget.acquire("devhub", wait_seconds=0)  # every call of the minute is still there
+
+
 def test_a_time_budget_spent_getting_the_credential_sends_nothing(hub: ScriptedHub) -> None:
     """The budget is checked again once the Authorization header is ready: a credential that took the rest of
     the time (here, a clock read by the SAS minting that has moved 40 s on) leaves none for the request."""

@@ -57,3 +57,20 @@ def test_escaping_removes_markup_and_invisible_characters() -> None:
     assert plain('<b onclick="x">\u202eevil') == "&lt;b onclick=&quot;x&quot;&gt; evil"
     assert text("https://a/c?sv=1&sig=abc") == "https://a/c?sv=1&amp;sig=REDACTED"
     assert STYLE_HASH in CONTENT_SECURITY_POLICY and "'unsafe-inline'" not in CONTENT_SECURITY_POLICY
+
+
+def test_the_link_to_older_jobs_is_the_sections_list_link_escaped() -> None:
+    import datetime
+
+    from shared.jobs import JobStatus
+    from shared.status.html import render_status_page
+    from shared.status.page import HubSection, JobRow, ReportLink, StatusSnapshot
+
+    row = JobRow(job_id="j1", type="export", status=JobStatus.RUNNING, progress=10, started=None, ended=None,
+                 start_text=None, end_text=None, stalled=False, stalled_since=None, report=ReportLink.NONE,
+                 report_href=None, failure_reason=None)
+    section = HubSection(hub="devhub", rows=[row], older_hidden=3, list_href="jobs?hub=devhub&code=k%26y")
+    body = render_status_page(StatusSnapshot(generated_at=datetime.datetime(2026, 12, 1, tzinfo=datetime.UTC),
+                                             days=7, hubs=[section]), refresh_seconds=60).decode()
+    assert '3 older job(s)' in body
+    assert 'href="jobs?hub=devhub&amp;code=k%26y"' in body

@@ -18,7 +18,6 @@ from shared.reports.import_errors import (
     ImportErrorSummary,
     count_lines,
     import_log_blob,
-    import_log_blob_name,
     log_not_this_jobs,
     summarize_chunks,
 )
@@ -358,7 +357,7 @@ def test_error_code_table_names_explains_and_counts() -> None:
 )
 def test_import_log_blob_name(value: object, name: str, noted: bool) -> None:
     job = {} if value is None else {"outputBlobName": value}
-    assert import_log_blob_name(job) == name
+    assert import_log_blob(job).name == name
     assert (import_log_blob(job).note is not None) is noted
 
 
@@ -388,3 +387,22 @@ def test_a_completed_import_whose_log_could_not_be_read_is_still_an_import_repor
                             "AuthorizationFailure)", generated_at=GENERATED).to_json()
     assert (document["kind"], document["title"]) == ("import", "import completed: its errors log could not be read")
     assert document["hint"]["key"] == "deviceImportErrors"
+
+
+def test_an_error_code_carrying_a_secret_is_counted_under_its_redacted_text() -> None:
+    """The counts are keyed by each line's errorCode text (up to 64 characters: room for `sig=` and a signature)."""
+    sig = planted("error code signature")
+    lines = [{"errorCode": f"sig={sig}", "errorStatus": "x"}, {"errorCode": f"sig={sig[::-1]}", "errorStatus": "y"}]
+    summary = summarize_chunks([b"".join((json.dumps(line) + "\n").encode() for line in lines)])
+    text = json.dumps(summary.to_json())
+    secrets = Secrets()
+    secrets.update([("signature", sig), ("other signature", sig[::-1])])
+    secrets.assert_absent(text, "the summary")
+    assert sum(summary.counts_by_error_code.values()) == 2  # two secrets redacted alike still count twice
+
+
+def test_a_failure_reason_object_is_cut_and_redacted_like_its_text_form() -> None:
+    reason = parse_failure_reason({"errorCode": f"AccountKey={KEY}", "message": "x" * 100_000})
+    assert reason is not None
+    assert len(reason.text) <= 4000 and len(reason.code_name or "") <= 64
+    PLANTED.assert_absent(json.dumps(reason.to_json()), "the parsed reason")

@@ -107,6 +107,16 @@ def test_allowed_endpoint_overrides(endpoint: str) -> None:
     assert settings.hub.default_hub.endpoint == endpoint
 
 
+def test_a_connection_string_for_another_host_is_refused_by_name() -> None:
+    """`devhub.evil.example` passes as hub devhub's string by its first label; its token would sign that host."""
+    with pytest.raises(SettingsError) as raised:
+        AppSettings.from_environ(
+            {**BASE, "IOTHUB_AUTH": "sharedAccessPolicy",
+             "IOTHUB_CONNECTION_STRINGS": "HostName=devhub.evil.example;SharedAccessKeyName=x;SharedAccessKey=eA=="}
+        )
+    assert raised.value.setting == "IOTHUB_CONNECTION_STRINGS" and "devhub.azure-devices.net" in str(raised.value)
+
+
 def test_connection_string_key_never_in_error_text() -> None:
     secret = "c2VjcmV0LWtleS12YWx1ZQ=="
     with pytest.raises(SettingsError) as raised:
@@ -124,6 +134,14 @@ def test_identity_based_state_storage() -> None:
     )
     assert settings.poller.state_storage.account_url == "https://monitorstate.blob.core.windows.net"
     assert settings.poller.state_storage.connection_string is None
+
+
+@pytest.mark.parametrize("account", ["evil.example.com/x", "UPPER", "ab", "a" * 25, "state-1", "x@y"])
+def test_a_state_account_name_that_is_not_one_is_refused_by_name(account: str) -> None:
+    """It becomes the host the app's storage token goes to: only a storage account name is taken."""
+    with pytest.raises(SettingsError) as raised:
+        AppSettings.from_environ({"IOTHUB_HUBS": "devhub", "AzureWebJobsStorage__accountName": account})
+    assert raised.value.setting == "AzureWebJobsStorage__accountName"
 
 
 def test_the_call_budget_and_the_shared_cache_default_to_a_safe_share_in_the_apps_own_storage() -> None:
