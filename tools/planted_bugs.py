@@ -29,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 GIT = shutil.which("git") or "git"
 LINKED = (".venv", "node_modules")
-# shared/poller/writer.py: an unreadable importErrors.log is tried again on the next tick, IMPORT_LOG_ATTEMPTS times.
+# shared/poller/report_writer.py: an unreadable importErrors.log is tried again next tick, IMPORT_LOG_ATTEMPTS times.
 RETRY_LOG_READ = (
     "            if record.write_failures + 1 < IMPORT_LOG_ATTEMPTS:\n"
     "                raise  # try again next tick"
@@ -102,7 +102,7 @@ PLANTS: tuple[Plant, ...] = (
     Plant(
         name="confirm-drops-newer-latest",
         bug="confirm clears a pending latest.json even when another tick claimed a newer revision",
-        file="shared/poller/core.py",
+        file="shared/poller/confirm.py",
         old="if record.latest is not None and record.latest.rev <= outcome.latest_rev:",
         new="if record.latest is not None:",
         caught_by=(
@@ -114,7 +114,7 @@ PLANTS: tuple[Plant, ...] = (
     Plant(
         name="absent-job-with-work-forgotten",
         bug="an absent job is forgotten although it still has pending work",
-        file="shared/poller/core.py",
+        file="shared/poller/confirm.py",
         old="if not record.has_work and last_seen is not None and now - last_seen > FORGET_AFTER:",
         new="if last_seen is not None and now - last_seen > FORGET_AFTER:",
         caught_by=("tests/unit/test_core.py::test_an_absent_job_is_forgotten_only_when_idle_and_past_the_hubs_history",),
@@ -149,7 +149,7 @@ PLANTS: tuple[Plant, ...] = (
     Plant(
         name="import-log-no-retry",
         bug="an unreadable importErrors.log is given up on the first refused read, not after IMPORT_LOG_ATTEMPTS",
-        file="shared/poller/writer.py",
+        file="shared/poller/report_writer.py",
         old=RETRY_LOG_READ,
         new=RETRY_LOG_READ.replace("record.write_failures + 1 < IMPORT_LOG_ATTEMPTS", "False"),
         caught_by=(
@@ -161,7 +161,7 @@ PLANTS: tuple[Plant, ...] = (
     Plant(
         name="import-log-retried-for-ever",
         bug="an unreadable importErrors.log is retried for ever: the report never comes",
-        file="shared/poller/writer.py",
+        file="shared/poller/report_writer.py",
         old=RETRY_LOG_READ,
         new=RETRY_LOG_READ.replace("record.write_failures + 1 < IMPORT_LOG_ATTEMPTS", "True"),
         caught_by=("tests/poller/test_poller_faults.py::"
@@ -222,24 +222,24 @@ PLANTS: tuple[Plant, ...] = (
         name="snapshot-create-overwrites",
         bug="a snapshot is created without If-None-Match (overwrite)",
         file="shared/poller/writer.py",
-        old="pending.blob, _json_bytes(pending.document), overwrite=False,",
-        new="pending.blob, _json_bytes(pending.document), overwrite=True,",
+        old="pending.blob, json_bytes(pending.document), overwrite=False,",
+        new="pending.blob, json_bytes(pending.document), overwrite=True,",
         caught_by=("tests/poller/test_poller_overlapping_ticks.py::test_two_ticks_writing_one_claim_create_each_blob_once",),
     ),
     Plant(
         name="report-create-overwrites",
         bug="a report is created without If-None-Match (overwrite)",
-        file="shared/poller/writer.py",
-        old="container.upload_blob(json_name, _json_bytes(document), overwrite=False",
-        new="container.upload_blob(json_name, _json_bytes(document), overwrite=True",
+        file="shared/poller/report_writer.py",
+        old="container.upload_blob(json_name, json_bytes(document), overwrite=False",
+        new="container.upload_blob(json_name, json_bytes(document), overwrite=True",
         caught_by=("tests/poller/test_poller_overlapping_ticks.py::test_two_ticks_writing_one_claim_create_each_blob_once",),
     ),
     Plant(
         name="report-markdown-create-overwrites",
         bug="a report's Markdown is created without If-None-Match (overwrite)",
-        file="shared/poller/writer.py",
-        old="container.upload_blob(md_name, render_markdown(document).encode(), overwrite=False",
-        new="container.upload_blob(md_name, render_markdown(document).encode(), overwrite=True",
+        file="shared/poller/report_writer.py",
+        old="container.upload_blob(md_name, _markdown(document, built).encode(), overwrite=False",
+        new="container.upload_blob(md_name, _markdown(document, built).encode(), overwrite=True",
         caught_by=("tests/poller/test_poller_overlapping_ticks.py::test_two_ticks_writing_one_claim_create_each_blob_once",),
     ),
     Plant(

@@ -12,6 +12,7 @@ Names are deterministic (seq comes from the monitor state), so a retried write l
 from __future__ import annotations
 
 import datetime
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -34,6 +35,14 @@ REPORT_JSON_BLOB = "failure-report.json"
 REPORT_MD_BLOB = "failure-report.md"
 IMPORT_REPORT_JSON_BLOB = "import-report.json"
 IMPORT_REPORT_MD_BLOB = "import-report.md"
+# Every blob the poller writes says which hub's job it belongs to (jobs of two hubs can share an id).
+HUB_METADATA = "monitorhub"
+STATE_METADATA = "monitorstate"  # the state (its creation time) whose claim wrote a report
+POLLED_METADATA = "monitorpolledat"  # a snapshot's polledAtUtc, so that a timeline needs no download
+JSON_CONTENT = "application/json"
+# A snapshot or report read back from a job's container (whoever created the job can write there): never more.
+MAX_STORED_DOCUMENT_BYTES = 8 << 20
+MARKDOWN_CONTENT = "text/markdown; charset=utf-8"
 # A snapshot's name: `{seq:05d}-{status}-{progress}.json` at the end of the path.
 SNAPSHOT_NAME = re.compile(r"/snapshots/(?P<seq>\d{5,})-(?P<status>[a-z]+)-(?P<progress>\d+|na)\.json$")
 
@@ -107,3 +116,8 @@ def latest_document(
         document["stalledSinceUtc"] = stalled_since
         document["stallAfterSeconds"] = stall_after_seconds
     return document
+
+
+def json_bytes(document: Mapping[str, Any]) -> bytes:
+    """A document as the poller stores it: indented JSON, fields in their order."""
+    return json.dumps(document, indent=2, sort_keys=False).encode()

@@ -23,14 +23,16 @@ from typing import TYPE_CHECKING, Any
 from shared.clock import Deadline, utc_now
 from shared.errors import CredentialError, HubError, StateConflict, TargetRejected, TickBudgetExhausted
 from shared.logs import log_event
-from shared.poller.core import HubView, PlanSettings, WriteOutcome, confirm, hub_view, plan
+from shared.poller.confirm import WriteOutcome, confirm
+from shared.poller.core import HubView, PlanSettings, hub_view, plan
 from shared.poller.documents import blob_safe_job_id
 from shared.poller.events import PollerEvent
+from shared.poller.report_writer import MAX_IMPORT_LOG_BYTES, ReportWriter
 from shared.poller.state import JobRecord
 from shared.poller.storage import BlobClients, call_options, check_deadline, storage_error_text
 from shared.poller.store import StateStore
 from shared.poller.targets import JobTargets, job_targets
-from shared.poller.writer import MAX_IMPORT_LOG_BYTES, JobWriter
+from shared.poller.writer import JobWriter
 from shared.reports.copies import ReportCopies
 from shared.settings import AppSettings, HubSettings
 
@@ -91,9 +93,10 @@ class Poller:
         self._blobs = blobs or BlobClients(storage_client_id=settings.poller.storage_client_id)
         self._clock = clock
         copies = ReportCopies(self._blobs.state_container(self._config.state_storage, self._config.reports_container))
-        self._writer = JobWriter(blobs=self._blobs, copies=copies, prefix=self._config.prefix,
-                                 sibling_container=self._config.container, clock=clock,
-                                 import_log_max_bytes=import_log_max_bytes)
+        reports = ReportWriter(blobs=self._blobs, copies=copies, prefix=self._config.prefix, clock=clock,
+                               import_log_max_bytes=import_log_max_bytes)
+        self._writer = JobWriter(blobs=self._blobs, reports=reports, prefix=self._config.prefix,
+                                 sibling_container=self._config.container)
         self._plan_settings = PlanSettings(
             prefix=self._config.prefix,
             stall_after_seconds=self._config.stall_after_seconds,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime
 
 from shared.clock import utc_iso
-from shared.poller.core import Recovery, WriteOutcome
+from shared.poller.confirm import Recovery, WriteOutcome
 from shared.poller.state import FORGET_AFTER, MAX_WRITE_FAILURES, ReportState
 from tests.unit.test_core import T0, at, confirm_at, fresh, job, plan_at, written
 

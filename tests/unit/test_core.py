@@ -12,7 +12,8 @@ import pytest
 from shared.clock import utc_iso
 from shared.errors import StateTooNew, StateUnreadable
 from shared.jobs import JobStatus
-from shared.poller.core import Confirmed, HubView, PlanSettings, Recovery, WriteOutcome, confirm, hub_view, plan
+from shared.poller.confirm import Confirmed, Recovery, WriteOutcome, confirm
+from shared.poller.core import HubView, PlanSettings, hub_view, plan
 from shared.poller.events import PollerEvent
 from shared.poller.state import FORGET_AFTER, MAX_WRITE_FAILURES, STATE_VERSION, HubState, JobRecord, ReportState
 
