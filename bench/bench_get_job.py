@@ -30,7 +30,9 @@ from shared.cache.store import SharedStore
 from shared.iothub.auth import SasAuth, build_hub_auth
 from shared.iothub.client import HubClient
 from shared.proxy.answers import ProxyRequest
-from shared.proxy.handler import JobProxy, default_shared_job_cache, reset_default_job_proxy
+from shared.proxy.handler import JobProxy, default_job_proxy
+from shared.proxy.prepared import DocumentKind
+from shared.proxy.shared_tier import default_shared_cache
 from shared.settings import AppSettings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -79,7 +81,7 @@ def _measure(url: str, storage: str) -> tuple[dict[str, float], int]:
         # a-d per instance (the path's own cost), with a call budget above the thousands of calls made here.
         "SHARED_CACHE_ENABLED": "false", "IOTHUB_CALLS_PER_MINUTE": "10000",
     })
-    reset_default_job_proxy()
+    default_job_proxy.reset()
     import get_job
 
     settings = AppSettings.from_environ(os.environ)
@@ -92,7 +94,7 @@ def _measure(url: str, storage: str) -> tuple[dict[str, float], int]:
     # e: the same miss, through the cache and the call budget shared in Azurite.
     shared = AppSettings.from_environ({**os.environ, "SHARED_CACHE_ENABLED": "true"})
     budget = SharedBudget(shared.hub.calls_per_minute_for, store=SharedStore(settings=shared.shared_cache))
-    shared_proxy = JobProxy(settings=shared, shared=default_shared_job_cache(shared),
+    shared_proxy = JobProxy(settings=shared, shared=default_shared_cache(shared, kind=DocumentKind.JOB),
                             client=HubClient(settings=shared.hub, auth=build_hub_auth(shared.hub), budget=budget))
     shared_request = ProxyRequest(method="GET", job_id="active")
 

@@ -36,7 +36,7 @@ from shared.poller.state import HubState, JobRecord, ReportState
 from shared.poller.storage import BlobClients
 from shared.poller.store import StateStore
 from shared.proxy.answers import ProxyRequest
-from shared.proxy.listing import JobListProxy, reset_default_list_proxy
+from shared.proxy.listing import JobListProxy, default_list_proxy
 from shared.settings import AppSettings
 from shared.status.html import render_status_page
 from shared.status.page import REFRESH_SECONDS, StatusPage
@@ -84,7 +84,7 @@ def main() -> None:
 
 def _list_route(environ: dict[str, str], hub_name: str) -> None:
     os.environ.update({**environ, "GET_JOB_CACHE_TTL_SECONDS": "60"})
-    reset_default_list_proxy()
+    default_list_proxy.reset()
     import list_jobs
 
     settings = AppSettings.from_environ(os.environ)

@@ -6,22 +6,9 @@ import azure.functions as func
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    # Imported here, as in get_job: the worker imports every function at start-up.
-    from shared.errors import SettingsError
-    from shared.proxy.answers import ProxyRequest
+    # Imported here, not when the worker loads the app: the worker imports every function at start-up, and
+    # each function should load only what it needs.
+    from shared.http_trigger import serve
     from shared.proxy.listing import configuration_error_response, default_list_proxy
 
-    try:
-        proxy = default_list_proxy()
-    except SettingsError as error:
-        answer = configuration_error_response(error, req.method)
-    else:
-        answer = proxy.handle(
-            ProxyRequest(
-                method=req.method,
-                job_id="",
-                params=req.params,
-                headers={name.lower(): value for name, value in req.headers.items()},
-            )
-        )
-    return func.HttpResponse(body=answer.body, status_code=answer.status_code, headers=answer.headers)
+    return serve(req, handler=default_list_proxy.get, misconfigured=configuration_error_response)

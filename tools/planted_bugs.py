@@ -172,7 +172,7 @@ PLANTS: tuple[Plant, ...] = (
         name="markdown-title-always-failed",
         bug="the Markdown title always says 'failed'",
         file="shared/reports/markdown.py",
-        old='        f"# IoT Hub {md_text(title)}",',
+        old='        f"# IoT Hub {md_text(stored_title(report))}",',
         new="        f\"# IoT Hub {md_text(report.get('type') or 'job')} failed\",",
         caught_by=(
             "tests/unit/test_reports.py::test_completed_import_with_rejected_lines_gets_an_import_report",

@@ -12,15 +12,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
-import unicodedata
 from collections.abc import Iterable
 
 from shared.proxy.answers import HTML_CONTENT_TYPE
 from shared.redaction import redact_text
+from shared.text import visible
 
 # A value longer than this is cut on a page (the JSON keeps it whole).
 MAX_TEXT_CHARS = 2000
-_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
+# The statuses the stylesheet colours (`.s-{status}`); any other is `.s-unknown`.
+_STATUS_CLASSES = frozenset({"completed", "failed", "cancelled", "running", "enqueued", "queued", "scheduled"})
 
 STYLESHEET = """
 :root{color-scheme:light dark;--fg:#1b1f24;--bg:#fff;--muted:#57606a;--line:#d0d7de;--ok:#1a7f37;--bad:#cf222e;
@@ -105,9 +106,12 @@ def plain(value: object, *, empty: str = "-", limit: int = MAX_TEXT_CHARS) -> st
     raw = str(value)
     if len(raw) > limit:
         raw = raw[:limit] + "…"
-    if not raw.isprintable():  # fast path: most values hold no invisible character
-        raw = "".join(" " if unicodedata.category(ch) in _INVISIBLE_CATEGORIES else ch for ch in raw)
-    return html.escape(raw, quote=True)
+    return html.escape(visible(raw), quote=True)
+
+
+def status_class(status: str) -> str:
+    """The CSS class of a job status (the status comes from the hub: anything unknown is `s-unknown`)."""
+    return f"s-{status}" if status in _STATUS_CLASSES else "s-unknown"
 
 
 def document(*, title: str, body: Iterable[str], refresh_seconds: int | None = None) -> bytes:

@@ -154,12 +154,7 @@ class HubState:
         """The job records of a stored state, as JSON objects (unknown fields kept); the version rule of
         `from_bytes`. Raises StateUnreadable or StateTooNew."""
         try:
-            payload = json.loads(data)
-            version = payload.get("version", 1) if isinstance(payload, dict) else None
-            if not isinstance(version, int):
-                raise ValueError("no version")
-            if version > STATE_VERSION:
-                raise StateTooNew(f"the state was written by a later version ({version} > {STATE_VERSION})")
+            payload = _readable_payload(data)
             jobs = payload.get("jobs", {})
             if not isinstance(jobs, dict):
                 raise ValueError("no jobs")
@@ -173,12 +168,7 @@ class HubState:
     def from_bytes(cls, data: bytes) -> HubState:
         """Raises StateUnreadable (not this app's JSON) or StateTooNew (a later version wrote it)."""
         try:
-            payload = json.loads(data)
-            version = payload.get("version", 1) if isinstance(payload, dict) else None
-            if not isinstance(version, int):
-                raise ValueError("no version")
-            if version > STATE_VERSION:
-                raise StateTooNew(f"the state was written by a later version ({version} > {STATE_VERSION})")
+            payload = _readable_payload(data)
             known = {"version", "hub", "createdAtUtc", "jobs", "events", "confirmId"}
             return cls(
                 hub=str(payload["hub"]),
@@ -192,3 +182,17 @@ class HubState:
             raise
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise StateUnreadable(f"the state blob is not a state this app can read ({type(exc).__name__})") from None
+
+
+def _readable_payload(data: bytes) -> dict[str, Any]:
+    """A stored state's JSON object, if this version may read it: ValueError when it is not a state at all,
+    StateTooNew when a later version wrote it."""
+    payload = json.loads(data)
+    if not isinstance(payload, dict):
+        raise ValueError("not an object")
+    version = payload.get("version", 1)
+    if not isinstance(version, int):
+        raise ValueError("no version")
+    if version > STATE_VERSION:
+        raise StateTooNew(f"the state was written by a later version ({version} > {STATE_VERSION})")
+    return payload

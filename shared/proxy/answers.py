@@ -7,7 +7,7 @@ Kept free of azure.functions so the behaviour is tested and benchmarked directly
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -47,6 +47,14 @@ class ProxyResponse:
     status_code: int
     body: bytes
     headers: dict[str, str]
+
+
+def conditional_answer(request: ProxyRequest, headers: dict[str, str], body: Callable[[], bytes]) -> ProxyResponse:
+    """200 with the body (built only when sent), 304 when If-None-Match names the ETag in `headers`, and no
+    body for HEAD."""
+    if etag_matches(request.headers.get("if-none-match"), headers["ETag"]):
+        return ProxyResponse(status_code=304, body=b"", headers=headers)
+    return ProxyResponse(status_code=200, body=b"" if request.method.upper() == "HEAD" else body(), headers=headers)
 
 
 def etag_matches(header: str | None, etag: str) -> bool:

@@ -131,3 +131,12 @@ def configuration_error(error: SettingsError, *, logger: logging.Logger, route: 
     failure = ApiFailure(status=500, code=ApiErrorCode.CONFIGURATION_ERROR,
                          message=f"the function app's setting {error.setting} is invalid")
     return failure_response(failure, job_id=None, hub=None, method=method)
+
+
+def invalid_job_id() -> ApiFailure:
+    """The 400 for a jobId outside shared/proxy/validation.py's rule, which says what the rule is."""
+    return ApiFailure(
+        status=400, code=ApiErrorCode.INVALID_JOB_ID,
+        message="jobId must be 1-128 characters: letters, digits, '-', '_' and '.', starting with a letter or "
+        "digit, without '..'",
+    )

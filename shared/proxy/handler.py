@@ -15,14 +15,16 @@ from typing import TYPE_CHECKING
 
 from shared.clock import Deadline
 from shared.errors import CachedFailure, CoalescedWaitTimeout, JobNotFoundError, SettingsError
+from shared.http_trigger import OncePerProcess
 from shared.logs import log_event
-from shared.proxy.answers import JSON_CONTENT_TYPE, ApiErrorCode, ProxyRequest, ProxyResponse, etag_matches
+from shared.proxy.answers import ApiErrorCode, ProxyRequest, ProxyResponse, conditional_answer
 from shared.proxy.cache import CacheOutcome, JobCache
 from shared.proxy.common import (
     ApiFailure,
     check_method,
     configuration_error,
     failure_response,
+    invalid_job_id,
     requested_api_version,
     select_hub,
     upstream_failure,
@@ -37,9 +39,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("get_job")
 
-# A stale answer is reused by this instance for at least this long (and at most the TTL), so that callers over
-# the budget are answered from memory, not each with a look at the budget.
-MIN_STALE_REUSE_SECONDS = 0.5
 # Active jobs whose last answer this instance keeps for stale serving (the terminal ones are in the cache).
 LAST_ANSWERS = 1024
 
@@ -76,11 +75,7 @@ class JobProxy:
             hub = select_hub(self._settings.hub, request.params)
             hub_name = hub.name
             if job_id is None:
-                raise ApiFailure(
-                    status=400, code=ApiErrorCode.INVALID_JOB_ID,
-                    message="jobId must be 1-128 characters: letters, digits, '-', '_' and '.', starting with "
-                    "a letter or digit, without '..'",
-                )
+                raise invalid_job_id()
             api_version = requested_api_version(self._settings.hub, request.params)
             prepared, outcome = self._fetch(hub, job_id, api_version)
         except ApiFailure as failure:
@@ -136,12 +131,7 @@ class JobProxy:
             raise self._failure(failure.error, failure.outcome) from None
 
     def _reuse_seconds(self, job: PreparedJob) -> float:
-        """How long this instance may reuse an active job's answer: what is left of its TTL since it was fetched
-        (by any instance), or, for a stale one, until the hub may be asked again."""
-        ttl = self._settings.proxy.cache_ttl_seconds
-        if job.source is Source.STALE:
-            return min(ttl, max(MIN_STALE_REUSE_SECONDS, job.retry_after))
-        return ttl - max(0.0, job.age(time.time()))
+        return job.reuse_seconds(self._settings.proxy.cache_ttl_seconds, now=time.time())
 
     def _last_answer(self, key: JobKey) -> PreparedJob | None:
         with self._last_lock:
@@ -159,16 +149,8 @@ class JobProxy:
                                 not_found="the hub has no job with this id")
 
     def _ok(self, request: ProxyRequest, prepared: PreparedJob) -> ProxyResponse:
-        headers = {"ETag": prepared.etag, "Cache-Control": "no-store", "Content-Type": JSON_CONTENT_TYPE}
-        if prepared.tracking_id:
-            headers["x-upstream-request-id"] = prepared.tracking_id
-        if prepared.source is Source.STALE:
-            # Older than the TTL: the hub or the call budget said wait. Age says how old (RFC 9111).
-            headers["Age"] = str(max(0, int(prepared.age(time.time()))))
-        if etag_matches(request.headers.get("if-none-match"), prepared.etag):
-            return ProxyResponse(status_code=304, body=b"", headers=headers)
-        body = b"" if request.method.upper() == "HEAD" else prepared.body
-        return ProxyResponse(status_code=200, body=body, headers=headers)
+        headers = prepared.answer_headers(prepared.etag, now=time.time())
+        return conditional_answer(request, headers, lambda: prepared.body)
 
     def _log(
         self, *, request: ProxyRequest, job_id: str | None, hub: str | None, status: int,
@@ -183,46 +165,22 @@ class JobProxy:
         )
 
 
-def configuration_error_response(error: SettingsError) -> ProxyResponse:
+def configuration_error_response(error: SettingsError, method: str = "GET") -> ProxyResponse:
     """The answer while the app's settings are invalid: the setting is named, its value never shown."""
-    return configuration_error(error, logger=logger, route="get_job")
+    return configuration_error(error, logger=logger, route="get_job", method=method)
 
 
-_default_lock = threading.Lock()
-_default_proxy: JobProxy | None = None
+def _build_job_proxy() -> JobProxy:
+    # Imported here: requests is the largest import on get_job's path, and the worker imports function modules
+    # before the first call arrives.
+    from shared.iothub.client import default_hub_client
+    from shared.proxy.prepared import DocumentKind
+    from shared.proxy.shared_tier import default_shared_cache
+
+    settings = AppSettings.from_environ(os.environ)
+    return JobProxy(settings=settings, client=default_hub_client(settings.hub),
+                    shared=default_shared_cache(settings, kind=DocumentKind.JOB))
 
 
-def default_job_proxy() -> JobProxy:
-    """The process's proxy, built from the environment on first use (raises SettingsError)."""
-    global _default_proxy
-    with _default_lock:
-        if _default_proxy is None:
-            # Imported here: requests is the largest import on get_job's path, and the worker
-            # imports function modules before the first call arrives.
-            from shared.iothub.client import default_hub_client
-
-            settings = AppSettings.from_environ(os.environ)
-            _default_proxy = JobProxy(settings=settings, client=default_hub_client(settings.hub),
-                                      shared=default_shared_job_cache(settings))
-        return _default_proxy
-
-
-def default_shared_job_cache(settings: AppSettings) -> SharedJobCache | None:
-    """The shared tier, unless SHARED_CACHE_ENABLED is false or GET_JOB_REDACT_SAS is false (only redacted
-    documents are stored: with signatures in the answers, each instance keeps its own)."""
-    if not settings.shared_cache.enabled or not settings.proxy.redact_sas:
-        return None
-    from shared.cache.store import default_shared_store
-    from shared.proxy.shared_tier import SharedJobCache
-
-    return SharedJobCache(
-        store=default_shared_store(settings.shared_cache), ttl_seconds=settings.proxy.cache_ttl_seconds,
-        retry_budget_seconds=settings.hub.retry_budget_seconds, max_entries=settings.shared_cache.max_entries,
-    )
-
-
-def reset_default_job_proxy() -> None:
-    """Forget the process's proxy (tests change settings between cases)."""
-    global _default_proxy
-    with _default_lock:
-        _default_proxy = None
+# The process's proxy, built from the environment on first use (raises SettingsError).
+default_job_proxy = OncePerProcess(_build_job_proxy)

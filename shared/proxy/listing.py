@@ -12,7 +12,6 @@ Kept free of azure.functions, like handler.py; list_jobs/__init__.py only transl
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import logging
 import os
@@ -26,9 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 from shared.clock import Deadline, parse_utc
 from shared.errors import CachedFailure, CoalescedWaitTimeout, JobNotFoundError, SettingsError
+from shared.http_trigger import OncePerProcess
 from shared.jobs import JOB_PROPERTIES_TYPES, JobStatus
 from shared.logs import log_event
-from shared.proxy.answers import JSON_CONTENT_TYPE, ApiErrorCode, ProxyRequest, ProxyResponse, etag_matches
+from shared.proxy.answers import ApiErrorCode, ProxyRequest, ProxyResponse, conditional_answer
 from shared.proxy.cache import CacheOutcome, JobCache
 from shared.proxy.common import (
     ApiFailure,
@@ -39,7 +39,7 @@ from shared.proxy.common import (
     select_hub,
     upstream_failure,
 )
-from shared.proxy.prepared import DocumentKind, PreparedJob, Source
+from shared.proxy.prepared import DocumentKind, PreparedJob, Source, etag_of
 from shared.settings import AppSettings, HubSettings
 
 if TYPE_CHECKING:
@@ -55,7 +55,6 @@ MAX_TOP = 10_000
 _TOP = re.compile(r"[1-9][0-9]{0,4}")  # openapi.yaml's pattern: no sign, no leading zero
 # Parsed lists this instance keeps, by their body's ETag: one per hub and api-version in use is enough.
 MAX_VIEWS = 64
-MIN_STALE_REUSE_SECONDS = 0.5
 STATUS_VALUES = tuple(status.value for status in JobStatus)
 _TYPES_BY_LOWER = {value.lower(): value for value in JOB_PROPERTIES_TYPES}
 _EPOCH = datetime.datetime.min.replace(tzinfo=datetime.UTC)
@@ -255,29 +254,17 @@ class JobListProxy:
         return view
 
     def _reuse_seconds(self, prepared: PreparedJob) -> float:
-        ttl = self._settings.proxy.cache_ttl_seconds
-        if prepared.source is Source.STALE:
-            return min(ttl, max(MIN_STALE_REUSE_SECONDS, prepared.retry_after))
-        return ttl - max(0.0, prepared.age(time.time()))
+        return prepared.reuse_seconds(self._settings.proxy.cache_ttl_seconds, now=time.time())
 
     def _ok(self, request: ProxyRequest, listed: HubJobs, selected: list[ListedJob], filters: ListFilters
             ) -> ProxyResponse:
         prepared = listed.prepared
         # The same list with the same filters is the same body: its ETag without hashing the body.
-        digest = hashlib.sha256(f"{prepared.etag}|{listed.hub}|{filters.canonical()}".encode()).hexdigest()
-        etag = f'"{digest[:32]}"'
-        headers = {"ETag": etag, "Cache-Control": "no-store", "Content-Type": JSON_CONTENT_TYPE}
-        if prepared.tracking_id:
-            headers["x-upstream-request-id"] = prepared.tracking_id
-        if prepared.source is Source.STALE:
-            headers["Age"] = str(max(0, int(prepared.age(time.time()))))
-        if etag_matches(request.headers.get("if-none-match"), etag):
-            return ProxyResponse(status_code=304, body=b"", headers=headers)
-        if request.method.upper() == "HEAD":
-            return ProxyResponse(status_code=200, body=b"", headers=headers)
-        body = b"".join((b'{"hub":', json.dumps(listed.hub).encode(), b',"jobs":[',
-                         b",".join(item.json for item in selected), b"]}"))
-        return ProxyResponse(status_code=200, body=body, headers=headers)
+        etag = etag_of(f"{prepared.etag}|{listed.hub}|{filters.canonical()}".encode())
+        headers = prepared.answer_headers(etag, now=time.time())
+        return conditional_answer(request, headers, lambda: b"".join((
+            b'{"hub":', json.dumps(listed.hub).encode(), b',"jobs":[', b",".join(item.json for item in selected),
+            b"]}")))
 
     def _log(self, *, request: ProxyRequest, hub: str | None, filters: ListFilters, status: int, count: int | None,
              outcome: str | None, attempts: int, started: float, tracking_id: str | None,
@@ -296,39 +283,15 @@ def configuration_error_response(error: SettingsError, method: str = "GET") -> P
     return configuration_error(error, logger=logger, route="list_jobs", method=method)
 
 
-_default_lock = threading.Lock()
-_default_proxy: JobListProxy | None = None
+def _build_list_proxy() -> JobListProxy:
+    from shared.iothub.client import default_hub_client
+    from shared.proxy.shared_tier import default_shared_cache
+
+    settings = AppSettings.from_environ(os.environ)
+    return JobListProxy(settings=settings, client=default_hub_client(settings.hub),
+                        shared=default_shared_cache(settings, kind=DocumentKind.JOB_LIST))
 
 
-def default_list_proxy() -> JobListProxy:
-    """The process's list proxy, built from the environment on first use (raises SettingsError). It shares the
-    process's hub client (so its sessions and call budget) with get_job."""
-    global _default_proxy
-    with _default_lock:
-        if _default_proxy is None:
-            from shared.iothub.client import default_hub_client
-
-            settings = AppSettings.from_environ(os.environ)
-            _default_proxy = JobListProxy(settings=settings, client=default_hub_client(settings.hub),
-                                          shared=default_shared_list_cache(settings))
-        return _default_proxy
-
-
-def default_shared_list_cache(settings: AppSettings) -> SharedJobCache | None:
-    """None when SHARED_CACHE_ENABLED is false. Lists are always redacted, so always shareable."""
-    if not settings.shared_cache.enabled:
-        return None
-    from shared.cache.store import default_shared_store
-    from shared.proxy.shared_tier import SharedJobCache
-
-    return SharedJobCache(
-        store=default_shared_store(settings.shared_cache), ttl_seconds=settings.proxy.cache_ttl_seconds,
-        retry_budget_seconds=settings.hub.retry_budget_seconds, max_entries=settings.shared_cache.max_entries,
-        kind=DocumentKind.JOB_LIST,
-    )
-
-
-def reset_default_list_proxy() -> None:
-    global _default_proxy
-    with _default_lock:
-        _default_proxy = None
+# The process's list proxy, built from the environment on first use (raises SettingsError). It shares the
+# process's hub client (so its sessions and call budget) with get_job.
+default_list_proxy = OncePerProcess(_build_list_proxy)

@@ -31,6 +31,7 @@ from shared.errors import (
     JobNotFoundError,
 )
 from shared.jobs import JobStatus
+from shared.proxy.answers import JSON_CONTENT_TYPE
 from shared.redaction import redact_job
 
 ENTRY_VERSION = 1
@@ -39,6 +40,8 @@ MAX_STALE_SECONDS = 60.0
 # Instances compare wall-clock times; a time this far in the future is not believed (a clock gone wrong).
 CLOCK_TOLERANCE_SECONDS = 2.0
 # Listed jobs whose redaction this process remembers (20 hubs of 1,000 jobs).
+# A stale answer is reused by an instance for at least this long (and at most the TTL).
+MIN_STALE_REUSE_SECONDS = 0.5
 MAX_REMEMBERED_JOBS = 20_000
 
 
@@ -93,6 +96,24 @@ class PreparedJob:
 
     def age(self, now: float) -> float:
         return now - self.fetched_at
+
+    def reuse_seconds(self, ttl_seconds: float, *, now: float) -> float:
+        """How long an instance may reuse this answer: what is left of its TTL since it was fetched (by any
+        instance), or, for a stale one, until the hub may be asked again (at least MIN_STALE_REUSE_SECONDS, so
+        that callers over the budget are answered from memory, not each with a look at the budget)."""
+        if self.source is Source.STALE:
+            return min(ttl_seconds, max(MIN_STALE_REUSE_SECONDS, self.retry_after))
+        return ttl_seconds - max(0.0, self.age(now))
+
+    def answer_headers(self, etag: str, *, now: float) -> dict[str, str]:
+        """The headers of an answer built from this document: never cached by the caller; `Age` for a stale one
+        (older than the TTL: the hub or the call budget said wait; RFC 9111)."""
+        headers = {"ETag": etag, "Cache-Control": "no-store", "Content-Type": JSON_CONTENT_TYPE}
+        if self.tracking_id:
+            headers["x-upstream-request-id"] = self.tracking_id
+        if self.source is Source.STALE:
+            headers["Age"] = str(max(0, int(self.age(now))))
+        return headers
 
     def stale(self, retry_after: float) -> PreparedJob:
         return replace(self, source=Source.STALE, retry_after=retry_after, attempts=0)

@@ -45,6 +45,7 @@ from shared.proxy.prepared import (
     Source,
     newest_usable,
 )
+from shared.settings import AppSettings
 
 logger = logging.getLogger("get_job")
 
@@ -216,3 +217,18 @@ def _stale_or_raise(error: Exception, now: float, answer: Answer | None, local: 
     if isinstance(error, HubBudgetExhausted) and stale is not None:
         return stale.stale(error.retry_after)
     raise error
+
+
+def default_shared_cache(settings: AppSettings, *, kind: DocumentKind) -> SharedJobCache | None:
+    """The shared tier of a route's cache, or None: when SHARED_CACHE_ENABLED is false, and for get_job when
+    GET_JOB_REDACT_SAS is false (only redacted documents are stored: with signatures in its answers, each
+    instance keeps its own). Lists are always redacted, so always shareable."""
+    if not settings.shared_cache.enabled or (kind is DocumentKind.JOB and not settings.proxy.redact_sas):
+        return None
+    from shared.cache.store import default_shared_store
+
+    return SharedJobCache(
+        store=default_shared_store(settings.shared_cache), ttl_seconds=settings.proxy.cache_ttl_seconds,
+        retry_budget_seconds=settings.hub.retry_budget_seconds, max_entries=settings.shared_cache.max_entries,
+        kind=kind,
+    )

@@ -11,20 +11,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from shared.pages.layout import document, text
+from shared.pages.layout import document, status_class, text
 from shared.reports.import_errors import explain_code
 from shared.reports.markdown import format_duration
+from shared.reports.report import stored_title
 from shared.reports.timeline_svg import render_timeline_svg, timeline_rows
 
 # Rows of the first-lines table shown (the stored report keeps a bounded number anyway).
 MAX_ENTRY_ROWS = 200
 MAX_TIMELINE_ROWS = 500
-_STATUS_CLASSES = frozenset({"completed", "failed", "cancelled", "running", "enqueued", "queued", "scheduled"})
 
 
 def _status(value: object) -> str:
     name = value.lower() if isinstance(value, str) else ""
-    css = f"s-{name}" if name in _STATUS_CLASSES else "s-unknown"
+    css = status_class(name)
     return f'<span class="status {css}">{text(value)}</span>'
 
 
@@ -38,10 +38,7 @@ def _row(label: str, value: str, *, css: str = "") -> str:
 
 
 def report_title(report: Mapping[str, Any]) -> str:
-    title = report.get("title")
-    if not isinstance(title, str) or not title:  # a version-1 report: failure reports only
-        title = f"{report.get('type') or 'job'} {'cancelled' if report.get('cancelled') else 'failed'}"
-    return f"IoT Hub {title}"
+    return f"IoT Hub {stored_title(report)}"
 
 
 def render_html(report: Mapping[str, Any], *, status_page: str | None = None) -> bytes:

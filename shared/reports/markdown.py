@@ -13,11 +13,12 @@ out of it, and it stays on one line. The `.json` keeps the (redacted) raw values
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
 from shared.redaction import redact_text
+from shared.reports.report import stored_title
+from shared.text import visible
 
 MAX_CELL_CHARS = 4000  # the JSON's own fields are bounded; this bounds a hand-edited or older stored one
 
@@ -31,7 +32,6 @@ _HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 # zero-width space after it, as an entity (a literal one would be linked by markdown-it).
 _SCHEME_COLON = re.compile(r":(?=/)")
 _DOMAIN_DOT = re.compile(r"\.(?=[A-Za-z])")
-_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
 
 
 def md_text(value: object) -> str:
@@ -41,9 +41,7 @@ def md_text(value: object) -> str:
     text = redact_text(str(value))
     if len(text) > MAX_CELL_CHARS:
         text = text[:MAX_CELL_CHARS] + "…"
-    # Line breaks (\n, \r, U+2028, NEL...), controls and format characters (bidi overrides, zero-width ones)
-    # would break the line, the table or what a reader sees: each becomes a space.
-    text = "".join(" " if unicodedata.category(ch) in _INVISIBLE_CATEGORIES else ch for ch in text)
+    text = visible(text)  # one line, and what a reader sees is what it says
     out: list[str] = []
     for ch in text:
         if ch in _HTML:
@@ -66,11 +64,8 @@ def _number(value: object) -> str:
 def render_markdown(report: Mapping[str, Any]) -> str:
     """The report for people, from its JSON form (`FailureReport.to_json()` or the stored blob)."""
     kind = report.get("kind") if report.get("kind") in ("failure", "import") else "failure"
-    title = report.get("title")
-    if not isinstance(title, str) or not title:  # a version-1 report: failure reports only
-        title = f"{report.get('type') or 'job'} {'cancelled' if report.get('cancelled') else 'failed'}"
     lines = [
-        f"# IoT Hub {md_text(title)}",
+        f"# IoT Hub {md_text(stored_title(report))}",
         "",
         "| | |",
         "|---|---|",

@@ -201,3 +201,11 @@ def build_report(
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def stored_title(report: Mapping[str, Any]) -> str:
+    """A stored report's title; a version-1 report (failure reports only) has none and gets one."""
+    title = report.get("title")
+    if isinstance(title, str) and title:
+        return title
+    return f"{report.get('type') or 'job'} {'cancelled' if report.get('cancelled') else 'failed'}"

@@ -11,7 +11,6 @@ Kept free of azure.functions; get_report/__init__.py only translates the request
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 import logging
@@ -25,6 +24,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import SettingsError
+from shared.http_trigger import OncePerProcess
 from shared.logs import log_event
 from shared.pages.layout import security_headers
 from shared.proxy.answers import (
@@ -41,8 +41,10 @@ from shared.proxy.common import (
     check_method,
     configuration_error,
     failure_response,
+    invalid_job_id,
     select_hub,
 )
+from shared.proxy.prepared import etag_of
 from shared.proxy.validation import is_valid_job_id
 from shared.redaction import redact_value
 from shared.reports.html import render_html
@@ -108,11 +110,7 @@ class ReportHandler:
             hub = select_hub(self._settings.hub, request.params)
             hub_name = hub.name
             if job_id is None:
-                raise ApiFailure(
-                    status=400, code=ApiErrorCode.INVALID_JOB_ID,
-                    message="jobId must be 1-128 characters: letters, digits, '-', '_' and '.', starting with "
-                    "a letter or digit, without '..'",
-                )
+                raise invalid_job_id()
             report = self._report(hub.name, job_id)
         except ApiFailure as failure:
             self._log(request, job_id=job_id, hub=hub_name, wanted=wanted, status=failure.status, started=started,
@@ -166,7 +164,7 @@ class ReportHandler:
         else:
             body = json.dumps(report, separators=(",", ":")).encode()
             headers = {"Content-Type": JSON_CONTENT_TYPE, "Cache-Control": "no-store"}
-        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        etag = etag_of(body)
         headers.update({"ETag": etag, "Vary": "Accept"})
         if etag_matches(request.headers.get("if-none-match"), etag):
             return ProxyResponse(status_code=304, body=b"", headers=headers)
@@ -183,21 +181,16 @@ def configuration_error_response(error: SettingsError, method: str = "GET") -> P
     return configuration_error(error, logger=logger, route="get_report", method=method)
 
 
-_default_lock = threading.Lock()
-_default_handler: ReportHandler | None = None
+def _build_report_handler() -> ReportHandler:
+    from shared.poller.storage import BlobClients
+    from shared.reports.copies import ReportCopies
+
+    settings = AppSettings.from_environ(os.environ)
+    blobs = BlobClients(storage_client_id=settings.poller.storage_client_id)
+    container = blobs.state_container(settings.poller.state_storage, settings.poller.reports_container)
+    return ReportHandler(settings=settings, copies=ReportCopies(container))
 
 
-def default_report_handler() -> ReportHandler:
-    """The process's handler, reading the copies with the app's storage clients (raises SettingsError)."""
-    global _default_handler
-    with _default_lock:
-        if _default_handler is None:
-            from shared.poller.storage import BlobClients
-            from shared.reports.copies import ReportCopies
-
-            settings = AppSettings.from_environ(os.environ)
-            blobs = BlobClients(storage_client_id=settings.poller.storage_client_id)
-            container = blobs.state_container(settings.poller.state_storage, settings.poller.reports_container)
-            _default_handler = ReportHandler(settings=settings, copies=ReportCopies(container))
-        return _default_handler
+# The process's handler, reading the copies with the app's storage clients (raises SettingsError).
+default_report_handler = OncePerProcess(_build_report_handler)
 

@@ -9,6 +9,7 @@ from shared.errors import SettingsError, TargetRejected
 from shared.http.targets import (
     ACCOUNT_NAME,
     ANY_CONTAINER,
+    CONTAINER_NAME,
     ContainerTarget,
     Endpoint,
     host_matches,
@@ -38,7 +39,6 @@ from shared.settings.names import (
 )
 from shared.settings.reader import SettingsReader
 
-_CONTAINER_NAME = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
 _BLOB_PREFIX = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
 DEFAULT_STATE_CONTAINER = "jobmonitor-state"
 DEFAULT_REPORTS_CONTAINER = "jobmonitor-reports"
@@ -124,7 +124,7 @@ def _state_storage(reader: SettingsReader, cloud: Cloud) -> StateStorage:
 
 def _container(reader: SettingsReader, name: str, default: str | None) -> str | None:
     value = reader.text(name, default)
-    if value is not None and not _CONTAINER_NAME.match(value):
+    if value is not None and not CONTAINER_NAME.fullmatch(value):
         raise SettingsError(name, f"{value!r} is not a blob container name (3-63 lowercase letters, digits, hyphens)")
     return value
 

@@ -3,11 +3,10 @@ and the hubs' call budgets (shared/cache/)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from shared.errors import SettingsError
-from shared.http.targets import reserved_container
+from shared.http.targets import CONTAINER_NAME, reserved_container
 from shared.settings.names import (
     MONITOR_REPORTS_CONTAINER,
     MONITOR_STATE_CONTAINER,
@@ -19,7 +18,6 @@ from shared.settings.poller import StateStorage
 from shared.settings.reader import SettingsReader
 
 DEFAULT_SHARED_CONTAINER = "jobmonitor-cache"
-_CONTAINER_NAME = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,7 +34,7 @@ class SharedCacheSettings:
 def read_shared_container(reader: SettingsReader) -> str:
     """SHARED_CACHE_CONTAINER alone: the poller's settings reserve it before the rest is read."""
     value = reader.text(SHARED_CACHE_CONTAINER, DEFAULT_SHARED_CONTAINER) or DEFAULT_SHARED_CONTAINER
-    if not _CONTAINER_NAME.match(value):
+    if not CONTAINER_NAME.fullmatch(value):
         raise SettingsError(SHARED_CACHE_CONTAINER,
                             f"{value!r} is not a blob container name (3-63 lowercase letters, digits, hyphens)")
     if reserved_container(value):

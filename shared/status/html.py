@@ -12,12 +12,11 @@ import datetime
 import html
 
 from shared.clock import utc_iso
-from shared.pages.layout import document, plain, text
+from shared.pages.layout import document, plain, status_class, text
 from shared.reports.markdown import format_duration
 from shared.status.page import HubSection, JobRow, ReportLink, StatusSnapshot
 
 MAX_REASON_CHARS = 160
-_STATUS_CLASSES = frozenset({"completed", "failed", "cancelled", "running", "enqueued", "queued", "scheduled"})
 
 
 def _anchor(hub: str) -> str:
@@ -82,7 +81,7 @@ def _when(moment: datetime.datetime | None, raw: object) -> str:
 def _row(row: JobRow) -> str:
     job_id = plain(row.job_id)
     status = row.status.value
-    css = f"s-{status}" if status in _STATUS_CLASSES else "s-unknown"
+    css = status_class(status)
     reason = ""
     if row.status.value in ("failed", "cancelled"):
         failure = row.failure_reason

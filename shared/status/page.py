@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.clock import parse_utc, utc_now
 from shared.errors import SettingsError, StateTooNew, StateUnreadable
+from shared.http_trigger import OncePerProcess
 from shared.jobs import JobStatus, job_progress
 from shared.logs import log_event
 from shared.pages.layout import security_headers
@@ -235,23 +236,18 @@ def configuration_error_response(error: SettingsError, method: str = "GET") -> P
     return configuration_error(error, logger=logger, route="status_page", method=method)
 
 
-_default_lock = threading.Lock()
-_default_page: StatusPage | None = None
+def _build_status_page() -> StatusPage:
+    from shared.poller.storage import BlobClients
+    from shared.poller.store import StateStore
+    from shared.proxy.listing import default_list_proxy
+
+    lists = default_list_proxy.get()
+    settings = AppSettings.from_environ(os.environ)
+    blobs = BlobClients(storage_client_id=settings.poller.storage_client_id)
+    states = StateStore(blobs.state_container(settings.poller.state_storage, settings.poller.state_container))
+    return StatusPage(settings=settings, lists=lists, states=states)
 
 
-def default_status_page() -> StatusPage:
-    """The process's page: the list route's proxy (so its caches and budget) and the poller's state container."""
-    global _default_page
-    with _default_lock:
-        if _default_page is None:
-            from shared.poller.storage import BlobClients
-            from shared.poller.store import StateStore
-            from shared.proxy.listing import default_list_proxy
-
-            lists = default_list_proxy()
-            settings = AppSettings.from_environ(os.environ)
-            blobs = BlobClients(storage_client_id=settings.poller.storage_client_id)
-            states = StateStore(blobs.state_container(settings.poller.state_storage, settings.poller.state_container))
-            _default_page = StatusPage(settings=settings, lists=lists, states=states)
-        return _default_page
+# The process's page: the list route's proxy (so its caches and budget) and the poller's state container.
+default_status_page = OncePerProcess(_build_status_page)
 

@@ -17,7 +17,7 @@ import yaml
 import get_job
 from devstack.hubsim import HubSimulator
 from shared.proxy.answers import ApiErrorCode
-from shared.proxy.handler import reset_default_job_proxy
+from shared.proxy.handler import default_job_proxy
 from tests.support.get_job import SIG, seed
 from tests.support.secrets import Secrets, seen_by_stand_ins
 
@@ -29,9 +29,9 @@ SPEC = yaml.safe_load((REPO / "openapi.yaml").read_text())
 def app_env(monkeypatch: pytest.MonkeyPatch, hub_env: dict[str, str]) -> Iterator[dict[str, str]]:
     for name, value in hub_env.items():
         monkeypatch.setenv(name, value)
-    reset_default_job_proxy()
+    default_job_proxy.reset()
     yield hub_env
-    reset_default_job_proxy()
+    default_job_proxy.reset()
 
 
 def _request(job_id: str, **params: str) -> func.HttpRequest:
@@ -110,7 +110,7 @@ def test_upstream_error_answers_match_the_spec(
 
     seed(hubsim_clean)
     monkeypatch.setenv("IOTHUB_MAX_ATTEMPTS", "1")
-    reset_default_job_proxy()
+    default_job_proxy.reset()
     control = hubsim_clean.control("devhub")
     for calls, (kind, status) in enumerate(
             ((FaultKind.THROTTLE, 429), (FaultKind.SERVER_ERROR, 502), (FaultKind.UNAVAILABLE, 503)), 1):
@@ -128,9 +128,9 @@ def test_invalid_settings_answer_500_naming_the_setting(monkeypatch: pytest.Monk
     monkeypatch.setenv(
         "IOTHUB_CONNECTION_STRINGS", "HostName=other.azure-devices.net;SharedAccessKeyName=a;SharedAccessKey=c2VjcmV0"
     )
-    reset_default_job_proxy()
+    default_job_proxy.reset()
     response = get_job.main(_request("job-1"))
-    reset_default_job_proxy()
+    default_job_proxy.reset()
     assert response.status_code == 500
     error = json.loads(response.get_body())["error"]
     assert error["code"] == "ConfigurationError" and "IOTHUB_CONNECTION_STRINGS" in error["message"]
