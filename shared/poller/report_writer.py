@@ -155,8 +155,8 @@ class ReportWriter:
         done.report_written = True
         if not first_written:
             return
-        # Logged once, by the tick whose confirm records the report as written (shared/poller/core.py).
-        done.report_fields = {"status": document.get("status"), "hint": report.hint.key, "blob": json_name,
+        # Logged once, by the tick whose confirm records the report as written (shared/poller/confirm.py).
+        done.report_fields = {"status": built.get("status"), "hint": report.hint.key, "blob": json_name,
                               "importErrorLines": summary.total_lines if summary is not None else None}
 
     @staticmethod

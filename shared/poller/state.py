@@ -1,7 +1,7 @@
 """The poller's record of one hub, as stored in its state blob (`{state_container}/hubs/{hub}.json`).
 
 A record per job: what was last seen of it, its seq, and the work claimed for it but not yet confirmed
-written (shared/poller/core.py says how the record changes; shared/poller/store.py how it is stored).
+written (shared/poller/core.py and confirm.py say how the record changes; shared/poller/store.py how it is stored).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 What can happen to that blob, and what the store does:
 - missing (first run, or the state lost): a fresh state; the first writes find what the job folders already
-  hold and claim above it (shared/poller/core.py, Recovery), so nothing is numbered twice;
+  hold and claim above it (shared/poller/confirm.py, Recovery), so nothing is numbered twice;
 - its container deleted while the app runs: created again on the next save;
 - unreadable (corrupt): moved aside (`hubs/{hub}.unreadable-{time}.json`, kept for diagnosis), rebuilt as a
   fresh state, and said once (`poller.state_recovered`);

@@ -37,7 +37,8 @@ def _tampered_sas() -> str:
 
 BAD_AUTH = {
     "none": {},
-    "garbage": {"Authorization": "NotAScheme abc"},
+    # Long enough that a random tracking id in the answer cannot contain it by chance ("abc" once did).
+    "garbage": {"Authorization": "NotAScheme garbage-credential-text"},
     "malformed_sas": {"Authorization": "SharedAccessSignature sr=devhub.azure-devices.net&sig=x"},
     "bad_sig": {"Authorization": _tampered_sas()},
     "wrong_key": auth_headers(key=wellknown.HUB_POLICY_KEYS["service"]),
