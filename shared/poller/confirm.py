@@ -102,7 +102,9 @@ def confirm(
             record.report = ReportState.NOT_NEEDED
         if outcome.skip is not None:
             events += _give_up(record, outcome.skip)
-        if outcome.failed:
+        if outcome.failed or outcome.recovery is not None:
+            # A folder that needs recovering on every write (something planted there that recovery cannot
+            # number past) is a write that never lands: it counts toward giving up like any failed one.
             record.write_failures += 1
             if record.write_failures >= MAX_WRITE_FAILURES:
                 events += _give_up(record, f"gave up after {record.write_failures} failed writes")

@@ -171,8 +171,9 @@ class JobWriter:
         from azure.core.exceptions import ResourceExistsError
         from azure.storage.blob import ContentSettings
 
-        taken = list_folder(container, pending.blob.rsplit("/", 1)[0] + f"/{pending.seq:05d}-", deadline=deadline,
-                            limit=SAME_SEQ_LIMIT)
+        # Only snapshots count: whatever else is named like one (`00004-x.json`) is not this state's to number.
+        taken = [b for b in list_folder(container, pending.blob.rsplit("/", 1)[0] + f"/{pending.seq:05d}-",
+                                        deadline=deadline, limit=SAME_SEQ_LIMIT) if SNAPSHOT_NAME.search(b.name)]
         if any(b.name != pending.blob or _foreign(b.metadata, hub) or _other_claim(b.metadata, pending)
                for b in taken):
             raise _FolderTaken(container)

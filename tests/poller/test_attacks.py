@@ -218,3 +218,16 @@ def test_a_folder_flooded_by_the_jobs_creator_is_refused_not_collected(
     failed = events(caplog, "poller.write_failed")
     assert [e["jobId"] for e in failed] == ["flood"]
     assert "more than 5 blobs" in failed[0]["message"]
+
+
+def test_a_blob_named_like_a_snapshot_but_not_one_does_not_block_the_jobs_snapshots(env: PollerEnv) -> None:
+    """`snapshots/00001-x.json` has the seq prefix of the first snapshot but is no snapshot: it used to count as a
+    collision that recovery (which reads snapshot names only) could not number past, on every tick."""
+    container = new_container(env.azurite)
+    upload_text(env.azurite, container, f"{PREFIX}/lookalike/snapshots/00001-x.json", "{}")
+    job = _running("lookalike", container_sas_uri(env.azurite, container))
+    env.hubsim.control("devhub").seed_jobs([job])
+    assert env.poller().tick().hubs["devhub"].ok
+    assert blob_names(env.azurite, container, f"{PREFIX}/lookalike/snapshots/") == [
+        f"{PREFIX}/lookalike/snapshots/00001-running-10.json", f"{PREFIX}/lookalike/snapshots/00001-x.json"]
+    assert env.state()["jobs"]["lookalike"]["seq"] == 1 and not env.state()["jobs"]["lookalike"].get("pending")

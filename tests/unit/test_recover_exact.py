@@ -220,3 +220,30 @@ def test_a_moved_jobs_recovery_keeps_its_folder_and_a_folder_without_snapshots_r
     assert record.latest == PendingLatest(rev=8, document=latest(snapshot("running", 10, 0), seq=0, blob=""))
     plan_at(state, [job("j", "running", 20)], 2)
     assert [(p.seq, p.blob) for p in record.pending] == [(1, f"{HUB_FOLDER}/00001-running-20.json")]
+
+
+def test_a_folder_that_needs_recovering_on_every_write_gives_the_job_up_like_failed_writes() -> None:
+    """Something planted in the job's folder that recovery cannot number past (a latest.json of another hub in the
+    hub folder) makes every write collide: each recovery counts as a failed write, so the job is given up after
+    MAX_WRITE_FAILURES (one log line) instead of being recovered on every tick for ever."""
+    from shared.poller.state import MAX_WRITE_FAILURES
+
+    state = fresh()
+    plan_at(state, [job("j", "running", 10)], 0)
+    record = state.jobs["j"]
+    for attempt in range(1, MAX_WRITE_FAILURES + 1):
+        confirmed = confirm_at(state, {"j": WriteOutcome(recovery=Recovery(latest_rev=attempt))}, listed_ids={"j"},
+                               now=at(attempt))
+        assert record.write_failures == attempt and (record.skipped is not None) == (attempt == MAX_WRITE_FAILURES)
+    assert [e["event"] for e in confirmed.events][-1] == "poller.job_skipped"
+    assert not record.has_work
+
+
+def test_one_recovery_then_a_landed_write_starts_the_count_again() -> None:
+    state = fresh()
+    plan_at(state, [job("j", "running", 10)], 0)
+    record = state.jobs["j"]
+    confirm_at(state, {"j": WriteOutcome(recovery=Recovery(max_seq=3))}, listed_ids={"j"}, now=at(1))
+    assert record.write_failures == 1 and [p.seq for p in record.pending] == [4]
+    confirm_at(state, {"j": WriteOutcome(snapshots={4})}, listed_ids={"j"}, now=at(2))
+    assert record.write_failures == 0
