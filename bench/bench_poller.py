@@ -213,8 +213,10 @@ def main() -> None:
             service = BlobServiceClient.from_connection_string(azurite.connection_string)
             container = "benchjobs"
             service.create_container(container)
+            # What IoT Hub's own examples grant an output container (sp=rwdl): the poller lists the job's folder.
             sas = generate_container_sas(wellknown.AZURITE_ACCOUNT, container, account_key=wellknown.AZURITE_KEY,
-                                         permission=ContainerSasPermissions(read=True, write=True, create=True),
+                                         permission=ContainerSasPermissions(read=True, write=True, delete=True,
+                                                                            list=True),
                                          expiry=datetime.datetime.now(datetime.UTC)
                                          + datetime.timedelta(hours=2))
             uri = f"{azurite.account_url}/{container}?{sas}"

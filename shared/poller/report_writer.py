@@ -42,6 +42,7 @@ from shared.poller.storage import (
     call_options,
     check_deadline,
     list_folder,
+    list_refused,
     not_found,
     read_bounded_blob,
     sas_refused,
@@ -124,7 +125,7 @@ class ReportWriter:
         json_name, md_name = report_blob_names(prefix, record.job_id, kind)
         input_lines = self._input_lines(job, targets, deadline) if summary is not None else None
         report = build_report(
-            job, hub=hub, timeline=self._timeline(container, prefix, record, deadline), kind=kind,
+            job, hub=hub, timeline=self._timeline(container, prefix, record, targets, deadline), kind=kind,
             import_errors=summary, import_errors_note=note, generated_at=self._clock(), input_lines=input_lines,
         )
         built: dict[str, Any] = report.to_json()
@@ -160,13 +161,24 @@ class ReportWriter:
                               "importErrorLines": summary.total_lines if summary is not None else None}
 
     @staticmethod
-    def _timeline(container: ContainerClient, prefix: str, record: JobRecord, deadline: Deadline
-                  ) -> list[TimelineEntry]:
-        """The job's timeline as its folder holds it (one listing): right even after the state was lost."""
+    def _timeline(container: ContainerClient, prefix: str, record: JobRecord, targets: JobTargets,
+                  deadline: Deadline) -> list[TimelineEntry]:
+        """The job's timeline as its folder holds it (one listing): right even after the state was lost. Through
+        a SAS without List, as the state recorded it."""
+        from azure.core.exceptions import HttpResponseError
+
         folder = latest_blob_name(prefix, record.job_id).rsplit("/", 1)[0]
         check_deadline(deadline)
         entries = []
-        for blob in list_folder(container, f"{folder}/snapshots/", deadline=deadline):
+        try:
+            blobs = list_folder(container, f"{folder}/snapshots/", deadline=deadline)
+        except HttpResponseError as exc:
+            if not list_refused(exc, targets.monitor):
+                raise
+            return [TimelineEntry(seq=int(e["seq"]), status=str(e["status"]), progress=e.get("progress"),
+                                  polled_at_utc=str(e.get("polledAtUtc") or ""), blob=str(e.get("blob") or ""))
+                    for e in sorted(record.timeline, key=lambda e: int(e["seq"]))]
+        for blob in blobs:
             match = SNAPSHOT_NAME.search(blob.name)
             if match is None:
                 continue

@@ -98,6 +98,13 @@ class StorageHint:
     code: str
 
 
+def list_refused(exc: BaseException, access: Access) -> bool:
+    """Storage refused to list through a job's own SAS that grants no List: IoT Hub needs Read, Write and Delete on
+    its output container, and a SAS made for it often stops there. The writes work; only the folder cannot be
+    looked at."""
+    return not access.uses_identity and storage_refusal(exc) is StorageRefusal.PERMISSION
+
+
 def storage_error_hint(exc: BaseException, access: Access | None = None) -> StorageHint | None:
     """The hint for a storage refusal met while reading or writing through `access` (its credential and
     container make the advice precise); None when `exc` is no 403 refusal."""
@@ -119,8 +126,9 @@ def storage_error_hint(exc: BaseException, access: Access | None = None) -> Stor
         hint = Hint.SAS_EXPIRED_OR_LACKS_PERMISSIONS
         return StorageHint(key=hint.key, code=refusal.value, text=(
             f"The job's SAS for {where} lacks a permission the monitor needs (403 AuthorizationPermissionMismatch):"
-            " it writes with Create and Write and reads the errors log with Read. A SAS with Read, Write and "
-            "Delete, as IoT Hub needs for the output container, is enough."))
+            " it writes with Create and Write and reads the errors log with Read (and lists the job's folder with "
+            "List when it may). A SAS with Read, Write and Delete, as IoT Hub needs for the output container, is "
+            "enough."))
     if identity:
         return StorageHint(key=Hint.UNKNOWN.key, code=refusal.value, text=(
             f"Storage could not authenticate the monitor's managed-identity token for {where} (403 "

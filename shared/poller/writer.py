@@ -40,13 +40,14 @@ from shared.poller.storage import (
     call_options,
     check_deadline,
     list_folder,
+    list_refused,
     read_bounded_blob,
     sas_refused,
     storage_error_code,
     storage_error_hint,
     storage_error_text,
 )
-from shared.poller.targets import JobTargets
+from shared.poller.targets import Access, JobTargets
 
 if TYPE_CHECKING:
     from azure.storage.blob import ContainerClient
@@ -139,7 +140,7 @@ class JobWriter:
             self._ensure_sibling(container, targets, deadline)
         for pending in sorted(record.pending, key=lambda p: p.seq):
             check_deadline(deadline)
-            self._write_snapshot(container, hub, record, pending, deadline)
+            self._write_snapshot(container, hub, record, pending, deadline, targets.monitor)
             done.snapshots.add(pending.seq)
         if record.latest is not None:
             check_deadline(deadline)
@@ -161,19 +162,27 @@ class JobWriter:
         self._siblings_ready.add(key)
 
     def _write_snapshot(
-        self, container: ContainerClient, hub: str, record: JobRecord, pending: PendingSnapshot, deadline: Deadline
+        self, container: ContainerClient, hub: str, record: JobRecord, pending: PendingSnapshot, deadline: Deadline,
+        access: Access,
     ) -> None:
         """Create the snapshot unless its seq is taken. The seq alone says whether a snapshot exists: a blob
         with this seq and another (status, progress), or another hub's, means the folder holds numbers this
         state does not know (the state was lost or restored, or another hub's job has the id). So does a blob
         of this very name polled at another time: the same observation, claimed under another state, whose
         document (not this claim's) latest.json must then follow."""
-        from azure.core.exceptions import ResourceExistsError
+        from azure.core.exceptions import HttpResponseError, ResourceExistsError
         from azure.storage.blob import ContentSettings
 
-        # Only snapshots count: whatever else is named like one (`00004-x.json`) is not this state's to number.
-        taken = [b for b in list_folder(container, pending.blob.rsplit("/", 1)[0] + f"/{pending.seq:05d}-",
-                                        deadline=deadline, limit=SAME_SEQ_LIMIT) if SNAPSHOT_NAME.search(b.name)]
+        try:
+            # Only snapshots count: whatever else is named like one (`00004-x.json`) is not this state's to number.
+            taken = [b for b in list_folder(container, pending.blob.rsplit("/", 1)[0] + f"/{pending.seq:05d}-",
+                                            deadline=deadline, limit=SAME_SEQ_LIMIT) if SNAPSHOT_NAME.search(b.name)]
+        except HttpResponseError as exc:
+            if not list_refused(exc, access):
+                raise
+            # A SAS without List: the create-if-none below still never writes a name twice; what is lost is
+            # seeing another number's snapshot of this seq (a state lost or restored, docs/poller.md).
+            taken = []
         if any(b.name != pending.blob or _foreign(b.metadata, hub) or _other_claim(b.metadata, pending)
                for b in taken):
             raise _FolderTaken(container)

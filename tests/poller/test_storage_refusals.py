@@ -151,3 +151,30 @@ def test_poller_behind_a_firewall_logs_the_code_and_never_asks_for_a_token(
     assert managed_identity.counters().issued(wellknown.STORAGE_AUDIENCE) == 0
     storage_front_oauth.control.reset()
     assert blob_names(storage, container, f"{PREFIX}/") == []
+
+
+def test_a_sas_without_list_as_iot_hub_needs_it_still_gets_snapshots_and_a_report(
+    env: PollerEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    """IoT Hub needs Read, Write and Delete on its output container, and a SAS made for it often stops there. The
+    poller lists a job's folder to see numbers it does not know; without List it writes all the same (every write
+    is create-if-none) and takes the report's timeline from its state."""
+    caplog.set_level(logging.INFO, logger="jobmonitor.poller")
+    container = new_container(env.azurite)
+    uri = container_sas_uri(env.azurite, container, list_=False)
+    control = env.hubsim.control("devhub")
+    running = {"jobId": "nolist", "type": "export", "status": "running", "progress": 30, "outputBlobContainerUri": uri}
+    control.seed_jobs([running])
+    poller = env.poller()
+    assert poller.tick().hubs["devhub"].ok
+    control.seed_jobs([{**running, "status": "failed", "progress": 60,
+                        "failureReason": "ErrorCode:BlobContainerValidationError;x"}])
+    assert poller.tick().hubs["devhub"].ok
+    assert poller.tick().hubs["devhub"].ok  # a repeated tick writes nothing again
+    assert blob_names(env.azurite, container, f"{PREFIX}/") == [
+        f"{PREFIX}/nolist/failure-report.json", f"{PREFIX}/nolist/failure-report.md", f"{PREFIX}/nolist/latest.json",
+        f"{PREFIX}/nolist/snapshots/00001-running-30.json", f"{PREFIX}/nolist/snapshots/00002-failed-60.json"]
+    report = env.report_copy("nolist")
+    timeline = [(e["seq"], e["status"], e["progress"]) for e in report["timeline"]]
+    assert timeline == [(1, "running", 30), (2, "failed", 60)]
+    assert events(caplog, "poller.write_failed") == []

@@ -50,10 +50,10 @@ def new_container(azurite: AzuriteInfo, *, create: bool = True) -> str:
 SAS_SIGNATURES: list[str] = []
 
 
-def container_sas_uri(azurite: AzuriteInfo, name: str, *, read: bool = True) -> str:
+def container_sas_uri(azurite: AzuriteInfo, name: str, *, read: bool = True, list_: bool = True) -> str:
     sas = generate_container_sas(
         wellknown.AZURITE_ACCOUNT, name, account_key=wellknown.AZURITE_KEY,
-        permission=ContainerSasPermissions(read=read, write=True, delete=True, list=True, create=True),
+        permission=ContainerSasPermissions(read=read, write=True, delete=True, list=list_, create=True),
         expiry=datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1),
     )
     SAS_SIGNATURES.append(sas_signature("?" + sas))
