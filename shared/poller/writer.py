@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from shared.clock import Deadline
-from shared.errors import JobMonitorError, StateConflict, TickBudgetExhausted
+from shared.errors import JobMonitorError, StateConflict, TargetRejected, TickBudgetExhausted
 from shared.logs import log_event
 from shared.poller.confirm import Recovery, WriteOutcome
 from shared.poller.documents import (
@@ -111,9 +111,9 @@ class JobWriter:
             done.latest_rev = done.latest_etag = None
             try:
                 done.recovery = self._recovery(hub, record, taken.container, deadline)
-            except TickBudgetExhausted:
-                pass
-            except Exception as exc:
+            except TargetRejected as exc:
+                # A folder flooded by whoever writes the job's container: that job's failure, not the hub's.
+                # (Any other error here fails the hub's tick, as it always has: nothing of it is confirmed.)
                 self._failed(done, exc, hub, record, targets)
         except Exception as exc:
             self._failed(done, exc, hub, record, targets)
