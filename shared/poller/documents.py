@@ -58,6 +58,15 @@ def job_folder(prefix: str, job_id: str) -> str:
     return f"{prefix}/{job_id}"
 
 
+def parse_snapshot_name(name: str) -> tuple[int, str, int | None] | None:
+    """(seq, status, progress) of a snapshot's blob name, or None for any other name."""
+    match = SNAPSHOT_NAME.search(name)
+    if match is None:
+        return None
+    progress = match["progress"]
+    return int(match["seq"]), match["status"], None if progress == NO_PROGRESS else int(progress)
+
+
 def snapshot_blob_name(prefix: str, job_id: str, *, seq: int, status: JobStatus, progress: int | None) -> str:
     shown = NO_PROGRESS if progress is None else str(progress)
     return f"{job_folder(prefix, job_id)}/snapshots/{seq:05d}-{status.value}-{shown}.json"

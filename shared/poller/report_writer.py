@@ -26,17 +26,17 @@ from shared.poller.documents import (
     JSON_CONTENT,
     MARKDOWN_CONTENT,
     MAX_STORED_DOCUMENT_BYTES,
-    NO_PROGRESS,
     POLLED_METADATA,
-    SNAPSHOT_NAME,
     STATE_METADATA,
+    job_folder,
     json_bytes,
-    latest_blob_name,
+    parse_snapshot_name,
     report_blob_names,
 )
 from shared.poller.events import PollerEvent
 from shared.poller.state import IMPORT_LOG_ATTEMPTS, JobRecord
 from shared.poller.storage import (
+    EMPTY_BLOB_RANGE_CODE,
     BlobClients,
     blob_size,
     call_options,
@@ -70,8 +70,6 @@ logger = logging.getLogger("jobmonitor.poller")
 # importErrors.log: read at most this much (a longer log is summarised from its head, with a note), within
 # this share of what is left of the tick's budget.
 MAX_IMPORT_LOG_BYTES = 64 << 20
-# Storage refuses a ranged read of an empty blob (416): for the errors log, that is an empty log.
-EMPTY_BLOB_RANGE_CODE = "InvalidRange"
 IMPORT_LOG_SHARE = 0.5
 # An import's input is counted only up to this size, within this share of what is left of the budget.
 MAX_INPUT_COUNT_BYTES = 64 << 20
@@ -151,7 +149,8 @@ class ReportWriter:
                                   **call_options(deadline))
         check_deadline(deadline)
         # The app's own copy, which the app serves: part of writing the report (a failure retries both). Built
-        # here, never read back from the job's container, which whoever created the job can write.
+        # here, never read back from the job's container, which whoever created the job can write (its timeline
+        # is the one listing of the folder's snapshot names, as the report beside the job has it).
         self._copies.put(hub, record.job_id, built, **call_options(deadline))
         done.report_written = True
         if not first_written:
@@ -167,7 +166,7 @@ class ReportWriter:
         a SAS without List, as the state recorded it."""
         from azure.core.exceptions import HttpResponseError
 
-        folder = latest_blob_name(prefix, record.job_id).rsplit("/", 1)[0]
+        folder = job_folder(prefix, record.job_id)
         check_deadline(deadline)
         entries = []
         try:
@@ -179,13 +178,12 @@ class ReportWriter:
                                   polled_at_utc=str(e.get("polledAtUtc") or ""), blob=str(e.get("blob") or ""))
                     for e in sorted(record.timeline, key=lambda e: int(e["seq"]))]
         for blob in blobs:
-            match = SNAPSHOT_NAME.search(blob.name)
-            if match is None:
+            parsed = parse_snapshot_name(blob.name)
+            if parsed is None:
                 continue
-            progress = match["progress"]
+            seq, status, progress = parsed
             entries.append(TimelineEntry(
-                seq=int(match["seq"]), status=match["status"],
-                progress=None if progress == NO_PROGRESS else int(progress),
+                seq=seq, status=status, progress=progress,
                 polled_at_utc=(blob.metadata or {}).get(POLLED_METADATA) or utc_iso(blob.last_modified),
                 blob=blob.name,
             ))

@@ -36,6 +36,8 @@ MIN_TRY_SECONDS = 0.5  # a call started just before the deadline still gets one 
 # download path briefly holds several copies of a piece: about 10x, measured by bench/bench_poller.py).
 DOWNLOAD_CHUNK_BYTES = 1024 * 1024
 POOL_SIZE = 64
+# Storage refuses a ranged read of an empty blob (416 InvalidRange): the reader decides what empty means.
+EMPTY_BLOB_RANGE_CODE = "InvalidRange"
 # A job's folder holds one snapshot per (status, progress) the poller saw: at most a few hundred for a real job.
 MAX_FOLDER_BLOBS = 10_000
 LIST_PAGE_SIZE = 1000

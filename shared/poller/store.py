@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from shared.clock import utc_iso
 from shared.errors import StateConflict, StateUnreadable
 from shared.poller.state import HubState
-from shared.poller.storage import storage_error_code
+from shared.poller.storage import EMPTY_BLOB_RANGE_CODE, storage_error_code
 
 if TYPE_CHECKING:
     from azure.storage.blob import ContainerClient
@@ -30,9 +30,6 @@ SAVE_ATTEMPTS = 3
 # A hub's state is a few hundred bytes a job (30 days of jobs); anything larger is not read, by the poller (it is
 # then unreadable: moved aside and rebuilt from the jobs' folders) or by the status page.
 MAX_STATE_BYTES = 32 << 20
-MAX_PEEK_BYTES = MAX_STATE_BYTES
-# Storage refuses a ranged read of an empty blob (416 InvalidRange): an empty state, unreadable like any other.
-EMPTY_BLOB_RANGE_CODE = "InvalidRange"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,14 +89,14 @@ class StateStore:
         status page): None when there is no state yet. Never moves, rebuilds or writes anything, and builds no
         JobRecord (a hub of 500 jobs is read on every page). With `known` (an earlier peek), an unchanged state
         is not downloaded again (If-None-Match): `known` comes back. Raises StateUnreadable (also for a blob
-        over MAX_PEEK_BYTES) or StateTooNew."""
+        over MAX_STATE_BYTES) or StateTooNew."""
         from azure.core import MatchConditions
         from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError, ResourceNotModifiedError
 
         unless: dict[str, Any] = {} if known is None else {
             "etag": known.etag, "match_condition": MatchConditions.IfModified}
         try:
-            downloader = self._container.download_blob(self.blob_name(hub), offset=0, length=MAX_PEEK_BYTES + 1,
+            downloader = self._container.download_blob(self.blob_name(hub), offset=0, length=MAX_STATE_BYTES + 1,
                                                        **unless, **options)
             data = downloader.readall()
         except (ResourceNotModifiedError, ResourceModifiedError):
@@ -108,7 +105,7 @@ class StateStore:
             return known
         except ResourceNotFoundError:
             return None
-        if len(data) > MAX_PEEK_BYTES:
+        if len(data) > MAX_STATE_BYTES:
             raise StateUnreadable("the state blob is larger than the status page reads")
         return Peeked(records=HubState.records_of(data), etag=str(downloader.properties.etag))
 

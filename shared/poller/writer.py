@@ -26,11 +26,11 @@ from shared.poller.documents import (
     JSON_CONTENT,
     LATEST_BLOB,
     MAX_STORED_DOCUMENT_BYTES,
-    NO_PROGRESS,
     POLLED_METADATA,
-    SNAPSHOT_NAME,
+    job_folder,
     json_bytes,
     latest_blob_name,
+    parse_snapshot_name,
 )
 from shared.poller.events import PollerEvent
 from shared.poller.report_writer import ReportWriter
@@ -176,7 +176,7 @@ class JobWriter:
         try:
             # Only snapshots count: whatever else is named like one (`00004-x.json`) is not this state's to number.
             taken = [b for b in list_folder(container, pending.blob.rsplit("/", 1)[0] + f"/{pending.seq:05d}-",
-                                            deadline=deadline, limit=SAME_SEQ_LIMIT) if SNAPSHOT_NAME.search(b.name)]
+                                            deadline=deadline, limit=SAME_SEQ_LIMIT) if parse_snapshot_name(b.name)]
         except HttpResponseError as exc:
             if not list_refused(exc, access):
                 raise
@@ -253,7 +253,7 @@ class JobWriter:
         from azure.core.exceptions import ResourceNotFoundError
 
         prefix = record.prefix or self._prefix
-        folder = latest_blob_name(prefix, record.job_id).rsplit("/", 1)[0]
+        folder = job_folder(prefix, record.job_id)
         check_deadline(deadline)
         blobs = list_folder(container, f"{folder}/snapshots/", deadline=deadline)
         latest_rev, latest_foreign = 0, False
@@ -271,8 +271,7 @@ class JobWriter:
                 log_event(logger, PollerEvent.HUB_ANOMALY, level=logging.WARNING, hub=hub, jobId=record.job_id,
                           anomaly="jobIdOfAnotherHub", folder=folder, movedTo=f"{other}/{record.job_id}")
                 return Recovery(prefix=other)
-        numbered = sorted((int(m["seq"]), m["status"], m["progress"], b.name) for b in blobs
-                          if (m := SNAPSHOT_NAME.search(b.name)) is not None)
+        numbered = sorted((*parsed, b.name) for b in blobs if (parsed := parse_snapshot_name(b.name)) is not None)
         if not numbered:
             return Recovery(latest_rev=latest_rev)
         seq, status, progress, name = numbered[-1]
@@ -282,10 +281,9 @@ class JobWriter:
             document = json.loads(stored)
         except ValueError:
             document = None
-        return Recovery(max_seq=seq, last_pair=(status, None if progress == NO_PROGRESS else int(progress)),
-                        last_blob=name, last_document=document if isinstance(document, dict) else None,
-                        latest_rev=latest_rev,
-                        pairs=frozenset((s, None if p == NO_PROGRESS else int(p)) for _q, s, p, _n in numbered))
+        return Recovery(max_seq=seq, last_pair=(status, progress), last_blob=name,
+                        last_document=document if isinstance(document, dict) else None, latest_rev=latest_rev,
+                        pairs=frozenset((s, p) for _q, s, p, _n in numbered))
 
 class _FolderTaken(JobMonitorError):
     """A write found the job's folder holding numbers this state does not know (see JobWriter._recovery)."""

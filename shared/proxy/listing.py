@@ -2,7 +2,8 @@
 
 The hub's list is fetched as get_job fetches a job: this instance's cache (single flight, GET_JOB_CACHE_TTL_SECONDS),
 then the cache every instance shares (one entry per hub and api-version, shared/proxy/shared_tier.py), then the
-hub, after a call from the hub's budget. So one hub list call serves every caller of every instance within its TTL,
+hub, after a call from the hub's budget. So one hub list call serves every caller of every instance within its TTL
+(while the shared cache is on and reachable; otherwise one per instance, still within the app-wide budget),
 and beyond the budget the last list (at most 60 s old) is served with Age. Filters and `top` are applied to the
 cached list per request: they never cost a hub call, and a bad value is refused before anything is asked.
 

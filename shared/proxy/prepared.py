@@ -39,9 +39,9 @@ ENTRY_VERSION = 1
 MAX_STALE_SECONDS = 60.0
 # Instances compare wall-clock times; a time this far in the future is not believed (a clock gone wrong).
 CLOCK_TOLERANCE_SECONDS = 2.0
-# Listed jobs whose redaction this process remembers (20 hubs of 1,000 jobs).
 # A stale answer is reused by an instance for at least this long (and at most the TTL).
 MIN_STALE_REUSE_SECONDS = 0.5
+# Listed jobs whose redaction this process remembers (20 hubs of 1,000 jobs).
 MAX_REMEMBERED_JOBS = 20_000
 
 

@@ -33,7 +33,7 @@ from shared.proxy.answers import (
     ApiErrorCode,
     ProxyRequest,
     ProxyResponse,
-    etag_matches,
+    conditional_answer,
 )
 from shared.proxy.common import (
     UNAVAILABLE_RETRY_AFTER_SECONDS,
@@ -164,11 +164,8 @@ class ReportHandler:
         else:
             body = json.dumps(report, separators=(",", ":")).encode()
             headers = {"Content-Type": JSON_CONTENT_TYPE, "Cache-Control": "no-store"}
-        etag = etag_of(body)
-        headers.update({"ETag": etag, "Vary": "Accept"})
-        if etag_matches(request.headers.get("if-none-match"), etag):
-            return ProxyResponse(status_code=304, body=b"", headers=headers)
-        return ProxyResponse(status_code=200, body=b"" if request.method.upper() == "HEAD" else body, headers=headers)
+        headers.update({"ETag": etag_of(body), "Vary": "Accept"})
+        return conditional_answer(request, headers, lambda: body)
 
     def _log(self, request: ProxyRequest, *, job_id: str | None, hub: str | None, wanted: ReportFormat, status: int,
              started: float, error: str | None = None) -> None:

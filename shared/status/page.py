@@ -2,7 +2,8 @@
 
 Where each column comes from:
 - the jobs (id, type, status, progress, start, end): the hub's list, through the list route's caches and the hub's
-  call budget (shared/proxy/listing.py), so the page and /api/jobs share one hub call per TTL, on every instance;
+  call budget (shared/proxy/listing.py), so the page and /api/jobs share one hub call per TTL across instances
+  while the shared cache is on and reachable (otherwise one per instance, still within the app-wide budget);
 - **stalled** and whether a **report** exists: the poller's own state (`{MONITOR_STATE_CONTAINER}/hubs/{hub}.json`,
   read only). The poller marks a job stalled when it has not moved for MONITOR_STALL_AFTER_MINUTES (its rule, its
   alert, its latest.json); the page shows that flag rather than applying a rule of its own, so the page, the
