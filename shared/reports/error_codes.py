@@ -165,6 +165,10 @@ _CONVERSION = re.compile(
     r"Error converting value (?P<value>\"[^\"]{0,200}\"|[^\s]{1,200}) to type '(?P<type>[^']{1,300})'\. "
     r"Path '(?P<path>[^']{0,200})'")
 _TYPE_NAME = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\]*$")
+# The value is echoed only when it looks like an enum member ("SELF_SIGNED") in a field that holds no secret: a
+# key, token or thumbprint that failed to convert must not reach the report in a form the redactor does not know.
+_SAFE_VALUE = re.compile(r'^"?[A-Za-z_]{1,40}"?$')
+_SECRET_FIELD = re.compile(r"(?i)key|secret|password|token|signature|sig|thumbprint|connection")
 
 
 def conversion_problem(error_status: str) -> str | None:
@@ -177,4 +181,7 @@ def conversion_problem(error_status: str) -> str | None:
     match = matches[-1]
     kind = _TYPE_NAME.search(match.group("type"))
     type_name = kind.group(1) if kind else match.group("type")
-    return f"field {match.group('path') or '(top level)'}: value {match.group('value')} is not a valid {type_name}"
+    path, value = match.group("path") or "(top level)", match.group("value")
+    if _SAFE_VALUE.match(value) and not _SECRET_FIELD.search(path):
+        return f"field {path} holds {value}, not a valid {type_name}"
+    return f"field {path} holds a value that is not a valid {type_name}"

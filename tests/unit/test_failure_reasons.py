@@ -14,9 +14,11 @@ from shared.jobs import JobStatus, StorageAuthenticationType
 from shared.reports.code_names import StorageCode
 from shared.reports.failure_reasons import Hint, hint_for, parse_failure_reason
 from shared.reports.html import render_html
+from shared.reports.import_errors import summarize_chunks
 from shared.reports.markdown import render_markdown
 from shared.reports.reason_shapes import MAX_NESTING
 from shared.reports.report import build_report
+from tests.support.secrets import Secrets, planted
 
 KEYED = StorageAuthenticationType.KEY_BASED
 
@@ -103,3 +105,26 @@ def test_an_unknown_hint_shows_the_hubs_own_words_first_in_markdown_and_html() -
     assert page.index("As the hub wrote it:") < page.index("Failure reason</h2>")
     known = render_markdown(_report("ErrorCode:JobQuotaExceeded;Job quota has been exceeded."))
     assert "As the hub wrote it:**" not in known.split("## Failure reason")[0]
+
+
+def test_the_field_a_400012_line_names_never_carries_a_secret_value() -> None:
+    key = planted("conversion key")
+    secrets = Secrets()
+    secrets.update([("device key", key)])
+    echoed = json.dumps({"id": "d1", "authentication": {"symmetricKey": {"primaryKey": key}}})
+    lines = [
+        f"Invalid device format in line: {echoed}. Error converting value \"{key}\" to type 'System.Boolean'. "
+        "Path 'authentication.symmetricKey.primaryKey', line 1, position 80.",
+        f"Invalid device format in line: {echoed}. Error converting value \"{key}\" to type 'System.Int32'. "
+        "Path 'tags.count', line 1, position 80.",
+        "Invalid device format in line: {}. Error converting value \"DISABLED\" to type 'DeviceStatus'. "
+        "Path 'status', line 1, position 9.",
+    ]
+    log = b"".join(json.dumps({"errorCode": 400012, "errorStatus": s}).encode() + b"\n" for s in lines)
+    entries = summarize_chunks([log]).first_entries
+    assert [e["problem"] for e in entries] == [
+        "field authentication.symmetricKey.primaryKey holds a value that is not a valid Boolean",
+        "field tags.count holds a value that is not a valid Int32",
+        'field status holds "DISABLED", not a valid DeviceStatus',
+    ]
+    secrets.assert_absent(json.dumps([e["problem"] for e in entries]), "the problems read from the lines")
