@@ -364,6 +364,33 @@ PLANTS: tuple[Plant, ...] = (
         caught_by=("tests/unit/test_cache.py::test_fifty_concurrent_callers_share_one_fetch",
                    "tests/get_job/test_get_job_coalescing.py::test_fifty_concurrent_requests_for_an_active_job_reach_the_hub_once"),
     ),
+    # Issue 26: hints from codes first, whole words second; codes named as their sources name them.
+    Plant(
+        name="hint-words-inside-identifiers",
+        bug="a hint's words match inside identifiers (a device id `E2E_Sasl_dev1` gives the SAS hint)",
+        file="shared/reports/failure_reasons.py",
+        old='    return re.compile(r"(?<![\\w-])(?:" + "|".join(phrases) + r")(?![\\w-])", re.IGNORECASE)',
+        new='    return re.compile(r"(?:" + "|".join(phrases) + r")", re.IGNORECASE)',
+        caught_by=("tests/unit/test_failure_reasons.py::test_words_inside_identifiers_never_decide_a_hint",),
+    ),
+    Plant(
+        name="hint-storage-xml-code-ignored",
+        bug="storage's XML `<Code>` is not read as the failure reason's code",
+        file="shared/reports/reason_shapes.py",
+        old="    for found in (_IH_CODE.search(text), _ERROR_CODE_LINE.search(text), _XML_CODE.search(text)):",
+        new="    for found in (_IH_CODE.search(text), _ERROR_CODE_LINE.search(text)):",
+        caught_by=("tests/unit/test_hint_corpus.py::test_a_real_failure_text_gets_the_hint_of_its_real_cause",
+                   "tests/unit/test_failure_reasons.py::test_codes_are_read_from_every_shape_and_only_known_names_count"),
+    ),
+    Plant(
+        name="error-code-412002-as-etag",
+        bug="412002 named as an ETag failure (PreconditionFailed) instead of DeviceMessageLockLost",
+        file="shared/reports/code_names.py",
+        old='    412002: ("DeviceMessageLockLost", ERRORCODE_CS),',
+        new='    412002: ("PreconditionFailed", ERRORCODE_CS),',
+        caught_by=("tests/unit/test_hint_corpus.py::test_a_code_in_a_real_text_is_named_as_the_docs_and_sdks_name_it",
+                   "tests/unit/test_reports.py::test_error_code_table_names_explains_and_counts"),
+    ),
 )
 
 _FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+?)(?:\[.*?\])?(?: - .*)?$")

@@ -1,128 +1,33 @@
-"""A job's `failureReason` parsed into code and text, and a plain-language hint for the usual causes.
+"""A plain-language hint for a failed job: from the code its failureReason carries first, from its words second.
 
-IoT Hub words failures in several shapes (docs/iothub-evidence.md): `ErrorCode:Name;text`, a numeric
-`ErrorCode:400008;text` or `400008: text`, a JSON object `{"errorCode":404001,"message":...}` (sometimes
-inside `Message`), and old texts carrying `errorcode: IH400007`. All of them come out as FailureReason.
+The reason is parsed by reason_shapes.py (re-exported here). The rules, and the real failure text each rests on,
+are listed in docs/hints.md; tests/data/failure_corpus.json holds those texts. Words count only as whole words
+and phrases, never inside an identifier (a device id `..._Sasl_...` says nothing about a SAS). When no rule fits
+the hint says so (UNKNOWN) and the report shows the reason as the hub wrote it; it never advises on a cause the
+text does not support.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import Enum
-from typing import Any
 
 from shared.jobs import JobStatus, StorageAuthenticationType
-from shared.redaction import redact_text
+from shared.reports.code_names import StorageCode
+from shared.reports.reason_shapes import FailureReason, parse_failure_reason
 
-# Numeric IoT Hub error codes and their names (docs/iothub-evidence.md).
-KNOWN_CODES: dict[int, str] = {
-    400004: "ArgumentInvalid",
-    400008: "BlobContainerValidationError",
-    400032: "ManagedIdentityNotEnabled",
-    401002: "IotHubUnauthorizedAccess",
-    403002: "IotHubQuotaExceeded",
-    403003: "JobQuotaExceeded",
-    404002: "JobNotFound",
-    409104: "JobAlreadyExists",
-    429001: "ThrottlingException",
-    429002: "ThrottleBacklogLimitExceeded",
-    429003: "ThrottlingBacklogTimeout",
-    429004: "ThrottlingMaxActiveJobCountExceeded",
-    500001: "ServerError",
-}
-_CODE_NUMBERS = {name.lower(): number for number, name in KNOWN_CODES.items()}
-
-_ERROR_CODE_PREFIX = re.compile(r"^\s*ErrorCode\s*:\s*([A-Za-z0-9_.-]+)\s*;?\s*(.*)$", re.DOTALL | re.IGNORECASE)
-_LEADING_NUMBER = re.compile(r"^\s*(\d{6})\s*[:;,-]?\s*(.*)$", re.DOTALL)
-_IH_CODE = re.compile(r"(?i)\b(?:errorcode\s*:\s*)?IH(\d{6})\b")
-MAX_TEXT_CHARS = 4000  # a failureReason is short; anything longer is cut so a report stays readable
-MAX_CODE_CHARS = 64  # an error code is a word or a number
-
-
-@dataclass(frozen=True, kw_only=True)
-class FailureReason:
-    """`code_name` and `code_number` are filled in from each other when the code is a known one."""
-
-    raw: str
-    code_name: str | None
-    code_number: int | None
-    text: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"raw": self.raw, "code": self.code_name, "number": self.code_number, "text": self.text}
-
-
-def parse_failure_reason(value: object) -> FailureReason | None:
-    """Parse a failureReason as the hub sent it (any of the shapes above); None when there is none."""
-    if value is None:
-        return None
-    if isinstance(value, Mapping):
-        return _from_mapping(dict(value), raw=json.dumps(value, default=str))
-    raw = redact_text(str(value))[:MAX_TEXT_CHARS]
-    text = raw.strip()
-    if not text:
-        return None
-    if text.startswith("{"):
-        try:
-            decoded = json.loads(text)
-        except ValueError:
-            decoded = None
-        if isinstance(decoded, dict):
-            return _from_mapping(decoded, raw=raw)
-    match = _ERROR_CODE_PREFIX.match(text)
-    if match:
-        return _coded(raw, match.group(1), match.group(2).strip())
-    match = _LEADING_NUMBER.match(text)
-    if match:
-        return _coded(raw, match.group(1), match.group(2).strip())
-    match = _IH_CODE.search(text)
-    if match:
-        return _coded(raw, match.group(1), text)
-    return FailureReason(raw=raw, code_name=None, code_number=None, text=text)
-
-
-def _from_mapping(body: dict[str, Any], *, raw: str) -> FailureReason:
-    message = body.get("Message", body.get("message"))
-    if isinstance(message, str):
-        nested = parse_failure_reason(message)
-        if nested is not None and (nested.code_name or nested.code_number) and body.get("errorCode") is None:
-            return FailureReason(
-                raw=redact_text(raw)[:MAX_TEXT_CHARS],
-                code_name=nested.code_name,
-                code_number=nested.code_number,
-                text=nested.text,
-            )
-    code = body.get("errorCode", body.get("ErrorCode"))
-    # Cut and redacted like the text form's: the object's fields are as untrusted and as long as they like.
-    text = redact_text(message if isinstance(message, str) else "").strip()[:MAX_TEXT_CHARS]
-    code_text = None if code is None else redact_text(str(code))[:MAX_CODE_CHARS]
-    return _coded(redact_text(raw)[:MAX_TEXT_CHARS], code_text, text)
-
-
-def _coded(raw: str, code: str | None, text: str) -> FailureReason:
-    name: str | None = None
-    number: int | None = None
-    if code:
-        if code.isdigit():
-            number = int(code)
-            name = KNOWN_CODES.get(number)
-        else:
-            name = code
-            number = _CODE_NUMBERS.get(code.lower())
-    return FailureReason(raw=raw, code_name=name, code_number=number, text=text)
+__all__ = ["FailureReason", "Hint", "hint_for", "parse_failure_reason"]
 
 
 class Hint(Enum):
-    """The likely cause of a failure, said plainly. `.value` is the stable key written in reports."""
+    """The likely cause of a failure, said plainly. `.key` is the stable key written in reports."""
 
     SAS_EXPIRED_OR_LACKS_PERMISSIONS = (
         "sasExpiredOrLacksPermissions",
-        "The container's SAS token was refused: it has expired, or it lacks permissions. The output container "
-        "needs Read, Write and Delete, the input container Read, and the SAS must stay valid until the job ends "
-        "(jobs can take hours).",
+        "The container's SAS token was refused: it has expired (or is not valid yet), it lacks a permission, or it "
+        "is scoped to something else (another resource type, service or IP range). The output container needs "
+        "Read, Write and Delete, the input container Read, and the SAS must stay valid until the job ends (jobs "
+        "can take hours).",
     )
     CONTAINER_MISSING = (
         "containerMissing",
@@ -134,6 +39,13 @@ class Hint(Enum):
         "The import's input blob (devices.txt or inputBlobName) is missing or not committed. Upload it completely "
         "to the input container before starting the job.",
     )
+    BLOB_UNREADABLE = (
+        "blobUnreadable",
+        "IoT Hub could not read the job's blob or its container. The causes seen: the input blob (devices.txt or "
+        "inputBlobName) is missing or was never committed; the URI carries a SAS made for one blob (sr=b) where "
+        "the job needs the container's URI with a container SAS (sr=c); the SAS lacks Read. Check the container "
+        "URI and its SAS, upload the input completely, and start the job again.",
+    )
     IDENTITY_LACKS_STORAGE_ROLE = (
         "hubIdentityLacksStorageRole",
         "The IoT hub's managed identity could not use the storage account: enable the hub's identity and give it "
@@ -141,12 +53,32 @@ class Hint(Enum):
     )
     ANOTHER_JOB_RUNNING = (
         "anotherJobRunning",
-        "Another import/export job was already running on this hub; IoT Hub allows only one active job at a "
-        "time. Wait for it to finish (or cancel it) and start this one again.",
+        "The hub's job quota refused the job: IoT Hub runs only one import/export job at a time (on every tier), "
+        "and a hub has a limit on active jobs. Wait for the running job to finish (or cancel it) and start this "
+        "one again.",
+    )
+    DEVICE_COUNT_QUOTA = (
+        "deviceCountQuota",
+        "The hub reached (or came close to) the number of devices its tier and units allow (403002 "
+        "IotHubQuotaExceeded). Count the devices (SELECT COUNT() as totalNumberOfDevices FROM devices); if there "
+        "is still room, add the failed devices one by one (not with another import job), else delete unused "
+        "devices or add units.",
+    )
+    DAILY_MESSAGE_QUOTA = (
+        "dailyMessageQuota",
+        "The hub's daily message quota is used up (403002 IotHubQuotaExceeded): operations are refused until the "
+        "next UTC day. Wait for the quota to refresh, or upgrade the hub or add units, then start the job again.",
     )
     THROTTLED = (
         "throttled",
         "IoT Hub throttled the job's requests. Retry later, spread jobs out, or scale the hub up.",
+    )
+    CALLER_LACKS_HUB_PERMISSION = (
+        "callerLacksHubPermission",
+        "IoT Hub refused the caller's right to the operation: a principal signed in with Microsoft Entra ID has no "
+        "IoT Hub data role for it (IoT Hub Data Contributor runs jobs, IoT Hub Data Reader reads them), or the "
+        "shared access policy used lacks the permission (Registry Read/Write). Assign the role or use a policy that "
+        "has it.",
     )
     DEVICE_IMPORT_ERRORS = (
         "deviceImportErrors",
@@ -171,23 +103,47 @@ class Hint(Enum):
         "cancelled",
         "The job was cancelled (someone or something called DELETE /jobs/{id}); it did not fail by itself.",
     )
-    UNKNOWN = ("unknown", "No common cause was recognised: read the failure reason and the job's output container.")
+    UNKNOWN = (
+        "unknown",
+        "No rule of this monitor fits this failure reason, so it offers no advice: read the reason exactly as the "
+        "hub wrote it (shown below) and the job's output container.",
+    )
 
     def __init__(self, key: str, advice: str) -> None:
         self.key = key
         self.advice = advice
 
 
-# Checked in order: the specific storage and hub error names first, broad words last.
-_THROTTLE_WORDS = ("throttl",)
-_QUOTA_WORDS = ("jobquotaexceeded", "maxactivejobcount", "only one active")
-_IDENTITY_WORDS = ("managedidentitynotenabled", "storage blob data contributor", "managed identity is not enabled")
-_FIREWALL_WORDS = ("authorizationfailure",)  # a firewall or network rule (docs/operations.md), not a credential
-_AUTH_WORDS = ("authenticationfailed", "authorizationpermissionmismatch", "403")
-_SAS_WORDS = ("sas", "signature", "expired", "not authorized", "forbidden")
-_BLOB_MISSING_WORDS = ("blobnotfound", "blob does not exist", "not committed", "unable to read blob")
-_CONTAINER_MISSING_WORDS = ("containernotfound", "container does not exist", "container not found")
-_IMPORT_ERROR_WORDS = ("importerrors", "importerrors.log", "failed to import")
+def _phrases(*phrases: str) -> re.Pattern[str]:
+    """Whole words and phrases, case-insensitive; a letter, digit, `_` or `-` on either side means it is part of
+    something else (an identifier, a longer word) and does not count."""
+    return re.compile(r"(?<![\w-])(?:" + "|".join(phrases) + r")(?![\w-])", re.IGNORECASE)
+
+
+_JOB_QUOTA = _phrases(r"job quota", r"jobquotaexceeded", r"only one active job", r"another job (?:is )?running",
+                      r"max(?:imum)? active job count", r"throttlingmaxactivejobcountexceeded")
+_DEVICE_QUOTA = _phrases(r"total number of devices", r"device count")
+_MESSAGE_QUOTA = _phrases(r"total number of messages", r"daily message quota")
+_THROTTLED = _phrases(r"throttl(?:ed|ing|e)", r"too many requests")
+_IDENTITY = _phrases(r"managedidentitynotenabled", r"managed identity is not enabled", r"no managed identity",
+                     r"storage blob data contributor")
+_CALLER = _phrases(r"principal\b.{1,200}?\bis not authorized for", r"due to no assigned permissions",
+                   r"authorization rule\b.{1,200}?\bdoes not allow access")
+_CONTAINER_MISSING = _phrases(r"container does not exist", r"container not found")
+_BLOB_MISSING = _phrases(r"blob does not exist", r"not committed", r"blob not found")
+_FIREWALL = _phrases(r"network rules?", r"firewalls?", r"virtual networks?",
+                     r"not authorized to perform this operation(?!\s+using)")
+_PERMISSION = _phrases(r"using this permission")
+_SAS = _phrases(r"sas", r"shared access signature", r"signature", r"signed (?:expiry|start)",
+                r"server failed to authenticate", r"using this (?:resource type|service|protocol|source ip)")
+_UNREADABLE = _phrases(r"unable to (?:access|read) blob", r"failed to read", r"could not read", r"cannot read")
+_IMPORT_ERRORS = _phrases(r"importerrors(?:\.log)?", r"failed to import")
+
+_JOB_QUOTA_CODES = (403001, 403003, 429004)  # JobQuotaExceeded (v2 SDK, ErrorCode.cs), max active jobs
+_UNREADABLE_CODES = (400007, 400008)  # IH400007 "Unable to access blob"; BlobContainerValidationError
+_CALLER_CODES = (401002, 401003)
+_SAS_CODES = (StorageCode.AUTHORIZATION_RESOURCE_TYPE_MISMATCH, StorageCode.AUTHORIZATION_SERVICE_MISMATCH,
+              StorageCode.AUTHORIZATION_PROTOCOL_MISMATCH, StorageCode.AUTHORIZATION_SOURCE_IP_MISMATCH)
 
 
 def hint_for(
@@ -196,29 +152,59 @@ def hint_for(
     status: JobStatus,
     storage_authentication: StorageAuthenticationType,
     import_error_lines: int = 0,
+    job_type: str | None = None,
 ) -> Hint:
-    """The likeliest common cause of a failed (or cancelled) job."""
+    """The likeliest cause of a failed (or cancelled) job: codes first, then whole words, else UNKNOWN."""
     if status is JobStatus.CANCELLED:
         return Hint.CANCELLED
-    words = "" if reason is None else f"{reason.code_name or ''} {reason.code_number or ''} {reason.text}".lower()
-    number = reason.code_number if reason is not None else None
+    if reason is None:
+        return Hint.DEVICE_IMPORT_ERRORS if import_error_lines > 0 else Hint.UNKNOWN
+    text = f"{reason.code_name or ''} {reason.text}\n{reason.raw}"
+    number = reason.code_number
     identity = storage_authentication is StorageAuthenticationType.IDENTITY_BASED
-    if any(w in words for w in _QUOTA_WORDS) or number in (403003, 429004):
+    credential_refused = Hint.IDENTITY_LACKS_STORAGE_ROLE if identity else Hint.SAS_EXPIRED_OR_LACKS_PERMISSIONS
+    if number in _JOB_QUOTA_CODES or _JOB_QUOTA.search(text):
         return Hint.ANOTHER_JOB_RUNNING
-    if any(w in words for w in _THROTTLE_WORDS) or (number is not None and number // 1000 == 429):
+    if _DEVICE_QUOTA.search(text):
+        return Hint.DEVICE_COUNT_QUOTA
+    if _MESSAGE_QUOTA.search(text):
+        return Hint.DAILY_MESSAGE_QUOTA
+    if number == 403002:  # the docs: typically the daily message quota; in an import, the device-count limit
+        return Hint.DEVICE_COUNT_QUOTA if (job_type or "").lower() == "import" else Hint.DAILY_MESSAGE_QUOTA
+    if (number is not None and number // 1000 == 429) or _THROTTLED.search(text):
         return Hint.THROTTLED
-    if any(w in words for w in _IDENTITY_WORDS) or number == 400032:
+    if number == 400032 or _IDENTITY.search(text):
         return Hint.IDENTITY_LACKS_STORAGE_ROLE
-    if any(w in words for w in _CONTAINER_MISSING_WORDS):
+    by_storage_code = _storage_hint(reason.storage_code, credential_refused)
+    if by_storage_code is not None:
+        return by_storage_code
+    if number in _CALLER_CODES or _CALLER.search(text):
+        return Hint.CALLER_LACKS_HUB_PERMISSION
+    if _CONTAINER_MISSING.search(text):
         return Hint.CONTAINER_MISSING
-    if any(w in words for w in _BLOB_MISSING_WORDS):
+    if _BLOB_MISSING.search(text):
         return Hint.INPUT_BLOB_MISSING
-    if any(w in words for w in _FIREWALL_WORDS):
+    if _FIREWALL.search(text):
         return Hint.STORAGE_FIREWALL
-    if any(w in words for w in _AUTH_WORDS):
-        return Hint.IDENTITY_LACKS_STORAGE_ROLE if identity else Hint.SAS_EXPIRED_OR_LACKS_PERMISSIONS
-    if import_error_lines > 0 or any(w in words for w in _IMPORT_ERROR_WORDS):
+    if _PERMISSION.search(text) or _SAS.search(text):
+        return credential_refused
+    if number in _UNREADABLE_CODES or _UNREADABLE.search(text):
+        return Hint.BLOB_UNREADABLE
+    if import_error_lines > 0 or _IMPORT_ERRORS.search(text):
         return Hint.DEVICE_IMPORT_ERRORS
-    if any(w in words for w in _SAS_WORDS) and not identity:
-        return Hint.SAS_EXPIRED_OR_LACKS_PERMISSIONS
     return Hint.UNKNOWN
+
+
+def _storage_hint(code: StorageCode | None, credential_refused: Hint) -> Hint | None:
+    """What Storage's own code says, where the text carries one."""
+    if code is StorageCode.CONTAINER_NOT_FOUND:
+        return Hint.CONTAINER_MISSING
+    if code is StorageCode.BLOB_NOT_FOUND:
+        return Hint.INPUT_BLOB_MISSING
+    if code is StorageCode.AUTHORIZATION_FAILURE:
+        return Hint.STORAGE_FIREWALL
+    if code in (StorageCode.AUTHORIZATION_PERMISSION_MISMATCH, StorageCode.AUTHENTICATION_FAILED):
+        return credential_refused
+    if code in _SAS_CODES:
+        return Hint.SAS_EXPIRED_OR_LACKS_PERMISSIONS
+    return None

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from shared.pages.layout import document, status_class, text
+from shared.reports.failure_reasons import Hint
 from shared.reports.import_errors import explain_code
 from shared.reports.markdown import format_duration
 from shared.reports.report import stored_title
@@ -63,15 +64,20 @@ def render_html(report: Mapping[str, Any], *, status_page: str | None = None) ->
         f"<h2>{'What probably went wrong' if kind == 'failure' else 'What happened'}</h2>",
     ]
     hint = report.get("hint")
+    reason = report.get("failureReason")
     if isinstance(hint, Mapping):
         body.append(f"<p><strong>{text(hint.get('key'))}</strong>: {text(hint.get('text'))}</p>")
+        if hint.get("key") == Hint.UNKNOWN.key and isinstance(reason, Mapping):
+            # No rule fits: the hub's own words are all there is, so they come first.
+            body.append(f'<p><strong>As the hub wrote it:</strong> <span class="mono">{text(reason.get("raw"))}'
+                        "</span></p>")
     if kind == "failure":
         body.append("<h2>Failure reason</h2>")
-        reason = report.get("failureReason")
         if isinstance(reason, Mapping):
+            family = f", HTTP family {text(reason.get('family'))}" if reason.get("family") else ""
             body += [
                 "<ul>",
-                f"<li>Code: {text(reason.get('code'))} ({text(reason.get('number'))})</li>",
+                f"<li>Code: {text(reason.get('code'))} ({text(reason.get('number'))}{family})</li>",
                 f"<li>Text: {text(reason.get('text'))}</li>",
                 f'<li>As the hub wrote it: <span class="mono">{text(reason.get("raw"))}</span></li>',
                 "</ul>",
@@ -129,10 +135,16 @@ def _import_errors(report: Mapping[str, Any]) -> list[str]:
             out.append(
                 f"<tr><td>{text(entry.get('line'))}</td><td class=\"id\">{text(entry.get('deviceId'))}</td>"
                 f'<td class="code">{text(entry.get("errorCode"))}</td>'
-                f"<td>{text(entry.get('errorStatus') or entry.get('note'))}</td></tr>"
+                f"<td>{_problem(entry)}{text(entry.get('errorStatus') or entry.get('note'))}</td></tr>"
             )
         out.append("</tbody></table></div>")
     return out
+
+
+def _problem(entry: Mapping[str, Any]) -> str:
+    """The field a 400012 line's tail names, first and in bold (markdown.py does the same)."""
+    problem = entry.get("problem")
+    return f"<strong>{text(problem)}</strong> — " if problem else ""
 
 
 def _timeline(report: Mapping[str, Any]) -> list[str]:

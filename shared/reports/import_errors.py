@@ -21,7 +21,13 @@ from typing import Any
 from shared.clock import parse_utc
 from shared.errors import SummaryAborted
 from shared.redaction import redact_text
-from shared.reports.error_codes import OTHER_INFO, UNPARSED_INFO, describe_code, unknown_code_info
+from shared.reports.error_codes import (
+    OTHER_INFO,
+    UNPARSED_INFO,
+    conversion_problem,
+    describe_code,
+    unknown_code_info,
+)
 
 FIRST_ENTRIES = 20
 MAX_LINE_BYTES = 64 * 1024
@@ -76,7 +82,8 @@ def explain_code(code: str, lines: int) -> dict[str, Any]:
         info = OTHER_INFO
     else:
         info = describe_code(code) or unknown_code_info(code)
-    return {"code": code, "lines": lines, "name": info.name, "meaning": info.meaning, "whatToDo": info.action}
+    return {"code": code, "lines": lines, "name": info.name, "meaning": info.meaning, "whatToDo": info.action,
+            "source": info.source}
 
 
 class ImportErrorSummarizer:
@@ -178,13 +185,17 @@ def _entry(line: bytes, *, code: str, line_number: int, overflow: bool) -> dict[
         recovered = device_id_from_status(status) if isinstance(status, str) else None
         if recovered is not None:
             device_id, source = recovered, "line"
-    return {
+    entry = {
         "line": line_number,
         "deviceId": redact_text(str(device_id)) if device_id is not None else None,
         "deviceIdSource": source if device_id is not None else None,
         "errorCode": code,
         "errorStatus": _short(redact_text(str(status))) if status is not None else None,
     }
+    problem = conversion_problem(status) if isinstance(status, str) else None
+    if problem is not None:  # read before the cut: the tail that names the field ends a long line
+        entry["problem"] = _short(redact_text(problem))
+    return entry
 
 
 def device_id_from_status(status: str) -> str | None:

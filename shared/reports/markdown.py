@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from shared.redaction import redact_text
+from shared.reports.failure_reasons import Hint
 from shared.reports.report import stored_title
 from shared.text import visible
 
@@ -84,14 +85,18 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         "",
     ]
     hint = report.get("hint")
+    reason = report.get("failureReason")
     if isinstance(hint, Mapping):
         lines += [f"**{md_text(hint.get('key'))}**: {md_text(hint.get('text'))}", ""]
+        if hint.get("key") == Hint.UNKNOWN.key and isinstance(reason, Mapping):
+            # No rule fits: the hub's own words are all there is, so they come first.
+            lines += [f"**As the hub wrote it:** {md_text(reason.get('raw'))}", ""]
     if kind == "failure":
         lines += ["## Failure reason", ""]
-        reason = report.get("failureReason")
         if isinstance(reason, Mapping):
+            family = f", HTTP family {md_text(reason.get('family'))}" if reason.get("family") else ""
             lines += [
-                f"- Code: {md_text(reason.get('code'))} ({md_text(reason.get('number'))})",
+                f"- Code: {md_text(reason.get('code'))} ({md_text(reason.get('number'))}{family})",
                 f"- Text: {md_text(reason.get('text'))}",
                 f"- As the hub wrote it: {md_text(reason.get('raw'))}",
                 "",
@@ -147,10 +152,17 @@ def _import_errors_section(report: Mapping[str, Any]) -> list[str]:
             if isinstance(entry, Mapping):
                 lines.append(
                     f"| {md_text(entry.get('line'))} | {md_text(entry.get('deviceId'))} "
-                    f"| {md_text(entry.get('errorCode'))} | {md_text(entry.get('errorStatus') or entry.get('note'))} |"
+                    f"| {md_text(entry.get('errorCode'))} | {_problem(entry)}"
+                    f"{md_text(entry.get('errorStatus') or entry.get('note'))} |"
                 )
     lines.append("")
     return lines
+
+
+def _problem(entry: Mapping[str, Any]) -> str:
+    """"**field a.b: value ...** — " when the line's tail names the field at fault (a 400012 line)."""
+    problem = entry.get("problem")
+    return f"**{md_text(problem)}** — " if problem else ""
 
 
 def format_duration(value: object) -> str:

@@ -189,6 +189,7 @@ def build_report(
             status=status,
             storage_authentication=auth,
             import_error_lines=import_errors.total_lines if import_errors is not None else 0,
+            job_type=job_type,
         ),
         storage_authentication=auth,
         output_container=redact_text(output) if isinstance(output, str) else None,

@@ -71,6 +71,8 @@ def _report(value: str) -> dict[str, Any]:
     document["hint"] = {"key": value, "text": value}
     document["title"] = value
     document["failureReason"]["code"] = value
+    document["failureReason"]["family"] = value
+    document["importErrors"]["firstEntries"][0]["problem"] = value
     return document
 
 

@@ -328,7 +328,8 @@ def test_error_code_table_names_explains_and_counts() -> None:
                        {"errorCode": 499999, "errorStatus": "x"}, {"errorStatus": "no code"})
     rows = {row["code"]: row for row in summary.to_json()["errorCodes"]}
     assert rows["412002"]["lines"] == 2
-    assert "ETag" in rows["412002"]["meaning"] and "eTag" in rows["412002"]["whatToDo"]
+    # ErrorCode.cs and the docs name 412002 DeviceMessageLockLost; the ETag failure is 412001.
+    assert rows["412002"]["name"] == "DeviceMessageLockLost" and "ETag" not in rows["412002"]["meaning"]
     assert rows["499999"]["name"] == "(unknown code)"
     assert rows["unparsed"]["name"] == "(no error code)"
     for code in ("400004", "400012", "404001", "409001", "412001", "412002", "413002", "500001"):
