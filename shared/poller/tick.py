@@ -34,6 +34,7 @@ from shared.poller.store import StateStore
 from shared.poller.targets import JobTargets, job_targets
 from shared.poller.writer import JobWriter
 from shared.reports.copies import ReportCopies
+from shared.reports.delivery import is_refusal
 from shared.settings import AppSettings, HubSettings
 
 if TYPE_CHECKING:
@@ -317,7 +318,8 @@ class Poller:
                 outcome.snapshots_written += len(result.snapshots)
                 outcome.latest_written += result.latest_rev is not None
                 outcome.reports_written += result.report_written
-                outcome.write_failures += result.failed
+                # A refused delivery beside the job is a failed write too, though backoff (not a count) retries it.
+                outcome.write_failures += result.failed or is_refusal(result.delivery)
 
         if len(work) == 1:
             one(work[0])
