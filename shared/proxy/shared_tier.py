@@ -108,6 +108,18 @@ class SharedJobCache:
                 pass  # nothing was asked of the hub yet: go on per instance
         return fetch_alone(fetch, local=local, now=self._clock())
 
+    def last_known(self, key: JobKey) -> PreparedJob | None:
+        """The entry's last answer whatever its age, read without a hub call: what the list route and the status
+        page show, with its age, while the hub cannot be listed. None without one (or without the store)."""
+        if not self._store.available:
+            return None
+        try:
+            blob = self._store.read(self.blob_name(key), max_bytes=self._max_bytes)
+        except SharedStoreUnavailable:
+            return None
+        answer = _parse(blob.data, self._kind).answer
+        return answer.job(Source.STALE) if answer is not None else None
+
     def _get(self, key: JobKey, fetch: Callable[[float], PreparedJob], *, deadline: Deadline,
              local: PreparedJob | None) -> PreparedJob:
         name = self.blob_name(key)

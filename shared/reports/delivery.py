@@ -111,6 +111,15 @@ def is_refusal(recorded: Mapping[str, Any] | None) -> bool:
     return (recorded or {}).get("state") in (DeliveryState.REFUSED.value, DeliveryState.GIVEN_UP.value)
 
 
+def delivery_final(report: Mapping[str, Any]) -> bool:
+    """A report (the app's copy) whose delivery beside the job will not change any more: delivered, given up, or
+    a copy from before deliveries were recorded."""
+    if report.get("delivery") is None:
+        return True
+    recorded = Delivery.from_json(report.get("delivery"))
+    return recorded is None or recorded.final
+
+
 def due(previous: Delivery | None, now: datetime.datetime) -> bool:
     """Whether a delivery should be attempted now: never tried, or refused and its next attempt has come."""
     if previous is None:
@@ -172,6 +181,32 @@ def describe(delivery: Mapping[str, Any] | None) -> str | None:
         return f"{words}; given up after {recorded.attempts} attempt(s), the last at {recorded.last_attempt_utc}"
     return (f"{words}; attempt {recorded.attempts} at {recorded.last_attempt_utc}, next after "
             f"{recorded.next_attempt_utc}, given up after {recorded.give_up_after_utc}")
+
+
+def in_short(delivery: Mapping[str, Any] | None) -> str | None:
+    """The delivery in a few words, for a cell of the status page (the report page has the whole of it)."""
+    recorded = Delivery.from_json(delivery)
+    if recorded is None:
+        return None
+    if recorded.state is DeliveryState.DELIVERED:
+        return "written beside the job"
+    words = f"not written beside the job: {recorded.reason or Refusal.STORAGE_ERROR.value}"
+    if recorded.state is DeliveryState.GIVEN_UP:
+        return f"{words}; given up"
+    return f"{words}; retrying (attempt {recorded.attempts}, next after {recorded.next_attempt_utc})"
+
+
+def delivery_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The report page's and the Markdown's rows about the delivery (the app's copy records it; the report
+    beside the job does not): none when nothing is recorded."""
+    words = describe(report.get("delivery"))
+    if words is None:
+        return []
+    rows = [("Beside the job", words)]
+    recorded = Delivery.from_json(report.get("delivery"))
+    if recorded is not None and recorded.state is not DeliveryState.DELIVERED and recorded.advice:
+        rows.append(("What to do", recorded.advice))
+    return rows
 
 
 def _opt(value: object) -> str | None:
