@@ -244,7 +244,13 @@ class JobListProxy:
                 trouble = upstream_failure(error, failure.outcome, auth_kind=self._client.auth_kind,
                                            not_found="the hub has no job list")
             return self._last_known(hub, key, trouble)
-        return HubJobs(hub=hub.name, view=self._view(prepared), prepared=prepared, outcome=outcome)
+        stale = None
+        if prepared.source is Source.STALE:
+            # Within MAX_STALE_SECONDS of its fetch: served because the hub or the budget said wait. Said so too.
+            stale = ApiFailure(status=429, code=ApiErrorCode.UPSTREAM_THROTTLED, upstream_status=None,
+                               message=f"the hub asked to wait, or the app's call budget for it is spent: retry "
+                                       f"after {prepared.retry_after or 0:g} s")
+        return HubJobs(hub=hub.name, view=self._view(prepared), prepared=prepared, outcome=outcome, trouble=stale)
 
     def _last_known(self, hub: HubSettings, key: JobKey, trouble: ApiFailure) -> HubJobs:
         """The hub's last known list (this instance's, or the shared cache's: no hub call), whatever its age, with

@@ -37,7 +37,7 @@ class DeliveryState(str, Enum):
 class Refusal(str, Enum):
     """Why the job's container refused the report, in the operator's words (the short part of the advice)."""
 
-    SAS_NO_WRITE = "the SAS has no Write permission: create the job with sp=rwd (Read, Write, Delete)"
+    SAS_NO_WRITE = "the SAS has no Write permission: create the job with sp=rwd"
     SAS_REFUSED = "the SAS was refused: it has expired or its signature is wrong"
     IDENTITY_NO_ROLE = "the app's identity has no data role there: give it Storage Blob Data Contributor"
     FIREWALL = "the storage account's firewall refused the app"

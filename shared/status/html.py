@@ -49,8 +49,6 @@ def _section(section: HubSection, days: str) -> list[str]:
     out = [f'<section aria-labelledby="{anchor}"><h2 id="{anchor}">Hub {plain(section.hub)}</h2>']
     if section.error is not None:
         out.append(_trouble_banner(section))
-    if section.age_seconds is not None:
-        out.append(f'<p class="muted">The hub call budget is spent: this list is {section.age_seconds} s old.</p>')
     if section.state_note is not None:
         out.append(f'<p class="muted">{text(section.state_note)}</p>')
     if not section.rows:

@@ -37,7 +37,6 @@ from shared.pages.layout import security_headers
 from shared.poller.state import ReportState
 from shared.proxy.answers import ProxyRequest, ProxyResponse
 from shared.proxy.common import ApiFailure, check_method, configuration_error, failure_response
-from shared.proxy.prepared import Source
 from shared.proxy.validation import is_valid_job_id
 from shared.reports.delivery import in_short, is_refusal
 from shared.settings import AppSettings, HubSettings
@@ -105,7 +104,6 @@ class HubSection:
     error: str | None = None  # the hub's list could not be had (its rows, if any, are the last known jobs)
     last_known_age: int | None = None  # how old the last known list is (None: as the poller last recorded them)
     state_note: str | None = None  # the poller's state could not be read (no stall flags)
-    age_seconds: int | None = None  # the list is past its TTL (the budget said wait)
     list_href: str = ""  # the list route for this hub, opened the way the page was
 
 
@@ -203,15 +201,13 @@ def _section(hub: str, listed: HubJobs | ApiFailure, state: tuple[Records | None
         age = None
     else:
         jobs = list(listed.view.jobs)
-        stale = listed.prepared.source is Source.STALE or trouble is not None
-        age = max(0, int(listed.prepared.age(time.time()))) if stale else None
+        age = max(0, int(listed.prepared.age(time.time()))) if trouble is not None else None
     in_window = [item for item in jobs if item.started is None or item.started >= since]
     rows = [_row(item, records.get(str(item.job.get("jobId"))), hub_records is not None, hub, key)
             for item in in_window[:MAX_ROWS_PER_HUB]]
     return HubSection(hub=hub, rows=rows, older_hidden=max(0, len(in_window) - MAX_ROWS_PER_HUB),
-                      state_note=state_note, age_seconds=age if trouble is None else None,
-                      error=f"{trouble.code.value}: {trouble.message}" if trouble is not None else None,
-                      last_known_age=age if trouble is not None else None, list_href=f"jobs?{_query(hub, key)}")
+                      state_note=state_note, error=f"{trouble.code.value}: {trouble.message}" if trouble else None,
+                      last_known_age=age, list_href=f"jobs?{_query(hub, key)}")
 
 
 def _recorded_jobs(records: Records) -> list[ListedJob]:

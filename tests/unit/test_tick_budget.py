@@ -34,4 +34,4 @@ def test_the_budget_ends_before_the_next_tick_and_before_the_host_ends_the_run()
 def test_the_function_timeout_is_host_jsons() -> None:
     host = json.loads((Path(__file__).parents[2] / "host.json").read_text())
     hours, minutes, seconds = (int(part) for part in host["functionTimeout"].split(":"))
-    assert FUNCTION_TIMEOUT_SECONDS == hours * 3600 + minutes * 60 + seconds
+    assert hours * 3600 + minutes * 60 + seconds == FUNCTION_TIMEOUT_SECONDS
