@@ -31,7 +31,7 @@ GIT = shutil.which("git") or "git"
 LINKED = (".venv", "node_modules")
 # shared/poller/report_writer.py: an unreadable importErrors.log is tried again next tick, IMPORT_LOG_ATTEMPTS times.
 RETRY_LOG_READ = (
-    "            if record.write_failures + 1 < IMPORT_LOG_ATTEMPTS:\n"
+    "            if record.write_failures + 1 < IMPORT_LOG_ATTEMPTS and not at_once:\n"
     "                raise  # try again next tick"
 )
 
@@ -238,8 +238,8 @@ PLANTS: tuple[Plant, ...] = (
         name="report-markdown-create-overwrites",
         bug="a report's Markdown is created without If-None-Match (overwrite)",
         file="shared/poller/report_writer.py",
-        old="container.upload_blob(md_name, _markdown(document, built).encode(), overwrite=False",
-        new="container.upload_blob(md_name, _markdown(document, built).encode(), overwrite=True",
+        old="container.upload_blob(md_name, _markdown(document, report).encode(), overwrite=False",
+        new="container.upload_blob(md_name, _markdown(document, report).encode(), overwrite=True",
         caught_by=("tests/poller/test_poller_overlapping_ticks.py::test_two_ticks_writing_one_claim_create_each_blob_once",),
     ),
     Plant(
