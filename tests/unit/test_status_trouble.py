@@ -15,9 +15,10 @@ from shared.text import visible
 SINCE = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 THROTTLED = ApiFailure(status=429, code=ApiErrorCode.UPSTREAM_THROTTLED, message="the hub is throttling requests",
                        upstream_status=429)
-REFUSED: dict[str, Any] = {"state": "refused", "attempts": 1, "firstAttemptUtc": "t", "lastAttemptUtc": "t", "httpStatus": 403,
-           "errorCode": "AuthorizationPermissionMismatch", "nextAttemptUtc": "2026-12-08T01:01:00.000Z",
-           "reason": "the SAS has no Write permission: create the job with sp=rwd"}
+REFUSED: dict[str, Any] = {
+    "state": "refused", "attempts": 1, "firstAttemptUtc": "t", "lastAttemptUtc": "t", "httpStatus": 403,
+    "errorCode": "AuthorizationPermissionMismatch", "nextAttemptUtc": "2026-12-08T01:01:00.000Z",
+    "reason": "the SAS has no Write permission: create the job with sp=rwd"}
 RECORDS: dict[str, dict[str, Any]] = {
     "old": {"job_id": "old", "status": "completed", "progress": 100, "changed_at": "2026-12-01T00:00:00Z"},
     "new": {"job_id": "new", "status": "failed", "progress": 10, "changed_at": "2026-12-07T00:00:00Z",
