@@ -423,6 +423,15 @@ PLANTS: tuple[Plant, ...] = (
         caught_by=("tests/routes/test_trouble_and_delivery.py::"
                    "test_a_hub_that_throttles_everything_keeps_its_last_known_jobs_with_a_warning",),
     ),
+    Plant(
+        name="last-known-list-swept-with-the-ttl",
+        bug="a hub's shared list entry may be swept a minute after its TTL: the last known jobs are lost",
+        file="shared/proxy/shared_tier.py",
+        old="                keep = max(keep, LAST_KNOWN_LIST_SECONDS)",
+        new="                keep = max(keep, 0.0)",
+        caught_by=("tests/shared_cache/test_list_route.py::"
+                   "test_a_hub_that_throttles_everything_still_lists_its_last_known_jobs_on_every_instance",),
+    ),
 )
 
 _FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+?)(?:\[.*?\])?(?: - .*)?$")

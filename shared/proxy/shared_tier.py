@@ -54,6 +54,8 @@ JobKey = tuple[str, str, str]  # (hub, jobId, api-version); the list's jobId is 
 TERMINAL_MAX_AGE_SECONDS = 24 * 3600.0
 POLL_FIRST_SECONDS = 0.02
 POLL_MAX_SECONDS = 0.25
+# A hub's list is kept this long after its fetch: the last known jobs while the hub cannot be listed.
+LAST_KNOWN_LIST_SECONDS = 24 * 3600.0
 # How long a caller without a stale answer waits for the call budget before a 429.
 BUDGET_WAIT_SECONDS = 2.0
 # Claims lost in a row before a caller asks the hub without one (entries rewritten as fast as they are read).
@@ -198,10 +200,13 @@ class SharedJobCache:
         return age < (TERMINAL_MAX_AGE_SECONDS if answer.terminal else self._ttl)
 
     def _expires(self, entry: Entry, now: float) -> dict[str, str]:
-        """When the sweep may delete the entry: once it can serve nobody, stale serving included."""
+        """When the sweep may delete the entry: once it can serve nobody, stale serving included (a hub's list is
+        served as its last known one while the hub cannot be listed: it is kept a day)."""
         ends = [now + self._claim_seconds + MAX_STALE_SECONDS]
         if entry.answer is not None:
             keep = TERMINAL_MAX_AGE_SECONDS if entry.answer.terminal else self._ttl + MAX_STALE_SECONDS
+            if self._kind is DocumentKind.JOB_LIST:
+                keep = max(keep, LAST_KNOWN_LIST_SECONDS)
             ends.append(entry.answer.fetched_at + keep)
         return expires_metadata(max(ends))
 
