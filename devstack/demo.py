@@ -1,5 +1,6 @@
 """Demo jobs for `make run`: an export that completes, an import that completes with rejected lines (its
-importErrors.log lists them), and an import that fails at job level (its input blob is missing).
+importErrors.log lists them), an import that fails at job level (its input blob is missing), and an export that
+fails because its output SAS is read-only.
 
 Jobs are created through the official azure-iot-hub SDK, as a user of the real service would.
 """
@@ -23,6 +24,9 @@ IMPORT_INPUT_CONTAINER = "demo-import-in"
 IMPORT_OUTPUT_CONTAINER = "demo-import-out"
 # The failing import's own output container: sharing one would show the other import's importErrors.log.
 FAILED_IMPORT_OUTPUT_CONTAINER = "demo-import-failed"
+# The fourth job's output container, named with a SAS that has Read and List only: the export fails, and so does
+# every write of the monitor beside it (the commonest way a job fails, and its report must still be seen).
+READ_ONLY_EXPORT_CONTAINER = "demo-export-readonly"
 MISSING_INPUT_BLOB = "no-such-devices.txt"  # never uploaded: the third job fails with BlobContainerValidationError
 TERMINAL = {"completed", "failed", "cancelled"}
 
@@ -32,6 +36,8 @@ class DemoJobs:
     export_job_id: str
     import_job_id: str  # completes, with rejected lines
     failed_import_job_id: str  # fails: its input blob is missing
+    # Fails: its output SAS has no Write. The monitor cannot write beside it either: its report is the app's copy.
+    read_only_export_job_id: str = ""
 
 
 def _container_uri(service: BlobServiceClient, name: str, permission: ContainerSasPermissions) -> str:
@@ -80,5 +86,11 @@ def create_demo_jobs(*, hub: str, hub_url: str, blob_connection_string: str, tim
         output_blob_container_uri=_container_uri(service, FAILED_IMPORT_OUTPUT_CONTAINER, write),
         storage_authentication_type="keyBased",
     ))
+    _wait_terminal(manager, failing.job_id, timeout=timeout)
+    read_only = manager.create_import_export_job(JobProperties(
+        type="export", output_blob_container_uri=_container_uri(
+            service, READ_ONLY_EXPORT_CONTAINER, ContainerSasPermissions(read=True, list=True)),
+        exclude_keys_in_export=True, storage_authentication_type="keyBased",
+    ))
     return DemoJobs(export_job_id=str(export.job_id), import_job_id=str(imported.job_id),
-                    failed_import_job_id=str(failing.job_id))
+                    failed_import_job_id=str(failing.job_id), read_only_export_job_id=str(read_only.job_id))

@@ -91,6 +91,10 @@ def main() -> int:
         print(f"logs in {logs}/; creating the demo jobs (an export, an import with rejected lines, an import that "
               "fails)...", flush=True)
         demo = create_demo_jobs(hub=DEFAULT_HUB_NAME, hub_url=hub_url, blob_connection_string=info.connection_string)
+        print(f"  # an export whose output SAS is read-only ({demo.read_only_export_job_id}): it fails, and its report "
+              "says it is not written beside the job:\n"
+              f"  curl -s -H 'x-functions-key: {DEFAULT_FUNCTION_KEY}' -H 'Accept: text/markdown' "
+              f"http://127.0.0.1:{FUNCTIONS_HOST_PORT}/api/jobs/{demo.read_only_export_job_id}/report", flush=True)
         _print_usage(demo.export_job_id, demo.import_job_id, demo.failed_import_job_id)
         print(f"\nStatus page: http://127.0.0.1:{FUNCTIONS_HOST_PORT}/api/status?code={DEFAULT_FUNCTION_KEY}",
               flush=True)

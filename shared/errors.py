@@ -170,3 +170,8 @@ class TickBudgetExhausted(JobMonitorError):
 
 class ImportLogOverrun(JobMonitorError):
     """importErrors.log could not be read within its share of the tick's budget (a failed attempt)."""
+
+
+class ReportCopyUnwritten(JobMonitorError):
+    """The app's own copy of a report (in AzureWebJobsStorage) could not be written: the job's report is retried
+    next tick, whatever the job's container did (shared/poller/report_writer.py)."""

@@ -31,7 +31,7 @@ GIT = shutil.which("git") or "git"
 LINKED = (".venv", "node_modules")
 # shared/poller/report_writer.py: an unreadable importErrors.log is tried again next tick, IMPORT_LOG_ATTEMPTS times.
 RETRY_LOG_READ = (
-    "            if record.write_failures + 1 < IMPORT_LOG_ATTEMPTS:\n"
+    "            if record.write_failures + 1 < IMPORT_LOG_ATTEMPTS and not at_once:\n"
     "                raise  # try again next tick"
 )
 
@@ -238,8 +238,8 @@ PLANTS: tuple[Plant, ...] = (
         name="report-markdown-create-overwrites",
         bug="a report's Markdown is created without If-None-Match (overwrite)",
         file="shared/poller/report_writer.py",
-        old="container.upload_blob(md_name, _markdown(document, built).encode(), overwrite=False",
-        new="container.upload_blob(md_name, _markdown(document, built).encode(), overwrite=True",
+        old="container.upload_blob(md_name, _markdown(document, report).encode(), overwrite=False",
+        new="container.upload_blob(md_name, _markdown(document, report).encode(), overwrite=True",
         caught_by=("tests/poller/test_poller_overlapping_ticks.py::test_two_ticks_writing_one_claim_create_each_blob_once",),
     ),
     Plant(
@@ -300,8 +300,8 @@ PLANTS: tuple[Plant, ...] = (
         name="tick-deadline-past-budget",
         bug="the tick's deadline is twice its budget",
         file="shared/poller/tick.py",
-        old="deadline = Deadline(max(1.0, self._config.tick_budget_seconds - SAFETY_SECONDS))",
-        new="deadline = Deadline(max(1.0, self._config.tick_budget_seconds * 2))",
+        old="deadline = Deadline(max(1.0, self._budget_seconds - SAFETY_SECONDS))",
+        new="deadline = Deadline(max(1.0, self._budget_seconds * 2))",
         caught_by=("tests/poller/test_poller_faults.py::test_a_hanging_hub_does_not_hold_the_tick_past_its_budget",
                    "tests/poller/test_poller_faults.py::test_a_hung_storage_call_ends_within_the_tick_budget"),
     ),
@@ -390,6 +390,74 @@ PLANTS: tuple[Plant, ...] = (
         new='    412002: ("PreconditionFailed", ERRORCODE_CS),',
         caught_by=("tests/unit/test_hint_corpus.py::test_a_code_in_a_real_text_is_named_as_the_docs_and_sdks_name_it",
                    "tests/unit/test_reports.py::test_error_code_table_names_explains_and_counts"),
+    ),
+    # Issue 20 (i20-deliver): the report exists when the job's container refuses it; bounded ticks; no page healthy
+    # when it is not.
+    Plant(
+        name="report-copy-waits-for-the-job-container",
+        bug="a job whose container refused an earlier write of the tick gets no report copy (as before issue 20)",
+        file="shared/poller/writer.py",
+        old="            if not done.report_tried:\n",
+        new="            if done.report_tried and not done.report_tried:\n",
+        caught_by=("tests/poller/test_report_delivery.py::"
+                   "test_a_read_only_sas_still_gets_a_report_that_says_why_it_is_not_beside_the_job",
+                   "tests/routes/test_demo_read_only_export.py::"
+                   "test_the_read_only_demo_export_shows_its_report_and_why_it_is_not_beside_the_job"),
+    ),
+    Plant(
+        name="delivery-backoff-ignored",
+        bug="a refused delivery beside the job is tried again on every tick, not after its backoff",
+        file="shared/poller/report_writer.py",
+        old="        return record.report is not ReportState.PENDING or delivery.due(",
+        new="        return True or record.report is not ReportState.PENDING or delivery.due(",
+        caught_by=("tests/poller/test_report_delivery.py::"
+                   "test_a_read_only_sas_still_gets_a_report_that_says_why_it_is_not_beside_the_job",),
+    ),
+    Plant(
+        name="delivery-never-given-up",
+        bug="a refused delivery is tried for ever, past the job's history window",
+        file="shared/reports/delivery.py",
+        old="    given_up = refusal.final or next_attempt > window_end\n",
+        new="    given_up = refusal.final\n",
+        caught_by=("tests/unit/test_delivery.py::"
+                   "test_a_delivery_is_given_up_once_its_next_attempt_would_fall_past_the_history_window",
+                   "tests/poller/test_report_delivery.py::test_a_refused_delivery_is_given_up_past_the_jobs_history_window"),
+    ),
+    Plant(
+        name="tick-list-past-its-share",
+        bug="the hub list may retry a throttled hub for four times the tick's remaining budget",
+        file="shared/poller/tick.py",
+        old="listed = self._hub_client.list_jobs(hub, deadline=Deadline(deadline.remaining() * LIST_SHARE))",
+        new="listed = self._hub_client.list_jobs(hub, deadline=Deadline(deadline.remaining() * 4))",
+        caught_by=("tests/poller/test_throttled_ticks.py::"
+                   "test_every_tick_stays_within_its_budget_under_a_hub_that_throttles_everything",),
+    ),
+    Plant(
+        name="tick-budget-ignores-schedule",
+        bug="the tick's budget is not cut to below the schedule's interval (240 s ticks every 20 s)",
+        file="shared/poller/budget.py",
+        old="        bounds.append(interval - SCHEDULE_MARGIN_SECONDS)\n",
+        new="        pass\n",
+        caught_by=("tests/unit/test_tick_budget.py::"
+                   "test_the_budget_ends_before_the_next_tick_and_before_the_host_ends_the_run",),
+    ),
+    Plant(
+        name="last-known-jobs-dropped",
+        bug="a hub that cannot be listed shows its error only: its last known jobs are gone (as before issue 20)",
+        file="shared/proxy/listing.py",
+        old="        if known is None:\n            raise trouble\n",
+        new="        if True:\n            raise trouble\n",
+        caught_by=("tests/routes/test_trouble_and_delivery.py::"
+                   "test_a_hub_that_throttles_everything_keeps_its_last_known_jobs_with_a_warning",),
+    ),
+    Plant(
+        name="last-known-list-swept-with-the-ttl",
+        bug="a hub's shared list entry may be swept a minute after its TTL: the last known jobs are lost",
+        file="shared/proxy/shared_tier.py",
+        old="                keep = max(keep, LAST_KNOWN_LIST_SECONDS)",
+        new="                keep = max(keep, 0.0)",
+        caught_by=("tests/shared_cache/test_list_route.py::"
+                   "test_a_hub_that_throttles_everything_still_lists_its_last_known_jobs_on_every_instance",),
     ),
 )
 

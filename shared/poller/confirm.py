@@ -28,6 +28,7 @@ from shared.poller.state import (
     PendingLatest,
     ReportState,
 )
+from shared.reports.delivery import is_refusal
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,6 +56,8 @@ class WriteOutcome:
     report_written: bool = False
     report_not_needed: bool = False  # a completed import whose errors log is empty or missing
     report_fields: dict[str, Any] = field(default_factory=dict)  # for the report_written log line
+    delivery: dict[str, Any] | None = None  # the report's delivery beside the job after this attempt
+    report_tried: bool = False  # the report step ran (it records the job's container's refusals itself)
     recovery: Recovery | None = None
     failed: bool = False
     skip: str | None = None  # stop trying: the job's storage may not be written (the reason)
@@ -93,11 +96,21 @@ def confirm(
                     record.latest_rev = outcome.latest_behind + 1
                     record.latest = PendingLatest(rev=record.latest_rev, document=document)
             record.latest_etag = outcome.latest_etag
+        # Each attempt of the delivery beside the job is logged once (an overlapping tick's is not newer).
+        fresh = outcome.delivery is not None and _attempts(outcome.delivery) > _attempts(record.delivery)
+        if outcome.report_fields and (fresh or (outcome.delivery is None and outcome.report_written
+                                                and record.report is ReportState.PENDING)):
+            # None: written (and logged) earlier, or under an earlier, lost state.
+            delivered = {"delivery": outcome.delivery.get("state")} if outcome.delivery is not None else {}
+            events.append({"event": PollerEvent.REPORT_WRITTEN.value, "warning": False,
+                           "fields": {"jobId": job_id, **outcome.report_fields, **delivered}})
+        if fresh and outcome.delivery is not None:
+            if is_refusal(outcome.delivery):
+                events.append({"event": PollerEvent.REPORT_NOT_DELIVERED.value, "warning": True,
+                               "fields": {"jobId": job_id, **outcome.delivery}})
+            record.delivery = outcome.delivery
         if outcome.report_written and record.report is ReportState.PENDING:
             record.report = ReportState.WRITTEN
-            if outcome.report_fields:  # none: written (and logged) under an earlier, lost state
-                events.append({"event": PollerEvent.REPORT_WRITTEN.value, "warning": False,
-                               "fields": {"jobId": job_id, **outcome.report_fields}})
         elif outcome.report_not_needed and record.report is ReportState.PENDING:
             record.report = ReportState.NOT_NEEDED
         if outcome.skip is not None:
@@ -213,6 +226,11 @@ def _rename(record: JobRecord, *, start: int, settings: PlanSettings) -> dict[in
 
 def _pair(document: Mapping[str, Any]) -> tuple[str, int | None]:
     return job_status(document).value, job_progress(document)
+
+
+def _attempts(delivery: Mapping[str, Any] | None) -> int:
+    attempts = (delivery or {}).get("attempts")
+    return attempts if isinstance(attempts, int) else 0
 
 
 def _give_up(record: JobRecord, reason: str) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ class PollerEvent(str, Enum):
 
     JOB_CHANGED = "poller.job_changed"
     REPORT_WRITTEN = "poller.report_written"
+    REPORT_NOT_DELIVERED = "poller.report_not_delivered"
     JOB_STALLED = "poller.job_stalled"
     JOB_SKIPPED = "poller.job_skipped"
     BACKFILLED = "poller.backfilled"

@@ -5,6 +5,11 @@ The errors log is read from the job's output container under a size limit and a 
 the import's input is counted for the title when that is cheap. Both pairs are created with If-None-Match: an
 earlier, interrupted or overlapping tick may have written them (its JSON then stays, and the Markdown follows
 it). The app's copy is always the report built here: the job's container is written by whoever created the job.
+
+The app's copy (in AzureWebJobsStorage) is written first and on its own, so that a job whose container refuses us
+still has its report on the report route and the status page. What the job's container answered is recorded in
+the copy and the state (shared/reports/delivery.py): delivered, or refused with storage's status, code and advice,
+tried again with backoff for the job's history window, then given up.
 """
 
 from __future__ import annotations
@@ -17,10 +22,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from shared.clock import Deadline, parse_utc, utc_iso
-from shared.errors import ImportLogOverrun, SummaryAborted
+from shared.errors import ImportLogOverrun, ReportCopyUnwritten, SummaryAborted, TickBudgetExhausted
 from shared.jobs import JobStatus, job_status
 from shared.logs import log_event
 from shared.poller.confirm import WriteOutcome
+from shared.poller.delivery import refusal_of
 from shared.poller.documents import (
     HUB_METADATA,
     JSON_CONTENT,
@@ -34,7 +40,7 @@ from shared.poller.documents import (
     report_blob_names,
 )
 from shared.poller.events import PollerEvent
-from shared.poller.state import IMPORT_LOG_ATTEMPTS, JobRecord
+from shared.poller.state import IMPORT_LOG_ATTEMPTS, JobRecord, ReportState
 from shared.poller.storage import (
     EMPTY_BLOB_RANGE_CODE,
     BlobClients,
@@ -48,9 +54,12 @@ from shared.poller.storage import (
     sas_refused,
     storage_error_code,
     storage_error_text,
+    storage_refusal,
 )
 from shared.poller.targets import JobTargets
+from shared.reports import delivery
 from shared.reports.copies import ReportCopies
+from shared.reports.delivery import Delivery
 from shared.reports.import_errors import (
     ImportErrorSummary,
     count_lines,
@@ -89,6 +98,12 @@ class ReportWriter:
         self._clock = clock
         self._import_log_max_bytes = import_log_max_bytes
 
+    def delivery_due(self, record: JobRecord) -> bool:
+        """False while a refused delivery beside the job waits for its next attempt (its backoff): the job's
+        container is left alone until then."""
+        return record.report is not ReportState.PENDING or delivery.due(Delivery.from_json(record.delivery),
+                                                                         self._clock())
+
     def write(
         self,
         hub: str,
@@ -101,13 +116,128 @@ class ReportWriter:
         lineage: str,
     ) -> None:
         """The job's report, once: a failure report for a failed or cancelled job; an import report for a
-        completed import whose errors log has lines (none for an empty or missing log)."""
+        completed import whose errors log has lines (none for an empty or missing log).
+
+        The app's own copy is written first, on its own; then the pair beside the job, whose outcome (delivered,
+        or refused and why) is recorded in the copy and the state."""
         from azure.core.exceptions import ResourceExistsError
         from azure.storage.blob import ContentSettings
 
+        done.report_tried = True
+        built = self._build(hub, record, job, targets, container, deadline, done)
+        if built is None:
+            return
+        report, json_name, md_name, summary_lines = built
+        document = report
+        previous = Delivery.from_json(record.delivery)
+        self._put_copy(hub, record.job_id, report, previous, deadline)
+        metadata = {HUB_METADATA: hub, STATE_METADATA: lineage}
+        first_written = True
+        try:
+            check_deadline(deadline)
+            try:
+                container.upload_blob(json_name, json_bytes(document), overwrite=False, metadata=metadata,
+                                      content_settings=ContentSettings(content_type=JSON_CONTENT),
+                                      **call_options(deadline))
+            except ResourceExistsError:
+                # Written by an earlier or overlapping tick: the Markdown follows what is stored.
+                check_deadline(deadline)
+                stored, stored_metadata = read_bounded_blob(container, json_name,
+                                                            max_bytes=MAX_STORED_DOCUMENT_BYTES, deadline=deadline)
+                document = _stored_report(stored, record.job_id) or report
+                # Under another state (this one was lost since): that state's tick logged it already.
+                first_written = stored_metadata.get(STATE_METADATA) in (None, lineage)
+            check_deadline(deadline)
+            with contextlib.suppress(ResourceExistsError):
+                container.upload_blob(md_name, _markdown(document, report).encode(), overwrite=False,
+                                      metadata=metadata,
+                                      content_settings=ContentSettings(content_type=MARKDOWN_CONTENT),
+                                      **call_options(deadline))
+        except TickBudgetExhausted:
+            raise  # left pending: the next tick tries again, with the copy already in place
+        except Exception as exc:
+            if sas_refused(exc) and targets.uses_sas and targets.with_identity() is not None:
+                raise  # JobWriter.write tries the managed identity, where the operator allowed it
+            self._record_refusal(hub, record, job, report, targets, exc, done, deadline, first_copy=previous is None,
+                                 json_name=json_name, summary_lines=summary_lines)
+            return
+        now = self._clock()
+        outcome = delivery.delivered(previous, now)
+        self._put_copy(hub, record.job_id, report, outcome, deadline)
+        done.report_written = True
+        done.delivery = outcome.to_json()
+        if first_written and previous is None:
+            # Logged once, by the tick whose confirm records the report as written (shared/poller/confirm.py).
+            done.report_fields = _report_fields(report, json_name, summary_lines)
+
+    def write_refused(
+        self, hub: str, record: JobRecord, job: Mapping[str, Any], targets: JobTargets, deadline: Deadline,
+        done: WriteOutcome, refusal: Exception, *, final: bool = False,
+    ) -> None:
+        """The job's container refused an earlier write of this tick (a snapshot, latest.json): the report is
+        built from what can be read and the app's copy written anyway, recording the refusal. Never raises:
+        if even the copy cannot be written, the job's write stays failed (and is retried next tick)."""
+        if record.report is not ReportState.PENDING:
+            return
+        try:
+            container = self._blobs.container(targets.monitor)
+            built = self._build(hub, record, job, targets, container, deadline, done, at_once=True)
+            if built is None:
+                return
+            report, json_name, _md_name, summary_lines = built
+            previous = Delivery.from_json(record.delivery)
+            self._put_copy(hub, record.job_id, report, previous, deadline)
+            self._record_refusal(hub, record, job, report, targets, refusal, done, deadline,
+                                 first_copy=previous is None, json_name=json_name, summary_lines=summary_lines,
+                                 final=final)
+        except Exception as exc:
+            log_event(logger, PollerEvent.WRITE_FAILED, level=logging.WARNING, hub=hub, jobId=record.job_id,
+                      error=type(exc).__name__, message=storage_error_text(exc), step="reportCopy")
+
+    def _record_refusal(
+        self, hub: str, record: JobRecord, job: Mapping[str, Any], report: dict[str, Any], targets: JobTargets,
+        exc: Exception, done: WriteOutcome, deadline: Deadline, *, first_copy: bool, json_name: str,
+        summary_lines: int | None, final: bool = False,
+    ) -> None:
+        """A refused delivery beside the job, recorded in the copy (written already) and the state: tried again
+        after the backoff, or given up past the job's history window."""
+        outcome = delivery.refused(Delivery.from_json(record.delivery), refusal_of(exc, targets.monitor, final=final),
+                                   job=job, now=self._clock())
+        self._put_copy(hub, record.job_id, report, outcome, deadline)
+        done.failed = False  # the backoff and the history window decide, not MAX_WRITE_FAILURES
+        done.delivery = outcome.to_json()
+        if first_copy:
+            done.report_fields = _report_fields(report, json_name, summary_lines)
+        if outcome.final:
+            done.report_written = True
+            done.skip = done.skip or (f"gave up writing beside the job after {outcome.attempts} attempt(s): "
+                                      f"{outcome.reason}")
+
+    def _put_copy(self, hub: str, job_id: str, report: Mapping[str, Any], recorded: Delivery | None,
+                  deadline: Deadline) -> None:
+        """The app's own copy, which the app serves, with the delivery as recorded. Built here, never read back
+        from the job's container, which whoever created the job can write."""
+        document = dict(report) if recorded is None else {**report, "delivery": recorded.to_json()}
+        try:
+            check_deadline(deadline)
+            self._copies.put(hub, job_id, document, **call_options(deadline))
+        except TickBudgetExhausted:
+            raise
+        except Exception as exc:
+            raise ReportCopyUnwritten(f"the app's copy of the report could not be written ({storage_error_text(exc)})"
+                                      ) from exc
+
+    def _build(
+        self, hub: str, record: JobRecord, job: Mapping[str, Any], targets: JobTargets, container: ContainerClient,
+        deadline: Deadline, done: WriteOutcome, *, at_once: bool = False,
+    ) -> tuple[dict[str, Any], str, str, int | None] | None:
+        """The report (JSON), its blob names beside the job and its rejected-line count; None when the job needs
+        none (then `done` says so). `at_once`: an unreadable errors log is not tried again first (the container
+        refused us already; the copy says why, and the next delivery attempt builds the report afresh)."""
         summary, note, note_is_earlier = None, None, False
         if str(job.get("type", "")).lower() == "import":
-            summary, note, note_is_earlier = self._import_summary(record, job, targets, deadline)
+            summary, note, note_is_earlier = self._import_summary(record, job, targets, deadline,
+                                                                           at_once=at_once)
         kind = report_kind(job, summary)
         if kind is None and note is not None and job_status(job) is JobStatus.COMPLETED and not note_is_earlier:
             # The log could not be read, or a later job overwrote it: whether lines were rejected is unknown,
@@ -115,7 +245,7 @@ class ReportWriter:
             kind = ReportKind.IMPORT
         if kind is None:
             done.report_not_needed = True  # a completed import with nothing rejected, or a completed export
-            return
+            return None
         if kind is ReportKind.IMPORT or summary is not None:
             # Why the log read is not the one the job named (its outputBlobName was unusable), if it is not.
             note = "; ".join(n for n in (import_log_blob(job).note, note) if n) or None
@@ -127,37 +257,7 @@ class ReportWriter:
             import_errors=summary, import_errors_note=note, generated_at=self._clock(), input_lines=input_lines,
         )
         built: dict[str, Any] = report.to_json()
-        document = built
-        check_deadline(deadline)
-        metadata = {HUB_METADATA: hub, STATE_METADATA: lineage}
-        first_written = True
-        try:
-            container.upload_blob(json_name, json_bytes(document), overwrite=False, metadata=metadata,
-                                  content_settings=ContentSettings(content_type=JSON_CONTENT), **call_options(deadline))
-        except ResourceExistsError:
-            # Written by an earlier or overlapping tick: the Markdown follows what is stored.
-            check_deadline(deadline)
-            stored, stored_metadata = read_bounded_blob(container, json_name, max_bytes=MAX_STORED_DOCUMENT_BYTES,
-                                                        deadline=deadline)
-            document = _stored_report(stored, record.job_id) or built
-            # Under another state (this one was lost since): that state's tick logged it already.
-            first_written = stored_metadata.get(STATE_METADATA) in (None, lineage)
-        check_deadline(deadline)
-        with contextlib.suppress(ResourceExistsError):
-            container.upload_blob(md_name, _markdown(document, built).encode(), overwrite=False, metadata=metadata,
-                                  content_settings=ContentSettings(content_type=MARKDOWN_CONTENT),
-                                  **call_options(deadline))
-        check_deadline(deadline)
-        # The app's own copy, which the app serves: part of writing the report (a failure retries both). Built
-        # here, never read back from the job's container, which whoever created the job can write (its timeline
-        # is the one listing of the folder's snapshot names, as the report beside the job has it).
-        self._copies.put(hub, record.job_id, built, **call_options(deadline))
-        done.report_written = True
-        if not first_written:
-            return
-        # Logged once, by the tick whose confirm records the report as written (shared/poller/confirm.py).
-        done.report_fields = {"status": built.get("status"), "hint": report.hint.key, "blob": json_name,
-                              "importErrorLines": summary.total_lines if summary is not None else None}
+        return built, json_name, md_name, summary.total_lines if summary is not None else None
 
     @staticmethod
     def _timeline(container: ContainerClient, prefix: str, record: JobRecord, targets: JobTargets,
@@ -172,7 +272,8 @@ class ReportWriter:
         try:
             blobs = list_folder(container, f"{folder}/snapshots/", deadline=deadline)
         except HttpResponseError as exc:
-            if not list_refused(exc, targets.monitor):
+            # Through a SAS without List, or refused outright (the report's copy is written all the same).
+            if not list_refused(exc, targets.monitor) and storage_refusal(exc) is None:
                 raise
             return [TimelineEntry(seq=int(e["seq"]), status=str(e["status"]), progress=e.get("progress"),
                                   polled_at_utc=str(e.get("polledAtUtc") or ""), blob=str(e.get("blob") or ""))
@@ -212,7 +313,8 @@ class ReportWriter:
             return None
 
     def _import_summary(
-        self, record: JobRecord, job: Mapping[str, Any], targets: JobTargets, deadline: Deadline
+        self, record: JobRecord, job: Mapping[str, Any], targets: JobTargets, deadline: Deadline, *,
+        at_once: bool = False,
     ) -> tuple[ImportErrorSummary | None, str | None, bool]:
         """Summarise importErrors.log from the job's output container: (summary, note, False), or (None, note,
         False) when it cannot be, or (None, note, True) when the log there predates the job (an earlier job's).
@@ -238,7 +340,7 @@ class ReportWriter:
                     started is not None and modified is not None and modified < started)
             summary = summarize_chunks(downloader.chunks(), should_stop=lambda: log_deadline.remaining() <= 0)
         except SummaryAborted as aborted:
-            if record.write_failures + 1 < IMPORT_LOG_ATTEMPTS:
+            if record.write_failures + 1 < IMPORT_LOG_ATTEMPTS and not at_once:
                 raise ImportLogOverrun from None  # counts as a failed attempt; the next tick tries again
             return aborted.summary, (
                 f"{log_name} was only partly read: the time budget ran out {IMPORT_LOG_ATTEMPTS} times; "
@@ -249,9 +351,9 @@ class ReportWriter:
                 return summarize_chunks([]), None, False  # an empty log (a range read of 0 bytes is refused)
             if not_found(exc):
                 return None, None, False  # no log: nothing was rejected (a failed job's report says it has none)
-            if sas_refused(exc) and not targets.output.uses_identity:
+            if sas_refused(exc) and not targets.output.uses_identity and not at_once:
                 raise  # _write_job tries the managed identity, where it is allowed
-            if record.write_failures + 1 < IMPORT_LOG_ATTEMPTS:
+            if record.write_failures + 1 < IMPORT_LOG_ATTEMPTS and not at_once:
                 raise  # try again next tick
             return None, f"{log_name} could not be read ({storage_error_text(exc)})", False
         if size > self._import_log_max_bytes:
@@ -259,6 +361,12 @@ class ReportWriter:
                              f"{self._import_log_max_bytes} bytes"), False
         return summary, None, False
 
+
+
+def _report_fields(report: Mapping[str, Any], json_name: str, summary_lines: int | None) -> dict[str, Any]:
+    hint = report.get("hint")
+    return {"status": report.get("status"), "hint": hint.get("key") if isinstance(hint, Mapping) else None,
+            "blob": json_name, "importErrorLines": summary_lines}
 
 
 def _within(deadline: Deadline, chunks: Iterable[bytes]) -> Iterator[bytes]:

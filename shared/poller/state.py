@@ -78,6 +78,8 @@ class JobRecord:
     refused: str | None = None  # why the job's storage target is refused, while it is (logged once per reason)
     refused_key: str | None = None  # the target fields it was refused for (a change is looked at again)
     anomaly: str | None = None  # the hub's last odd answer for this job (logged once per kind)
+    # Whether the report reached the job's own container (shared/reports/delivery.py); set once its copy is written.
+    delivery: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # fields of a later version, kept as they were
 
     @property

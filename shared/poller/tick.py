@@ -21,8 +21,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from shared.clock import Deadline, utc_now
-from shared.errors import CredentialError, HubError, StateConflict, TargetRejected, TickBudgetExhausted
+from shared.errors import (
+    CredentialError,
+    HubError,
+    HubThrottledError,
+    StateConflict,
+    TargetRejected,
+    TickBudgetExhausted,
+)
 from shared.logs import log_event
+from shared.poller.budget import tick_budget_seconds
 from shared.poller.confirm import WriteOutcome, confirm
 from shared.poller.core import HubView, PlanSettings, hub_view, plan
 from shared.poller.documents import blob_safe_job_id
@@ -34,6 +42,7 @@ from shared.poller.store import StateStore
 from shared.poller.targets import JobTargets, job_targets
 from shared.poller.writer import JobWriter
 from shared.reports.copies import ReportCopies
+from shared.reports.delivery import is_refusal
 from shared.settings import AppSettings, HubSettings
 
 if TYPE_CHECKING:
@@ -61,12 +70,14 @@ class HubOutcome:
     write_failures: int = 0
     claim_conflicts: int = 0
     timed_out: bool = False
+    throttled: bool = False  # skipped for this tick: the hub (or the call budget) asked to wait past its budget
 
 
 @dataclass(kw_only=True)
 class TickResult:
     hubs: dict[str, HubOutcome] = field(default_factory=dict)
     duration_ms: float = 0.0
+    budget_seconds: float = 0.0  # the tick's budget (shared/poller/budget.py)
 
     @property
     def all_failed(self) -> bool:
@@ -92,6 +103,7 @@ class Poller:
         self._hub_client = hub_client or default_hub_client(settings.hub)
         self._blobs = blobs or BlobClients(storage_client_id=settings.poller.storage_client_id)
         self._clock = clock
+        self._budget_seconds = tick_budget_seconds(self._config.tick_budget_seconds, self._config.schedule)
         copies = ReportCopies(self._blobs.state_container(self._config.state_storage, self._config.reports_container))
         reports = ReportWriter(blobs=self._blobs, copies=copies, prefix=self._config.prefix, clock=clock,
                                import_log_max_bytes=import_log_max_bytes)
@@ -120,9 +132,9 @@ class Poller:
 
     # -- the tick ----------------------------------------------------------------------------------
     def tick(self, *, past_due: bool = False) -> TickResult:
-        deadline = Deadline(max(1.0, self._config.tick_budget_seconds - SAFETY_SECONDS))
+        deadline = Deadline(max(1.0, self._budget_seconds - SAFETY_SECONDS))
         started = self._clock()
-        result = TickResult()
+        result = TickResult(budget_seconds=self._budget_seconds)
         hubs = self._settings.hub.hubs
         executor = concurrent.futures.ThreadPoolExecutor(max_workers=min(len(hubs), 32),
                                                          thread_name_prefix="poll-hub")
@@ -137,13 +149,15 @@ class Poller:
                 result.hubs[hub.name] = HubOutcome(hub=hub.name, error="the tick's time budget ran out",
                                                    timed_out=True)
                 log_event(logger, PollerEvent.HUB_TIMED_OUT, level=logging.WARNING, hub=hub.name,
-                          budgetSeconds=self._config.tick_budget_seconds)
+                          budgetSeconds=self._budget_seconds)
         finally:
             # Never wait for a straggler: what it leaves pending, the next tick finishes.
             executor.shutdown(wait=False, cancel_futures=True)
         result.duration_ms = round((self._clock() - started).total_seconds() * 1000, 1)
         log_event(
             logger, PollerEvent.TICK, pastDue=past_due, durationMs=result.duration_ms,
+            budgetSeconds=self._budget_seconds,
+            hubsThrottled=sum(o.throttled for o in result.hubs.values()),
             hubsOk=sum(o.ok for o in result.hubs.values()), hubsFailed=sum(not o.ok for o in result.hubs.values()),
             jobsListed=sum(o.jobs_listed for o in result.hubs.values()),
             changes=sum(o.changes for o in result.hubs.values()),
@@ -159,6 +173,16 @@ class Poller:
         outcome = HubOutcome(hub=hub.name)
         try:
             self._poll_hub_inner(hub, deadline, outcome)
+        except HubThrottledError as exc:
+            # Asked to wait past what is left of the tick (HubClient never retries past its deadline, the call
+            # budget never sleeps past it): skipped for this tick, said so; the next tick asks again.
+            outcome.throttled = True
+            outcome.error = (f"{type(exc).__name__}: {exc.message}; skipped for this tick: the hub asked to wait "
+                             f"{exc.retry_after:g} s, past the tick's budget")
+            log_event(logger, PollerEvent.HUB_FAILED, level=logging.ERROR, hub=hub.name, error=type(exc).__name__,
+                      message=exc.message, statusCode=exc.status_code, errorCode=exc.error_code,
+                      trackingId=exc.tracking_id, attempts=exc.attempts, retryAfterSeconds=exc.retry_after,
+                      skipped="this tick", budgetSeconds=self._budget_seconds)
         except HubError as exc:
             outcome.error = f"{type(exc).__name__}: {exc.message}"
             log_event(logger, PollerEvent.HUB_FAILED, level=logging.ERROR, hub=hub.name, error=type(exc).__name__,
@@ -171,7 +195,7 @@ class Poller:
         except TickBudgetExhausted:
             outcome.error, outcome.timed_out = "the tick's time budget ran out", True
             log_event(logger, PollerEvent.HUB_TIMED_OUT, level=logging.WARNING, hub=hub.name,
-                      budgetSeconds=self._config.tick_budget_seconds)
+                      budgetSeconds=self._budget_seconds)
         except Exception as exc:
             # The state storage failing (or anything unforeseen) costs this hub's tick, not the others'.
             outcome.error = f"{type(exc).__name__}"
@@ -317,7 +341,8 @@ class Poller:
                 outcome.snapshots_written += len(result.snapshots)
                 outcome.latest_written += result.latest_rev is not None
                 outcome.reports_written += result.report_written
-                outcome.write_failures += result.failed
+                # A refused delivery beside the job is a failed write too, though backoff (not a count) retries it.
+                outcome.write_failures += result.failed or is_refusal(result.delivery)
 
         if len(work) == 1:
             one(work[0])

@@ -80,6 +80,8 @@ class JobWriter:
         time): a report already written under another state (before the state was lost) is not logged
         again."""
         done = WriteOutcome()
+        if not self._reports.delivery_due(record):
+            return done  # its report's delivery beside the job was refused: left alone until its next attempt
         key = (hub, record.job_id)
         if key in self._sas_refused:
             targets = targets.with_identity() or targets
@@ -96,6 +98,8 @@ class JobWriter:
                     done.failed = True
                     done.skip = (f"storage refused the job's SAS ({storage_error_text(exc)}) and "
                                  f"{targets.monitor.describe()} is not in MONITOR_IDENTITY_CONTAINERS")
+                    # The report still gets its copy, which says why it is not beside the job.
+                    self._reports.write_refused(hub, record, job, targets, deadline, done, exc, final=True)
                     return done
                 # An expired SAS is often why the job failed: its report must not depend on that SAS.
                 with self._sas_lock:
@@ -117,6 +121,9 @@ class JobWriter:
                 self._failed(done, exc, hub, record, targets)
         except Exception as exc:
             self._failed(done, exc, hub, record, targets)
+            if not done.report_tried:
+                # The job's container refused us: the report's copy is written anyway, saying why.
+                self._reports.write_refused(hub, record, job, targets, deadline, done, exc)
         return done
 
     @staticmethod

@@ -151,6 +151,9 @@ class HubJobs:
     view: JobListView
     prepared: PreparedJob
     outcome: CacheOutcome
+    # The hub could not be listed (throttled, refused credentials, unreachable, timing out): these are its last
+    # known jobs, `prepared.age()` old, and this is why.
+    trouble: ApiFailure | None = None
 
 
 class JobListProxy:
@@ -228,17 +231,40 @@ class JobListProxy:
         try:
             prepared, outcome = self._cache.get(key, fetch, wait_seconds=deadline.remaining())
         except CoalescedWaitTimeout:
-            raise ApiFailure(status=504, code=ApiErrorCode.UPSTREAM_TIMEOUT, outcome=CacheOutcome.COALESCED,
-                             message="the hub did not answer in time") from None
+            trouble = ApiFailure(status=504, code=ApiErrorCode.UPSTREAM_TIMEOUT, outcome=CacheOutcome.COALESCED,
+                                 message="the hub did not answer in time")
+            return self._last_known(hub, key, trouble)
         except CachedFailure as failure:
             error = failure.error
             if isinstance(error, JobNotFoundError):  # the hub has no /jobs: not the caller's unknown id
-                raise ApiFailure(status=502, code=ApiErrorCode.UPSTREAM_ERROR, outcome=failure.outcome,
-                                 tracking_id=error.tracking_id, upstream_status=404,
-                                 message="the hub answered 404 to its job list") from None
-            raise upstream_failure(error, failure.outcome, auth_kind=self._client.auth_kind,
-                                   not_found="the hub has no job list") from None
-        return HubJobs(hub=hub.name, view=self._view(prepared), prepared=prepared, outcome=outcome)
+                trouble = ApiFailure(status=502, code=ApiErrorCode.UPSTREAM_ERROR, outcome=failure.outcome,
+                                     tracking_id=error.tracking_id, upstream_status=404,
+                                     message="the hub answered 404 to its job list")
+            else:
+                trouble = upstream_failure(error, failure.outcome, auth_kind=self._client.auth_kind,
+                                           not_found="the hub has no job list")
+            return self._last_known(hub, key, trouble)
+        stale = None
+        if prepared.source is Source.STALE:
+            # Within MAX_STALE_SECONDS of its fetch: served because the hub or the budget said wait. Said so too.
+            stale = ApiFailure(status=429, code=ApiErrorCode.UPSTREAM_THROTTLED, upstream_status=None,
+                               message=f"the hub asked to wait, or the app's call budget for it is spent: retry "
+                                       f"after {prepared.retry_after or 0:g} s")
+        return HubJobs(hub=hub.name, view=self._view(prepared), prepared=prepared, outcome=outcome, trouble=stale)
+
+    def _last_known(self, hub: HubSettings, key: JobKey, trouble: ApiFailure) -> HubJobs:
+        """The hub's last known list (this instance's, or the shared cache's: no hub call), whatever its age, with
+        why it is not fresh; raises `trouble` when no list was ever had."""
+        with self._lock:
+            local = self._last.get(key)
+        shared = self._shared.last_known(key) if self._shared is not None else None
+        known = max((c for c in (local, shared) if c is not None), key=lambda c: c.fetched_at, default=None)
+        if known is None:
+            raise trouble
+        log_event(logger, "list_last_known", level=logging.WARNING, hub=hub.name, error=trouble.code.value,
+                  upstreamStatus=trouble.upstream_status, ageSeconds=round(known.age(time.time())))
+        return HubJobs(hub=hub.name, view=self._view(known), prepared=known, outcome=trouble.outcome or
+                       CacheOutcome.MISS, trouble=trouble)
 
     def _view(self, prepared: PreparedJob) -> JobListView:
         with self._lock:
@@ -260,12 +286,17 @@ class JobListProxy:
     def _ok(self, request: ProxyRequest, listed: HubJobs, selected: list[ListedJob], filters: ListFilters
             ) -> ProxyResponse:
         prepared = listed.prepared
+        trouble = b""
+        if listed.trouble is not None:
+            # Never silent: the last known jobs, and why they are not fresh.
+            trouble = b',"trouble":' + json.dumps(trouble_of(listed.trouble, listed.prepared),
+                                                  separators=(",", ":")).encode()
         # The same list with the same filters is the same body: its ETag without hashing the body.
-        etag = etag_of(f"{prepared.etag}|{listed.hub}|{filters.canonical()}".encode())
+        etag = etag_of(f"{prepared.etag}|{listed.hub}|{filters.canonical()}".encode() + trouble)
         headers = prepared.answer_headers(etag, now=time.time())
         return conditional_answer(request, headers, lambda: b"".join((
-            b'{"hub":', json.dumps(listed.hub).encode(), b',"jobs":[', b",".join(item.json for item in selected),
-            b"]}")))
+            b'{"hub":', json.dumps(listed.hub).encode(), trouble, b',"jobs":[',
+            b",".join(item.json for item in selected), b"]}")))
 
     def _log(self, *, request: ProxyRequest, hub: str | None, filters: ListFilters, status: int, count: int | None,
              outcome: str | None, attempts: int, started: float, tracking_id: str | None,
@@ -278,6 +309,12 @@ class JobListProxy:
             cache=outcome, attempts=attempts, durationMs=round((time.monotonic() - started) * 1000, 2),
             upstreamTrackingId=tracking_id, error=error,
         )
+
+
+def trouble_of(trouble: ApiFailure, known: PreparedJob) -> dict[str, Any]:
+    """Why a hub's list is its last known one: the error the hub's call ended in, and the list's age."""
+    return {"error": trouble.code.value, "message": trouble.message, "upstreamStatus": trouble.upstream_status,
+            "ageSeconds": max(0, round(known.age(time.time()))), "lastKnown": True}
 
 
 def configuration_error_response(error: SettingsError, method: str = "GET") -> ProxyResponse:

@@ -54,6 +54,8 @@ JobKey = tuple[str, str, str]  # (hub, jobId, api-version); the list's jobId is 
 TERMINAL_MAX_AGE_SECONDS = 24 * 3600.0
 POLL_FIRST_SECONDS = 0.02
 POLL_MAX_SECONDS = 0.25
+# A hub's list is kept this long after its fetch: the last known jobs while the hub cannot be listed.
+LAST_KNOWN_LIST_SECONDS = 24 * 3600.0
 # How long a caller without a stale answer waits for the call budget before a 429.
 BUDGET_WAIT_SECONDS = 2.0
 # Claims lost in a row before a caller asks the hub without one (entries rewritten as fast as they are read).
@@ -107,6 +109,18 @@ class SharedJobCache:
             except SharedStoreUnavailable:
                 pass  # nothing was asked of the hub yet: go on per instance
         return fetch_alone(fetch, local=local, now=self._clock())
+
+    def last_known(self, key: JobKey) -> PreparedJob | None:
+        """The entry's last answer whatever its age, read without a hub call: what the list route and the status
+        page show, with its age, while the hub cannot be listed. None without one (or without the store)."""
+        if not self._store.available:
+            return None
+        try:
+            blob = self._store.read(self.blob_name(key), max_bytes=self._max_bytes)
+        except SharedStoreUnavailable:
+            return None
+        answer = _parse(blob.data, self._kind).answer
+        return answer.job(Source.STALE) if answer is not None else None
 
     def _get(self, key: JobKey, fetch: Callable[[float], PreparedJob], *, deadline: Deadline,
              local: PreparedJob | None) -> PreparedJob:
@@ -186,10 +200,13 @@ class SharedJobCache:
         return age < (TERMINAL_MAX_AGE_SECONDS if answer.terminal else self._ttl)
 
     def _expires(self, entry: Entry, now: float) -> dict[str, str]:
-        """When the sweep may delete the entry: once it can serve nobody, stale serving included."""
+        """When the sweep may delete the entry: once it can serve nobody, stale serving included (a hub's list is
+        served as its last known one while the hub cannot be listed: it is kept a day)."""
         ends = [now + self._claim_seconds + MAX_STALE_SECONDS]
         if entry.answer is not None:
             keep = TERMINAL_MAX_AGE_SECONDS if entry.answer.terminal else self._ttl + MAX_STALE_SECONDS
+            if self._kind is DocumentKind.JOB_LIST:
+                keep = max(keep, LAST_KNOWN_LIST_SECONDS)
             ends.append(entry.answer.fetched_at + keep)
         return expires_metadata(max(ends))
 

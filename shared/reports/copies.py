@@ -1,9 +1,10 @@
 """The app's own copy of every report, in AzureWebJobsStorage (`{MONITOR_REPORTS_CONTAINER}/{hub}/{jobId}.json`).
 
 The report beside a job's output is written with the job's SAS or where the operator allowed the app's
-identity; the SAS expires and the container is someone else's. The copy is what the app serves (issue: the
-report route and the status page): written by the poller in the same step as the report itself, read back
-bounded, never from a URL a caller supplies.
+identity; the SAS expires and the container is someone else's, and may refuse it. The copy is what the app serves
+(the report route and the status page): written by the poller first and on its own, with whether the report
+reached the job's container (`delivery`, shared/reports/delivery.py), read back bounded, never from a URL a
+caller supplies.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from shared.pages.layout import document, status_class, text
+from shared.reports.delivery import delivery_rows
 from shared.reports.failure_reasons import Hint
 from shared.reports.import_errors import explain_code
 from shared.reports.markdown import format_duration
@@ -60,6 +61,7 @@ def render_html(report: Mapping[str, Any], *, status_page: str | None = None) ->
         _row("Duration", text(format_duration(report.get("durationSeconds")))),
         _row("Storage authentication", text(report.get("storageAuthenticationType"))),
         _row("Output container", text(report.get("outputContainer")), css="mono"),
+        *(_row(label, text(value)) for label, value in delivery_rows(report)),
         "</tbody></table></div>",
         f"<h2>{'What probably went wrong' if kind == 'failure' else 'What happened'}</h2>",
     ]

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from shared.redaction import redact_text
+from shared.reports.delivery import delivery_rows
 from shared.reports.failure_reasons import Hint
 from shared.reports.report import stored_title
 from shared.text import visible
@@ -80,6 +81,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         f"| Duration | {format_duration(report.get('durationSeconds'))} |",
         f"| Storage authentication | {md_text(report.get('storageAuthenticationType'))} |",
         f"| Output container | {md_text(report.get('outputContainer'))} |",
+        *(f"| {label} | {md_text(value)} |" for label, value in delivery_rows(report)),
         "",
         "## What probably went wrong" if kind == "failure" else "## What happened",
         "",

@@ -47,6 +47,7 @@ from shared.proxy.common import (
 from shared.proxy.prepared import etag_of
 from shared.proxy.validation import is_valid_job_id
 from shared.redaction import redact_value
+from shared.reports.delivery import delivery_final
 from shared.reports.html import render_html
 from shared.reports.markdown import render_markdown
 from shared.settings import AppSettings
@@ -58,7 +59,8 @@ logger = logging.getLogger("get_report")
 
 # Storage reads: short, one retry; a copy is at most MAX_COPY_BYTES (copies.py).
 STORAGE_OPTIONS: dict[str, Any] = {"connection_timeout": 2, "read_timeout": 5, "retry_total": 1}
-# A report never changes once written (a retry writes the same one): found copies are kept a while per instance.
+# A report whose delivery beside the job is settled never changes (a retry writes the same one): found copies are
+# kept a while per instance. One still being delivered is read each time, so that its delivery status is current.
 FOUND_TTL_SECONDS = 60.0
 MAX_KEPT = 256
 # From /api/jobs/{jobId}/report back to /api/status.
@@ -144,6 +146,8 @@ class ReportHandler:
                              message="no report is stored for this job (unknown, not finished, or nothing went wrong)")
         # Redacted when written; once more here, as every answer is.
         redacted: dict[str, Any] = redact_value(document)
+        if not delivery_final(redacted):
+            return redacted  # its delivery beside the job is still being tried: the copy will change
         with self._lock:
             self._kept[key] = (time.monotonic() + FOUND_TTL_SECONDS, redacted)
             self._kept.move_to_end(key)

@@ -31,6 +31,7 @@ def render_status_page(snapshot: StatusSnapshot, *, refresh_seconds: int) -> byt
     failed = sum(1 for section in snapshot.hubs for row in section.rows if row.status.value in ("failed", "cancelled"))
     body = [
         "<h1>IoT Hub import/export jobs</h1>",
+        *_trouble_summary(snapshot),
         f'<p class="meta">{jobs} job(s) of the last {days} day(s) on {len(snapshot.hubs)} hub(s): {failed} failed or '
         f"cancelled, {stalled} stalled. Updated {utc_iso(snapshot.generated_at)}; this page refreshes every "
         f"{refresh_seconds} s.</p>",
@@ -47,14 +48,11 @@ def _section(section: HubSection, days: str) -> list[str]:
     anchor = _anchor(section.hub)
     out = [f'<section aria-labelledby="{anchor}"><h2 id="{anchor}">Hub {plain(section.hub)}</h2>']
     if section.error is not None:
-        out.append(f'<p role="alert">The hub\'s jobs could not be listed: {text(section.error)}</p></section>')
-        return out
-    if section.age_seconds is not None:
-        out.append(f'<p class="muted">The hub call budget is spent: this list is {section.age_seconds} s old.</p>')
+        out.append(_trouble_banner(section))
     if section.state_note is not None:
         out.append(f'<p class="muted">{text(section.state_note)}</p>')
     if not section.rows:
-        out.append(f"<p>No jobs in the last {days} day(s).</p></section>")
+        out.append(f"<p>No {'known ' if section.error else ''}jobs in the last {days} day(s).</p></section>")
         return out
     out += [
         '<div class="scroll"><table>',
@@ -105,6 +103,7 @@ def _row(row: JobRow) -> str:
         report = '<span class="muted">pending</span>'
     else:
         report = '<span class="muted">-</span>'
+    report += _delivery(row)
     return (
         f'<tr><td class="jobid">{job_id}</td><td class="hide-narrow">{plain(row.type)}</td>'
         f'<td><span class="status {css}">{status}</span>{reason}</td><td class="progress">{progress}</td>'
@@ -112,3 +111,34 @@ def _row(row: JobRow) -> str:
         f'<span class="muted ended hide-narrow">{_when(row.ended, row.end_text)}</span></td>'
         f"<td>{plain(format_duration(row.duration_seconds))}</td><td>{stall}</td><td>{report}</td></tr>"
     )
+
+
+def _delivery(row: JobRow) -> str:
+    """Whether the report is beside the job, in words: a refusal stands out (the report page says what to do)."""
+    if row.delivery is None:
+        return ""
+    words = text(row.delivery, limit=MAX_REASON_CHARS)
+    if row.delivery_refused:
+        return f' <strong class="reason">{words}</strong>'
+    return f' <span class="muted reason">{words}</span>'
+
+
+def _trouble_summary(snapshot: StatusSnapshot) -> list[str]:
+    """The hubs in trouble, first thing on the page: a page must never read healthy when it is not."""
+    troubled = [section for section in snapshot.hubs if section.error is not None]
+    if not troubled:
+        return []
+    names = ", ".join(f'<a href="#{_anchor(s.hub)}">{plain(s.hub)}</a>' for s in troubled)
+    return [f'<p role="alert"><strong>{len(troubled)} of {len(snapshot.hubs)} hub(s) in trouble</strong>: {names}. '
+            "Their jobs could not be listed; the last known ones are shown, with their age.</p>"]
+
+
+def _trouble_banner(section: HubSection) -> str:
+    if section.last_known_age is not None:
+        known = f"the last known jobs are shown, as listed {section.last_known_age} s ago"
+    elif section.rows:
+        known = "the last known jobs are shown, as the poller last recorded them"
+    else:
+        known = "no earlier list is known"
+    return (f'<p role="alert"><strong>This hub is in trouble: its jobs could not be listed</strong> '
+            f"({text(section.error)}); {known}.</p>")

@@ -37,8 +37,8 @@ from shared.pages.layout import security_headers
 from shared.poller.state import ReportState
 from shared.proxy.answers import ProxyRequest, ProxyResponse
 from shared.proxy.common import ApiFailure, check_method, configuration_error, failure_response
-from shared.proxy.prepared import Source
 from shared.proxy.validation import is_valid_job_id
+from shared.reports.delivery import in_short, is_refusal
 from shared.settings import AppSettings, HubSettings
 
 if TYPE_CHECKING:
@@ -83,6 +83,8 @@ class JobRow:
     report: ReportLink
     report_href: str | None  # relative to /api/status, already URL-quoted
     failure_reason: object = None
+    delivery: str | None = None  # whether the report is beside the job, in words (shared/reports/delivery.py)
+    delivery_refused: bool = False
 
     @property
     def duration_seconds(self) -> float | None:
@@ -99,9 +101,9 @@ class HubSection:
     hub: str
     rows: list[JobRow] = field(default_factory=list)
     older_hidden: int = 0  # in the window, beyond MAX_ROWS_PER_HUB
-    error: str | None = None  # the hub's list could not be had
+    error: str | None = None  # the hub's list could not be had (its rows, if any, are the last known jobs)
+    last_known_age: int | None = None  # how old the last known list is (None: as the poller last recorded them)
     state_note: str | None = None  # the poller's state could not be read (no stall flags)
-    age_seconds: int | None = None  # the list is past its TTL (the budget said wait)
     list_href: str = ""  # the list route for this hub, opened the way the page was
 
 
@@ -190,16 +192,37 @@ class StatusPage:
 
 def _section(hub: str, listed: HubJobs | ApiFailure, state: tuple[Records | None, str | None], *,
              since: datetime.datetime, key: str | None) -> HubSection:
-    if isinstance(listed, ApiFailure):
-        return HubSection(hub=hub, error=f"{listed.code.value}: {listed.message}")
     hub_records, state_note = state
     records = hub_records or {}
-    in_window = [item for item in listed.view.jobs if item.started is None or item.started >= since]
+    trouble = listed if isinstance(listed, ApiFailure) else listed.trouble
+    if isinstance(listed, ApiFailure):
+        # No list was ever had: the last known jobs are the ones the poller's state records (no hub call).
+        jobs = _recorded_jobs(records)
+        age = None
+    else:
+        jobs = list(listed.view.jobs)
+        age = max(0, int(listed.prepared.age(time.time()))) if trouble is not None else None
+    in_window = [item for item in jobs if item.started is None or item.started >= since]
     rows = [_row(item, records.get(str(item.job.get("jobId"))), hub_records is not None, hub, key)
             for item in in_window[:MAX_ROWS_PER_HUB]]
-    age = max(0, int(listed.prepared.age(time.time()))) if listed.prepared.source is Source.STALE else None
     return HubSection(hub=hub, rows=rows, older_hidden=max(0, len(in_window) - MAX_ROWS_PER_HUB),
-                      state_note=state_note, age_seconds=age, list_href=f"jobs?{_query(hub, key)}")
+                      state_note=state_note, error=f"{trouble.code.value}: {trouble.message}" if trouble else None,
+                      last_known_age=age, list_href=f"jobs?{_query(hub, key)}")
+
+
+def _recorded_jobs(records: Records) -> list[ListedJob]:
+    """The jobs of the poller's state as list items (id, status, progress; newest change first): what is known of a
+    hub whose list this instance never had."""
+    from shared.proxy.listing import ListedJob
+
+    jobs = []
+    for job_id, record in records.items():
+        if record.get("absent_since") is not None:
+            continue  # gone from the hub's own list already
+        job = {"jobId": job_id, "status": record.get("status"), "progress": record.get("progress")}
+        jobs.append((str(record.get("changed_at") or ""), ListedJob(
+            job=job, json=b"", status=JobStatus.parse(record.get("status")), type=None, started=None)))
+    return [item for _changed, item in sorted(jobs, key=lambda pair: pair[0], reverse=True)]
 
 
 def _row(item: ListedJob, record: Mapping[str, Any] | None, have_state: bool, hub: str, key: str | None) -> JobRow:
@@ -214,6 +237,9 @@ def _row(item: ListedJob, record: Mapping[str, Any] | None, have_state: bool, hu
     else:
         report = ReportLink.NONE if have_state else ReportLink.UNKNOWN
         stalled, stalled_since = None, None
+    recorded = record.get("delivery") if record is not None else None
+    if report is ReportLink.PENDING and recorded is not None:
+        report = ReportLink.WRITTEN  # its copy is written; the delivery beside the job is still being tried
     linked = report is ReportLink.WRITTEN or (
         report is ReportLink.UNKNOWN and status in (JobStatus.FAILED, JobStatus.CANCELLED))
     href = None
@@ -224,7 +250,8 @@ def _row(item: ListedJob, record: Mapping[str, Any] | None, have_state: bool, hu
         status=status, progress=job_progress(job), started=parse_utc(job.get("startTimeUtc")),
         ended=parse_utc(job.get("endTimeUtc")), start_text=job.get("startTimeUtc"), end_text=job.get("endTimeUtc"),
         stalled=stalled, stalled_since=stalled_since, report=report, report_href=href,
-        failure_reason=job.get("failureReason"),
+        failure_reason=job.get("failureReason"), delivery=in_short(recorded if isinstance(recorded, dict) else None),
+        delivery_refused=is_refusal(recorded if isinstance(recorded, dict) else None),
     )
 
 

@@ -116,3 +116,35 @@ def test_beyond_the_budget_the_last_list_comes_with_age(fleet: Fleet, hubsim_cle
     assert response.status_code == 200
     assert int(response.headers["Age"]) >= 1
     assert _lists(hubsim_clean) == 1
+
+
+def test_a_hub_that_throttles_everything_still_lists_its_last_known_jobs_on_every_instance(
+    fleet: Fleet, hubsim_clean: HubSimulator, azurite: AzuriteInfo
+) -> None:
+    """One instance listed the hub; then the hub throttles everything. Another instance, which never listed it, still
+    answers with the last known jobs from the shared entry (kept a day, not swept with the TTL), their age and
+    why, at the cost of one 429 at most."""
+    from devstack.hubsim.vocab import FaultKind, Operation
+    from shared.cache.sweep import EXPIRES
+
+    instances: Instances = fleet(2, GET_JOB_CACHE_TTL_SECONDS="1")
+    served.seed(hubsim_clean, _many(3))
+    one, other = instances.hosts
+    listed = _list(one.url, one.function_key).json()
+    hubsim_clean.control("devhub").queue_fault(FaultKind.THROTTLE, count=1000, operation=Operation.LIST,
+                                               retry_after=120)
+    time.sleep(1.2)  # past the TTL
+    answers = [_list(other.url, other.function_key) for _ in range(3)]
+    assert {r.status_code for r in answers} == {200}
+    for response in answers:
+        body = response.json()
+        assert body["jobs"] == listed["jobs"]
+        assert (body["trouble"]["error"], body["trouble"]["lastKnown"]) == ("UpstreamThrottled", True)
+        assert body["trouble"]["ageSeconds"] >= 1
+    assert _lists(hubsim_clean) == 2  # the first list, then one 429: Retry-After 120 pauses every instance
+    from azure.storage.blob import ContainerClient
+
+    container = ContainerClient.from_connection_string(azurite.connection_string, instances.container)
+    expires = float(container.get_blob_client(LIST_ENTRY).get_blob_properties().metadata[EXPIRES])
+    assert expires - time.time() > 23 * 3600  # not swept while the hub may stay in trouble
+

@@ -270,3 +270,14 @@ def expired_sas_uri(azurite: AzuriteInfo, container: str) -> str:
         start=past - datetime.timedelta(hours=1), expiry=past,
     )
     return f"{azurite.account_url}/{container}?{sas}"
+
+
+def read_only_sas_uri(azurite: AzuriteInfo, container: str) -> str:
+    """A SAS with Read and List only (no Write, no Create): IoT Hub can read with it, the monitor cannot write."""
+    sas = generate_container_sas(
+        wellknown.AZURITE_ACCOUNT, container, account_key=wellknown.AZURITE_KEY,
+        permission=ContainerSasPermissions(read=True, list=True),
+        expiry=datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1),
+    )
+    SAS_SIGNATURES.append(sas_signature("?" + sas))
+    return f"{azurite.account_url}/{container}?{sas}"
