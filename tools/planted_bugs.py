@@ -364,6 +364,20 @@ PLANTS: tuple[Plant, ...] = (
         caught_by=("tests/unit/test_cache.py::test_fifty_concurrent_callers_share_one_fetch",
                    "tests/get_job/test_get_job_coalescing.py::test_fifty_concurrent_requests_for_an_active_job_reach_the_hub_once"),
     ),
+    Plant(
+        name="poller-threads-without-invocation",
+        bug="the poller's thread pools log without the invocation id (the old threaded logging): Azure's host, "
+            "and the devstack's, drop their lines",
+        file="shared/poller/tick.py",
+        old="executor.submit(carried(self._poll_hub), hub, deadline)",
+        new="executor.submit(self._poll_hub, hub, deadline)",
+        also=(("pool.submit(carried(one), record)", "pool.submit(one, record)"),),
+        caught_by=("tests/infra/test_alert_queries.py::test_every_app_line_carries_a_running_invocation_of_its_function",
+                   "tests/infra/test_alert_queries.py::test_the_scenario_logged_what_the_rules_watch",
+                   "tests/infra/test_alert_queries.py::test_report_written_alerts_once_per_report",
+                   "tests/infra/test_alert_queries.py::test_job_stalled_alerts_per_stalled_job",
+                   "tests/infra/test_alert_queries.py::test_hub_failing_alerts_for_the_failing_hub_only"),
+    ),
 )
 
 _FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+?)(?:\[.*?\])?(?: - .*)?$")

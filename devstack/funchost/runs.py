@@ -66,9 +66,9 @@ class FunctionRunner:
 
     _ids = itertools.count(1)
 
-    def __init__(self, spec: FunctionSpec, invoke: Callable[[bool, int], Any], stop: threading.Event) -> None:
+    def __init__(self, spec: FunctionSpec, invoke: Callable[[bool, int, RunCause], Any], stop: threading.Event) -> None:
         self.spec = spec
-        self._invoke = invoke  # (past_due, retry_count) -> result
+        self._invoke = invoke  # (past_due, retry_count, cause) -> result
         self._stop = stop
         self._singleton = threading.Lock()
         self._lock = threading.Lock()
@@ -89,7 +89,7 @@ class FunctionRunner:
             while True:
                 record.attempts += 1
                 try:
-                    self._invoke(record.past_due, retries)
+                    self._invoke(record.past_due, retries, record.cause)
                 except Exception as exc:
                     record.error = f"{type(exc).__name__}: {exc}"
                     with in_function(self.spec.name):

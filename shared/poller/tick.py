@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.clock import Deadline, utc_now
 from shared.errors import CredentialError, HubError, StateConflict, TargetRejected, TickBudgetExhausted
-from shared.logs import log_event
+from shared.logs import carried, log_event
 from shared.poller.confirm import WriteOutcome, confirm
 from shared.poller.core import HubView, PlanSettings, hub_view, plan
 from shared.poller.documents import blob_safe_job_id
@@ -127,7 +127,7 @@ class Poller:
         executor = concurrent.futures.ThreadPoolExecutor(max_workers=min(len(hubs), 32),
                                                          thread_name_prefix="poll-hub")
         try:
-            futures = {executor.submit(self._poll_hub, hub, deadline): hub for hub in hubs}
+            futures = {executor.submit(carried(self._poll_hub), hub, deadline): hub for hub in hubs}
             done, not_done = concurrent.futures.wait(futures, timeout=deadline.remaining() + SAFETY_SECONDS / 2)
             for future in done:
                 outcome = future.result()
@@ -323,7 +323,7 @@ class Poller:
             one(work[0])
         else:
             with concurrent.futures.ThreadPoolExecutor(max_workers=JOB_WORKERS, thread_name_prefix="poll-job") as pool:
-                for future in [pool.submit(one, record) for record in work]:
+                for future in [pool.submit(carried(one), record) for record in work]:
                     future.result()
         return done
 
