@@ -187,10 +187,6 @@ class FunctionsHost:
     def runner(self, name: str) -> FunctionRunner | None:
         return self._runners.get(name.lower())
 
-    @staticmethod
-    def admin_cause() -> RunCause:
-        return RunCause.ADMIN
-
     def status(self) -> dict[str, Any]:
         return {
             "state": HOST_STATE_RUNNING,

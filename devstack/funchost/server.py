@@ -2,9 +2,11 @@
 
 Admin routes (no key needed, as with Core Tools locally):
 - ``GET  /admin/host/status`` → 200 ``{"state": "Running", "errors": [...]}``.
-- ``POST /admin/functions/{name}`` body ``{"input": ""}`` → 202; the run happens in the background.
-  Devstack extension: ``?wait=true`` answers 202 only once the run (with its retries) finished; the
-  body is the run record (``id``, ``state``: succeeded/failed, ``attempts``, ``error``).
+- ``POST /admin/functions/{name}`` body ``{"input": ""}`` → 202; the run happens in the background (runs.py: in
+  its turn; a request while another run-now waits joins it, ``"joined": true``). Devstack extension:
+  ``?wait=true`` answers 202 once the run's first attempt ended; the body is the run record (``id``,
+  ``state``: succeeded/failed/retrying, ``attempts``, ``error``, ``queuedBehind``: the run that had the
+  function when it was queued, or null).
 - ``GET  /admin/functions/{name}/status`` (devstack extension) → counts and the latest runs.
 """
 
@@ -212,8 +214,8 @@ class _Handler(OneWriteHandler):
         # The input is ignored for timers, as with Core Tools (payload only has to be JSON).
         del payload
         wait = parse_qs(query).get("wait", ["false"])[0].lower() in TRUE_VALUES
-        record = runner.new_run(host.admin_cause(), past_due=False)
-        runner.run_in_background(record)
+        record, joined = runner.run_now()
         if wait:
-            record.done.wait()
-        self._json(HTTPStatus.ACCEPTED, record.to_json())
+            # Its first attempt: the attempt it waits behind and its own, each bounded by functionTimeout.
+            record.attempted.wait()
+        self._json(HTTPStatus.ACCEPTED, {**record.to_json(), "joined": joined})
