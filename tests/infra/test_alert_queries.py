@@ -62,6 +62,7 @@ class Line:
 class AppLog:
     lines: list[Line] = field(default_factory=list)
     dropped: int = 0  # user logs the hosts dropped: no running invocation on their thread
+    broken: list[Line] = field(default_factory=list)  # the instance with invalid settings alone
 
     def events(self, name: str) -> list[dict[str, Any]]:
         found = []
@@ -118,9 +119,13 @@ def app_log(hubsim: HubSimulator, azurite: AzuriteInfo, funchost_factory: FuncHo
                                       timers=False))
         broken = requests.get(f"{hosts[1].url}/api/jobs/{OK_JOB}", headers=_key(hosts[1]), timeout=30)
         assert broken.status_code == 500
+        # Its timer runs, but every run fails before it ticks (a retry follows): the missed tick.
+        failed = requests.post(f"{hosts[1].url}/admin/functions/poll_job_timer?wait=true", json={"input": ""},
+                               headers={"x-functions-key": hosts[1].master_key}, timeout=60).json()
+        assert (failed["state"], failed["error"].split(":")[0]) == ("retrying", "SettingsError"), failed
         dropped = sum(_dropped(host) for host in hosts)
         yield AppLog(sorted((line for host in hosts for line in _table(host)), key=lambda line: line.timestamp),
-                     dropped=dropped)
+                     dropped=dropped, broken=_table(hosts[1]))
     finally:
         for host in hosts:
             host.stop()
@@ -245,7 +250,7 @@ def test_every_app_line_carries_a_running_invocation_of_its_function(app_log: Ap
     for line in app_log.lines:
         if found := _EXECUTING.match(line.message):
             executing[found["id"]] = found["function"]
-    assert sorted(executing.values()).count("poll_job_timer") == TICKS
+    assert sorted(executing.values()).count("poll_job_timer") == TICKS + 1  # and the invalid instance's failed run
     user = [line for line in app_log.lines if USER_CATEGORY.match(line.record["customDimensions"]["Category"])]
     for line in user:
         dimensions = line.record["customDimensions"]
@@ -330,6 +335,10 @@ def test_hub_failing_needs_n_ticks_in_a_row(app_log: AppLog) -> None:
 def test_missing_tick_alerts_when_the_timer_stopped(app_log: AppLog) -> None:
     rule = rules()["missing-tick"]
     assert fire(rule, app_log.lines) == []
+    # An app whose timer runs but fails before every tick (invalid settings): its table holds the host's
+    # Executing/Executed lines of the failed run and no poller.tick.
+    assert any(line.message.startswith("Executed 'Functions.poll_job_timer' (Failed") for line in app_log.broken)
+    assert len(fire(rule, app_log.broken)) == 1
     # Two poll periods (5 min) plus the 5 min ingestion margin later, with no tick since: the timer stopped.
     assert len(fire(rule, shifted(app_log.lines, 2 * 5 + 5 + 1))) == 1
     assert len(fire(rule, app_log.without(is_event("poller.tick")))) == 1
