@@ -159,7 +159,8 @@ def test_host_status(host: RunningFuncHost, session: requests.Session) -> None:
     status = session.get(f"{host.url}/admin/host/status", timeout=5).json()
     assert status["state"] == "Running"
     assert status["errors"] == []
-    assert set(status["functions"]) == {"boom", "flaky", "gated", "hang", "hello", "items", "slow", "threads", "tick"}
+    assert set(status["functions"]) == {"boom", "flaky", "gated", "hang", "hello", "items", "slow", "stall", "threads",
+                                          "tick"}
 
 
 def test_route_params_query_and_headers(host: RunningFuncHost, session: requests.Session) -> None:
@@ -403,6 +404,10 @@ def test_function_timeout_ends_a_run_as_the_host_does_and_the_next_run_recovers(
         assert hung["error"] == "FunctionTimeout: Timeout value of 00:00:01 was exceeded by function: Functions.hang"
         # The next run starts at once, beside the thread still hanging.
         assert requests.post(url, json={"input": ""}, timeout=30).json()["state"] == "succeeded"
+        # An HTTP function too: the caller gets the host's 500 at the timeout, not the late answer.
+        stalled = requests.get(f"{running.url}/sample/stall", timeout=30)
+        assert (stalled.status_code, stalled.json()["error"]) == (500, "Internal Server Error")
+        (tmp_path / "stall-gate").write_text("open")
         (tmp_path / "hang-gate").write_text("open")
         _until(lambda: (tmp_path / "hang-late").exists(), "the hung run's end")
         _until(lambda: "hang: late line" in running.log(), "its late line in the host's log")
