@@ -386,7 +386,7 @@ PLANTS: tuple[Plant, ...] = (
         old="        if not isinstance(invocation_id, str):\n            return None",
         new="        if not isinstance(invocation_id, str):\n"
             "            return next(iter(self._running.values()), None)",
-        caught_by=("tests/devstack/test_funchost.py::"
+        caught_by=("tests/devstack/test_funchost_as_azure.py::"
                    "test_a_user_log_from_a_thread_without_a_running_invocation_id_never_reaches_the_telemetry",),
     ),
     Plant(
@@ -395,7 +395,7 @@ PLANTS: tuple[Plant, ...] = (
         file="devstack/funchost/invocation.py",
         old="    worker.join(timeout_seconds)",
         new="    worker.join()",
-        caught_by=("tests/devstack/test_funchost.py::"
+        caught_by=("tests/devstack/test_funchost_as_azure.py::"
                    "test_function_timeout_ends_a_run_as_the_host_does_and_the_next_run_recovers",),
     ),
     Plant(
@@ -411,7 +411,7 @@ PLANTS: tuple[Plant, ...] = (
               ("        with self._cond:\n            self._waiting.append(record.id)",
                "        if self.holder is record:\n            return\n"
                "        with self._cond:\n            self._waiting.append(record.id)")),
-        caught_by=("tests/devstack/test_funchost.py::"
+        caught_by=("tests/devstack/test_funchost_as_azure.py::"
                    "test_a_run_now_waits_for_the_attempt_running_and_its_own_never_for_retries_and_says_so",),
     ),
 )
