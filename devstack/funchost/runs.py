@@ -109,6 +109,7 @@ class FunctionRunner:
         self._runs: deque[RunRecord] = deque(maxlen=KEPT_RUNS)
         self._counts = {state: 0 for state in RunState}
         self._waiting_admin: RunRecord | None = None
+        self._admin_lock = threading.Lock()
 
     def new_run(self, cause: RunCause, past_due: bool) -> RunRecord:
         record = RunRecord(id=next(self._ids), function=self.spec.name, cause=cause, past_due=past_due)
@@ -121,13 +122,14 @@ class FunctionRunner:
 
     def run_now(self) -> tuple[RunRecord, bool]:
         """A run-now: a new run started in the background, or the one already waiting (joined: True)."""
-        with self._lock:
-            waiting = self._waiting_admin
-            if waiting is not None and waiting.state is RunState.QUEUED:
-                return waiting, True
-        record = self.new_run(RunCause.ADMIN, past_due=False)
-        with self._lock:
-            self._waiting_admin = record
+        with self._admin_lock:  # two requests at once must not both start a run
+            with self._lock:
+                waiting = self._waiting_admin
+                if waiting is not None and waiting.state is RunState.QUEUED:
+                    return waiting, True
+            record = self.new_run(RunCause.ADMIN, past_due=False)
+            with self._lock:
+                self._waiting_admin = record
         self.run_in_background(record)
         return record, False
 
