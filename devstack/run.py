@@ -26,6 +26,7 @@ from devstack.wellknown import (
 )
 
 STATE_DIR = processes.REPO_ROOT / ".devstack"
+TELEMETRY_FILE = STATE_DIR / "telemetry" / "traces.jsonl"  # what Application Insights would store
 SAMPLE_SETTINGS = processes.REPO_ROOT / "local.settings.sample.json"
 PORTS = {"Azurite": AZURITE_BLOB_PORT, "hub simulator": DEFAULT_HUB_PORT, "identity endpoint": IDENTITY_PORT,
          "functions host": FUNCTIONS_HOST_PORT}
@@ -80,7 +81,8 @@ def main() -> int:
         processes.wait_for_port(DEFAULT_HUB_PORT, process=hubsim)
         host = processes.start(
             [python, "-m", "devstack.funchost", "--app-root", str(processes.REPO_ROOT), "--port",
-             str(FUNCTIONS_HOST_PORT), "--settings", str(_settings_file(info.connection_string))],
+             str(FUNCTIONS_HOST_PORT), "--settings", str(_settings_file(info.connection_string)),
+             "--telemetry", str(TELEMETRY_FILE)],
             log_path=logs / "funchost.log",
         )
         children.append(host)

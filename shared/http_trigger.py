@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from shared.errors import SettingsError
+from shared.logs import invocation
 from shared.proxy.answers import ProxyRequest, ProxyResponse
 
 if TYPE_CHECKING:
@@ -47,21 +48,22 @@ class OncePerProcess(Generic[T]):
 
 def serve(
     req: func.HttpRequest, *, handler: Callable[[], Handler],
-    misconfigured: Callable[[SettingsError, str], ProxyResponse],
+    misconfigured: Callable[[SettingsError, str], ProxyResponse], context: func.Context | None = None,
 ) -> func.HttpResponse:
     """One invocation: the route's handler answers, or, while the settings are invalid, the JSON 500 that names
-    the setting."""
+    the setting. `context`: the invocation's, which threads the handler starts log under (shared/logs.py)."""
     import azure.functions as func
 
-    try:
-        route = handler()
-    except SettingsError as error:
-        answer = misconfigured(error, req.method)
-    else:
-        answer = route.handle(ProxyRequest(
-            method=req.method,
-            job_id=req.route_params.get("jobId", ""),
-            params=req.params,
-            headers={name.lower(): value for name, value in req.headers.items()},
-        ))
+    with invocation(context):
+        try:
+            route = handler()
+        except SettingsError as error:
+            answer = misconfigured(error, req.method)
+        else:
+            answer = route.handle(ProxyRequest(
+                method=req.method,
+                job_id=req.route_params.get("jobId", ""),
+                params=req.params,
+                headers={name.lower(): value for name, value in req.headers.items()},
+            ))
     return func.HttpResponse(body=answer.body, status_code=answer.status_code, headers=answer.headers)

@@ -459,6 +459,56 @@ PLANTS: tuple[Plant, ...] = (
         caught_by=("tests/shared_cache/test_list_route.py::"
                    "test_a_hub_that_throttles_everything_still_lists_its_last_known_jobs_on_every_instance",),
     ),
+    Plant(
+        name="poller-threads-without-invocation",
+        bug="the poller's thread pools log without the invocation id (the old threaded logging): Azure's host, "
+            "and the devstack's, drop their lines",
+        file="shared/poller/tick.py",
+        old="executor.submit(carried(self._poll_hub), hub, deadline)",
+        new="executor.submit(self._poll_hub, hub, deadline)",
+        also=(("pool.submit(carried(one), record)", "pool.submit(one, record)"),),
+        caught_by=("tests/infra/test_alert_queries.py::test_every_app_line_carries_a_running_invocation_of_its_function",
+                   "tests/infra/test_alert_queries.py::test_the_scenario_logged_what_the_rules_watch",
+                   "tests/infra/test_alert_queries.py::test_report_written_alerts_once_per_report",
+                   "tests/infra/test_alert_queries.py::test_job_stalled_alerts_per_stalled_job",
+                   "tests/infra/test_alert_queries.py::test_hub_failing_alerts_for_the_failing_hub_only"),
+    ),
+    Plant(
+        name="funchost-logs-every-thread",
+        bug="the devstack host keeps a user log of a thread without a running invocation id (files it under a "
+            "running invocation), as it did before: no test could see the poller's lost lines",
+        file="devstack/funchost/logs.py",
+        old="        if not isinstance(invocation_id, str):\n            return None",
+        new="        if not isinstance(invocation_id, str):\n"
+            "            return next(iter(self._running.values()), None)",
+        caught_by=("tests/devstack/test_funchost_as_azure.py::"
+                   "test_a_user_log_from_a_thread_without_a_running_invocation_id_never_reaches_the_telemetry",),
+    ),
+    Plant(
+        name="funchost-timeout-not-enforced",
+        bug="the devstack host waits for a function however long it runs (functionTimeout ignored)",
+        file="devstack/funchost/invocation.py",
+        old="    worker.join(timeout_seconds)",
+        new="    worker.join()",
+        caught_by=("tests/devstack/test_funchost_as_azure.py::"
+                   "test_function_timeout_ends_a_run_as_the_host_does_and_the_next_run_recovers",),
+    ),
+    Plant(
+        name="funchost-run-now-behind-retries",
+        bug="a run-now waits behind every retry of the run before it (the function held across retry delays)",
+        file="devstack/funchost/runs.py",
+        old="            finally:\n                self._turns.give_back()\n"
+            "            if record.state is RunState.SUCCEEDED:",
+        new="            finally:\n                pass\n            if record.state is RunState.SUCCEEDED:",
+        also=(("        record.finished_at = datetime.datetime.now(datetime.UTC).isoformat()\n",
+               "        self._turns.give_back()\n"
+               "        record.finished_at = datetime.datetime.now(datetime.UTC).isoformat()\n"),
+              ("        with self._cond:\n            self._waiting.append(record.id)",
+               "        if self.holder is record:\n            return\n"
+               "        with self._cond:\n            self._waiting.append(record.id)")),
+        caught_by=("tests/devstack/test_funchost_as_azure.py::"
+                   "test_a_run_now_waits_for_the_attempt_running_and_its_own_never_for_retries_and_says_so",),
+    ),
 )
 
 _FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+?)(?:\[.*?\])?(?: - .*)?$")

@@ -1,5 +1,6 @@
 """``python -m devstack.funchost --app-root . --port 7071 [--settings local.settings.json]
-[--keys-file keys.json] [--function-key K] [--master-key K] [--no-timers] [--bind 127.0.0.1] [--verbose]``
+[--keys-file keys.json] [--function-key K] [--master-key K] [--no-timers] [--bind 127.0.0.1]
+[--telemetry traces.jsonl] [--verbose]``
 
 Runs until SIGTERM/SIGINT. Prints the function key and master key in use (well-known dev values by
 default: see devstack/funchost/keys.py).
@@ -31,13 +32,15 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--function-key", default=None)
     parser.add_argument("--master-key", default=None)
     parser.add_argument("--no-timers", action="store_true", help="do not run timer schedules (nor runOnStartup)")
+    parser.add_argument("--telemetry", type=Path, default=None,
+                        help="write what Application Insights would store (traces records, JSON lines) here")
     parser.add_argument("--verbose", action="store_true")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
-    logs.configure(logging.DEBUG if args.verbose else logging.INFO)
+    logs.configure(logging.DEBUG if args.verbose else logging.INFO, telemetry=args.telemetry)
     settings = args.settings or (args.app_root / LOCAL_SETTINGS)
     keys = load_keys(keys_file=args.keys_file, function_key=args.function_key, master_key=args.master_key)
     stop = processes.stop_on_signals()

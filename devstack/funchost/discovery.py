@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from devstack.funchost.retry import RetryPolicy
+from devstack.funchost.retry import UNLIMITED, RetryPolicy, parse_timespan
 
 SKIPPED_DIRS = frozenset({"devstack", "tests", "bench", ".venv", "venv", "node_modules", "__pycache__"})
 DEFAULT_SCRIPT_FILE = "__init__.py"
 DEFAULT_ENTRY_POINT = "main"
 DEFAULT_ROUTE_PREFIX = "api"
+# functionTimeout when host.json sets none: the Flex Consumption plan's default (the template's plan), 30 min.
+DEFAULT_FUNCTION_TIMEOUT = "00:30:00"
+FUNCTION_TIMEOUT_OVERRIDE = "AzureFunctionsJobHost__functionTimeout"  # an app setting overrides host.json
 RETURN_BINDING = "$return"
 
 
@@ -77,6 +81,23 @@ def route_prefix(app_root: Path) -> str:
     if not isinstance(prefix, str):
         raise DiscoveryError("host.json: extensions.http.routePrefix must be a string")
     return prefix.strip("/")
+
+
+def function_timeout(app_root: Path, environ: Mapping[str, str]) -> float | None:
+    """host.json ``functionTimeout`` (or its app-setting override) in seconds; None for ``-1`` (no limit)."""
+    text = environ.get(FUNCTION_TIMEOUT_OVERRIDE)
+    if text is None:
+        host_json = app_root / "host.json"
+        raw = json.loads(host_json.read_text(encoding="utf-8")) if host_json.exists() else {}
+        text = raw.get("functionTimeout", DEFAULT_FUNCTION_TIMEOUT)
+    if not isinstance(text, str):
+        raise DiscoveryError("host.json: functionTimeout must be a TimeSpan string like 00:05:00")
+    if text.strip() == str(UNLIMITED):
+        return None
+    try:
+        return parse_timespan(text)
+    except ValueError as exc:
+        raise DiscoveryError(f"functionTimeout: {exc}") from None
 
 
 def _skipped(relative: Path) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import logging
 import os
 import sys
@@ -19,10 +20,11 @@ from devstack.funchost.discovery import (
     HttpTrigger,
     TimerTrigger,
     discover,
+    function_timeout,
     route_prefix,
 )
 from devstack.funchost.keys import HostKeys
-from devstack.funchost.logs import in_function
+from devstack.funchost.logs import INVOCATIONS, in_function
 from devstack.funchost.ncrontab import Schedule, ScheduleError
 from devstack.funchost.routes import Route
 from devstack.funchost.runs import FunctionRunner, RunCause
@@ -34,6 +36,7 @@ DEFAULT_BIND = "127.0.0.1"
 HOST_STATE_RUNNING = "Running"
 ALL_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
 SHUTDOWN_TIMEOUT_SECONDS = 5.0
+HOST_API_REASON = "This function was programmatically called via the host APIs."
 
 
 @dataclass
@@ -42,6 +45,7 @@ class HttpFunction:
     trigger: HttpTrigger
     route: Route
     entry: Any
+    timeout_seconds: float | None
 
     def accepts(self, method: str) -> bool:
         return self.trigger.methods is None or method in self.trigger.methods
@@ -49,8 +53,9 @@ class HttpFunction:
     def allowed_methods(self) -> tuple[str, ...]:
         return ALL_METHODS if self.trigger.methods is None else tuple(sorted(self.trigger.methods))
 
-    def invoke(self, request: func.HttpRequest) -> Any:
-        return invocation.call(self.entry, self.spec, request)
+    def invoke(self, request: func.HttpRequest, invocation_id: str) -> Any:
+        return invocation.execute(self.entry, self.spec, request, reason=HOST_API_REASON,
+                                  timeout_seconds=self.timeout_seconds, invocation_id=invocation_id)
 
 
 class FunctionsHost:
@@ -78,6 +83,7 @@ class FunctionsHost:
         self._errors: list[str] = []
         self._server: HostServer | None = None
         self._thread: threading.Thread | None = None
+        self.function_timeout: float | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------
     def start(self) -> FunctionsHost:
@@ -86,6 +92,7 @@ class FunctionsHost:
         if str(self.app_root) not in sys.path:
             sys.path.insert(0, str(self.app_root))
         prefix = route_prefix(self.app_root)
+        self.function_timeout = function_timeout(self.app_root, os.environ)
         for spec in discover(self.app_root):
             if spec.disabled:
                 LOG.info("%s: disabled", spec.name)
@@ -125,11 +132,12 @@ class FunctionsHost:
         entry = invocation.load_entry_point(spec)
         if isinstance(trigger, HttpTrigger):
             route = Route.compile(prefix, trigger.route)
-            self._http.append(HttpFunction(spec=spec, trigger=trigger, route=route, entry=entry))
+            self._http.append(HttpFunction(spec=spec, trigger=trigger, route=route, entry=entry,
+                                           timeout_seconds=self.function_timeout))
             methods = ",".join(self._http[-1].allowed_methods())
             LOG.info("%s: [%s] /%s", spec.name, methods, route.template)
             return
-        runner = FunctionRunner(spec, self._invoker(spec, entry), self._stop)
+        runner = FunctionRunner(spec, self._invoker(spec, entry, self.function_timeout), self._stop)
         self._runners[spec.name.lower()] = runner
         if isinstance(trigger, TimerTrigger):
             LOG.info("%s: timerTrigger %r%s", spec.name, expression, "" if self._timers_enabled else " (timers off)")
@@ -139,11 +147,14 @@ class FunctionsHost:
             LOG.info("%s: %s (run it with POST /admin/functions/%s)", spec.name, trigger.type, spec.name)
 
     @staticmethod
-    def _invoker(spec: FunctionSpec, entry: Any) -> Any:
-        def invoke(past_due: bool, retry_count: int) -> Any:
+    def _invoker(spec: FunctionSpec, entry: Any, timeout_seconds: float | None) -> Any:
+        def invoke(past_due: bool, retry_count: int, cause: RunCause) -> Any:
             value: Any = func.timer.TimerRequest(past_due=past_due) if isinstance(spec.trigger, TimerTrigger) else ""
+            fired = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
+            reason = HOST_API_REASON if cause is RunCause.ADMIN else f"Timer fired at {fired}"
             with in_function(spec.name):
-                return invocation.call(entry, spec, value, retry_count=retry_count)
+                return invocation.execute(entry, spec, value, reason=reason, timeout_seconds=timeout_seconds,
+                                          retry_count=retry_count)
 
         return invoke
 
@@ -176,15 +187,12 @@ class FunctionsHost:
     def runner(self, name: str) -> FunctionRunner | None:
         return self._runners.get(name.lower())
 
-    @staticmethod
-    def admin_cause() -> RunCause:
-        return RunCause.ADMIN
-
     def status(self) -> dict[str, Any]:
         return {
             "state": HOST_STATE_RUNNING,
             "processId": os.getpid(),
             "errors": list(self._errors),
+            "droppedUserLogs": INVOCATIONS.dropped,  # devstack extension: user logs of no running invocation
             "functions": sorted([f.spec.name for f in self._http] + [r.spec.name for r in self._runners.values()]),
         }
 

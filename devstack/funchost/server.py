@@ -2,9 +2,11 @@
 
 Admin routes (no key needed, as with Core Tools locally):
 - ``GET  /admin/host/status`` → 200 ``{"state": "Running", "errors": [...]}``.
-- ``POST /admin/functions/{name}`` body ``{"input": ""}`` → 202; the run happens in the background.
-  Devstack extension: ``?wait=true`` answers 202 only once the run (with its retries) finished; the
-  body is the run record (``id``, ``state``: succeeded/failed, ``attempts``, ``error``).
+- ``POST /admin/functions/{name}`` body ``{"input": ""}`` → 202; the run happens in the background (runs.py: in
+  its turn; a request while another run-now waits joins it, ``"joined": true``). Devstack extension:
+  ``?wait=true`` answers 202 once the run's first attempt ended; the body is the run record (``id``,
+  ``state``: succeeded/failed/retrying, ``attempts``, ``error``, ``queuedBehind``: the run that had the
+  function when it was queued, or null).
 - ``GET  /admin/functions/{name}/status`` (devstack extension) → counts and the latest runs.
 """
 
@@ -13,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import traceback
-import uuid
 from http import HTTPStatus
 from http.server import ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from devstack.funchost.discovery import AuthLevel
 from devstack.funchost.httpmodel import build_request, response_parts
+from devstack.funchost.invocation import new_invocation_id
 from devstack.funchost.keys import KEY_HEADER, KEY_QUERY_PARAM
 from devstack.funchost.logs import in_function
 from devstack.httpio import OneWriteHandler
@@ -92,6 +94,10 @@ class _Handler(OneWriteHandler):
         self.write_response(code, b"", content_type=None)
 
     # --- helpers -------------------------------------------------------------------------------
+    def _empty(self, status: HTTPStatus) -> None:
+        """The host's own 401 and 404 have no body (Kestrel's status answers, not the function's)."""
+        self.write_response(status, b"", content_type=None, head_only=self.command == "HEAD")
+
     def _json(self, status: HTTPStatus, payload: Any, *, headers: list[tuple[str, str]] | None = None) -> None:
         self.write_response(
             status, json.dumps(payload).encode(), headers=headers or [], head_only=self.command == "HEAD"
@@ -115,18 +121,18 @@ class _Handler(OneWriteHandler):
         host = self.server.host
         matched = host.match_route(path)
         if not matched:
-            self._json(HTTPStatus.NOT_FOUND, {"error": "Not Found"})
+            self._empty(HTTPStatus.NOT_FOUND)
             return
         method = self.command.upper()
         chosen = next(((fn, params) for fn, params in matched if fn.accepts(method)), None)
         if chosen is None:
             # Azure's host routes on the method too: a method missing from function.json's `methods` finds no
             # route, and the answer is an empty 404, not a 405 (azure-functions-host issue 10098).
-            self.write_response(HTTPStatus.NOT_FOUND, b"", content_type=None, head_only=method == "HEAD")
+            self._empty(HTTPStatus.NOT_FOUND)
             return
         function, route_params = chosen
         if not self._authorised(function, query):
-            self._json(HTTPStatus.UNAUTHORIZED, {"error": "Unauthorized"})
+            self._empty(HTTPStatus.UNAUTHORIZED)
             return
         url = f"http://{self.headers.get('Host') or host.authority}{self.path}"
         request = build_request(
@@ -137,10 +143,10 @@ class _Handler(OneWriteHandler):
             route_params={name: unquote(value) for name, value in route_params.items()},
             body=body,
         )
-        invocation_id = str(uuid.uuid4())
+        invocation_id = new_invocation_id()
         try:
             with in_function(function.spec.name):
-                result = function.invoke(request)
+                result = function.invoke(request, invocation_id)
             status, headers, payload = response_parts(result)
         except Exception:
             with in_function(function.spec.name):
@@ -156,8 +162,11 @@ class _Handler(OneWriteHandler):
             return True
         presented = self.headers.get(KEY_HEADER)
         if presented is None:
-            codes = parse_qs(query).get(KEY_QUERY_PARAM)
-            presented = codes[0] if codes else None
+            # The host reads `code` from ASP.NET Core's query collection, whose names ignore case (Code=, CODE=);
+            # a repeated one is its values joined with ",".
+            codes = [value for name, values in parse_qs(query).items() if name.lower() == KEY_QUERY_PARAM
+                     for value in values]
+            presented = ",".join(codes) if codes else None
         keys = self.server.host.keys
         if level is AuthLevel.ADMIN:
             return keys.is_master(presented)
@@ -175,13 +184,13 @@ class _Handler(OneWriteHandler):
             self._json(HTTPStatus.OK, host.status())
             return
         if not lowered.startswith(FUNCTIONS_ADMIN_PREFIX):
-            self._json(HTTPStatus.NOT_FOUND, {"error": "Not Found"})
+            self._empty(HTTPStatus.NOT_FOUND)
             return
         rest = path.rstrip("/")[len(FUNCTIONS_ADMIN_PREFIX) :]
         if rest.lower().endswith(STATUS_SUFFIX):
             runner = host.runner(rest[: -len(STATUS_SUFFIX)])
             if runner is None:
-                self._json(HTTPStatus.NOT_FOUND, {"error": "Not Found"})
+                self._empty(HTTPStatus.NOT_FOUND)
             elif method not in ("GET", "HEAD"):
                 self._json(HTTPStatus.METHOD_NOT_ALLOWED, {"error": "Method Not Allowed"}, headers=[("Allow", "GET")])
             else:
@@ -195,7 +204,7 @@ class _Handler(OneWriteHandler):
             return
         runner = host.runner(rest)
         if runner is None:
-            self._json(HTTPStatus.NOT_FOUND, {"error": "Not Found"})
+            self._empty(HTTPStatus.NOT_FOUND)
             return
         try:
             payload = json.loads(body) if body.strip() else {}
@@ -205,8 +214,8 @@ class _Handler(OneWriteHandler):
         # The input is ignored for timers, as with Core Tools (payload only has to be JSON).
         del payload
         wait = parse_qs(query).get("wait", ["false"])[0].lower() in TRUE_VALUES
-        record = runner.new_run(host.admin_cause(), past_due=False)
-        runner.run_in_background(record)
+        record, joined = runner.run_now()
         if wait:
-            record.done.wait()
-        self._json(HTTPStatus.ACCEPTED, record.to_json())
+            # Its first attempt: the attempt it waits behind and its own, each bounded by functionTimeout.
+            record.attempted.wait()
+        self._json(HTTPStatus.ACCEPTED, {**record.to_json(), "joined": joined})

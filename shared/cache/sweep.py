@@ -5,7 +5,9 @@ most once a minute for the whole app, one instance sweeps: it wins a conditional
 entries, deletes the expired ones and then, if more than SHARED_CACHE_MAX_ENTRIES are left, the least recently
 written. Each delete is conditional on the ETag listed, so an entry rewritten meanwhile is kept. Between two
 sweeps the cache grows by at most the hubs' call budgets (an entry is written only after a hub call), so the
-bound holds within a minute's calls. The sweep runs on a thread of its own, never in a caller's time.
+bound holds within a minute's calls. The sweep runs on a thread of its own, never in a caller's time, and its
+outcome is logged by the next caller, on that caller's thread: a line the sweep's thread logged after its
+invocation ended would never reach Application Insights (shared/logs.py).
 """
 
 from __future__ import annotations
@@ -51,9 +53,14 @@ class Sweeper:
         self._lock = threading.Lock()
         self._running = False
         self._next_try = 0.0  # monotonic: this process does not even read the marker before then
+        self._finished: list[SweepResult] = []  # sweeps done, not logged yet
 
     def maybe_sweep(self) -> None:
         """Start a sweep on a thread of its own if none ran in the app for a minute."""
+        with self._lock:
+            finished, self._finished = self._finished, []
+        for result in finished:
+            log_event(logger, "shared_cache_swept", expired=result.expired, evicted=result.evicted, kept=result.kept)
         with self._lock:
             if self._running or time.monotonic() < self._next_try:
                 return
@@ -63,7 +70,9 @@ class Sweeper:
     def _run(self) -> None:
         try:
             if self.try_claim():
-                self.sweep()
+                result = self.sweep()
+                with self._lock:
+                    self._finished.append(result)
         except SharedStoreUnavailable:
             pass  # the store's circuit logged it; the next write tries again after the interval
         finally:
@@ -91,9 +100,7 @@ class Sweeper:
         left = sorted((blob for blob in listed if _expires(blob) > now), key=lambda blob: blob.last_modified)
         excess = left[: max(0, len(left) - self._max_entries)]
         evicted = sum(self._store.delete(blob.name, etag=blob.etag) for blob in excess)
-        result = SweepResult(expired=removed, evicted=evicted, kept=len(left) - evicted)
-        log_event(logger, "shared_cache_swept", expired=result.expired, evicted=result.evicted, kept=result.kept)
-        return result
+        return SweepResult(expired=removed, evicted=evicted, kept=len(left) - evicted)
 
 
 def _expires(blob: Listed) -> float:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from shared.credentials import default_azure_credential, discard_credential, managed_identity_credential
 from shared.errors import CredentialError
+from shared.logs import carried
 from shared.settings import Cloud, ConnectionString, HubAuthMode, HubClientSettings, HubSettings
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ class TokenAuth:
                     # Failed after its callers gave up waiting: azure-identity holds that credential unusable.
                     discard_credential(flight.credential)
                 credential = self._credential_factory()
-                flight = _TokenFlight(credential, _token_requests().submit(credential.get_token, self.scope))
+                flight = _TokenFlight(credential, _token_requests().submit(carried(credential.get_token), self.scope))
                 self._flight = flight
         try:
             token = flight.future.result(timeout=None if timeout is None else max(timeout, 0.0))

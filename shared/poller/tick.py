@@ -29,7 +29,7 @@ from shared.errors import (
     TargetRejected,
     TickBudgetExhausted,
 )
-from shared.logs import log_event
+from shared.logs import carried, log_event
 from shared.poller.budget import tick_budget_seconds
 from shared.poller.confirm import WriteOutcome, confirm
 from shared.poller.core import HubView, PlanSettings, hub_view, plan
@@ -139,7 +139,7 @@ class Poller:
         executor = concurrent.futures.ThreadPoolExecutor(max_workers=min(len(hubs), 32),
                                                          thread_name_prefix="poll-hub")
         try:
-            futures = {executor.submit(self._poll_hub, hub, deadline): hub for hub in hubs}
+            futures = {executor.submit(carried(self._poll_hub), hub, deadline): hub for hub in hubs}
             done, not_done = concurrent.futures.wait(futures, timeout=deadline.remaining() + SAFETY_SECONDS / 2)
             for future in done:
                 outcome = future.result()
@@ -348,7 +348,7 @@ class Poller:
             one(work[0])
         else:
             with concurrent.futures.ThreadPoolExecutor(max_workers=JOB_WORKERS, thread_name_prefix="poll-job") as pool:
-                for future in [pool.submit(one, record) for record in work]:
+                for future in [pool.submit(carried(one), record) for record in work]:
                     future.result()
         return done
 

@@ -32,7 +32,7 @@ from shared.clock import parse_utc, utc_now
 from shared.errors import SettingsError, StateTooNew, StateUnreadable
 from shared.http_trigger import OncePerProcess
 from shared.jobs import JobStatus, job_progress
-from shared.logs import log_event
+from shared.logs import carried, log_event
 from shared.pages.layout import security_headers
 from shared.poller.state import ReportState
 from shared.proxy.answers import ProxyRequest, ProxyResponse
@@ -153,8 +153,8 @@ class StatusPage:
         since = now - datetime.timedelta(days=self._settings.status_page.days)
         hubs = self._settings.hub.hubs
         # Every list and every state read at once, none waiting on another in the pool (no nested waits).
-        lists = [self._pool.submit(self._list, hub) for hub in hubs]
-        states = [self._pool.submit(self._state, hub.name) for hub in hubs]
+        lists = [self._pool.submit(carried(self._list), hub) for hub in hubs]
+        states = [self._pool.submit(carried(self._state), hub.name) for hub in hubs]
         sections = [_section(hub.name, listed.result(), state.result(), since=since, key=key)
                     for hub, listed, state in zip(hubs, lists, states, strict=True)]
         return StatusSnapshot(generated_at=now, days=self._settings.status_page.days, hubs=sections)

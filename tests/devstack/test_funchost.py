@@ -17,7 +17,7 @@ from devstack.funchost.keys import DEFAULT_FUNCTION_KEY, DEFAULT_MASTER_KEY, loa
 from devstack.funchost.ncrontab import Schedule, ScheduleError
 from devstack.funchost.retry import RetryPolicy, RetryStrategy, parse_timespan
 from devstack.funchost.routes import Route
-from tests.fixtures.funchost import FuncHostFactory, RunningFuncHost
+from tests.fixtures.funchost import FuncHostFactory, RunningFuncHost, until
 
 SAMPLE_APP = Path(__file__).parent / "sample_app"
 UTC = datetime.UTC
@@ -156,7 +156,8 @@ def test_host_status(host: RunningFuncHost, session: requests.Session) -> None:
     status = session.get(f"{host.url}/admin/host/status", timeout=5).json()
     assert status["state"] == "Running"
     assert status["errors"] == []
-    assert set(status["functions"]) == {"boom", "flaky", "hello", "items", "slow", "tick"}
+    assert set(status["functions"]) == {"boom", "flaky", "gated", "hang", "hello", "items", "slow", "stall", "threads",
+                                          "tick"}
 
 
 def test_route_params_query_and_headers(host: RunningFuncHost, session: requests.Session) -> None:
@@ -304,8 +305,10 @@ def test_retry_policy_reruns_a_failing_timer(host: RunningFuncHost, session: req
     response = session.post(f"{host.url}/admin/functions/flaky?wait=true", json={"input": ""}, timeout=10)
     assert response.status_code == 202
     run = response.json()
-    assert run["state"] == "succeeded"
-    assert run["attempts"] == 3
+    # ?wait=true answers once the first attempt ended, saying that a retry follows.
+    assert (run["state"], run["attempts"]) == ("retrying", 1)
+    until(lambda: host.run_record("flaky", run["id"])["state"] == "succeeded", "the retries")
+    assert host.run_record("flaky", run["id"])["attempts"] == 3
     assert sorted(p.name.split("-")[1] for p in markers.glob("flaky-*")) == ["0", "1", "2"]
 
 
@@ -334,3 +337,4 @@ def test_missing_schedule_setting_is_reported(funchost_factory: FuncHostFactory,
         assert requests.get(f"{running.url}/sample/hello", timeout=5).status_code == 200
     finally:
         running.stop()
+

@@ -1,10 +1,13 @@
-"""The operators' alert rules, run against the log lines the app really emits.
+"""The operators' alert rules, run against what Application Insights would store of real runs.
 
-The app runs here against the devstack (IoT Hub simulator, Azurite): a poller with a healthy hub holding a
-failed job and a stuck one beside a hub that refuses its key, and get_job meeting a 503, a persistent 429 and
-an invalid setting. Its log records become an Application Insights `traces` table (timestamp, message), and each
-rule's query, exactly as infra/main.bicep builds it (the .kql file with its placeholders filled from the
-parameters, read with pycep), runs on it with duckdb-kql (Microsoft's KQL grammar, executed on DuckDB).
+The app runs in the devstack's Functions host (a subprocess, as in Azure) against the IoT Hub simulator and
+Azurite: poll_job_timer's ticks with a healthy hub holding a failed job and a stuck one beside a hub that refuses
+its key, and get_job answering 200, a 503, a persistent 429 and a 404, plus one answer of a second instance whose
+settings are invalid. The host keeps the real host's rule (devstack/funchost/logs.py): a user log reaches the
+telemetry only from a thread that carries a running invocation id, so a line the poller's thread pools log
+without it never reaches the table, as in Azure. Its telemetry file (one `traces` record a line) becomes the
+`traces` table, and each rule's query, exactly as infra/main.bicep builds it (the .kql file with its placeholders
+filled from the parameters, read with pycep), runs on it with duckdb-kql (Microsoft's KQL grammar on DuckDB).
 
 A rule fires as main.bicep configures it: Count of result rows > 0, one alert per distinct dimension values.
 """
@@ -13,27 +16,22 @@ from __future__ import annotations
 
 import datetime
 import json
-import logging
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from devstack import wellknown
 from devstack.azurite import AzuriteInfo
 from devstack.hubsim import HubSimulator
 from devstack.hubsim.vocab import FaultKind, Operation
-from shared.errors import SettingsError
-from shared.http.retry import BackoffPolicy
-from shared.iothub.auth import build_hub_auth
-from shared.iothub.client import HubClient
 from shared.poller.events import PollerEvent
-from shared.poller.tick import Poller
-from shared.proxy.answers import ProxyRequest
-from shared.proxy.handler import JobProxy, configuration_error_response
-from shared.settings import AppSettings
+from tests.fixtures.funchost import FuncHostFactory, RunningFuncHost
 from tests.infra.bicep import Evaluator, body, parse
 from tests.support.poller import (
     WRONG_KEY,  # the scanned-and-allowed wrong key
@@ -45,21 +43,26 @@ from tests.support.shared_cache import new_shared_container
 
 duckdb_kql = pytest.importorskip("duckdb_kql", reason="duckdb-kql (requirements-dev.txt) runs the alert queries")
 
+REPO = Path(__file__).resolve().parents[2]
 HUBS = ("devhub", "otherhub")
-LOGGERS = ("jobmonitor.poller", "get_job")
 FAILED_JOB, STUCK_JOB, OK_JOB = "failed-export", "stuck-export", "fine-export"
 TICKS = 4  # more than alertHubFailingTicks' default (3)
+RARE_SCHEDULE = "0 0 0 1 1 *"  # the timer never fires by itself: the test runs each tick
+USER_CATEGORY = re.compile(r"^Function\.(?P<function>[a-z_]+)\.User$")
 
 
 @dataclass(frozen=True)
 class Line:
     timestamp: datetime.datetime  # naive UTC, as the table stores it
     message: str
+    record: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 @dataclass
 class AppLog:
     lines: list[Line] = field(default_factory=list)
+    dropped: int = 0  # user logs the hosts dropped: no running invocation on their thread
+    broken: list[Line] = field(default_factory=list)  # the instance with invalid settings alone
 
     def events(self, name: str) -> list[dict[str, Any]]:
         found = []
@@ -81,16 +84,6 @@ def _event(line: Line) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-class _Capture(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.lines: list[Line] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        moment = datetime.datetime.fromtimestamp(record.created, datetime.UTC).replace(tzinfo=None)
-        self.lines.append(Line(moment, record.getMessage()))
-
-
 def _ago(**delta: float) -> str:
     return utc_iso(datetime.datetime.now(datetime.UTC) - datetime.timedelta(**delta))
 
@@ -100,31 +93,71 @@ def _reset(hubsim: HubSimulator) -> None:
         hubsim.control(name).reset(jobs=True)
 
 
+def _table(host: RunningFuncHost) -> list[Line]:
+    lines = []
+    for record in host.traces():
+        moment = datetime.datetime.fromisoformat(record["timestamp"].replace("Z", "+00:00"))
+        lines.append(Line(moment.astimezone(datetime.UTC).replace(tzinfo=None), record["message"], record))
+    return lines
+
+
+def _dropped(host: RunningFuncHost) -> int:
+    return int(requests.get(f"{host.url}/admin/host/status", timeout=10).json()["droppedUserLogs"])
+
+
 @pytest.fixture(scope="module")
-def app_log(hubsim: HubSimulator, azurite: AzuriteInfo) -> AppLog:
-    """The app's own log lines from one run of the scenario (shared by this module's tests)."""
+def app_log(hubsim: HubSimulator, azurite: AzuriteInfo, funchost_factory: FuncHostFactory) -> Iterator[AppLog]:
+    """What Application Insights would hold after one run of the scenario (shared by this module's tests)."""
     _reset(hubsim)
-    capture = _Capture()
-    loggers = [logging.getLogger(name) for name in LOGGERS]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.addHandler(capture)
-        lg.setLevel(logging.INFO)
+    hosts: list[RunningFuncHost] = []
     try:
-        _run_poller(hubsim, azurite)
-        _run_get_job(hubsim)
+        hosts.append(funchost_factory(REPO, env=_app_env(hubsim, azurite), timers=False))
+        _run_poller(hubsim, azurite, hosts[0])
+        _run_get_job(hubsim, hosts[0])
+        # A second instance whose settings are invalid: get_job's misconfigured answer.
+        hosts.append(funchost_factory(REPO, env={**_app_env(hubsim, azurite), "IOTHUB_HUBS": "not a hub name!"},
+                                      timers=False))
+        broken = requests.get(f"{hosts[1].url}/api/jobs/{OK_JOB}", headers=_key(hosts[1]), timeout=30)
+        assert broken.status_code == 500
+        # Its timer runs, but every run fails before it ticks (a retry follows): the missed tick.
+        failed = requests.post(f"{hosts[1].url}/admin/functions/poll_job_timer?wait=true", json={"input": ""},
+                               headers={"x-functions-key": hosts[1].master_key}, timeout=60).json()
+        assert (failed["state"], failed["error"].split(":")[0]) == ("retrying", "SettingsError"), failed
+        dropped = sum(_dropped(host) for host in hosts)
+        yield AppLog(sorted((line for host in hosts for line in _table(host)), key=lambda line: line.timestamp),
+                     dropped=dropped, broken=_table(hosts[1]))
     finally:
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.removeHandler(capture)
-            lg.setLevel(level)
+        for host in hosts:
+            host.stop()
         _reset(hubsim)
-    # Lines of the host and of other code share the table; the queries must ignore them.
-    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
-    noise = [Line(now, "Executing 'Functions.poll_job_timer' (Reason='Timer fired', Id=1)"), Line(now, "{not json")]
-    return AppLog(sorted(capture.lines + noise, key=lambda line: line.timestamp))
 
 
-def _run_poller(hubsim: HubSimulator, azurite: AzuriteInfo) -> None:
+def _key(host: RunningFuncHost) -> dict[str, str]:
+    return {"x-functions-key": host.function_key}
+
+
+def _app_env(hubsim: HubSimulator, azurite: AzuriteInfo) -> dict[str, str]:
+    strings = [wellknown.hub_connection_string("devhub"),
+               wellknown.hub_connection_string("otherhub").replace(wellknown.HUB_POLICY_KEYS["iothubowner"], WRONG_KEY)]
+    return {
+        "POLL_SCHEDULE": RARE_SCHEDULE,
+        "IOTHUB_HUBS": ",".join(HUBS),
+        "IOTHUB_ENDPOINTS": ",".join(f"{h}={hubsim.hub_url(h)}" for h in HUBS),
+        "IOTHUB_AUTH": "sharedAccessPolicy",
+        "IOTHUB_CONNECTION_STRINGS": "|".join(strings),
+        "IOTHUB_RETRY_BUDGET_SECONDS": "2",
+        "IOTHUB_MAX_ATTEMPTS": "2",
+        "GET_JOB_CACHE_TTL_SECONDS": "0",
+        "MONITOR_STORAGE_HOST_ALLOWLIST": "127.0.0.1",
+        "MONITOR_STATE_CONTAINER": new_container(azurite, create=False),
+        "MONITOR_STALL_AFTER_MINUTES": "0.005",  # 0.3 s
+        "MONITOR_TICK_BUDGET_SECONDS": "20",
+        "AzureWebJobsStorage": azurite.connection_string,
+        "SHARED_CACHE_CONTAINER": new_shared_container(),  # a call budget no other test spends
+    }
+
+
+def _run_poller(hubsim: HubSimulator, azurite: AzuriteInfo, host: RunningFuncHost) -> None:
     uri = container_sas_uri(azurite, new_container(azurite))
     hubsim.control("devhub").seed_jobs([
         {"jobId": FAILED_JOB, "type": "export", "status": "failed", "progress": 30, "outputBlobContainerUri": uri,
@@ -133,63 +166,30 @@ def _run_poller(hubsim: HubSimulator, azurite: AzuriteInfo) -> None:
         {"jobId": STUCK_JOB, "type": "export", "status": "running", "progress": 40, "outputBlobContainerUri": uri,
          "startTimeUtc": _ago(minutes=2)},
     ])
-    strings = [wellknown.hub_connection_string("devhub"),
-               wellknown.hub_connection_string("otherhub").replace(wellknown.HUB_POLICY_KEYS["iothubowner"], WRONG_KEY)]
-    settings = AppSettings.from_environ({
-        "IOTHUB_HUBS": ",".join(HUBS),
-        "IOTHUB_ENDPOINTS": ",".join(f"{h}={hubsim.hub_url(h)}" for h in HUBS),
-        "IOTHUB_AUTH": "sharedAccessPolicy",
-        "IOTHUB_CONNECTION_STRINGS": "|".join(strings),
-        "IOTHUB_RETRY_BUDGET_SECONDS": "2",
-        "IOTHUB_MAX_ATTEMPTS": "2",
-        "MONITOR_STORAGE_HOST_ALLOWLIST": "127.0.0.1",
-        "MONITOR_STATE_CONTAINER": new_container(azurite, create=False),
-        "MONITOR_STALL_AFTER_MINUTES": "0.005",  # 0.3 s
-        "MONITOR_TICK_BUDGET_SECONDS": "20",
-        "AzureWebJobsStorage": azurite.connection_string,
-        "SHARED_CACHE_CONTAINER": new_shared_container(),  # a call budget no other test spends
-    })
-    poller = Poller(settings)
     for tick in range(TICKS):
-        poller.tick()
+        run = requests.post(f"{host.url}/admin/functions/poll_job_timer?wait=true", json={"input": ""},
+                            headers={"x-functions-key": host.master_key}, timeout=120)
+        assert (run.status_code, run.json()["state"]) == (202, "succeeded"), run.text
         if tick == 0:
             time.sleep(0.4)  # the stuck job passes the stall threshold
 
 
-def _run_get_job(hubsim: HubSimulator) -> None:
-    settings = AppSettings.from_environ({
-        "IOTHUB_HUBS": "devhub",
-        "IOTHUB_ENDPOINTS": f"devhub={hubsim.hub_url('devhub')}",
-        "IOTHUB_AUTH": "sharedAccessPolicy",
-        "IOTHUB_CONNECTION_STRINGS": wellknown.hub_connection_string("devhub", "registryRead"),
-        "IOTHUB_RETRY_BUDGET_SECONDS": "1",
-        "IOTHUB_MAX_ATTEMPTS": "2",
-        "GET_JOB_CACHE_TTL_SECONDS": "0",
-        "AzureWebJobsStorage": "UseDevelopmentStorage=true",
-    })
-    client = HubClient(settings=settings.hub, auth=build_hub_auth(settings.hub),
-                       backoff=BackoffPolicy(base_seconds=0.01, max_seconds=0.05))
-    proxy = JobProxy(settings=settings, client=client)
+def _run_get_job(hubsim: HubSimulator, host: RunningFuncHost) -> None:
     control = hubsim.control("devhub")
     control.seed_jobs([{"jobId": OK_JOB, "type": "export", "status": "running", "progress": 10}])
 
     def get(job_id: str) -> int:
-        return proxy.handle(ProxyRequest(method="GET", job_id=job_id, params={}, headers={})).status_code
+        return requests.get(f"{host.url}/api/jobs/{job_id}", headers=_key(host), timeout=30).status_code
 
-    try:
-        assert get(OK_JOB) == 200
-        control.queue_fault(FaultKind.UNAVAILABLE, count=10, operation=Operation.GET)
-        assert get("job-503") == 503
-        control.reset()
-        control.queue_fault(FaultKind.THROTTLE, count=10, operation=Operation.GET, wait_seconds=30)
-        assert get("job-429") == 429
-        control.reset()
-        assert get("no-such-job") == 404
-    finally:
-        client.close()
-    with pytest.raises(SettingsError) as invalid:
-        AppSettings.from_environ({"IOTHUB_HUBS": "not a hub name!", "AzureWebJobsStorage": "x"}).hub  # noqa: B018
-    assert configuration_error_response(invalid.value).status_code == 500
+    assert get(OK_JOB) == 200
+    assert get("no-such-job") == 404
+    control.queue_fault(FaultKind.UNAVAILABLE, count=10, operation=Operation.GET)
+    assert get("job-503") == 503
+    control.reset()
+    # Last: the app then holds the hub's Retry-After (30 s) for every call.
+    control.queue_fault(FaultKind.THROTTLE, count=10, operation=Operation.GET, wait_seconds=30)
+    assert get("job-429") == 429
+    control.reset()
 
 
 # -- the rules, as main.bicep builds them --------------------------------------------------------------------------
@@ -202,9 +202,13 @@ def rules(**params: Any) -> dict[str, dict[str, Any]]:
 def fire(rule: dict[str, Any], lines: list[Line]) -> list[dict[str, Any]]:
     """The alerts `rule` raises on `lines`: one per distinct value of its dimensions (none if no row)."""
     con = duckdb_kql.connect()
-    con.sql("CREATE TABLE traces (timestamp TIMESTAMP, message VARCHAR)")
+    con.sql("CREATE TABLE traces (timestamp TIMESTAMP, message VARCHAR, severityLevel INTEGER, "
+            "operation_Id VARCHAR, operation_Name VARCHAR, customDimensions VARCHAR)")
     if lines:
-        con.executemany("INSERT INTO traces VALUES (?, ?)", [(line.timestamp, line.message) for line in lines])
+        con.executemany("INSERT INTO traces VALUES (?, ?, ?, ?, ?, ?)", [
+            (line.timestamp, line.message, line.record.get("severityLevel"), line.record.get("operation_Id"),
+             line.record.get("operation_Name"), json.dumps(line.record.get("customDimensions", {})))
+            for line in lines])
     result = duckdb_kql.kql(con, rule["query"])
     columns = list(result.columns)
     rows = [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
@@ -217,7 +221,7 @@ def fire(rule: dict[str, Any], lines: list[Line]) -> list[dict[str, Any]]:
 
 
 def shifted(lines: list[Line], minutes: float) -> list[Line]:
-    return [Line(line.timestamp - datetime.timedelta(minutes=minutes), line.message) for line in lines]
+    return [Line(line.timestamp - datetime.timedelta(minutes=minutes), line.message, line.record) for line in lines]
 
 
 def is_event(name: str) -> Any:
@@ -233,6 +237,28 @@ def test_the_scenario_logged_what_the_rules_watch(app_log: AppLog) -> None:
     assert len(app_log.events("poller.tick")) == TICKS
     assert sorted(e["status"] for e in app_log.events("get_job")) == [200, 404, 429, 503]
     assert [e["setting"] for e in app_log.events("get_job_misconfigured")] == ["IOTHUB_HUBS"]
+
+
+_EXECUTING = re.compile(r"^Executing 'Functions\.(?P<function>\w+)' \(Reason='[^']*', Id=(?P<id>[0-9a-f-]+)\)$")
+
+
+def test_every_app_line_carries_a_running_invocation_of_its_function(app_log: AppLog) -> None:
+    """Azure's log rule, played by the host: whatever thread logged it, each line the app logged reached the table
+    under the invocation that was running, and nothing the app logged was dropped."""
+    assert app_log.dropped == 0, "a thread logged without its invocation id: Application Insights would drop it"
+    executing: dict[str, str] = {}
+    for line in app_log.lines:
+        if found := _EXECUTING.match(line.message):
+            executing[found["id"]] = found["function"]
+    assert sorted(executing.values()).count("poll_job_timer") == TICKS + 1  # and the invalid instance's failed run
+    user = [line for line in app_log.lines if USER_CATEGORY.match(line.record["customDimensions"]["Category"])]
+    for line in user:
+        dimensions = line.record["customDimensions"]
+        category = USER_CATEGORY.match(dimensions["Category"])
+        assert category is not None
+        assert executing.get(dimensions["InvocationId"]) == category["function"] == line.record["operation_Name"]
+    threaded = {PollerEvent.REPORT_WRITTEN.value, PollerEvent.JOB_STALLED.value, PollerEvent.HUB_FAILED.value}
+    assert {(_event(line) or {}).get("event") for line in user} >= threaded
 
 
 def test_every_rule_is_configured_as_fire_modelled() -> None:
@@ -309,6 +335,10 @@ def test_hub_failing_needs_n_ticks_in_a_row(app_log: AppLog) -> None:
 def test_missing_tick_alerts_when_the_timer_stopped(app_log: AppLog) -> None:
     rule = rules()["missing-tick"]
     assert fire(rule, app_log.lines) == []
+    # An app whose timer runs but fails before every tick (invalid settings): its table holds the host's
+    # Executing/Executed lines of the failed run and no poller.tick.
+    assert any(line.message.startswith("Executed 'Functions.poll_job_timer' (Failed") for line in app_log.broken)
+    assert len(fire(rule, app_log.broken)) == 1
     # Two poll periods (5 min) plus the 5 min ingestion margin later, with no tick since: the timer stopped.
     assert len(fire(rule, shifted(app_log.lines, 2 * 5 + 5 + 1))) == 1
     assert len(fire(rule, app_log.without(is_event("poller.tick")))) == 1
