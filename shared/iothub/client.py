@@ -146,6 +146,7 @@ class HubClient:
         params = {"api-version": api_version or self._settings.api_version}
         started = time.monotonic()
         attempt = 0
+        throttled: HubThrottledError | None = None
         while True:
             attempt += 1
             retry_after: float | None = None
@@ -169,6 +170,11 @@ class HubClient:
                 retry_after = retryable.retry_after
                 if self._budget is not None and isinstance(error, HubThrottledError) and retry_after:
                     self._budget.pause(hub.name, retry_after)  # every instance holds off, not only this call
+                if isinstance(error, HubThrottledError):
+                    throttled = error
+                elif throttled is not None and isinstance(error, HubTimeoutError) and deadline.expired:
+                    # The budget ran out while waiting out the hub's throttle: say it was the throttle.
+                    raise _final(throttled, throttled.retry_after, attempt) from None
             if attempt >= self._settings.max_attempts:
                 raise _final(error, retry_after, attempt)
             delay = self._backoff.delay(attempt=attempt, retry_after=retry_after)

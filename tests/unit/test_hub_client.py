@@ -552,3 +552,21 @@ def test_the_process_keeps_one_client_per_settings_with_the_apps_credentials_and
     with pytest.raises(HubBudgetExhausted):  # the budget of one call a minute is the process's
         client.get_job(settings.default_hub, "job-1")
     assert len(hub.requests) == 1
+
+
+def test_a_budget_that_runs_out_waiting_out_a_throttle_is_reported_as_the_throttle(hub: ScriptedHub) -> None:
+    # The wait fits the deadline, but the deadline is gone by the time the next try would go (a loaded worker, a
+    # slow token): the caller must hear that the hub throttles, not that it did not answer.
+    hub.script = [error_answer(429, "ThrottlingBacklogTimeout", headers={"Retry-After": "1"}), json_answer(JOB)]
+    now = [1000.0]
+    settings = settings_for(hub.url)
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds + 5.0  # woke up late, past the deadline
+
+    client = HubClient(settings=settings, auth=SasAuth(ttl_seconds=600), sleep=sleep,
+                       backoff=BackoffPolicy(base_seconds=BASE_SECONDS, max_seconds=8.0, rng=random.Random(16)))
+    with pytest.raises(HubThrottledError) as raised:
+        client.get_job(settings.default_hub, "job-1", deadline=Deadline(3, clock=lambda: now[0]))
+    assert raised.value.retry_after == 1.0 and raised.value.attempts == 2
+    assert len(hub.requests) == 1
