@@ -1,6 +1,6 @@
 """The template's sign-in option: Entra ID in front of the app (App Service Authentication, authsettingsV2), off by
-default, on with `signInEnabled`: every unauthenticated browser is sent to sign in, with the app registration the
-operator names, in the tenant the operator names (docs/jobs-api.md, "Signing in instead of a key")."""
+default, on with `signInEnabled`: unauthenticated people are sent to sign in (scripts on /api/jobs get 401), with the
+app registration the operator names, in the tenant the operator names (docs/deploy.md, "Sign-in")."""
 
 from __future__ import annotations
 
@@ -33,8 +33,10 @@ def test_sign_in_configures_authsettings_v2_for_entra_with_the_operators_registr
     assert properties["platform"]["enabled"] is True
     validation = properties["globalValidation"]
     assert validation["requireAuthentication"] is True
-    assert validation["unauthenticatedClientAction"] == "RedirectToLoginPage"
-    assert not validation.get("excludedPaths")  # nothing of the app is left outside sign-in
+    # Which path gets which answer: tests/infra/test_azure_production.py (docs/deploy.md, "Sign-in").
+    ev = Evaluator({"iotHubNames": ["x"], "signInEnabled": True, "signInClientId": "app-id"})
+    assert ev.value(validation["unauthenticatedClientAction"]) == "RedirectToLoginPage"
+    assert ev.value(validation["excludedPaths"]) == ["/api/jobs", "/api/jobs/*"]  # only the scripts' paths
     entra = properties["identityProviders"]["azureActiveDirectory"]
     assert entra["enabled"] is True
     assert entra["registration"]["clientId"] == "signInClientId"  # the parameter, not a literal
