@@ -15,7 +15,10 @@ Choices where the real service's behaviour is unknown (the harder case for the c
   completed/failed/cancelled), so a client must not assume its cancel won.
 - The api-version is checked after authentication: an unauthenticated request gets 401 whatever it sends.
   Unknown /jobs paths (404) and wrong methods (405) are answered before authentication.
-- endTimeUtc is absent until a job ends; failureReason only on failed jobs; progress may jump.
+- endTimeUtc is absent until a job ends; failureReason only on failed jobs; progress may jump. PUT
+  /devstack/end-time plays the sentinels a .NET service may write instead while a job runs:
+  `0001-01-01T00:00:00Z` (DateTime.MinValue) or `9999-12-31T23:59:59.9999999Z` (DateTime.MaxValue, what hub
+  scheduled jobs answer while running, azure-iot-sdk-csharp issue 467; unverified for import/export jobs).
 - An import whose device lines are partly or wholly rejected ends `completed` (progress 100, no
   failureReason); the good lines are applied and the rejected ones are written, one JSON object a line, to
   importErrors.log in the output container. Evidence (strong, indirect): the C# SDK's CleanupDevicesSample
@@ -72,12 +75,21 @@ from devstack.hubsim.control import HubControl
 from devstack.hubsim.jobs import ImportErrorsBehaviour, JobTiming
 from devstack.hubsim.simulator import HubConfig, HubSimulator, SimulatorConfig
 from devstack.hubsim.storage import IdentityEndpoint, StorageToken, StorageTokenProvider
-from devstack.hubsim.vocab import ErrorShape, FaultKind, JobStatus, JobType, Operation, RejectedLinesEnd
+from devstack.hubsim.vocab import (
+    EndTimeWhileRunning,
+    ErrorShape,
+    FaultKind,
+    JobStatus,
+    JobType,
+    Operation,
+    RejectedLinesEnd,
+)
 
 SCHEMA_FILE = Path(__file__).with_name("jobproperties.schema.json")
 
 __all__ = [
     "SCHEMA_FILE",
+    "EndTimeWhileRunning",
     "ErrorShape",
     "FaultKind",
     "HubConfig",

@@ -7,7 +7,7 @@ from typing import Any
 
 import requests
 
-from devstack.hubsim.vocab import ErrorShape, FaultKind, Operation, RejectedLinesEnd
+from devstack.hubsim.vocab import EndTimeWhileRunning, ErrorShape, FaultKind, Operation, RejectedLinesEnd
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -117,6 +117,10 @@ class HubControl:
 
     def set_cancel_status(self, status: int) -> None:
         self._call("PUT", "cancel-status", {"status": status})
+
+    def set_end_time_while_running(self, variant: EndTimeWhileRunning) -> None:
+        """What endTimeUtc holds while a job has not ended (default: absent); a reset restores the default."""
+        self._call("PUT", "end-time", {"while_running": EndTimeWhileRunning(variant).value})
 
     def set_import_errors(
         self, *, rejected_lines_end: RejectedLinesEnd | None = None, device_id_field: bool | None = None,

@@ -18,6 +18,9 @@ Routes (JSON in, JSON out; errors are 400/404/405 `{"error": "..."}`):
     PUT    /devstack/gzip           {"enabled": bool}            true: /jobs answers gzipped when the client accepts it
     GET|PUT /devstack/timing        {"enqueued_ms","running_ms","progress_steps","retention_seconds"}
     PUT    /devstack/cancel-status  {"status": 200 | 204}        how DELETE /jobs/{id} answers
+    PUT    /devstack/end-time       {"while_running": "absent" | "minValue" | "maxValue"}
+                                    endTimeUtc of a job not ended: absent (default), 0001-01-01T00:00:00Z or
+                                    9999-12-31T23:59:59.9999999Z
     GET|PUT /devstack/import-errors {"rejected_lines_end": "completed" | "failed", "device_id_field": bool,
                                      "empty_log": bool}
                                     how an import with rejected lines ends, and whether its log lines carry
@@ -26,7 +29,7 @@ Routes (JSON in, JSON out; errors are 400/404/405 `{"error": "..."}`):
     DELETE /devstack/jobs           forget every job (active ones stop)
     GET    /devstack/registry       the device registry
     POST   /devstack/reset          {"jobs": bool}: faults, counters, rate limit, latency, error shape,
-                                    local auth, gzip, import-errors back to defaults; with
+                                    local auth, gzip, import-errors, end-time back to defaults; with
                                     "jobs": true also jobs, registry seed, timing and cancel status
 """
 
@@ -40,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from devstack.hubsim.faults import Fault
 from devstack.hubsim.jobs import ImportErrorsBehaviour, JobTiming
-from devstack.hubsim.vocab import ErrorShape, FaultKind, Operation, RejectedLinesEnd
+from devstack.hubsim.vocab import EndTimeWhileRunning, ErrorShape, FaultKind, Operation, RejectedLinesEnd
 
 if TYPE_CHECKING:
     from devstack.hubsim.server import HubState
@@ -67,6 +70,7 @@ class HubController:
     def reset(self, *, jobs: bool) -> None:
         self.state.knobs.reset()
         self.state.jobs.import_errors = ImportErrorsBehaviour()
+        self.state.jobs.end_time_while_running = EndTimeWhileRunning.ABSENT
         if jobs:
             self.state.jobs.reset()
             self.state.registry.reseed()
@@ -203,6 +207,16 @@ def _queue_fault(controller: HubController, payload: Any) -> dict[str, Any]:
     return fault.to_json()
 
 
+def _end_time(controller: HubController, payload: Any) -> dict[str, Any]:
+    raw = _object(payload).get("while_running")
+    try:
+        controller.state.jobs.end_time_while_running = EndTimeWhileRunning(raw)
+    except ValueError:
+        raise ControlError(HTTPStatus.BAD_REQUEST,
+                           f"while_running must be one of {[e.value for e in EndTimeWhileRunning]}") from None
+    return {"while_running": controller.state.jobs.end_time_while_running.value}
+
+
 def _reset(controller: HubController, payload: Any) -> dict[str, Any]:
     jobs = bool(_object(payload or {}).get("jobs", False))
     controller.reset(jobs=jobs)
@@ -232,6 +246,7 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("PUT", "cancel-status"): _cancel_status,
     ("GET", "import-errors"): lambda c, _: c.state.jobs.import_errors.to_json(),
     ("PUT", "import-errors"): _import_errors,
+    ("PUT", "end-time"): _end_time,
     ("POST", "jobs"): _seed,
     ("DELETE", "jobs"): _forget_jobs,
     ("GET", "registry"): lambda c, _: c.state.registry.devices(),
