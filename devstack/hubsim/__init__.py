@@ -59,8 +59,11 @@ Choices where the real service's behaviour is unknown (the harder case for the c
   body at all (only `iothub-errorcode`): all three are seen from the real service.
 - PUT /devstack/local-auth {"disabled": true} refuses every SAS, as a hub with shared access policies
   set to Deny does.
-- Over the per-minute limit a request is answered 429 ThrottlingBacklogTimeout at once (the real
-  service may first queue it): the client sees the same body, only sooner.
+- Over the per-minute limit a request is answered 429 ThrottlingBacklogTimeout at once by default. The IoT
+  Hub quotas and throttling doc describes traffic shaping (held first, 429 once the queue is full; medium
+  confidence on the timing): PUT /devstack/rate-limit with "shaping" plays it, holding up to `queue`
+  requests for up to `max_hold_ms` each. The product is tested under both (tests/get_job/test_throttle_shaping.py);
+  immediate stays the default because the tests that measure the budget count 429s.
 - The `duplicate` fault answers a list naming every job twice (the copy behind): no evidence the real service
   does this; it is the harder case for a client, which must count each job once.
 - Retention: a terminal job disappears (404 JobNotFound, gone from the list) `retention_seconds` after

@@ -10,7 +10,11 @@ Routes (JSON in, JSON out; errors are 400/404/405 `{"error": "..."}`):
     POST   /devstack/faults         queue one: {"kind","count","operation","retry_after","wait_seconds","delay_ms",
                                     "location"}
     POST   /devstack/release        let every held answer (HOLD) go -> {"released": n}
-    PUT    /devstack/rate-limit     {"per_minute": int | null}   sliding 60 s window, 429 like the real throttle
+    PUT    /devstack/rate-limit     {"per_minute": int | null, "shaping": {"queue": int, "max_hold_ms": int} | null}
+                                    sliding 60 s window, 429 like the real throttle; with shaping, requests
+                                    over the limit are held first (up to queue of them, max_hold_ms each)
+    POST   /devstack/throttle-slide drop the oldest arrival from the window, as a minute passing would
+                                    -> {"in_window": n}
     PUT    /devstack/latency        {"ms": int}                  added before every /jobs answer
     PUT    /devstack/error-shape    {"shape": "message" | "numeric" | "nested" | "header-only"}
                                                                  the body shape of every error answer
@@ -41,7 +45,7 @@ from dataclasses import asdict, dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from devstack.hubsim.faults import Fault
+from devstack.hubsim.faults import Fault, Shaping
 from devstack.hubsim.jobs import ImportErrorsBehaviour, JobTiming
 from devstack.hubsim.vocab import EndTimeWhileRunning, ErrorShape, FaultKind, Operation, RejectedLinesEnd
 
@@ -166,9 +170,15 @@ def _seed(controller: HubController, payload: Any) -> dict[str, Any]:
 
 
 def _rate_limit(controller: HubController, payload: Any) -> dict[str, Any]:
-    limit = _int(_object(payload).get("per_minute"), "per_minute", minimum=1, optional=True)
-    controller.state.knobs.set_rate_limit(limit)
-    return {"per_minute": limit}
+    data = _object(payload)
+    limit = _int(data.get("per_minute"), "per_minute", minimum=1, optional=True)
+    shaping = None
+    if data.get("shaping") is not None:
+        raw = _object(data["shaping"])
+        shaping = Shaping(queue=_int(raw.get("queue"), "queue", minimum=1) or 1,
+                          max_hold_ms=_int(raw.get("max_hold_ms"), "max_hold_ms", minimum=1) or 1)
+    controller.state.knobs.set_rate_limit(limit, shaping)
+    return {"per_minute": limit, "shaping": None if shaping is None else asdict(shaping)}
 
 
 def _latency(controller: HubController, payload: Any) -> dict[str, Any]:
@@ -237,6 +247,7 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "faults"): _queue_fault,
     ("POST", "release"): lambda c, _: {"released": c.state.knobs.release()},
     ("PUT", "rate-limit"): _rate_limit,
+    ("POST", "throttle-slide"): lambda c, _: {"in_window": c.state.knobs.slide_window()},
     ("PUT", "latency"): _latency,
     ("PUT", "error-shape"): _error_shape,
     ("PUT", "local-auth"): _local_auth,
