@@ -703,7 +703,8 @@ resource jobsReaderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = i
         notDataActions: []
       }
     ]
-    assignableScopes: hubResourceGroupIds
+    // union() drops repeats: several hubs may share a resource group.
+    assignableScopes: union(hubResourceGroupIds, [])
   }
 }
 

@@ -357,6 +357,9 @@ def _concat(_: Evaluator, args: Mapping[str, Any]) -> Any:
 
 
 def _union(_: Evaluator, args: Mapping[str, Any]) -> Any:
+    values = list(args.values())
+    if values and all(isinstance(v, list) for v in values):  # arrays: every item once, in order
+        return _unique([x for v in values for x in v])
     merged: dict[str, Any] = {}
     for value in args.values():
         if isinstance(value, Opaque):

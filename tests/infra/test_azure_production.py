@@ -184,12 +184,14 @@ def test_vnet_integration_is_optional(plan: str, subnet: str, expected: str | No
 
 # -- 6. Least privilege -----------------------------------------------------------------------------------------------
 def test_the_default_hub_role_holds_only_jobs_read() -> None:
-    ev = Evaluator({**HUB, "iotHubResourceGroups": {"contoso-hub-1": "rg-hubs"}}, render_ids=True)
+    ev = Evaluator({"iotHubNames": ["contoso-hub-1", "contoso-hub-2", "contoso-hub-3"],
+                    "iotHubResourceGroups": {"contoso-hub-1": "rg-hubs", "contoso-hub-3": "rg-hubs"}}, render_ids=True)
     role = body(ev.resource("jobsReaderRole"))
     permissions = ev.value(role["properties"]["permissions"])
     assert permissions == [{"actions": [], "notActions": [], "dataActions": ["Microsoft.Devices/IotHubs/jobs/read"],
                             "notDataActions": []}]
-    assert ev.value(role["properties"]["assignableScopes"])[0].endswith("/resourceGroups/rg-hubs")
+    scopes = ev.value(role["properties"]["assignableScopes"])
+    assert [s.rsplit("/", 1)[-1] for s in scopes] == ["rg-hubs", "rg-jobmonitor"]  # each hub's, once
     assert ev.value("hubReaderRoleDefinitionId") == ev.resource_id("jobsReaderRole")[0]
     assert body(parse()["modules"]["hubReaders"])["params"]["roleDefinitionId"] == "hubReaderRoleDefinitionId"
 
