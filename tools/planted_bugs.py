@@ -385,7 +385,7 @@ PLANTS: tuple[Plant, ...] = (
     Plant(
         name="infra-sign-in-redirects-scripts",
         bug="sign-in leaves no path out: a script with a key on /api/jobs gets a 302 to a login page",
-        file="infra/main.bicep",
+        file="infra/modules/sign-in.bicep",
         old="      excludedPaths: signInExcludedPaths",
         new="      excludedPaths: []",
         caught_by=("tests/infra/test_azure_production.py::test_by_default_scripts_get_401_and_people_are_sent_to_sign_in",

@@ -418,6 +418,15 @@ _RENDERED: dict[str, Callable[[Evaluator, Mapping[str, Any]], Any]] = {
 }
 
 
+def module_evaluator(module: str, params: Mapping[str, Any] | None = None, **options: Any) -> Evaluator:
+    """An Evaluator of main.bicep's module `module`, with the parameters main.bicep passes it when deployed with
+    `params` (a value main cannot know stays unknown in the module too)."""
+    main = Evaluator(params, **options)
+    declared = main.tree["modules"][module]
+    passed = {name: main.value(expr) for name, expr in body(declared)["params"].items()}
+    return Evaluator(passed, path=MAIN.parent / declared["detail"]["path"], **options)
+
+
 def body(resource: Mapping[str, Any]) -> dict[str, Any]:
     """A resource's or module's properties, under its loop or condition if it has one."""
     config = resource["config"]

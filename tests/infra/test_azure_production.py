@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra.bicep import INFRA, ROOT, Evaluator, Opaque, body, parse, references
+from tests.infra.bicep import INFRA, ROOT, Evaluator, Opaque, body, module_evaluator, parse, references
 
 PLANS = ("FlexConsumption", "Consumption", "Premium")
 MODULES = INFRA / "modules"
@@ -121,7 +121,7 @@ def test_docs_never_ask_for_a_hand_made_role_assignment_without_the_templates_na
 
 # -- 3. Sign-in for scripts and people ------------------------------------------------------------------------------
 def sign_in(**params: Any) -> dict[str, Any]:
-    ev = Evaluator({**HUB, "signInEnabled": True, "signInClientId": "app-id", **params})
+    ev = module_evaluator("signIn", {**HUB, "signInEnabled": True, "signInClientId": "app-id", **params})
     properties: dict[str, Any] = ev.value(body(ev.resource("signIn"))["properties"])
     return properties
 
