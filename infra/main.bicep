@@ -3,6 +3,9 @@
 // and the operators' alerts.
 //
 // Deploy: az deployment group create -g <rg> -f infra/main.bicep -p infra/main.parameters.json (docs/deploy.md).
+// Modules (infra/modules/): monitoring (workspace, Application Insights), sign-in (authsettingsV2), the app's
+// roles on its own account (app-roles), the hubs' reader role (iothub-reader), the jobs identity's role on output
+// storage (blob-writer). Every role assignment is a module's, named guid(scope, principal, role).
 // Validate here: bash infra/check.sh (checkov) and tests/infra/ (the Bicep compiler is not available on the
 // build machines; the tests parse this file with pycep, checkov's own Bicep parser).
 //
@@ -496,7 +499,7 @@ var hostStorageSettings = concat([
 var telemetrySettings = [
   {
     name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
-    value: appInsights.properties.ConnectionString
+    value: monitoring.outputs.connectionString
   }
   {
     name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
@@ -572,27 +575,14 @@ var classicSiteConfig = union(flexSiteConfig, {
 // Monitoring
 // ---------------------------------------------------------------------------------------------------------------
 
-resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
-  name: 'log-${appName}'
-  location: location
-  tags: tags
-  properties: {
-    sku: {
-      name: 'PerGB2018'
-    }
-    retentionInDays: logRetentionDays
-  }
-}
-
-resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
-  name: 'appi-${appName}'
-  location: location
-  tags: tags
-  kind: 'web'
-  properties: {
-    Application_Type: 'web'
-    WorkspaceResourceId: logAnalytics.id
-    DisableLocalAuth: true
+// Log Analytics and Application Insights (modules/monitoring.bicep).
+module monitoring 'modules/monitoring.bicep' = {
+  name: take('monitoring-${deploymentSuffix}', 64)
+  params: {
+    location: location
+    appName: appName
+    logRetentionDays: logRetentionDays
+    tags: tags
   }
 }
 
@@ -830,7 +820,7 @@ module appRoles 'modules/app-roles.bicep' = {
     stateContainerName: stateContainer.name
     sharedCacheContainerName: sharedCacheContainerResource.name
     reportsContainerName: reportsContainer.name
-    appInsightsName: appInsights.name
+    appInsightsName: monitoring.outputs.appInsightsName
     principalId: principalId
     grantTableAccess: grantHostTableAccess
     grantQueueAccess: grantHostQueueAccess
@@ -991,7 +981,7 @@ resource alerts 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [for rule 
     evaluationFrequency: 'PT5M'
     windowSize: rule.windowSize
     scopes: [
-      appInsights.id
+      monitoring.outputs.appInsightsId
     ]
     criteria: {
       allOf: [
@@ -1030,6 +1020,6 @@ output jobsIdentityClientId string = jobsClientId
 output storageAccountName string = storage.name
 output deploymentContainerUrl string = '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
 output stateContainerName string = stateContainer.name
-output applicationInsightsName string = appInsights.name
+output applicationInsightsName string = monitoring.outputs.appInsightsName
 output monitorStorageHostAllowlist string = effectiveAllowlist
 output monitorIdentityContainers string = monitorIdentityContainers

@@ -161,7 +161,7 @@ def test_example_parameters_deploy_as_they_are() -> None:
 
 def test_deployment_names_carry_the_app() -> None:
     # Two apps monitoring one hub deploy into its resource group under distinct names.
-    for module in ("hubReaders", "blobWriters", "appRoles"):
+    for module in ("hubReaders", "blobWriters", "appRoles", "signIn", "monitoring"):
         assert "deploymentSuffix" in references(body(parse()["modules"][module])["name"])
 
 
