@@ -54,6 +54,11 @@ class Denial(str, enum.Enum):
 
     FIREWALL = "AuthorizationFailure"
     MISSING_ROLE = "AuthorizationPermissionMismatch"
+    # The SAS's own limits (Azure Storage error codes): an account without Shared Key, the SAS's `sip`, its
+    # `spr=https` met over http. The front answers them as told; it does not evaluate the SAS itself.
+    SHARED_KEY_DISALLOWED = "KeyBasedAuthenticationNotPermitted"
+    SOURCE_IP_MISMATCH = "AuthorizationSourceIPMismatch"
+    PROTOCOL_MISMATCH = "AuthorizationProtocolMismatch"
 
 
 MESSAGES = {
@@ -62,6 +67,11 @@ MESSAGES = {
                                        "permission.",
     "AuthenticationFailed": "Server failed to authenticate the request. Make sure the value of Authorization "
                             "header is formed correctly including the signature.",
+    "KeyBasedAuthenticationNotPermitted": "Key based authentication is not permitted on this storage account.",
+    "AuthorizationSourceIPMismatch": "This request is not authorized to perform this operation using this source "
+                                     "IP 127.0.0.1.",
+    "AuthorizationProtocolMismatch": "This request is not authorized to perform this operation using this "
+                                     "protocol.",
 }
 
 

@@ -3,6 +3,9 @@
 // and the operators' alerts.
 //
 // Deploy: az deployment group create -g <rg> -f infra/main.bicep -p infra/main.parameters.json (docs/deploy.md).
+// Modules (infra/modules/): monitoring (workspace, Application Insights), sign-in (authsettingsV2), the app's
+// roles on its own account (app-roles), the hubs' reader role (iothub-reader), the jobs identity's role on output
+// storage (blob-writer). Every role assignment is a module's, named guid(scope, principal, role).
 // Validate here: bash infra/check.sh (checkov) and tests/infra/ (the Bicep compiler is not available on the
 // build machines; the tests parse this file with pycep, checkov's own Bicep parser).
 //
@@ -38,8 +41,8 @@ param appName string = 'iothub-jobmon-${uniqueString(resourceGroup().id)}'
 ])
 param hostingPlan string = 'FlexConsumption'
 
-@description('Flex Consumption only: most instances the app may scale out to. Each instance keeps its own get_job cache and single flight, so hub calls grow with instances; 40 is the lowest value Microsoft documents.')
-@minValue(40)
+@description('Flex Consumption only: most instances the app may scale out to. The shared cache and call budget keep hub calls flat as instances grow. Flex accepts values down to 1 (40 was the preview\'s floor).')
+@minValue(1)
 @maxValue(1000)
 param flexMaximumInstanceCount int = 40
 
@@ -72,6 +75,9 @@ param consumptionPackageUrl string = ''
 @description('Create a user-assigned managed identity and use it for everything (hubs, storage, telemetry) instead of the system-assigned one.')
 param useUserAssignedIdentity bool = false
 
+@description('Flex Consumption and Premium only: resource id of an existing subnet for VNet integration (empty: none). Flex needs the subnet delegated to Microsoft.App/environments, Premium to Microsoft.Web/serverFarms. With it the app reaches firewalled output storage through a private endpoint or a subnet rule on that account (docs/deploy.md, "Firewalled output storage").')
+param vnetSubnetId string = ''
+
 @description('Names of the existing IoT Hubs to monitor (IOTHUB_HUBS). The first is the default hub of GET /api/jobs/{jobId}.')
 @minLength(1)
 param iotHubNames array
@@ -81,6 +87,16 @@ param iotHubResourceGroup string = resourceGroup().name
 
 @description('Hubs that are in another resource group than iotHubResourceGroup: { "<hub name>": "<resource group>" }.')
 param iotHubResourceGroups object = {}
+
+@description('Role the app\'s identity gets on each hub: jobsReader (default) is a custom role created here with the one data action Microsoft.Devices/IotHubs/jobs/read (creating it needs Microsoft.Authorization/roleDefinitions/write, e.g. Owner); iotHubDataReader is the built-in IoT Hub Data Reader (all of IotHubs/*/read: registry, twins, configurations).')
+@allowed([
+  'jobsReader'
+  'iotHubDataReader'
+])
+param hubReaderRole string = 'jobsReader'
+
+@description('IOTHUB_AUDIENCE: the token audience for the hubs when it must differ from the one AZURE_CLOUD gives (https://iothubs.azure.net, or https://iothubs.azure.us in US Government). Empty: the cloud\'s.')
+param iotHubAudience string = ''
 
 @description('How the app authenticates to the hubs (IOTHUB_AUTH). managedIdentity needs no secret; sharedAccessPolicy needs iotHubConnectionStringsSecretUri.')
 @allowed([
@@ -92,7 +108,7 @@ param iotHubAuth string = 'managedIdentity'
 @description('sharedAccessPolicy only: Key Vault secret URI whose value is the hubs\' connection strings separated by "|" (IOTHUB_CONNECTION_STRINGS, as a Key Vault reference). The identity needs "Key Vault Secrets User" on that vault (not granted here).')
 param iotHubConnectionStringsSecretUri string = ''
 
-@description('Existing storage accounts holding the jobs\' output containers, where the poller may write with the app\'s identity: [{ "name": "acct", "resourceGroup": "rg" (default this one), "containers": ["c1"] (default: the whole account) }]. Empty: the poller writes nothing (MONITOR_STORAGE_HOST_ALLOWLIST and MONITOR_IDENTITY_CONTAINERS stay empty).')
+@description('Existing storage accounts holding the jobs\' output containers, where the poller may write with the jobs identity: [{ "name": "acct", "resourceGroup": "rg" (default this one), "containers": ["c1"], "wholeAccount": false }]. The role is granted on the listed containers only; on the whole account only with "wholeAccount": true (an entry with neither gets no role). Empty: the poller writes nothing with an identity (MONITOR_STORAGE_HOST_ALLOWLIST and MONITOR_IDENTITY_CONTAINERS stay empty).')
 param outputStorageAccounts array = []
 
 @description('MONITOR_STORAGE_HOST_ALLOWLIST override: comma-separated blob host patterns the poller may contact with a job\'s own SAS. Empty = exactly the blob hosts of outputStorageAccounts (and nothing when that list is empty).')
@@ -130,7 +146,7 @@ param monitorTickBudgetSeconds int = 240
 @description('STATUS_PAGE_DAYS: the status page shows each hub\'s jobs of the last this many days (0.01-30).')
 param statusPageDays string = '7'
 
-@description('Entra ID sign-in (App Service Authentication, "Easy Auth") in front of the whole app: browsers are sent to sign in, API callers need an Entra token for signInClientId. Function keys are still checked by the Functions host (docs/jobs-api.md, "Signing in instead of a key").')
+@description('Entra ID sign-in (App Service Authentication, "Easy Auth") in front of the app: people on /api/status and report pages are sent to sign in; scripts on /api/jobs get 401 (signInScriptPaths). Function keys are still checked by the Functions host (docs/jobs-api.md, "Signing in instead of a key").')
 param signInEnabled bool = false
 
 @description('The client id of the Entra app registration that sign-in uses (required when signInEnabled).')
@@ -138,6 +154,19 @@ param signInClientId string = ''
 
 @description('The Entra tenant users sign in to (default: this subscription\'s).')
 param signInTenantId string = subscription().tenantId
+
+@description('Sign-in only: how scripts on /api/jobs and /api/jobs/{id} are answered without sign-in. functionKey (default): those paths are left out of sign-in (excludedPaths), the Functions host answers 401 without a valid key; return401: every path answers 401 without a token, and nobody is redirected (a setup with no people on the pages). Easy Auth documents only trailing wildcards, so /api/jobs/* also leaves out /api/jobs/{id}/report, which keeps its function key.')
+@allowed([
+  'functionKey'
+  'return401'
+])
+param signInScriptPaths string = 'functionKey'
+
+@description('Sign-in only: object ids of the users and service principals allowed past sign-in (defaultAuthorizationPolicy.allowedPrincipals). Empty: anyone of the tenant with a token for signInClientId passes unless "Assignment required" is set on the enterprise application (docs/deploy.md).')
+param signInAllowedPrincipals array = []
+
+@description('Sign-in only: client ids of other applications whose tokens are accepted (defaultAuthorizationPolicy.allowedApplications); signInClientId itself, the browser sign-in, is always allowed.')
+param signInAllowedApplications array = []
 
 @description('GET_JOB_CACHE_TTL_SECONDS: how long get_job reuses the answer for an active job (0-60 s).')
 param getJobCacheTtlSeconds string = '2'
@@ -266,18 +295,36 @@ var deploymentSuffix = uniqueString(resourceGroup().id, appName)
 var outputAccounts = [for a in outputStorageAccounts: union({
   resourceGroup: resourceGroup().name
   containers: []
+  wholeAccount: false
 }, a)]
 var outputBlobHosts = [for a in outputAccounts: '${a.name}.${blobEndpointSuffix}']
 var effectiveAllowlist = (!empty(monitorStorageHostAllowlist)) ? monitorStorageHostAllowlist : join(outputBlobHosts, ',')
-// Per account: its listed containers, or the whole account (/*), plus the MONITOR_CONTAINER sibling.
-// (Single-line expressions, string functions only: nothing here needs a Bicep newer than its for-expressions.)
-var containerUrlsPerAccount = [for a in outputAccounts: empty(a.containers) ? concat('https://', a.name, '.', blobEndpointSuffix, '/*') : concat('https://', a.name, '.', blobEndpointSuffix, '/', join(a.containers, concat(',https://', a.name, '.', blobEndpointSuffix, '/')))]
-var monitorUrlPerAccount = [for a in outputAccounts: empty(monitorContainer) ? '' : concat(',https://', a.name, '.', blobEndpointSuffix, '/', monitorContainer)]
+// Per account: the whole account (/*) only when the operator asks (wholeAccount), else its listed containers
+// (none: nothing), plus the MONITOR_CONTAINER sibling. Lists per account, flattened: no empty entries.
+// (Single-line expressions: nothing here needs a Bicep newer than its for-expressions.)
+var containerUrlsPerAccount = [for a in outputAccounts: (a.wholeAccount) ? [
+  concat('https://', a.name, '.', blobEndpointSuffix, '/*')
+] : (empty(a.containers) ? [] : split(concat('https://', a.name, '.', blobEndpointSuffix, '/', join(a.containers, concat(',https://', a.name, '.', blobEndpointSuffix, '/'))), ','))]
+var monitorUrlPerAccount = [for a in outputAccounts: (empty(monitorContainer)) ? [] : [
+  concat('https://', a.name, '.', blobEndpointSuffix, '/', monitorContainer)
+]]
 var identityContainersPerAccount = [for (a, i) in outputAccounts: concat(containerUrlsPerAccount[i], monitorUrlPerAccount[i])]
-var monitorIdentityContainers = join(identityContainersPerAccount, ',')
+var monitorIdentityContainers = join(flatten(identityContainersPerAccount), ',')
 
+// The host's identity: the host's storage, telemetry, the hubs. It never writes where a job points.
 var principalId = useUserAssignedIdentity ? userIdentity.properties.principalId : functionApp.identity.principalId
 var clientId = useUserAssignedIdentity ? userIdentity.properties.clientId : ''
+// The jobs identity (user-assigned, always): writes snapshots and reports into the jobs' containers and reads
+// their errors logs (MONITOR_STORAGE_CLIENT_ID). It holds no role on the app's own account, so hostile job
+// input can never reach the host's keys (azure-webjobs-secrets) or state, whatever the code's lists say.
+var jobsPrincipalId = jobsIdentity.properties.principalId
+var jobsClientId = jobsIdentity.properties.clientId
+// IoT Hub Data Reader (built-in), or the custom role holding only Microsoft.Devices/IotHubs/jobs/read.
+var iotHubDataReaderRoleId = 'b447c946-2db7-41ec-983d-d8bf3b1c77e3'
+var hubReaderRoleDefinitionId = (hubReaderRole == 'jobsReader') ? jobsReaderRole.id : subscriptionResourceId('Microsoft.Authorization/roleDefinitions', iotHubDataReaderRoleId)
+// The custom role may be assigned in every resource group holding a monitored hub.
+var hubResourceGroups = [for hubName in iotHubNames: contains(iotHubResourceGroups, hubName) ? iotHubResourceGroups[hubName] : iotHubResourceGroup]
+var hubResourceGroupIds = [for rg in hubResourceGroups: '${subscription().id}/resourceGroups/${rg}']
 
 // One worker thread per concurrent request (the Python worker's default is min(32, cores + 4), 5 on a 1-core
 // instance), plus one for the timer where it shares the instance (Y1, EP1).
@@ -285,8 +332,8 @@ var pythonThreadCount = flexHttpPerInstanceConcurrency + 1
 
 // app-settings:begin (tests/infra/test_settings_sources.py reads every `name: '...'` between these markers)
 // Settings the app reads (shared/settings.py SETTING_NAMES). Not set here on purpose: IOTHUB_ENDPOINTS
-// (endpoint override for the local devstack only) and AzureWebJobsStorage (replaced by
-// AzureWebJobsStorage__accountName: identity-based host storage, no key).
+// (endpoint override for the local devstack only) and AzureWebJobsStorage (replaced by the
+// AzureWebJobsStorage__*ServiceUri settings: identity-based host storage, no key).
 var appReadSettings = [
   {
     // The cloud the template deploys to: hub suffix, IoT Hub token audience and storage suffix derive from it.
@@ -308,6 +355,10 @@ var appReadSettings = [
   {
     name: 'IOTHUB_SAS_TTL_SECONDS'
     value: string(iotHubSasTtlSeconds)
+  }
+  {
+    name: 'IOTHUB_AUDIENCE'
+    value: iotHubAudience
   }
   {
     name: 'IOTHUB_API_VERSION'
@@ -395,7 +446,7 @@ var appReadSettings = [
   }
   {
     name: 'MONITOR_STORAGE_CLIENT_ID'
-    value: clientId
+    value: jobsClientId
   }
   {
     name: 'MONITOR_TICK_BUDGET_SECONDS'
@@ -415,11 +466,23 @@ var sharedAccessSettings = (iotHubAuth == 'sharedAccessPolicy') ? [
   }
 ] : []
 
-// Host storage by identity (the app reads AzureWebJobsStorage__accountName too, for its state).
+// Host storage by identity, through the account's own service URIs: right in every cloud, where
+// AzureWebJobsStorage__accountName is valid only in the public one (Learn, Functions reference, "Connecting to
+// host storage with an identity"). The app reads the blob URI too, for its state, cache and report copies.
+// The app reaches its own account with the host's identity (__clientId, or the system-assigned one), never
+// with the jobs identity (shared/poller/storage.py state_container).
 var hostStorageSettings = concat([
   {
-    name: 'AzureWebJobsStorage__accountName'
-    value: storage.name
+    name: 'AzureWebJobsStorage__blobServiceUri'
+    value: storage.properties.primaryEndpoints.blob
+  }
+  {
+    name: 'AzureWebJobsStorage__queueServiceUri'
+    value: storage.properties.primaryEndpoints.queue
+  }
+  {
+    name: 'AzureWebJobsStorage__tableServiceUri'
+    value: storage.properties.primaryEndpoints.table
   }
 ], useUserAssignedIdentity ? [
   {
@@ -436,7 +499,7 @@ var hostStorageSettings = concat([
 var telemetrySettings = [
   {
     name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
-    value: appInsights.properties.ConnectionString
+    value: monitoring.outputs.connectionString
   }
   {
     name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
@@ -512,27 +575,14 @@ var classicSiteConfig = union(flexSiteConfig, {
 // Monitoring
 // ---------------------------------------------------------------------------------------------------------------
 
-resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
-  name: 'log-${appName}'
-  location: location
-  tags: tags
-  properties: {
-    sku: {
-      name: 'PerGB2018'
-    }
-    retentionInDays: logRetentionDays
-  }
-}
-
-resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
-  name: 'appi-${appName}'
-  location: location
-  tags: tags
-  kind: 'web'
-  properties: {
-    Application_Type: 'web'
-    WorkspaceResourceId: logAnalytics.id
-    DisableLocalAuth: true
+// Log Analytics and Application Insights (modules/monitoring.bicep).
+module monitoring 'modules/monitoring.bicep' = {
+  name: take('monitoring-${deploymentSuffix}', 64)
+  params: {
+    location: location
+    appName: appName
+    logRetentionDays: logRetentionDays
+    tags: tags
   }
 }
 
@@ -617,6 +667,37 @@ resource userIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-
   tags: tags
 }
 
+// The jobs identity (see jobsPrincipalId): roles only on the jobs' containers (blobWriters).
+resource jobsIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: 'id-${appName}-jobs'
+  location: location
+  tags: tags
+}
+
+// A custom role with the one data action get_job, list_jobs and the poller need (IoT Hub RBAC action table):
+// no registry, twins, configurations or file-upload notifications. Assignable where the hubs are; its name is a
+// guid of the resource group and app, so a redeploy updates it in place.
+resource jobsReaderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (hubReaderRole == 'jobsReader') {
+  name: guid(subscription().id, resourceGroup().id, appName, 'iothub-jobs-reader')
+  properties: {
+    roleName: 'IoT Hub Jobs Reader (${appName}, ${resourceGroup().name})'
+    description: 'Reads IoT Hub import/export jobs (GET /jobs, GET /jobs/{id}) and nothing else.'
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: []
+        notActions: []
+        dataActions: [
+          'Microsoft.Devices/IotHubs/jobs/read'
+        ]
+        notDataActions: []
+      }
+    ]
+    // union() drops repeats: several hubs may share a resource group.
+    assignableScopes: union(hubResourceGroupIds, [])
+  }
+}
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   // checkov:skip=CKV_AZURE_225:Zone redundancy is a plan and region choice left to the operator; a 5-minute poller and a read-only proxy tolerate a zone outage
   name: 'plan-${appName}'
@@ -645,10 +726,13 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   tags: tags
   kind: 'functionapp,linux'
   identity: {
-    type: useUserAssignedIdentity ? 'UserAssigned' : 'SystemAssigned'
+    type: useUserAssignedIdentity ? 'UserAssigned' : 'SystemAssigned, UserAssigned'
     userAssignedIdentities: useUserAssignedIdentity ? {
       '${userIdentity.id}': {}
-    } : null
+      '${jobsIdentity.id}': {}
+    } : {
+      '${jobsIdentity.id}': {}
+    }
   }
   // The Flex deployment storage names the container; it must exist before the site does.
   dependsOn: [
@@ -656,6 +740,9 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   ]
   properties: {
     serverFarmId: plan.id
+    // VNet integration (Flex, Premium; Consumption has none): outbound calls leave through the subnet, so a
+    // firewalled output account can admit them (private endpoint or subnet rule).
+    virtualNetworkSubnetId: (empty(vnetSubnetId) || isConsumption) ? null : vnetSubnetId
     httpsOnly: true
     clientCertEnabled: false
     keyVaultReferenceIdentity: useUserAssignedIdentity ? userIdentity.id : 'SystemAssigned'
@@ -690,50 +777,16 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   }
 }
 
-// Entra ID sign-in in front of the app (App Service Authentication; Flex Consumption supports it). Unauthenticated
-// browsers are redirected to sign in, other callers get 401; the Functions host still checks function keys after it.
-resource signIn 'Microsoft.Web/sites/config@2024-04-01' = if (signInEnabled) {
-  // checkov:skip=CKV_AZURE_13:This resource is App Service Authentication itself (checkov reads every sites/config as a site)
-  // checkov:skip=CKV_AZURE_63:HTTP logging is the site's logs config, not authsettingsV2; the app logs to Application Insights
-  // checkov:skip=CKV_AZURE_65:Detailed error messages are the site's logs config, not authsettingsV2
-  // checkov:skip=CKV_AZURE_66:Failed request tracing is the site's logs config, not authsettingsV2
-  // checkov:skip=CKV_AZURE_222:Public network access is the site's setting (skipped there with its reason); sign-in narrows who gets through it
-  // checkov:skip=CKV_AZURE_80:A Python app: no .NET Framework version
-  // checkov:skip=CKV_AZURE_88:Azure Files is a site storage setting (Flex has none); not an authsettingsV2 property
-  parent: functionApp
-  name: 'authsettingsV2'
-  properties: {
-    platform: {
-      enabled: true
-    }
-    globalValidation: {
-      requireAuthentication: true
-      unauthenticatedClientAction: 'RedirectToLoginPage'
-      redirectToProvider: 'azureactivedirectory'
-    }
-    httpSettings: {
-      requireHttps: true
-    }
-    identityProviders: {
-      azureActiveDirectory: {
-        enabled: true
-        registration: {
-          clientId: signInClientId
-          openIdIssuer: '${environment().authentication.loginEndpoint}${signInTenantId}/v2.0'
-        }
-        validation: {
-          allowedAudiences: [
-            'api://${signInClientId}'
-            signInClientId
-          ]
-        }
-      }
-    }
-    login: {
-      tokenStore: {
-        enabled: false
-      }
-    }
+// Entra ID sign-in in front of the app (modules/sign-in.bicep): people redirected, scripts on /api/jobs 401.
+module signIn 'modules/sign-in.bicep' = if (signInEnabled) {
+  name: take('sign-in-${deploymentSuffix}', 64)
+  params: {
+    appName: functionApp.name
+    signInClientId: signInClientId
+    signInTenantId: signInTenantId
+    signInScriptPaths: signInScriptPaths
+    signInAllowedPrincipals: signInAllowedPrincipals
+    signInAllowedApplications: signInAllowedApplications
   }
 }
 
@@ -767,32 +820,35 @@ module appRoles 'modules/app-roles.bicep' = {
     stateContainerName: stateContainer.name
     sharedCacheContainerName: sharedCacheContainerResource.name
     reportsContainerName: reportsContainer.name
-    appInsightsName: appInsights.name
+    appInsightsName: monitoring.outputs.appInsightsName
     principalId: principalId
     grantTableAccess: grantHostTableAccess
     grantQueueAccess: grantHostQueueAccess
   }
 }
 
-// IoT Hub Data Reader on each monitored hub.
-module hubReaders 'modules/iothub-reader.bicep' = [for hubName in iotHubNames: {
+// The jobs reader role (hubReaderRole) on each monitored hub, for the host's identity.
+module hubReaders 'modules/iothub-reader.bicep' = [for (hubName, i) in iotHubNames: {
   name: take('hub-reader-${hubName}-${deploymentSuffix}', 64)
-  scope: resourceGroup(contains(iotHubResourceGroups, hubName) ? iotHubResourceGroups[hubName] : iotHubResourceGroup)
+  scope: resourceGroup(hubResourceGroups[i])
   params: {
     hubName: hubName
     principalId: principalId
+    roleDefinitionId: hubReaderRoleDefinitionId
   }
 }]
 
-// Storage Blob Data Contributor where snapshots and reports are written; MONITOR_CONTAINER created there.
+// Storage Blob Data Contributor for the jobs identity where snapshots and reports are written (the listed
+// containers, or the account when the entry asks); MONITOR_CONTAINER created there.
 module blobWriters 'modules/blob-writer.bicep' = [for account in outputAccounts: {
   name: take('blob-writer-${account.name}-${deploymentSuffix}', 64)
   scope: resourceGroup(account.resourceGroup)
   params: {
     accountName: account.name
     containers: account.containers
+    wholeAccount: account.wholeAccount
     monitorContainer: monitorContainer
-    principalId: principalId
+    principalId: jobsPrincipalId
   }
 }]
 
@@ -925,7 +981,7 @@ resource alerts 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [for rule 
     evaluationFrequency: 'PT5M'
     windowSize: rule.windowSize
     scopes: [
-      appInsights.id
+      monitoring.outputs.appInsightsId
     ]
     criteria: {
       allOf: [
@@ -959,9 +1015,11 @@ output functionAppName string = functionApp.name
 output functionAppHostName string = functionApp.properties.defaultHostName
 output principalId string = principalId
 output identityClientId string = clientId
+output jobsIdentityPrincipalId string = jobsPrincipalId
+output jobsIdentityClientId string = jobsClientId
 output storageAccountName string = storage.name
 output deploymentContainerUrl string = '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
 output stateContainerName string = stateContainer.name
-output applicationInsightsName string = appInsights.name
+output applicationInsightsName string = monitoring.outputs.appInsightsName
 output monitorStorageHostAllowlist string = effectiveAllowlist
 output monitorIdentityContainers string = monitorIdentityContainers

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Mapping
 from enum import Enum
 from typing import Any
+
+from shared.clock import parse_utc
 
 
 class JobStatus(str, Enum):
@@ -40,6 +43,28 @@ TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.
 
 def job_status(job: Mapping[str, Any]) -> JobStatus:
     return JobStatus.parse(job.get("status"))
+
+
+# What is shown for a job's end while it has none (absent, or a sentinel below).
+NOT_ENDED = "not ended"
+# .NET's DateTime.MinValue and MaxValue: a service written in .NET may send one instead of leaving endTimeUtc out
+# (hub scheduled jobs answer MaxValue while running, azure-iot-sdk-csharp issue 467; unverified for import/export
+# jobs). Neither is an end: the years 1 and 9999 are never a real job's.
+_SENTINEL_YEARS = frozenset({1, 9999})
+
+
+def job_end(job: Mapping[str, Any]) -> datetime.datetime | None:
+    """When the job ended; None while it has not (endTimeUtc absent, unreadable, or a sentinel)."""
+    ended = parse_utc(job.get("endTimeUtc"))
+    return None if ended is None or ended.year in _SENTINEL_YEARS else ended
+
+
+def job_end_text(job: Mapping[str, Any]) -> object:
+    """endTimeUtc for display: NOT_ENDED when the job has no end (absent or a sentinel), else as the hub sent it
+    (an unreadable value is shown as it came, escaped where it lands)."""
+    raw = job.get("endTimeUtc")
+    sentinel = (moment := parse_utc(raw)) is not None and moment.year in _SENTINEL_YEARS
+    return NOT_ENDED if raw is None or sentinel else raw
 
 
 def job_progress(job: Mapping[str, Any]) -> int | None:

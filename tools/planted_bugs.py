@@ -363,6 +363,69 @@ PLANTS: tuple[Plant, ...] = (
         new="            flight = None\n            leader = flight is None",
         caught_by=("tests/unit/test_cache.py::test_fifty_concurrent_callers_share_one_fetch",
                    "tests/get_job/test_get_job_coalescing.py::test_fifty_concurrent_requests_for_an_active_job_reach_the_hub_once"),
+    ),    # Issue 22: Azure as it really is.
+    Plant(
+        name="infra-host-storage-by-account-name",
+        bug="host storage by AzureWebJobsStorage__accountName (public cloud only) instead of the service URIs",
+        file="infra/main.bicep",
+        old="    name: 'AzureWebJobsStorage__blobServiceUri'\n    value: storage.properties.primaryEndpoints.blob",
+        new="    name: 'AzureWebJobsStorage__accountName'\n    value: storage.name",
+        caught_by=("tests/infra/test_azure_production.py::test_host_storage_is_reached_by_the_accounts_own_service_uris",),
+    ),
+    Plant(
+        name="infra-role-name-per-deployment",
+        bug="a hub role assignment named after the deployment: a redeploy makes a second one "
+            "(409 RoleAssignmentExists)",
+        file="infra/modules/iothub-reader.bicep",
+        old="  name: guid(hub.id, principalId, roleDefinitionId)",
+        new="  name: guid(hub.id, principalId, roleDefinitionId, deployment().name)",
+        caught_by=("tests/infra/test_azure_production.py::"
+                   "test_two_deployments_of_the_same_parameters_name_their_assignments_alike",),
+    ),
+    Plant(
+        name="infra-sign-in-redirects-scripts",
+        bug="sign-in leaves no path out: a script with a key on /api/jobs gets a 302 to a login page",
+        file="infra/modules/sign-in.bicep",
+        old="      excludedPaths: signInExcludedPaths",
+        new="      excludedPaths: []",
+        caught_by=("tests/infra/test_azure_production.py::test_by_default_scripts_get_401_and_people_are_sent_to_sign_in",
+                   "tests/infra/test_sign_in.py::test_sign_in_configures_authsettings_v2_for_entra_with_the_operators_registration"),
+    ),
+    Plant(
+        name="infra-blob-writer-account-by-default",
+        bug="an output account with no container listed gets the role on the whole account",
+        file="infra/modules/blob-writer.bicep",
+        old="= if (wholeAccount) {",
+        new="= if (wholeAccount || empty(containers)) {",
+        caught_by=("tests/infra/test_azure_production.py::test_blob_writer_grants_the_account_only_when_asked",),
+    ),
+    Plant(
+        name="state-storage-with-the-jobs-identity",
+        bug="the app's own account is reached with the jobs identity (MONITOR_STORAGE_CLIENT_ID) when the host's "
+            "is system-assigned",
+        file="shared/poller/storage.py",
+        old="        credential = managed_identity_credential(storage.client_id)\n",
+        new="        credential = managed_identity_credential(storage.client_id or self._client_id)\n",
+        caught_by=("tests/poller/test_poller_identity.py::test_state_storage_never_uses_the_jobs_identity",),
+    ),
+    Plant(
+        name="china-audience-chinacloudapi",
+        bug="Azure China's hubs are asked for a token for https://iothubs.chinacloudapi.cn, which no SDK uses",
+        file="shared/settings/cloud.py",
+        old='    CHINA = ("AzureChinaCloud", ".azure-devices.cn", "https://iothubs.azure.net",',
+        new='    CHINA = ("AzureChinaCloud", ".azure-devices.cn", "https://iothubs.chinacloudapi.cn",',
+        caught_by=("tests/unit/test_settings.py::test_the_cloud_sets_hub_suffix_token_audience_and_storage_suffix",
+                   "tests/get_job/test_get_job_credentials.py::"
+                   "test_the_token_is_asked_for_the_audience_of_azure_cloud_or_the_override"),
+    ),
+    Plant(
+        name="end-time-sentinel-shown",
+        bug="a job's DateTime.MinValue/MaxValue endTimeUtc is shown as its end instead of 'not ended'",
+        file="shared/jobs.py",
+        old="    return NOT_ENDED if raw is None or sentinel else raw",
+        new="    return NOT_ENDED if raw is None else raw",
+        caught_by=("tests/unit/test_job_end.py::test_no_end_or_a_sentinel_is_not_ended",
+                   "tests/get_job/test_end_time_variants.py::test_a_job_not_ended_shows_as_not_ended_in_every_variant"),
     ),
     # Issue 26: hints from codes first, whole words second; codes named as their sources name them.
     Plant(

@@ -15,7 +15,10 @@ Choices where the real service's behaviour is unknown (the harder case for the c
   completed/failed/cancelled), so a client must not assume its cancel won.
 - The api-version is checked after authentication: an unauthenticated request gets 401 whatever it sends.
   Unknown /jobs paths (404) and wrong methods (405) are answered before authentication.
-- endTimeUtc is absent until a job ends; failureReason only on failed jobs; progress may jump.
+- endTimeUtc is absent until a job ends; failureReason only on failed jobs; progress may jump. PUT
+  /devstack/end-time plays the sentinels a .NET service may write instead while a job runs:
+  `0001-01-01T00:00:00Z` (DateTime.MinValue) or `9999-12-31T23:59:59.9999999Z` (DateTime.MaxValue, what hub
+  scheduled jobs answer while running, azure-iot-sdk-csharp issue 467; unverified for import/export jobs).
 - An import whose device lines are partly or wholly rejected ends `completed` (progress 100, no
   failureReason); the good lines are applied and the rejected ones are written, one JSON object a line, to
   importErrors.log in the output container. Evidence (strong, indirect): the C# SDK's CleanupDevicesSample
@@ -56,8 +59,11 @@ Choices where the real service's behaviour is unknown (the harder case for the c
   body at all (only `iothub-errorcode`): all three are seen from the real service.
 - PUT /devstack/local-auth {"disabled": true} refuses every SAS, as a hub with shared access policies
   set to Deny does.
-- Over the per-minute limit a request is answered 429 ThrottlingBacklogTimeout at once (the real
-  service may first queue it): the client sees the same body, only sooner.
+- Over the per-minute limit a request is answered 429 ThrottlingBacklogTimeout at once by default. The IoT
+  Hub quotas and throttling doc describes traffic shaping (held first, 429 once the queue is full; medium
+  confidence on the timing): PUT /devstack/rate-limit with "shaping" plays it, holding up to `queue`
+  requests for up to `max_hold_ms` each. The product is tested under both (tests/get_job/test_throttle_shaping.py);
+  immediate stays the default because the tests that measure the budget count 429s.
 - The `duplicate` fault answers a list naming every job twice (the copy behind): no evidence the real service
   does this; it is the harder case for a client, which must count each job once.
 - Retention: a terminal job disappears (404 JobNotFound, gone from the list) `retention_seconds` after
@@ -72,12 +78,21 @@ from devstack.hubsim.control import HubControl
 from devstack.hubsim.jobs import ImportErrorsBehaviour, JobTiming
 from devstack.hubsim.simulator import HubConfig, HubSimulator, SimulatorConfig
 from devstack.hubsim.storage import IdentityEndpoint, StorageToken, StorageTokenProvider
-from devstack.hubsim.vocab import ErrorShape, FaultKind, JobStatus, JobType, Operation, RejectedLinesEnd
+from devstack.hubsim.vocab import (
+    EndTimeWhileRunning,
+    ErrorShape,
+    FaultKind,
+    JobStatus,
+    JobType,
+    Operation,
+    RejectedLinesEnd,
+)
 
 SCHEMA_FILE = Path(__file__).with_name("jobproperties.schema.json")
 
 __all__ = [
     "SCHEMA_FILE",
+    "EndTimeWhileRunning",
     "ErrorShape",
     "FaultKind",
     "HubConfig",

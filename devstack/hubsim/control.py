@@ -7,7 +7,7 @@ from typing import Any
 
 import requests
 
-from devstack.hubsim.vocab import ErrorShape, FaultKind, Operation, RejectedLinesEnd
+from devstack.hubsim.vocab import EndTimeWhileRunning, ErrorShape, FaultKind, Operation, RejectedLinesEnd
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -61,8 +61,16 @@ class HubControl:
     def faults(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "faults"))
 
-    def set_rate_limit(self, per_minute: int | None) -> None:
-        self._call("PUT", "rate-limit", {"per_minute": per_minute})
+    def set_rate_limit(self, per_minute: int | None, *, shaping_queue: int | None = None,
+                       shaping_max_hold_ms: int = 3000) -> None:
+        """The per-minute throttle; with `shaping_queue`, requests over it are held first (traffic shaping)."""
+        shaping = None if shaping_queue is None else {"queue": shaping_queue, "max_hold_ms": shaping_max_hold_ms}
+        self._call("PUT", "rate-limit", {"per_minute": per_minute, "shaping": shaping})
+
+    def release_throttle_room(self) -> int:
+        """Drop the oldest arrival from the throttle's window (a minute passing, without the wait)."""
+        answer = self._call("POST", "throttle-slide", {})
+        return int(answer["in_window"])
 
     def set_latency(self, ms: int) -> None:
         self._call("PUT", "latency", {"ms": ms})
@@ -117,6 +125,10 @@ class HubControl:
 
     def set_cancel_status(self, status: int) -> None:
         self._call("PUT", "cancel-status", {"status": status})
+
+    def set_end_time_while_running(self, variant: EndTimeWhileRunning) -> None:
+        """What endTimeUtc holds while a job has not ended (default: absent); a reset restores the default."""
+        self._call("PUT", "end-time", {"while_running": EndTimeWhileRunning(variant).value})
 
     def set_import_errors(
         self, *, rejected_lines_end: RejectedLinesEnd | None = None, device_id_field: bool | None = None,

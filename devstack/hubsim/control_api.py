@@ -10,7 +10,11 @@ Routes (JSON in, JSON out; errors are 400/404/405 `{"error": "..."}`):
     POST   /devstack/faults         queue one: {"kind","count","operation","retry_after","wait_seconds","delay_ms",
                                     "location"}
     POST   /devstack/release        let every held answer (HOLD) go -> {"released": n}
-    PUT    /devstack/rate-limit     {"per_minute": int | null}   sliding 60 s window, 429 like the real throttle
+    PUT    /devstack/rate-limit     {"per_minute": int | null, "shaping": {"queue": int, "max_hold_ms": int} | null}
+                                    sliding 60 s window, 429 like the real throttle; with shaping, requests
+                                    over the limit are held first (up to queue of them, max_hold_ms each)
+    POST   /devstack/throttle-slide drop the oldest arrival from the window, as a minute passing would
+                                    -> {"in_window": n}
     PUT    /devstack/latency        {"ms": int}                  added before every /jobs answer
     PUT    /devstack/error-shape    {"shape": "message" | "numeric" | "nested" | "header-only"}
                                                                  the body shape of every error answer
@@ -18,6 +22,9 @@ Routes (JSON in, JSON out; errors are 400/404/405 `{"error": "..."}`):
     PUT    /devstack/gzip           {"enabled": bool}            true: /jobs answers gzipped when the client accepts it
     GET|PUT /devstack/timing        {"enqueued_ms","running_ms","progress_steps","retention_seconds"}
     PUT    /devstack/cancel-status  {"status": 200 | 204}        how DELETE /jobs/{id} answers
+    PUT    /devstack/end-time       {"while_running": "absent" | "minValue" | "maxValue"}
+                                    endTimeUtc of a job not ended: absent (default), 0001-01-01T00:00:00Z or
+                                    9999-12-31T23:59:59.9999999Z
     GET|PUT /devstack/import-errors {"rejected_lines_end": "completed" | "failed", "device_id_field": bool,
                                      "empty_log": bool}
                                     how an import with rejected lines ends, and whether its log lines carry
@@ -26,7 +33,7 @@ Routes (JSON in, JSON out; errors are 400/404/405 `{"error": "..."}`):
     DELETE /devstack/jobs           forget every job (active ones stop)
     GET    /devstack/registry       the device registry
     POST   /devstack/reset          {"jobs": bool}: faults, counters, rate limit, latency, error shape,
-                                    local auth, gzip, import-errors back to defaults; with
+                                    local auth, gzip, import-errors, end-time back to defaults; with
                                     "jobs": true also jobs, registry seed, timing and cancel status
 """
 
@@ -38,9 +45,9 @@ from dataclasses import asdict, dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from devstack.hubsim.faults import Fault
+from devstack.hubsim.faults import Fault, Shaping
 from devstack.hubsim.jobs import ImportErrorsBehaviour, JobTiming
-from devstack.hubsim.vocab import ErrorShape, FaultKind, Operation, RejectedLinesEnd
+from devstack.hubsim.vocab import EndTimeWhileRunning, ErrorShape, FaultKind, Operation, RejectedLinesEnd
 
 if TYPE_CHECKING:
     from devstack.hubsim.server import HubState
@@ -67,6 +74,7 @@ class HubController:
     def reset(self, *, jobs: bool) -> None:
         self.state.knobs.reset()
         self.state.jobs.import_errors = ImportErrorsBehaviour()
+        self.state.jobs.end_time_while_running = EndTimeWhileRunning.ABSENT
         if jobs:
             self.state.jobs.reset()
             self.state.registry.reseed()
@@ -162,9 +170,15 @@ def _seed(controller: HubController, payload: Any) -> dict[str, Any]:
 
 
 def _rate_limit(controller: HubController, payload: Any) -> dict[str, Any]:
-    limit = _int(_object(payload).get("per_minute"), "per_minute", minimum=1, optional=True)
-    controller.state.knobs.set_rate_limit(limit)
-    return {"per_minute": limit}
+    data = _object(payload)
+    limit = _int(data.get("per_minute"), "per_minute", minimum=1, optional=True)
+    shaping = None
+    if data.get("shaping") is not None:
+        raw = _object(data["shaping"])
+        shaping = Shaping(queue=_int(raw.get("queue"), "queue", minimum=1) or 1,
+                          max_hold_ms=_int(raw.get("max_hold_ms"), "max_hold_ms", minimum=1) or 1)
+    controller.state.knobs.set_rate_limit(limit, shaping)
+    return {"per_minute": limit, "shaping": None if shaping is None else asdict(shaping)}
 
 
 def _latency(controller: HubController, payload: Any) -> dict[str, Any]:
@@ -203,6 +217,16 @@ def _queue_fault(controller: HubController, payload: Any) -> dict[str, Any]:
     return fault.to_json()
 
 
+def _end_time(controller: HubController, payload: Any) -> dict[str, Any]:
+    raw = _object(payload).get("while_running")
+    try:
+        controller.state.jobs.end_time_while_running = EndTimeWhileRunning(raw)
+    except ValueError:
+        raise ControlError(HTTPStatus.BAD_REQUEST,
+                           f"while_running must be one of {[e.value for e in EndTimeWhileRunning]}") from None
+    return {"while_running": controller.state.jobs.end_time_while_running.value}
+
+
 def _reset(controller: HubController, payload: Any) -> dict[str, Any]:
     jobs = bool(_object(payload or {}).get("jobs", False))
     controller.reset(jobs=jobs)
@@ -223,6 +247,7 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "faults"): _queue_fault,
     ("POST", "release"): lambda c, _: {"released": c.state.knobs.release()},
     ("PUT", "rate-limit"): _rate_limit,
+    ("POST", "throttle-slide"): lambda c, _: {"in_window": c.state.knobs.slide_window()},
     ("PUT", "latency"): _latency,
     ("PUT", "error-shape"): _error_shape,
     ("PUT", "local-auth"): _local_auth,
@@ -232,6 +257,7 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("PUT", "cancel-status"): _cancel_status,
     ("GET", "import-errors"): lambda c, _: c.state.jobs.import_errors.to_json(),
     ("PUT", "import-errors"): _import_errors,
+    ("PUT", "end-time"): _end_time,
     ("POST", "jobs"): _seed,
     ("DELETE", "jobs"): _forget_jobs,
     ("GET", "registry"): lambda c, _: c.state.registry.devices(),

@@ -23,6 +23,7 @@ from devstack.hubsim.vocab import (
     DEFAULT_DEVICES_BLOB,
     DEFAULT_RETENTION_SECONDS,
     IMPORT_ERRORS_BLOB,
+    EndTimeWhileRunning,
     JobStatus,
     JobType,
     RejectedLinesEnd,
@@ -155,6 +156,7 @@ class JobStore:
         self.timing = timing or JobTiming()
         self.retention_seconds = retention_seconds
         self.import_errors = ImportErrorsBehaviour()
+        self.end_time_while_running = EndTimeWhileRunning.ABSENT
 
     # -- reading ---------------------------------------------------------------------------------
     def _prune(self) -> None:
@@ -169,12 +171,20 @@ class JobStore:
             job = self._jobs.get(job_id)
             if job is None:
                 raise HubError(ErrorCode.JOB_NOT_FOUND, f"Job with id '{job_id}' not found.")
-            return copy.deepcopy(job.props)
+            return self._view(job)
 
     def list_jobs(self) -> list[dict[str, Any]]:
         with self._lock:
             self._prune()
-            return [copy.deepcopy(j.props) for j in self._jobs.values()]
+            return [self._view(j) for j in self._jobs.values()]
+
+    def _view(self, job: _Job) -> dict[str, Any]:
+        """The job as answered: a job not ended carries the variant's endTimeUtc sentinel, if one is set."""
+        props = copy.deepcopy(job.props)
+        sentinel = self.end_time_while_running.sentinel
+        if sentinel is not None and job.active:
+            props["endTimeUtc"] = sentinel
+        return props
 
     # -- writing ---------------------------------------------------------------------------------
     def create(self, body: Any) -> dict[str, Any]:

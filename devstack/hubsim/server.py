@@ -281,7 +281,7 @@ class HubRequestHandler(BaseHTTPRequestHandler):
                 return Response.error(HubError(ErrorCode.IOTHUB_QUOTA_EXCEEDED, text), shape)
             if fault.kind is FaultKind.UNAVAILABLE:
                 return Response.error(HubError(ErrorCode.SERVICE_UNAVAILABLE, "The service is unavailable."), shape)
-        if throttled:
+        if throttled and not state.knobs.shape():
             return Response.error(throttle_error(DEFAULT_WAIT_SECONDS), shape)
         return self._jobs_or_error(operation, path, query, body, shape)
 

@@ -52,6 +52,21 @@ class JobStatus(str, enum.Enum):
 TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 
 
+class EndTimeWhileRunning(str, enum.Enum):
+    """What `endTimeUtc` holds while a job has not ended. Absent by default (the REST page lists it as the job's
+    end); hub scheduled jobs answer .NET's DateTime.MaxValue while running (azure-iot-sdk-csharp issue 467), and a
+    default DateTime serializes as MinValue: unverified for import/export jobs, so each is a variant."""
+
+    ABSENT = "absent"
+    MIN_VALUE = "minValue"
+    MAX_VALUE = "maxValue"
+
+    @property
+    def sentinel(self) -> str | None:
+        return {EndTimeWhileRunning.MIN_VALUE: "0001-01-01T00:00:00Z",
+                EndTimeWhileRunning.MAX_VALUE: "9999-12-31T23:59:59.9999999Z"}.get(self)
+
+
 class StorageAuthenticationType(str, enum.Enum):
     KEY_BASED = "keyBased"
     IDENTITY_BASED = "identityBased"

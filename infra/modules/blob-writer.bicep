@@ -1,15 +1,18 @@
-// Grants "Storage Blob Data Contributor" to the function app's identity where the poller writes snapshots and
-// failure reports with that identity (MONITOR_IDENTITY_CONTAINERS): on the listed containers of one existing
-// storage account or, when no container is listed, on the whole account (jobs may name any output container in
-// it). With MONITOR_CONTAINER set, creates that sibling container here and grants on it: the poller never has
+// Grants "Storage Blob Data Contributor" to the app's jobs identity where the poller writes snapshots and
+// failure reports and reads errors logs with that identity (MONITOR_IDENTITY_CONTAINERS): on the listed
+// containers of one existing storage account, or on the whole account only when the operator asks for it
+// (wholeAccount; jobs may then name any output container in it). With MONITOR_CONTAINER set, creates that sibling container here and grants on it: the poller never has
 // to create a container (a container-scoped role does not allow that).
 // Deployed with scope = the account's resource group (see main.bicep). Role names include the principal id.
 
 @description('Name of an existing storage account that holds import/export jobs\' output containers.')
 param accountName string
 
-@description('Existing containers to grant; empty = the whole account.')
+@description('Existing containers to grant.')
 param containers array = []
+
+@description('Grant on the whole account instead (every container in it, present and future).')
+param wholeAccount bool = false
 
 @description('MONITOR_CONTAINER: sibling container to create and grant; empty = none.')
 param monitorContainer string = ''
@@ -29,7 +32,7 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
   name: 'default'
 }
 
-resource accountWide 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (empty(containers)) {
+resource accountWide 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (wholeAccount) {
   name: guid(account.id, principalId, blobDataContributorRoleId)
   scope: account
   properties: {
@@ -44,8 +47,9 @@ resource outputContainers 'Microsoft.Storage/storageAccounts/blobServices/contai
   name: c
 }]
 
-// The monitor container gets its own assignment below, so it is skipped here if it is also listed.
-resource perContainer 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (c, i) in containers: if (c != monitorContainer) {
+// The monitor container gets its own assignment below, so it is skipped here if it is also listed; nothing here
+// when the account-wide role covers every container. (Parenthesized: pycep binds `!a && b` as `!(a && b)`.)
+resource perContainer 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (c, i) in containers: if ((!wholeAccount) && (c != monitorContainer)) {
   name: guid(outputContainers[i].id, principalId, blobDataContributorRoleId)
   scope: outputContainers[i]
   properties: {

@@ -22,7 +22,7 @@ from shared.settings import Cloud, ConnectionString, HubAuthMode, HubClientSetti
 if TYPE_CHECKING:
     from azure.core.credentials import AccessToken, TokenCredential
 
-# The public cloud's scope; a hub's scope comes from AZURE_CLOUD (HubClientSettings.cloud.iothub_scope).
+# The public cloud's scope; a hub's scope comes from AZURE_CLOUD or IOTHUB_AUDIENCE (HubClientSettings.iothub_scope).
 IOTHUB_SCOPE = Cloud.PUBLIC.iothub_scope
 # Renew a SAS this long before it expires (or a quarter of its TTL, if shorter), so a token is
 # never sent in its last moments and never minted per request.
@@ -169,7 +169,7 @@ def sas_token(connection_string: ConnectionString, *, expiry: int) -> str:
 
 def build_hub_auth(settings: HubClientSettings) -> HubAuth:
     client_id = settings.managed_identity_client_id
-    scope = settings.cloud.iothub_scope
+    scope = settings.iothub_scope
     if settings.auth_mode is HubAuthMode.SHARED_ACCESS_POLICY:
         return SasAuth(ttl_seconds=settings.sas_ttl_seconds)
     if settings.auth_mode is HubAuthMode.DEFAULT_AZURE_CREDENTIAL:

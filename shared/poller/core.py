@@ -32,7 +32,7 @@ from enum import Enum
 from typing import Any
 
 from shared.clock import parse_utc, utc_iso
-from shared.jobs import JobStatus, job_progress, job_status
+from shared.jobs import JobStatus, job_end, job_progress, job_status
 from shared.poller.documents import (
     blob_safe_job_id,
     latest_document,
@@ -274,7 +274,7 @@ def _stall_check(state: HubState, record: JobRecord, job: Mapping[str, Any], *, 
 
 
 def _ended_before(job: Mapping[str, Any], now: datetime.datetime, window_seconds: float) -> bool:
-    ended = parse_utc(job.get("endTimeUtc")) or parse_utc(job.get("startTimeUtc"))
+    ended = job_end(job) or parse_utc(job.get("startTimeUtc"))  # a sentinel end is no end
     # No time at all: treat as old, so a first run never floods reports it cannot date.
     return ended is None or (now - ended).total_seconds() > window_seconds
 

@@ -52,11 +52,18 @@ class StorageRefusal(str, Enum):
       container (shared/poller/targets.py).
     - PERMISSION (AuthorizationPermissionMismatch): the credential was accepted but may not do this: an
       identity without a data role, or a SAS without the permission.
+    - SHARED_KEY_DISALLOWED (KeyBasedAuthenticationNotPermitted): the account allows no Shared Key, so it refuses
+      every SAS but a user-delegation SAS. SOURCE_IP_MISMATCH (AuthorizationSourceIPMismatch): the SAS's `sip`
+      excludes the caller. PROTOCOL_MISMATCH (AuthorizationProtocolMismatch): a `spr=https` SAS sent over http.
+      Each is the SAS's own limit, told apart so the advice fits (storage error codes).
     """
 
     FIREWALL = "AuthorizationFailure"
     SAS_REFUSED = "AuthenticationFailed"
     PERMISSION = "AuthorizationPermissionMismatch"
+    SHARED_KEY_DISALLOWED = "KeyBasedAuthenticationNotPermitted"
+    SOURCE_IP_MISMATCH = "AuthorizationSourceIPMismatch"
+    PROTOCOL_MISMATCH = "AuthorizationProtocolMismatch"
 
 
 APP_STORAGE_ROLE = "Storage Blob Data Contributor"
@@ -117,7 +124,13 @@ def storage_error_hint(exc: BaseException, access: Access | None = None) -> Stor
     identity = access is not None and access.uses_identity
     if refusal is StorageRefusal.FIREWALL:
         hint = Hint.STORAGE_FIREWALL
-        return StorageHint(key=hint.key, code=refusal.value, text=f"{hint.advice} Refused: {where}.")
+        return StorageHint(key=hint.key, code=refusal.value, text=(
+            f"{hint.advice} Refused: {where}. The template's vnetSubnetId gives the app VNet integration; then add "
+            "a private endpoint to the account or a rule for that subnet (docs/deploy.md, \"Firewalled output "
+            "storage\")."))
+    if refusal in _SAS_LIMITS:
+        return StorageHint(key=Hint.SAS_EXPIRED_OR_LACKS_PERMISSIONS.key, code=refusal.value,
+                           text=f"{_SAS_LIMITS[refusal]} Refused: {where}.")
     if refusal is StorageRefusal.PERMISSION and identity:
         hint = Hint.APP_IDENTITY_LACKS_STORAGE_ROLE
         return StorageHint(key=hint.key, code=refusal.value, text=(
@@ -140,6 +153,23 @@ def storage_error_hint(exc: BaseException, access: Access | None = None) -> Stor
         f"Storage refused the job's SAS for {where} (403 AuthenticationFailed): it has expired or its signature "
         "is wrong. The monitor writes with the managed identity instead only where MONITOR_IDENTITY_CONTAINERS "
         "lists the container."))
+
+
+# The SAS's own limits (storage error codes), each with its fix.
+_SAS_LIMITS = {
+    StorageRefusal.SHARED_KEY_DISALLOWED: (
+        "The storage account disallows Shared Key authorization (403 KeyBasedAuthenticationNotPermitted), so it "
+        "refuses every SAS signed with an account key: give the job a user-delegation SAS, or list the container "
+        "in MONITOR_IDENTITY_CONTAINERS and grant the monitor's jobs identity 'Storage Blob Data Contributor' on "
+        "it."),
+    StorageRefusal.SOURCE_IP_MISMATCH: (
+        "The job's SAS is limited to IP addresses the monitor does not call from (403 "
+        "AuthorizationSourceIPMismatch, the SAS's sip field): issue the SAS without sip, or with a range that "
+        "holds the app's outbound addresses (fixed only with VNet integration and a NAT gateway)."),
+    StorageRefusal.PROTOCOL_MISMATCH: (
+        "The job's SAS allows HTTPS only and was sent over plain http (403 AuthorizationProtocolMismatch, the "
+        "SAS's spr=https): the container URI must be https."),
+}
 
 
 def check_deadline(deadline: Deadline) -> None:
@@ -336,6 +366,7 @@ class BlobClients:
         guard = TargetGuard(parsed.endpoint, path_prefix=f"{parsed.path.rstrip('/')}/{container}")
         if storage.connection_string is not None:
             return ContainerClient.from_connection_string(storage.connection_string, container, **self._options(guard))
-        # The identity the host itself uses for AzureWebJobsStorage, when it names a user-assigned one.
-        credential = managed_identity_credential(storage.client_id or self._client_id)
+        # The identity the host itself uses for AzureWebJobsStorage (__clientId, else the system-assigned one),
+        # never the jobs identity (MONITOR_STORAGE_CLIENT_ID), which holds no role on the app's own account.
+        credential = managed_identity_credential(storage.client_id)
         return ContainerClient(account_url, container, credential=credential, **self._options(guard))

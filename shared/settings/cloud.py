@@ -3,9 +3,13 @@ IoT Hub token audience, the blob storage suffix and the Entra ID authority.
 
 One setting, so that a hub of one cloud is never asked for a token of another (it cannot work) and a host
 of another cloud is never trusted by accident. The template sets it from Bicep's `environment().name`.
-Sources: the IoT Hub docs of each cloud (Azure China: resource `https://iothubs.chinacloudapi.cn`) and the
-official SDKs (US Government: `https://iothubs.azure.us/.default`). The storage token audience is
-`https://storage.azure.com` in every cloud (the SDKs' only known storage audience), so it does not derive.
+The IoT Hub token audience follows the official service SDKs: the C# SDK's
+`IotHubAuthenticationScopes.DefaultAuthenticationScopes` (`https://iothubs.azure.net/.default`, "any public or
+private cloud other than Azure US Government"), the Java and Node SDKs alike; US Government uses
+`https://iothubs.azure.us/.default`. No SDK uses `iothubs.chinacloudapi.cn`, so China gets the public audience.
+IOTHUB_AUDIENCE overrides it (shared/settings/hub.py) should a cloud turn out otherwise. The storage token
+audience is `https://storage.azure.com` in every cloud (the SDKs' only known storage audience), so it does not
+derive.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ class Cloud(Enum):
 
     PUBLIC = ("AzureCloud", ".azure-devices.net", "https://iothubs.azure.net", ".blob.core.windows.net",
               "login.microsoftonline.com")
-    CHINA = ("AzureChinaCloud", ".azure-devices.cn", "https://iothubs.chinacloudapi.cn",
+    CHINA = ("AzureChinaCloud", ".azure-devices.cn", "https://iothubs.azure.net",
              ".blob.core.chinacloudapi.cn", "login.chinacloudapi.cn")
     US_GOVERNMENT = ("AzureUSGovernment", ".azure-devices.us", "https://iothubs.azure.us",
                      ".blob.core.usgovcloudapi.net", "login.microsoftonline.us")

@@ -12,6 +12,7 @@ from shared.jobs import DEFAULT_API_VERSION, KNOWN_API_VERSIONS, is_valid_hub_na
 from shared.settings.cloud import RETIRED_HUB_SUFFIXES, Cloud, hub_cloud_of, other_cloud_problem, read_cloud
 from shared.settings.names import (
     IOTHUB_API_VERSION,
+    IOTHUB_AUDIENCE,
     IOTHUB_AUTH,
     IOTHUB_CALLS_PER_MINUTE,
     IOTHUB_CONNECT_TIMEOUT_SECONDS,
@@ -103,6 +104,13 @@ class HubClientSettings:
     calls_per_minute: tuple[tuple[str, int], ...] = ()  # (hub name in lower case, calls a minute)
     # Where the call budget is kept across instances (None: per instance); set by AppSettings.
     shared_cache: SharedCacheSettings | None = None
+    # IOTHUB_AUDIENCE: the token audience when it must differ from the cloud's (None: the cloud's).
+    audience: str | None = None
+
+    @property
+    def iothub_scope(self) -> str:
+        """The scope tokens for the hubs are asked for: IOTHUB_AUDIENCE's, else AZURE_CLOUD's."""
+        return f"{self.audience}/.default" if self.audience is not None else self.cloud.iothub_scope
 
     @property
     def default_hub(self) -> HubSettings:
@@ -186,6 +194,20 @@ def _connection_strings(reader: SettingsReader, cloud: Cloud) -> dict[str, Conne
     return {cs.hub_name: cs for cs in parsed}
 
 
+def _audience(reader: SettingsReader) -> str | None:
+    """IOTHUB_AUDIENCE: an https origin (`https://iothubs.azure.net`), the resource a token is asked for."""
+    raw = reader.text(IOTHUB_AUDIENCE)
+    if raw is None:
+        return None
+    try:
+        parsed = parse_uri(raw.rstrip("/"), what="the IoT Hub token audience")
+    except TargetRejected as exc:
+        raise SettingsError(IOTHUB_AUDIENCE, exc.reason) from None
+    if parsed.endpoint.scheme != "https" or parsed.path.strip("/") or parsed.query:
+        raise SettingsError(IOTHUB_AUDIENCE, "must be an https origin with no path, like https://iothubs.azure.net")
+    return parsed.endpoint.origin
+
+
 def read_hub_settings(reader: SettingsReader, cloud: Cloud | None = None) -> HubClientSettings:
     cloud = cloud or read_cloud(reader)
     names = reader.items(IOTHUB_HUBS)
@@ -248,4 +270,5 @@ def read_hub_settings(reader: SettingsReader, cloud: Cloud | None = None) -> Hub
         max_attempts=reader.number(IOTHUB_MAX_ATTEMPTS, 4, int, low=1, high=10),
         default_calls_per_minute=default_calls,
         calls_per_minute=calls,
+        audience=_audience(reader),
     )

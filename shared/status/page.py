@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from shared.clock import parse_utc, utc_now
 from shared.errors import SettingsError, StateTooNew, StateUnreadable
 from shared.http_trigger import OncePerProcess
-from shared.jobs import JobStatus, job_progress
+from shared.jobs import JobStatus, job_end, job_end_text, job_progress
 from shared.logs import carried, log_event
 from shared.pages.layout import security_headers
 from shared.poller.state import ReportState
@@ -248,7 +248,7 @@ def _row(item: ListedJob, record: Mapping[str, Any] | None, have_state: bool, hu
     return JobRow(
         job_id=job_id, type=item.type or (str(job.get("type")) if job.get("type") is not None else None),
         status=status, progress=job_progress(job), started=parse_utc(job.get("startTimeUtc")),
-        ended=parse_utc(job.get("endTimeUtc")), start_text=job.get("startTimeUtc"), end_text=job.get("endTimeUtc"),
+        ended=job_end(job), start_text=job.get("startTimeUtc"), end_text=job_end_text(job),
         stalled=stalled, stalled_since=stalled_since, report=report, report_href=href,
         failure_reason=job.get("failureReason"), delivery=in_short(recorded if isinstance(recorded, dict) else None),
         delivery_refused=is_refusal(recorded if isinstance(recorded, dict) else None),

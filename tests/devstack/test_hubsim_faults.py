@@ -40,7 +40,7 @@ def test_throttle_fault_with_and_without_retry_after(hubsim_clean: HubSimulator)
     assert second.headers["Retry-After"] == "3"
     assert _list(url).status_code == 200
     assert control.counters() == {"get": 0, "list": 3, "create": 0, "cancel": 0, "other": 0, "total": 3, "held": 0,
-                                  "connections": 3}
+                                  "connections": 3, "shaped": 0}
 
 
 def test_server_errors_and_count(hubsim_clean: HubSimulator) -> None:
@@ -243,3 +243,29 @@ def test_cli_runs_until_sigterm(tmp_path: object) -> None:
     assert "clihub GET /jobs op=list -> 401" in text
     assert headers["Authorization"].split("sig=")[1].split("&")[0] not in text
     assert "SharedAccessSignature" not in text
+
+
+def test_per_minute_rate_limit_as_traffic_shaping(hubsim_clean: HubSimulator) -> None:
+    """Over the limit: held while the queue has room, 429 once it is full or the hold ends; admitted when the
+    window gets room (here: a raised limit) while held."""
+    import threading
+
+    url = hubsim_clean.hub_url("devhub")
+    control = hubsim_clean.control("devhub")
+    control.set_rate_limit(1, shaping_queue=1, shaping_max_hold_ms=20_000)
+    assert _list(url).status_code == 200
+    answers: list[int] = []
+    waiting = threading.Thread(target=lambda: answers.append(_list(url).status_code))
+    waiting.start()
+    for _ in range(200):  # until the hub holds it
+        if control.counters()["shaped"] == 1:
+            break
+        threading.Event().wait(0.05)
+    assert control.counters()["shaped"] == 1 and not answers
+    assert_hub_error(_list(url), 429, "ThrottlingBacklogTimeout")  # the queue (of one) is full: 429 at once
+    control.release_throttle_room()  # room in the window: the held one goes on
+    waiting.join(timeout=10)
+    assert answers == [200]
+    control.set_rate_limit(1, shaping_queue=1, shaping_max_hold_ms=300)
+    assert _list(url).status_code == 200
+    assert_hub_error(_list(url), 429, "ThrottlingBacklogTimeout")  # held 300 ms, no room: 429

@@ -6,6 +6,8 @@ import json
 import time
 from collections.abc import Callable
 
+import pytest
+
 from devstack.hubsim import HubSimulator
 from devstack.identity import IdentityControl
 from devstack.identity.state import FaultKind
@@ -147,15 +149,26 @@ def test_a_policy_without_read_rights_is_not_needed_registry_read_suffices(
     assert get(proxy).status_code == 200
 
 
-def test_the_token_is_asked_for_the_audience_of_azure_cloud(
-    hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy], managed_identity: IdentityControl
+@pytest.mark.parametrize(("cloud", "override", "audience", "status"), [
+    ("AzureCloud", None, IOTHUB_AUDIENCE, 200),
+    # The SDKs use the public audience for every cloud but US Government (IotHubAuthenticationScopes).
+    ("AzureChinaCloud", None, IOTHUB_AUDIENCE, 200),
+    ("AzureUSGovernment", None, "https://iothubs.azure.us", 502),
+    # IOTHUB_AUDIENCE overrides the cloud's, should a cloud turn out otherwise.
+    ("AzureChinaCloud", "https://iothubs.chinacloudapi.cn", "https://iothubs.chinacloudapi.cn", 502),
+])
+def test_the_token_is_asked_for_the_audience_of_azure_cloud_or_the_override(
+    hubsim_clean: HubSimulator, make_proxy: Callable[..., JobProxy], managed_identity: IdentityControl,
+    cloud: str, override: str | None, audience: str, status: int,
 ) -> None:
-    """AZURE_CLOUD=AzureChinaCloud: the identity is asked for Azure China's IoT Hub audience. The simulator plays
-    a public-cloud hub, so it refuses that token: a token of one cloud never works in another."""
+    """The identity is asked for the audience the SDKs use in that cloud (or IOTHUB_AUDIENCE's). The simulator
+    plays a public-cloud hub, so it refuses a token for another audience: a token of one cloud never works in
+    another."""
     seed(hubsim_clean)
-    china = "https://iothubs.chinacloudapi.cn"
-    answer = get(make_proxy(IOTHUB_AUTH="managedIdentity", AZURE_CLOUD="AzureChinaCloud", IOTHUB_CONNECTION_STRINGS=""))
-    assert managed_identity.counters().issued(china) == 1
-    assert managed_identity.counters().issued(IOTHUB_AUDIENCE) == 0
-    assert answer.status_code == 502
-    assert json.loads(answer.body)["error"]["code"] == "UpstreamUnauthorized"
+    extra = {} if override is None else {"IOTHUB_AUDIENCE": override}
+    answer = get(make_proxy(IOTHUB_AUTH="managedIdentity", AZURE_CLOUD=cloud, IOTHUB_CONNECTION_STRINGS="", **extra))
+    assert managed_identity.counters().issued(audience) == 1
+    assert managed_identity.counters().total_issued == 1
+    assert answer.status_code == status
+    if status == 502:
+        assert json.loads(answer.body)["error"]["code"] == "UpstreamUnauthorized"

@@ -16,6 +16,7 @@ import functools
 import itertools
 import json
 import re
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,11 @@ ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
 MAIN = INFRA / "main.bicep"
 _ABSENT = object()  # a loop item whose condition is false
+# What `render_ids` evaluates subscription() and resourceGroup() to: any fixed values do, since a redeploy of the
+# same parameters into the same resource group sees the same ones.
+SUBSCRIPTION_ID = "/subscriptions/00000000-0000-0000-0000-000000000001"
+RESOURCE_GROUP = "rg-jobmonitor"
+_GUID_NAMESPACE = uuid.UUID("6ba7b811-9dad-11d1-80b4-00c04fd430c8")
 MAX_VALUES = 4096  # a guard against combinatorial blow-up, far above what the template needs
 
 _INTERPOLATION = re.compile(r"\$\{([^{}]*)\}")
@@ -64,8 +70,11 @@ def _unique(values: list[Any]) -> list[Any]:
 class Evaluator:
     """Evaluates one template's expressions for given parameter values (the others take their defaults)."""
 
-    def __init__(self, params: Mapping[str, Any] | None = None, *, path: Path = MAIN) -> None:
+    def __init__(self, params: Mapping[str, Any] | None = None, *, path: Path = MAIN, render_ids: bool = False) -> None:
+        """`render_ids`: resource ids, subscription() and resourceGroup() evaluate to fixed strings (so that names
+        built with guid() can be rendered); otherwise they stay unknown."""
         self.path = path
+        self.render_ids = render_ids
         self.tree = parse(path)
         self.params = dict(params or {})
         unknown = set(self.params) - set(self.tree["parameters"])
@@ -85,9 +94,9 @@ class Evaluator:
                 default = self.tree["parameters"][name].get("default")
                 assert default is not None, f"parameter {name} has no default: give it to the Evaluator"
                 values = self.possible(default)
-        elif name in self.tree["variables"]:
+        elif name in self.tree.get("variables", {}):
             values = self.possible(self.tree["variables"][name]["value"])
-        elif name in self.tree["resources"] or name in self.tree["modules"]:
+        elif name in self.tree.get("resources", {}) or name in self.tree.get("modules", {}):
             values = [Opaque(name)]
         else:
             raise KeyError(name)
@@ -95,8 +104,8 @@ class Evaluator:
         return values
 
     def is_name(self, text: str, scope: Mapping[str, Any]) -> bool:
-        return text in scope or any(text in self.tree[part] for part in ("parameters", "variables", "resources",
-                                                                          "modules"))
+        return text in scope or any(text in self.tree.get(part, {}) for part in ("parameters", "variables",
+                                                                                  "resources", "modules"))
 
     def value(self, expr: Any, scope: Mapping[str, Any] | None = None) -> Any:
         """The single value of `expr`; fails if it can take several."""
@@ -153,7 +162,11 @@ class Evaluator:
 
     def _path(self, dotted: str, scope: Mapping[str, Any]) -> list[Any]:
         first, *rest = dotted.split(".")
-        values = self.name(first, scope) if self.is_name(first, scope) else [Opaque(first)]
+        rendered = self._rendered_id(first, rest[0], scope) if self.render_ids and rest else None
+        if rendered is not None:
+            values, rest = rendered, rest[1:]
+        else:
+            values = self.name(first, scope) if self.is_name(first, scope) else [Opaque(first)]
         for attribute in rest:
             values = [self._attribute(v, attribute) for v in values]
         return _unique(values)
@@ -178,8 +191,12 @@ class Evaluator:
             chain.append(nxt)
             break
         base = chain[0]
-        values = self.name(base, scope) if isinstance(base, str) and self.is_name(base, scope) else \
-            self.possible(base, scope)
+        rendered = self._rendered_id(base, chain[1], scope) if self.render_ids else None
+        if rendered is not None:
+            values, chain = rendered, chain[1:]
+        else:
+            values = self.name(base, scope) if isinstance(base, str) and self.is_name(base, scope) else \
+                self.possible(base, scope)
         for attribute in chain[1:]:
             assert isinstance(attribute, str), f"unsupported property access {attribute}"
             values = [self._attribute(v, attribute) for v in values]
@@ -240,7 +257,7 @@ class Evaluator:
         kind = fn["type"]
         params = fn.get("parameters") or {}
         names = [k for k, v in params.items() if v is not None]
-        impl = _FUNCTIONS.get(kind)
+        impl = _FUNCTIONS.get(kind) or (_RENDERED.get(kind) if self.render_ids else None)
         if impl is None:
             results: list[Any] = [Opaque(kind)]
         else:
@@ -287,6 +304,45 @@ class Evaluator:
         return itertools.product(*options)
 
     # -- resources --------------------------------------------------------------------------------------------
+    def _rendered_id(self, base: Any, attribute: Any, scope: Mapping[str, Any]) -> list[Any] | None:
+        """`base.id` for a resource of this template (`res.id` or `res[i].id`); None for anything else."""
+        if attribute != "id":
+            return None
+        if isinstance(base, str) and base in self.tree["resources"] and base not in scope:
+            return self.resource_id(base)
+        if isinstance(base, dict) and set(base) == {"operator"} and base["operator"]["type"] == "index_accessor":
+            operands = base["operator"]["operands"]
+            name = operands["operand_1"]
+            if isinstance(name, str) and name in self.tree["resources"]:
+                return _unique([i for index in self.possible(operands["operand_2"], scope)
+                                for i in self.resource_id(name, index)])
+        return None
+
+    def resource_id(self, name: str, index: Any = None) -> list[Any]:
+        """The ids resource `name` (item `index` of a loop) can have: its type and evaluated name under its parent."""
+        resource = self.resource(name)
+        config = resource["config"]
+        scopes: list[dict[str, Any]] = [{}]
+        if "loop_type" in config:
+            detail = config["loop_type"]["detail"]
+            scopes = []
+            for array in self.possible(detail["array_name"]):
+                if not isinstance(array, list) or not isinstance(index, int):
+                    return [Opaque(f"{name}.id")]
+                item = {detail["item_name"]: array[index]}
+                if "index_name" in detail:
+                    item[detail["index_name"]] = index
+                scopes.append(item)
+        inner = body(resource)
+        parent = inner.get("parent")
+        parents = self.resource_id(parent) if isinstance(parent, str) else \
+            [f"{SUBSCRIPTION_ID}/resourceGroups/{RESOURCE_GROUP}/providers/{resource['type'].rsplit('/', 1)[0]}"]
+        ids = []
+        for item in scopes:
+            for parent_id, own in itertools.product(parents, self.possible(inner["name"], item)):
+                ids.append(f"{parent_id}/{resource['type'].rsplit('/', 1)[-1]}/{own}")
+        return _unique(ids)
+
     def resource(self, name: str) -> dict[str, Any]:
         resource = self.tree["resources"][name]
         assert isinstance(resource, dict)
@@ -301,12 +357,24 @@ def _concat(_: Evaluator, args: Mapping[str, Any]) -> Any:
 
 
 def _union(_: Evaluator, args: Mapping[str, Any]) -> Any:
+    values = list(args.values())
+    if values and all(isinstance(v, list) for v in values):  # arrays: every item once, in order
+        return _unique([x for v in values for x in v])
     merged: dict[str, Any] = {}
     for value in args.values():
         if isinstance(value, Opaque):
             return Opaque("union")
         merged.update(value)
     return merged
+
+
+def _guid(_: Evaluator, args: Mapping[str, Any]) -> str:
+    # Deterministic in its arguments, as ARM's guid() is (not ARM's own hash: the tests compare renders only).
+    return str(uuid.uuid5(_GUID_NAMESPACE, "\n".join(str(v) for v in args.values())))
+
+
+def _flatten(_: Evaluator, args: Mapping[str, Any]) -> list[Any]:
+    return [x for inner in args["array_to_flattern"] for x in inner]
 
 
 def _load_text(ev: Evaluator, args: Mapping[str, Any]) -> str:
@@ -333,7 +401,30 @@ _FUNCTIONS: dict[str, Callable[[Evaluator, Mapping[str, Any]], Any]] = {
     "take": lambda _, a: a["original_value"][: a["number_to_take"]],
     "to_lower": lambda _, a: a["string_to_change"].lower(),
     "load_text_content": _load_text,
+    "guid": _guid,
+    "flatten": _flatten,
 }
+
+
+# Only with render_ids: the deployment's own scope, as fixed strings.
+def _resource_group(_: Evaluator, args: Mapping[str, Any]) -> dict[str, str]:
+    name = args.get("resource_group_name") or RESOURCE_GROUP
+    return {"id": f"{SUBSCRIPTION_ID}/resourceGroups/{name}", "name": name}
+
+
+_RENDERED: dict[str, Callable[[Evaluator, Mapping[str, Any]], Any]] = {
+    "subscription": lambda _, a: {"id": SUBSCRIPTION_ID, "subscriptionId": SUBSCRIPTION_ID.rsplit("/", 1)[-1]},
+    "resource_group": _resource_group,
+}
+
+
+def module_evaluator(module: str, params: Mapping[str, Any] | None = None, **options: Any) -> Evaluator:
+    """An Evaluator of main.bicep's module `module`, with the parameters main.bicep passes it when deployed with
+    `params` (a value main cannot know stays unknown in the module too)."""
+    main = Evaluator(params, **options)
+    declared = main.tree["modules"][module]
+    passed = {name: main.value(expr) for name, expr in body(declared)["params"].items()}
+    return Evaluator(passed, path=MAIN.parent / declared["detail"]["path"], **options)
 
 
 def body(resource: Mapping[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import re
 import pytest
 
 from shared.settings import SETTING_NAMES
-from shared.settings.names import AZURE_WEBJOBS_STORAGE_ACCOUNT_NAME
+from shared.settings.names import AZURE_WEBJOBS_STORAGE_ACCOUNT_NAME, AZURE_WEBJOBS_STORAGE_BLOB_SERVICE_URI
 from tests.infra.bicep import MAIN, ROOT, Evaluator, Opaque
 
 PARAMETERS = ROOT / "infra" / "main.parameters.json"
@@ -28,7 +28,7 @@ PLANS = ("FlexConsumption", "Consumption", "Premium")
 
 # Names the app reads that the template deliberately does not set in Azure.
 NOT_SET_IN_AZURE = {
-    "AzureWebJobsStorage": "replaced by AzureWebJobsStorage__accountName: host storage by managed identity, no key",
+    "AzureWebJobsStorage": "replaced by AzureWebJobsStorage__*ServiceUri: host storage by managed identity, no key",
     "IOTHUB_ENDPOINTS": "endpoint override for the local devstack; in Azure a hub is <name>.azure-devices.net",
 }
 
@@ -86,7 +86,7 @@ def test_parser_finds_the_template_settings() -> None:
     names = template_setting_names()
     assert len(names) >= 20
     assert "IOTHUB_HUBS" in names
-    assert AZURE_WEBJOBS_STORAGE_ACCOUNT_NAME in names
+    assert AZURE_WEBJOBS_STORAGE_BLOB_SERVICE_URI in names
 
 
 def test_exceptions_name_real_settings() -> None:

@@ -92,8 +92,12 @@ def test_monitor_container_is_created_with_its_own_role() -> None:
     assert resources["monitor"]["existing"] is False
     assert body(resources["monitorWriter"])["scope"] == "monitor"
     # Listed in `containers` as well, it must not get a second assignment of the same name.
-    per_container = resources["perContainer"]["config"]["condition"]["operator"]
-    assert per_container["type"] == "not_equals"
+    for monitor, listed in (("jobmonitor", ["jobmonitor", "exports"]), ("", ["exports"])):
+        ev = Evaluator({"accountName": "acct", "containers": listed, "monitorContainer": monitor, "principalId": "p"},
+                       path=INFRA / "modules" / "blob-writer.bicep")
+        granted = [c for c in listed if ev.possible(resources["perContainer"]["config"]["condition"], {"c": c})
+                   == [True]]
+        assert granted == ["exports"]
 
 
 def allowlist_and_containers(**params: Any) -> tuple[str, str]:
@@ -110,7 +114,7 @@ def test_no_output_accounts_means_the_poller_writes_nowhere() -> None:
 def test_output_accounts_give_their_hosts_and_containers() -> None:
     allowlist, containers = allowlist_and_containers(outputStorageAccounts=[
         {"name": "exports", "resourceGroup": "rg-data", "containers": ["hub-exports", "hub-imports"]},
-        {"name": "archive"},
+        {"name": "archive", "wholeAccount": True},
     ])
     assert allowlist == "exports.blob.core.windows.net,archive.blob.core.windows.net"
     assert containers.split(",") == [
@@ -122,7 +126,7 @@ def test_output_accounts_give_their_hosts_and_containers() -> None:
 
 def test_monitor_container_is_added_per_account() -> None:
     _, containers = allowlist_and_containers(monitorContainer="jobmonitor", outputStorageAccounts=[
-        {"name": "exports", "containers": ["hub-exports"]}, {"name": "archive"}])
+        {"name": "exports", "containers": ["hub-exports"]}, {"name": "archive", "wholeAccount": True}])
     assert containers.split(",") == [
         "https://exports.blob.core.windows.net/hub-exports",
         "https://exports.blob.core.windows.net/jobmonitor",
@@ -157,7 +161,7 @@ def test_example_parameters_deploy_as_they_are() -> None:
 
 def test_deployment_names_carry_the_app() -> None:
     # Two apps monitoring one hub deploy into its resource group under distinct names.
-    for module in ("hubReaders", "blobWriters", "appRoles"):
+    for module in ("hubReaders", "blobWriters", "appRoles", "signIn", "monitoring"):
         assert "deploymentSuffix" in references(body(parse()["modules"][module])["name"])
 
 

@@ -193,3 +193,19 @@ def test_state_storage_uses_the_hosts_user_assigned_identity(
     user_assigned = sorted(wellknown.USER_ASSIGNED_CLIENT_IDS)[0]
     assert env.poller(**identity_state, AzureWebJobsStorage__clientId=user_assigned).tick().hubs["devhub"].ok
     assert blob_names(azurite_oauth, env.state_container) == ["hubs/devhub.json"]
+
+
+def test_state_storage_never_uses_the_jobs_identity(
+    env: PollerEnv, azurite_oauth: AzuriteInfo, managed_identity: IdentityControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The jobs identity (MONITOR_STORAGE_CLIENT_ID) holds no role on the app's own account (infra/main.bicep):
+    without AzureWebJobsStorage__clientId the state store asks for the host's system-assigned identity, as the
+    host does, never the jobs identity (an unknown client id here: asking for it would be refused)."""
+    assert azurite_oauth.ca_bundle is not None
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(azurite_oauth.ca_bundle))
+    rejected = managed_identity.counters().rejected
+    result = env.poller(AzureWebJobsStorage="", AzureWebJobsStorage__blobServiceUri=azurite_oauth.account_url,
+                        MONITOR_STORAGE_CLIENT_ID="5a5a5a5a-0000-4000-8000-0000000000fe").tick()
+    assert result.hubs["devhub"].ok
+    assert managed_identity.counters().rejected == rejected
+    assert blob_names(azurite_oauth, env.state_container) == ["hubs/devhub.json"]

@@ -92,6 +92,37 @@ def test_firewall_is_authorization_failure_and_never_falls_back(storage_front: F
     assert access.target.url in hint.text and "sig=" not in hint.text
 
 
+def test_firewall_hint_points_to_vnet_integration_in_the_template(storage_front: FrontedStorage) -> None:
+    container = new_container(storage_front.info)
+    storage_front.control.deny(container, Denial.FIREWALL)
+    hint = storage_error_hint(_refusal(_sas_access(container_sas_uri(storage_front.info, container))))
+    assert hint is not None and "vnetSubnetId" in hint.text and "Firewalled output storage" in hint.text
+
+
+@pytest.mark.parametrize(("denial", "advice"), [
+    (Denial.SHARED_KEY_DISALLOWED, "user-delegation SAS"),
+    (Denial.SOURCE_IP_MISMATCH, "without sip"),
+    (Denial.PROTOCOL_MISMATCH, "must be https"),
+])
+def test_the_sas_limits_are_told_apart_each_with_its_advice(
+    storage_front: FrontedStorage, denial: Denial, advice: str
+) -> None:
+    container = new_container(storage_front.info)
+    storage_front.control.deny(container, denial)
+    access = _sas_access(container_sas_uri(storage_front.info, container))
+    error = _refusal(access)
+    assert storage_error_text(error) == f"HTTP 403 {denial.value}"
+    assert storage_refusal(error) is StorageRefusal(denial.value)
+    assert not sas_refused(error)  # the SAS's own limit: nothing the identity fallback is for
+    hint = storage_error_hint(error, access)
+    assert hint is not None and hint.code == denial.value and advice in hint.text
+    others = [a for d, a in (("KeyBasedAuthenticationNotPermitted", "user-delegation SAS"),
+                             ("AuthorizationSourceIPMismatch", "without sip"),
+                             ("AuthorizationProtocolMismatch", "must be https")) if d != denial.value]
+    assert not any(a in hint.text for a in others)
+    assert access.target.url in hint.text and "sig=" not in hint.text
+
+
 def test_missing_role_is_permission_mismatch_naming_the_role_and_scope(
     storage_front_oauth: FrontedStorage, managed_identity: IdentityControl, monkeypatch: pytest.MonkeyPatch
 ) -> None:

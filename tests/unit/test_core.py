@@ -366,3 +366,11 @@ def test_plan_counts_each_job_whose_record_changed_once() -> None:
     first = fresh()
     old = [{**job(f"old-{n}", "completed", 100), "endTimeUtc": "2020-01-01T00:00:00Z"} for n in range(3)]
     assert plan(first, old, first_run=True, listed_at=at(0), settings=SETTINGS, reject=lambda _job: None) == 3
+
+
+@pytest.mark.parametrize("sentinel", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59.9999999Z"])
+def test_the_first_run_dates_a_job_by_its_start_when_its_end_is_a_sentinel(sentinel: str) -> None:
+    # DateTime.MinValue would make a job that failed a minute ago look 2,000 years old: backfilled, never reported.
+    state = fresh()
+    plan_at(state, [job("j", "failed", 20, startTimeUtc=utc_iso(at(-60)), endTimeUtc=sentinel)], 0, first_run=True)
+    assert not state.jobs["j"].backfilled and state.jobs["j"].report is ReportState.PENDING

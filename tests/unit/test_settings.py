@@ -179,6 +179,11 @@ def test_the_call_budget_per_hub() -> None:
         # The operator cannot hand the app's identity the shared cache as a job's output container.
         ({"MONITOR_IDENTITY_CONTAINERS": "https://acct.blob.core.windows.net/jobmonitor-cache"},
          "MONITOR_IDENTITY_CONTAINERS"),
+        # A token audience is an https origin: no plain http, no path, no query.
+        ({"IOTHUB_AUDIENCE": "http://iothubs.azure.net"}, "IOTHUB_AUDIENCE"),
+        ({"IOTHUB_AUDIENCE": "https://iothubs.azure.net/.default"}, "IOTHUB_AUDIENCE"),
+        ({"IOTHUB_AUDIENCE": "https://iothubs.azure.net?x=1"}, "IOTHUB_AUDIENCE"),
+        ({"IOTHUB_AUDIENCE": "iothubs.azure.net"}, "IOTHUB_AUDIENCE"),
     ],
 )
 def test_invalid_shared_settings_name_the_setting(overrides: dict[str, str], setting: str) -> None:
@@ -193,7 +198,8 @@ def test_invalid_shared_settings_name_the_setting(overrides: dict[str, str], set
          "https://state.blob.core.windows.net"),
         ("AzureCloud", "devhub.azure-devices.net", "https://iothubs.azure.net/.default",
          "https://state.blob.core.windows.net"),
-        ("AzureChinaCloud", "devhub.azure-devices.cn", "https://iothubs.chinacloudapi.cn/.default",
+        # The SDKs' audience for every cloud but US Government (IotHubAuthenticationScopes).
+        ("AzureChinaCloud", "devhub.azure-devices.cn", "https://iothubs.azure.net/.default",
          "https://state.blob.core.chinacloudapi.cn"),
         ("azureusgovernment", "devhub.azure-devices.us", "https://iothubs.azure.us/.default",
          "https://state.blob.core.usgovcloudapi.net"),
@@ -218,6 +224,16 @@ def test_the_cloud_sets_hub_suffix_token_audience_and_storage_suffix(
     same_cloud = AppSettings.from_environ({**environ, "IOTHUB_ENDPOINTS": f"devhub=https://{host}",
                                            "MONITOR_IDENTITY_CONTAINERS": f"{sibling}/*"})
     assert same_cloud.poller.identity_containers[0].endpoint.host == sibling.removeprefix("https://")
+
+
+@pytest.mark.parametrize("cloud", ["AzureCloud", "AzureChinaCloud", "AzureUSGovernment"])
+def test_iothub_audience_overrides_the_clouds(cloud: str) -> None:
+    from shared.iothub.auth import TokenAuth, build_hub_auth
+
+    environ = {"IOTHUB_HUBS": "DevHub", "AzureWebJobsStorage__accountName": "state", "AZURE_CLOUD": cloud,
+               "IOTHUB_AUDIENCE": "https://iothubs.example.net/"}
+    auth = build_hub_auth(AppSettings.from_environ(environ).hub)
+    assert isinstance(auth, TokenAuth) and auth.scope == "https://iothubs.example.net/.default"
 
 
 @pytest.mark.parametrize(
