@@ -364,6 +364,26 @@ PLANTS: tuple[Plant, ...] = (
         caught_by=("tests/unit/test_cache.py::test_fifty_concurrent_callers_share_one_fetch",
                    "tests/get_job/test_get_job_coalescing.py::test_fifty_concurrent_requests_for_an_active_job_reach_the_hub_once"),
     ),
+    Plant(
+        name="continuation-repeats-its-last-job",
+        bug="an 'older' link's continuation starts at the last job shown, not after it (a job twice, no end)",
+        file="shared/proxy/filters.py",
+        old="(theirs == mine and job_id > self.job_id)",
+        new="(theirs == mine and job_id >= self.job_id)",
+        caught_by=("tests/unit/test_list_filters.py::"
+                   "test_the_continuation_starts_after_the_last_job_shown_even_when_newer_jobs_arrive",
+                   "tests/unit/test_list_filters.py::"
+                   "test_jobs_started_at_the_same_instant_continue_by_job_id_without_loss_or_repeat"),
+    ),
+    Plant(
+        name="free-text-ignores-failure-reason",
+        bug="the free-text filter `q` looks in the job id only, not the failure reason",
+        file="shared/proxy/listing.py",
+        old="""    search = f"{job.get('jobId')}\\n{reason if isinstance(reason, str) else ''}".lower()""",
+        new="""    search = f"{job.get('jobId')}".lower()""",
+        caught_by=("tests/unit/test_list_filters.py::"
+                   "test_free_text_finds_a_job_by_a_piece_of_its_id_or_its_failure_reason_whatever_the_case",),
+    ),
 )
 
 _FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+?)(?:\[.*?\])?(?: - .*)?$")

@@ -64,7 +64,22 @@ td.progress{white-space:nowrap}
 .chart .dot.end-failed,.chart .dot.end-cancelled{fill:var(--bad)}
 .chart .dot.end-completed{fill:var(--ok)}
 .chart text{fill:var(--muted);font-size:11px}
-@media (max-width:40rem){body{padding:.5rem;font-size:15px}th,td{padding:.35rem .4rem}
+.chart .guide{stroke-dasharray:4 3}.chart text.label{fill:var(--fg);font-size:13px;font-weight:600}
+.sr{position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;clip:rect(0,0,0,0);
+white-space:nowrap;border:0}
+table.jobs{table-layout:fixed}
+table.jobs td.jobid{white-space:normal;overflow-wrap:anywhere}
+.c-job{width:22%}.c-type{width:8%}.c-status{width:22%}.c-progress{width:11%}.c-when{width:14%}.c-dur{width:8%}
+.c-stall{width:9%}.c-report{width:6%}
+details.reason summary{cursor:pointer;overflow-wrap:anywhere}
+details.reason[open] summary{margin-bottom:.2rem}
+.filters{display:flex;flex-wrap:wrap;gap:.3rem 1.2rem;margin:.4rem 0 1rem;font-size:.9rem}
+.filters ul{display:inline;padding:0;margin:0;list-style:none}.filters li{display:inline;margin-right:.5rem}
+.filters [aria-current]{font-weight:700;color:var(--fg);text-decoration:none}
+.pager{display:flex;gap:1.5rem;margin:.5rem 0}
+pre.json{overflow-x:auto;padding:.6rem;border:1px solid var(--line);border-radius:6px;background:var(--head);
+font:.82rem/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;white-space:pre-wrap;overflow-wrap:anywhere}
+@media (max-width:40rem){body{padding:.5rem;font-size:15px}th,td{padding:.35rem .4rem}table.jobs{table-layout:auto}
 .hide-narrow{display:none}progress{width:4.5rem}
 td.jobid{white-space:normal;word-break:break-all;min-width:6rem;max-width:8rem}.reason{min-width:9rem}}
 """.strip()

@@ -112,10 +112,10 @@ def render_markdown(report: Mapping[str, Any]) -> str:
 
 
 def _import_errors_section(report: Mapping[str, Any]) -> list[str]:
-    if report.get("type") != "import" and report.get("importErrors") is None:
-        return []
-    lines = ["## Rejected lines (the errors log)", ""]
     note = report.get("importErrorsNote")
+    if not note and not isinstance(report.get("importErrors"), Mapping):
+        return []  # nothing was read and nothing is to be said: no empty heading
+    lines = ["## Rejected lines (the errors log)", ""]
     if note:
         lines += [f"_{md_text(note)}_", ""]
     summary = report.get("importErrors")

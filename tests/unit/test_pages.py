@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 
 from shared.pages.layout import CONTENT_SECURITY_POLICY, STYLE_HASH, plain, text
-from shared.proxy.common import ApiFailure
-from shared.proxy.listing import ListFilters
 from shared.reports.serve import ReportFormat, negotiate
 from shared.reports.timeline_svg import MAX_POINTS, points, render_timeline_svg
 
@@ -24,18 +22,6 @@ from shared.reports.timeline_svg import MAX_POINTS, points, render_timeline_svg
 ])
 def test_the_accept_header_picks_the_form(accept: str | None, chosen: ReportFormat) -> None:
     assert negotiate(accept) is chosen
-
-
-def test_filters_take_the_spec_s_spellings_only() -> None:
-    parsed = ListFilters.parse({"status": "failed,cancelled", "type": "import", "top": "10"})
-    assert (parsed.statuses, parsed.types, parsed.top) == (frozenset({"failed", "cancelled"}), frozenset({"import"}),
-                                                           10)
-    for bad in ({"status": "FAILED"}, {"status": ""}, {"type": "import,"}, {"top": "0"}, {"top": "10001"}):
-        if bad.get("status") == "":
-            assert ListFilters.parse(bad).statuses is None  # the host drops empty values
-            continue
-        with pytest.raises(ApiFailure):
-            ListFilters.parse(bad)
 
 
 def test_the_chart_draws_only_readable_points_and_at_most_its_limit() -> None:
@@ -59,7 +45,7 @@ def test_escaping_removes_markup_and_invisible_characters() -> None:
     assert STYLE_HASH in CONTENT_SECURITY_POLICY and "'unsafe-inline'" not in CONTENT_SECURITY_POLICY
 
 
-def test_the_link_to_older_jobs_is_the_sections_list_link_escaped() -> None:
+def test_the_link_to_older_jobs_is_the_sections_continuation_escaped() -> None:
     import datetime
 
     from shared.jobs import JobStatus
@@ -69,8 +55,9 @@ def test_the_link_to_older_jobs_is_the_sections_list_link_escaped() -> None:
     row = JobRow(job_id="j1", type="export", status=JobStatus.RUNNING, progress=10, started=None, ended=None,
                  start_text=None, end_text=None, stalled=False, stalled_since=None, report=ReportLink.NONE,
                  report_href=None, failure_reason=None)
-    section = HubSection(hub="devhub", rows=[row], older_hidden=3, list_href="jobs?hub=devhub&code=k%26y")
+    section = HubSection(hub="devhub", rows=[row], matched=4, list_href="jobs?hub=devhub",
+                         older_href="status?hub=devhub&before=%7Cj1&code=k%26y")
     body = render_status_page(StatusSnapshot(generated_at=datetime.datetime(2026, 12, 1, tzinfo=datetime.UTC),
                                              days=7, hubs=[section]), refresh_seconds=60).decode()
-    assert '3 older job(s)' in body
-    assert 'href="jobs?hub=devhub&amp;code=k%26y"' in body
+    assert "(1 of 4)" in body
+    assert 'href="status?hub=devhub&amp;before=%7Cj1&amp;code=k%26y" rel="next"' in body
