@@ -113,10 +113,10 @@ def _section(section: HubSection, days: str, now: datetime.datetime, *, filtered
         '<div class="scroll"><table class="jobs">',
         f"<caption>Jobs on {plain(section.hub)}, newest first ({len(section.rows)} of {section.matched}"
         f"{' after the ones before' if newest else ''})</caption>",
-        '<thead><tr><th scope="col" class="c-job">Job</th><th scope="col" class="c-type hide-narrow">Type</th>'
-        '<th scope="col" class="c-status">Status</th><th scope="col" class="c-progress">Progress</th>'
-        '<th scope="col" class="c-when">Started, ended</th><th scope="col" class="c-dur">Duration</th>'
-        '<th scope="col" class="c-stall">Stalled</th><th scope="col" class="c-report">Report</th></tr></thead><tbody>',
+        # The same columns, of the same widths (the stylesheet's `table.jobs th:nth-child`), in every hub's table.
+        '<thead><tr><th scope="col">Job</th><th scope="col">Type</th><th scope="col">Status</th>'
+        '<th scope="col">Progress</th><th scope="col">Started, ended</th><th scope="col">Duration</th>'
+        '<th scope="col">Stalled</th><th scope="col">Report</th></tr></thead><tbody>',
     ]
     out += [_row(row, now) for row in section.rows]
     out.append("</tbody></table></div>")
@@ -136,26 +136,25 @@ def _reason(failure: object) -> str:
     whole = text(failure)
     short = text(failure, limit=MAX_REASON_CHARS)
     if short == whole:
-        return f'<span class="muted reason">{whole}</span>'
-    return (f'<details class="muted reason"><summary>{short}</summary><span class="sr">The whole reason: </span>'
+        return f"<small>{whole}</small>"
+    return (f'<details><summary>{short}</summary><span class="sr">The whole reason: </span>'
             f"{whole}</details>")
 
 
 def _row(row: JobRow, now: datetime.datetime) -> str:
+    """One job's row, kept short (a default page has 1,000 of them; issue 23: at most 300 KB): the cells' look
+    comes from their column in the stylesheet (`table.jobs td:nth-child`), not from a class on every cell, and the
+    optional end tags of cells and rows are left out."""
     job_id = plain(row.job_id)
     status = row.status.value
-    css = status_class(status)
     reason = ""
-    if row.status.value in ("failed", "cancelled"):
-        failure = row.failure_reason
-        if failure:
-            reason = _reason(failure)
+    if status in ("failed", "cancelled") and row.failure_reason:
+        reason = _reason(row.failure_reason)
     if row.progress is None:
-        progress = '<span class="muted">-</span>'
-    else:
+        progress = "-"
+    else:  # the column's header names the bar for a screen reader; the number is there as text too
         value = min(100, max(0, row.progress))
-        progress = (f'<progress max="100" value="{value}" aria-label="Progress of job {job_id}">{value} %</progress>'
-                    f'<span class="pct" aria-hidden="true">{value} %</span>')
+        progress = f"<progress value={value / 100:g}></progress> {value} %"
     if row.stalled:
         since = time_html(parse_utc(row.stalled_since), now, raw=row.stalled_since)
         stall = f'<span class="stall">stalled since {since}</span>'
@@ -164,17 +163,16 @@ def _row(row: JobRow, now: datetime.datetime) -> str:
     else:
         stall = "no"
     if row.report_href is not None:
-        report = f'<a href="{html.escape(row.report_href, quote=True)}" aria-label="Report of job {job_id}">report</a>'
+        report = f'<a href="{_href(row.report_href)}" aria-label="Report of job {job_id}">report</a>'
     elif row.report is ReportLink.PENDING:
         report = '<span class="muted">pending</span>'
     else:
-        report = '<span class="muted">-</span>'
-    ident = (f'<a href="{_href(row.page_href)}" aria-label="Page of job {job_id}">{job_id}</a>'
-             if row.page_href else job_id)
+        report = "-"
+    ident = f'<a href="{_href(row.page_href)}">{job_id}</a>' if row.page_href else job_id
+    ended = "" if row.ended is None and not row.end_text else (
+        f"<small>ended {time_html(row.ended, now, raw=row.end_text)}</small>")
     return (
-        f'<tr><td class="jobid">{ident}</td><td class="hide-narrow">{plain(row.type)}</td>'
-        f'<td><span class="status {css}">{status}</span>{reason}</td><td class="progress">{progress}</td>'
-        f'<td class="when">{time_html(row.started, now, raw=row.start_text)}'
-        f'<span class="muted ended hide-narrow">{time_html(row.ended, now, raw=row.end_text)}</span></td>'
-        f"<td>{plain(format_duration(row.duration_seconds))}</td><td>{stall}</td><td>{report}</td></tr>"
+        f"<tr><td>{ident}<td>{plain(row.type)}<td><b class={status_class(status)}>{status}</b>{reason}"
+        f"<td>{progress}<td>{time_html(row.started, now, raw=row.start_text)}{ended}"
+        f"<td>{plain(format_duration(row.duration_seconds))}<td>{stall}<td>{report}"
     )

@@ -18,10 +18,10 @@ def _section_ids(page: str, hub: str) -> list[str]:
     parsed = assert_inert(page)
     ids = []
     for attrs in parsed.named("a"):
-        label = attrs.get("aria-label") or ""
-        href = attrs.get("href") or ""
-        if label.startswith("Page of job ") and f"hub={hub}" in href:
-            ids.append(label.removeprefix("Page of job "))
+        link = urllib.parse.urlsplit(attrs.get("href") or "")
+        parts = link.path.split("/")
+        if len(parts) == 3 and parts[0] == "jobs" and parts[2] == "page" and f"hub={hub}" in link.query:
+            ids.append(urllib.parse.unquote(parts[1]))
     return ids
 
 
