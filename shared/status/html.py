@@ -137,8 +137,8 @@ def _reason(failure: object) -> str:
     short = text(failure, limit=MAX_REASON_CHARS)
     if short == whole:
         return f"<small>{whole}</small>"
-    return (f'<details><summary>{short}</summary><span class="sr">The whole reason: </span>'
-            f"{whole}</details>")
+    return (f'<details><summary>{short}</summary><span><span class="sr">The whole reason: </span>{whole}</span>'
+            "</details>")
 
 
 def _row(row: JobRow, now: datetime.datetime) -> str:

@@ -73,14 +73,6 @@ class Watched:
         assert self.foreign == [], self.foreign
 
 
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, device_scale_factor=1)
-    opened = context.new_page()
-    yield opened
-    context.close()
-
-
 def _save(page: Any, tmp_path: Path, name: str) -> Path:
     shot = tmp_path / name
     page.screenshot(path=str(shot), full_page=True)
