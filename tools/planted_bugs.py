@@ -384,6 +384,14 @@ PLANTS: tuple[Plant, ...] = (
         caught_by=("tests/unit/test_list_filters.py::"
                    "test_free_text_finds_a_job_by_a_piece_of_its_id_or_its_failure_reason_whatever_the_case",),
     ),
+    Plant(
+        name="status-page-ignores-filters",
+        bug="the status page parses its filters and then shows every job anyway",
+        file="shared/status/query.py",
+        old="        return cls(hubs=chosen, filters=replace(filters, top=None, before=None),",
+        new="        return cls(hubs=chosen, filters=ListFilters(),",
+        caught_by=("tests/routes/test_list_filters.py::test_a_filtered_page_is_a_link_that_shows_only_the_matching_jobs",),
+    ),
 )
 
 _FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+?)(?:\[.*?\])?(?: - .*)?$")
