@@ -392,6 +392,14 @@ PLANTS: tuple[Plant, ...] = (
         new="        return cls(hubs=chosen, filters=ListFilters(),",
         caught_by=("tests/routes/test_list_filters.py::test_a_filtered_page_is_a_link_that_shows_only_the_matching_jobs",),
     ),
+    Plant(
+        name="demo-sdk-call-unbounded",
+        bug="the demo's SDK calls keep msrest's own timeout (100 s a try): a silent simulator holds `make run`",
+        file="devstack/demo.py",
+        old="    manager.protocol.config.connection.timeout = call_timeout\n",
+        new="",
+        caught_by=("tests/devstack/test_demo.py::test_a_silent_simulator_is_a_timeout_that_says_what_it_waited_for",),
+    ),
 )
 
 _FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+?)(?:\[.*?\])?(?: - .*)?$")
