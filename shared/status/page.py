@@ -49,8 +49,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("status_page")
 
-# Hubs asked at once.
-MAX_PARALLEL_HUBS = 16
+# Calls at once: a list and a state read per hub (I/O waits, not CPU); beyond this, they wait their turn.
+MAX_PARALLEL_HUBS = 24
 REFRESH_SECONDS = 30
 STATE_OPTIONS: dict[str, Any] = {"connection_timeout": 2, "read_timeout": 5, "retry_total": 1}
 
