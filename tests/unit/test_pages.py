@@ -61,3 +61,41 @@ def test_the_link_to_older_jobs_is_the_sections_continuation_escaped() -> None:
                                              days=7, hubs=[section]), refresh_seconds=60).decode()
     assert "(1 of 4)" in body
     assert 'href="status?hub=devhub&amp;before=%7Cj1&amp;code=k%26y" rel="next"' in body
+
+
+def test_times_read_relative_with_the_exact_utc_time_in_their_text() -> None:
+    import datetime
+
+    from shared.pages.times import relative_text, time_html
+
+    now = datetime.datetime(2026, 12, 8, 12, 0, tzinfo=datetime.UTC)
+    ago = [relative_text(now - datetime.timedelta(seconds=s), now) for s in (2, 42, 150, 7200, 2 * 86400 + 5)]
+    assert ago == ["just now", "42 s ago", "2 min ago", "2 h ago", "2 d ago"]
+    assert relative_text(now + datetime.timedelta(minutes=5), now) == "in 5 min"
+    assert relative_text(now - datetime.timedelta(days=9), now) == "29 Nov 2026"
+    shown = time_html(now - datetime.timedelta(minutes=3), now)
+    assert shown == "<time>3 min ago<i> (2026-12-08 11:57:00 UTC)</i></time>"
+    # A time no parser takes is shown as the hub wrote it, escaped; none at all is "-".
+    assert time_html(None, now, raw="<b>soon</b>") == "&lt;b&gt;soon&lt;/b&gt;"
+    assert time_html(None, now) == "-"
+
+
+def test_a_one_point_timeline_is_a_labelled_marker() -> None:
+    svg = render_timeline_svg([{"polledAtUtc": "2026-01-01T10:00:00Z", "progress": 40, "status": "running"}])
+    assert 'r="7"' in svg and "polyline" not in svg
+    assert ">running, 40 % at 10:00:00 UTC</text>" in svg
+    two = render_timeline_svg([{"polledAtUtc": "2026-01-01T10:00:00Z", "progress": 40, "status": "running"},
+                               {"polledAtUtc": "2026-01-01T10:05:00Z", "progress": 90, "status": "running"}])
+    assert "polyline" in two and 'class="label"' not in two
+
+
+def test_a_failure_report_without_an_errors_log_has_no_empty_rejected_lines_section() -> None:
+    from shared.reports.html import render_html
+    from shared.reports.markdown import render_markdown
+
+    report = {"kind": "failure", "type": "import", "status": "failed", "jobId": "j1",
+              "failureReason": {"code": "X", "number": 1, "text": "t", "raw": "r"}}
+    assert "Rejected lines" not in render_html(report).decode()
+    assert "Rejected lines" not in render_markdown(report)
+    noted = {**report, "importErrorsNote": "importErrors.log was not found"}
+    assert "Rejected lines" in render_html(noted).decode() and "Rejected lines" in render_markdown(noted)
