@@ -15,10 +15,9 @@ import pytest
 
 from devstack.azurite import AzuriteInfo
 from devstack.hubsim import HubSimulator
-from tests.browser.test_status_page_browser import Demo, Watched, _save
+from tests.browser.test_status_page_browser import Demo, Watched, _save, demo_site
 from tests.fixtures.funchost import FuncHostFactory
 from tests.support import served
-from tests.support.poller import PollerEnv, new_container
 
 LONG_REASON_JOB = "job-long-reason"
 # Longer than the row shows (160 characters): the rest opens in place.
@@ -28,24 +27,8 @@ LONG_REASON = ("ErrorCode:ImportErrors;" + "device import rejected: the input li
 
 @pytest.fixture(scope="module")
 def found(funchost_factory: FuncHostFactory, hubsim: HubSimulator, azurite: AzuriteInfo) -> Iterator[Demo]:
-    import requests
-
-    from devstack.demo import create_demo_jobs
-
-    for hub in hubsim.hub_names:
-        hubsim.control(hub).reset(jobs=True)
-    jobs = create_demo_jobs(hub="devhub", hub_url=hubsim.hub_url("devhub"),
-                            blob_connection_string=azurite.connection_string, timeout=60)
-    served.seed(hubsim, [served.job(LONG_REASON_JOB, "failed", type="import", failureReason=LONG_REASON)])
-    env = PollerEnv(hubsim=hubsim, azurite=azurite, state_container=new_container(azurite, create=False))
-    host = funchost_factory(served.REPO, env=env.environ(("devhub",), POLL_SCHEDULE="0 0 0 1 1 *"), timers=True)
-    tick = requests.post(f"{host.url}/admin/functions/poll_job_timer?wait=true", json={"input": ""},
-                         headers={"x-functions-key": host.master_key}, timeout=120)
-    assert tick.status_code in (200, 202), tick.text
-    yield Demo(host, jobs, env)
-    host.stop()
-    for hub in hubsim.hub_names:
-        hubsim.control(hub).reset(jobs=True)
+    yield from demo_site(funchost_factory, hubsim, azurite, more_jobs=[
+        served.job(LONG_REASON_JOB, "failed", type="import", failureReason=LONG_REASON)])
 
 
 def _query(page: Any) -> dict[str, list[str]]:
