@@ -13,6 +13,7 @@ Kept free of azure.functions, like handler.py; list_jobs/__init__.py only transl
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import logging
 import os
@@ -59,14 +60,19 @@ _EPOCH = datetime.datetime.min.replace(tzinfo=datetime.UTC)
 
 @dataclass(frozen=True, kw_only=True)
 class ListedJob:
-    """One job of a list: its redacted JSON, serialised once, and what the filters and the status page read."""
+    """One job of a list: its redacted JSON, serialised once (when a list answer first needs it: the status page
+    never does), and what the filters and the status page read."""
 
     job: dict[str, Any]
-    json: bytes
     status: JobStatus
     type: str | None  # the spec's spelling, None for a type the spec does not know
     started: datetime.datetime | None
     search: str  # its job id and failure reason, lower-case: what `q` looks in
+
+    @functools.cached_property
+    def json(self) -> bytes:
+        # Racing threads may both serialise it: the same bytes, and one of them kept.
+        return json.dumps(self.job, separators=(",", ":")).encode()
 
 
 class JobListView:
@@ -96,7 +102,7 @@ def _listed(job: dict[str, Any]) -> ListedJob:
     started = parse_utc(job.get("startTimeUtc")) or parse_utc(job.get("endTimeUtc"))
     reason = job.get("failureReason")
     search = f"{job.get('jobId')}\n{reason if isinstance(reason, str) else ''}".lower()
-    return ListedJob(job=job, json=json.dumps(job, separators=(",", ":")).encode(),
+    return ListedJob(job=job,
                      status=JobStatus.parse(job.get("status")),
                      type=_TYPES_BY_LOWER.get(raw_type.lower()) if isinstance(raw_type, str) else None,
                      started=started, search=search)
