@@ -38,9 +38,10 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# The whole stack on the well-known ports; Ctrl-C stops it all.
+# The whole stack on the well-known ports; Ctrl-C stops it all. HUBS=2 (up to 8): one simulator per hub.
+HUBS ?= 1
 run: setup
-	$(PY) -m devstack.run
+	$(PY) -m devstack.run --hubs $(HUBS)
 
 # Static checks, then the whole suite (the stand-ins start themselves on free ports).
 test: setup $(TOOLS_STAMP) static browser unit

@@ -572,6 +572,42 @@ PLANTS: tuple[Plant, ...] = (
         caught_by=("tests/devstack/test_funchost_as_azure.py::"
                    "test_a_run_now_waits_for_the_attempt_running_and_its_own_never_for_retries_and_says_so",),
     ),
+    Plant(
+        name="continuation-repeats-its-last-job",
+        bug="an 'older' link's continuation starts at the last job shown, not after it (a job twice, no end)",
+        file="shared/proxy/filters.py",
+        old="(theirs == mine and job_id > self.job_id)",
+        new="(theirs == mine and job_id >= self.job_id)",
+        caught_by=("tests/unit/test_list_filters.py::"
+                   "test_the_continuation_starts_after_the_last_job_shown_even_when_newer_jobs_arrive",
+                   "tests/unit/test_list_filters.py::"
+                   "test_jobs_started_at_the_same_instant_continue_by_job_id_without_loss_or_repeat"),
+    ),
+    Plant(
+        name="free-text-ignores-failure-reason",
+        bug="the free-text filter `q` looks in the job id only, not the failure reason",
+        file="shared/proxy/listing.py",
+        old="""    search = f"{job.get('jobId')}\\n{reason if isinstance(reason, str) else ''}".lower()""",
+        new="""    search = f"{job.get('jobId')}".lower()""",
+        caught_by=("tests/unit/test_list_filters.py::"
+                   "test_free_text_finds_a_job_by_a_piece_of_its_id_or_its_failure_reason_whatever_the_case",),
+    ),
+    Plant(
+        name="status-page-ignores-filters",
+        bug="the status page parses its filters and then shows every job anyway",
+        file="shared/status/query.py",
+        old="        return cls(hubs=chosen, filters=replace(filters, top=None, before=None),",
+        new="        return cls(hubs=chosen, filters=ListFilters(),",
+        caught_by=("tests/routes/test_list_filters.py::test_a_filtered_page_is_a_link_that_shows_only_the_matching_jobs",),
+    ),
+    Plant(
+        name="demo-sdk-call-unbounded",
+        bug="the demo's SDK calls keep msrest's own timeout (100 s a try): a silent simulator holds `make run`",
+        file="devstack/demo.py",
+        old="    manager.protocol.config.connection.timeout = call_timeout\n",
+        new="",
+        caught_by=("tests/devstack/test_demo.py::test_a_silent_simulator_is_a_timeout_that_says_what_it_waited_for",),
+    ),
 )
 
 _FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+?)(?:\[.*?\])?(?: - .*)?$")

@@ -64,7 +64,33 @@ td.progress{white-space:nowrap}
 .chart .dot.end-failed,.chart .dot.end-cancelled{fill:var(--bad)}
 .chart .dot.end-completed{fill:var(--ok)}
 .chart text{fill:var(--muted);font-size:11px}
-@media (max-width:40rem){body{padding:.5rem;font-size:15px}th,td{padding:.35rem .4rem}
+.chart .guide{stroke-dasharray:4 3}.chart text.label{fill:var(--fg);font-size:13px;font-weight:600}
+.sr,time i{position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;clip:rect(0,0,0,0);
+white-space:nowrap;border:0}
+time{position:relative}time i{font-style:normal}
+time:hover i{width:auto;height:auto;margin:0;clip:auto;overflow:visible;left:0;top:1.3em;z-index:1;
+padding:.1rem .35rem;background:var(--head);color:var(--fg);border:1px solid var(--line);border-radius:4px}
+table.jobs{table-layout:fixed}
+table.jobs td:first-child{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.85rem;
+overflow-wrap:anywhere}
+table.jobs td:nth-child(3) b{font-weight:600;white-space:nowrap}
+table.jobs td:nth-child(4),table.jobs td:nth-child(5){white-space:nowrap}
+table.jobs td:nth-child(5) small{display:block;color:var(--muted);font-size:.9em}
+table.jobs th:nth-child(1){width:22%}table.jobs th:nth-child(2){width:8%}table.jobs th:nth-child(3){width:22%}
+table.jobs th:nth-child(4){width:11%}table.jobs th:nth-child(5){width:14%}table.jobs th:nth-child(6){width:8%}
+table.jobs th:nth-child(7){width:9%}table.jobs th:nth-child(8){width:6%}
+table.jobs td:nth-child(3) small,table.jobs td:nth-child(3) details{display:block;color:var(--muted);
+font-size:.9rem;min-width:14rem;max-width:24rem;overflow-wrap:anywhere}
+table.jobs summary{cursor:pointer}table.jobs details[open] summary{margin-bottom:.2rem}
+.filters{display:flex;flex-wrap:wrap;gap:.3rem 1.2rem;margin:.4rem 0 1rem;font-size:.9rem}
+.filters ul{display:inline;padding:0;margin:0;list-style:none}.filters li{display:inline;margin-right:.5rem}
+.filters [aria-current]{font-weight:700;color:var(--fg);text-decoration:none}
+.pager{display:flex;gap:1.5rem;margin:.5rem 0}
+pre.json{overflow-x:auto;padding:.6rem;border:1px solid var(--line);border-radius:6px;background:var(--head);
+font:.82rem/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;white-space:pre-wrap;overflow-wrap:anywhere}
+@media (max-width:40rem){body{padding:.5rem;font-size:15px}th,td{padding:.35rem .4rem}table.jobs{table-layout:auto}
+table.jobs td:nth-child(2),table.jobs th:nth-child(2),table.jobs td:nth-child(5) small{display:none}
+table.jobs td:first-child{min-width:6rem;max-width:8rem}
 .hide-narrow{display:none}progress{width:4.5rem}
 td.jobid{white-space:normal;word-break:break-all;min-width:6rem;max-width:8rem}.reason{min-width:9rem}}
 """.strip()

@@ -13,14 +13,14 @@ Kept free of azure.functions, like handler.py; list_jobs/__init__.py only transl
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import logging
 import os
-import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +40,7 @@ from shared.proxy.common import (
     select_hub,
     upstream_failure,
 )
+from shared.proxy.filters import ListFilters
 from shared.proxy.prepared import DocumentKind, PreparedJob, Source, etag_of
 from shared.settings import AppSettings, HubSettings
 
@@ -51,63 +52,27 @@ logger = logging.getLogger("list_jobs")
 
 # The key's jobId for a hub's list: no job has an empty id.
 LIST_KEY = ""
-# `top` accepts 1..MAX_TOP; without it, every job the hub listed.
-MAX_TOP = 10_000
-_TOP = re.compile(r"[1-9][0-9]{0,4}")  # openapi.yaml's pattern: no sign, no leading zero
 # Parsed lists this instance keeps, by their body's ETag: one per hub and api-version in use is enough.
 MAX_VIEWS = 64
-STATUS_VALUES = tuple(status.value for status in JobStatus)
 _TYPES_BY_LOWER = {value.lower(): value for value in JOB_PROPERTIES_TYPES}
 _EPOCH = datetime.datetime.min.replace(tzinfo=datetime.UTC)
 
 
 @dataclass(frozen=True, kw_only=True)
-class ListFilters:
-    """What a caller asked for; None: no filter. Values are the spec's own spellings."""
-
-    statuses: frozenset[str] | None = None
-    types: frozenset[str] | None = None
-    top: int | None = None
-
-    @classmethod
-    def parse(cls, params: Mapping[str, str]) -> ListFilters:
-        """Raises ApiFailure (400) for a value the spec does not allow: before any hub call."""
-        return cls(statuses=_values(params, "status", STATUS_VALUES),
-                   types=_values(params, "type", JOB_PROPERTIES_TYPES), top=_top(params.get("top")))
-
-    def canonical(self) -> str:
-        """The same text for the same filters, whatever their order: part of the answer's ETag."""
-        return json.dumps([sorted(self.statuses or ()), sorted(self.types or ()), self.top])
-
-
-def _values(params: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> frozenset[str] | None:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return None
-    items = raw.split(",")
-    if any(item not in allowed for item in items):
-        raise ApiFailure(status=400, code=ApiErrorCode.INVALID_FILTER,
-                         message=f"{name} must be a comma-separated list of: {', '.join(allowed)}")
-    return frozenset(items)
-
-
-def _top(raw: str | None) -> int | None:
-    if raw is None or raw == "":
-        return None
-    if _TOP.fullmatch(raw) is None or int(raw) > MAX_TOP:
-        raise ApiFailure(status=400, code=ApiErrorCode.INVALID_TOP, message=f"top must be a whole number, 1-{MAX_TOP}")
-    return int(raw)
-
-
-@dataclass(frozen=True, kw_only=True)
 class ListedJob:
-    """One job of a list: its redacted JSON, serialised once, and what the filters and the status page read."""
+    """One job of a list: its redacted JSON, serialised once (when a list answer first needs it: the status page
+    never does), and what the filters and the status page read."""
 
     job: dict[str, Any]
-    json: bytes
     status: JobStatus
     type: str | None  # the spec's spelling, None for a type the spec does not know
     started: datetime.datetime | None
+    search: str  # its job id and failure reason, lower-case: what `q` looks in
+
+    @functools.cached_property
+    def json(self) -> bytes:
+        # Racing threads may both serialise it: the same bytes, and one of them kept.
+        return json.dumps(self.job, separators=(",", ":")).encode()
 
 
 class JobListView:
@@ -122,21 +87,25 @@ class JobListView:
         self.jobs: tuple[ListedJob, ...] = tuple(listed)
 
     def select(self, filters: ListFilters) -> list[ListedJob]:
-        chosen = [
-            item for item in self.jobs
-            if (filters.statuses is None or item.status.value in filters.statuses)
-            and (filters.types is None or item.type in filters.types)
-        ]
+        jobs: Sequence[ListedJob] = self.jobs
+        before = filters.before
+        if before is not None:  # the continuation: from the first job after the cursor's, wherever it now stands
+            jobs = next((jobs[i:] for i, item in enumerate(jobs)
+                         if before.precedes(item.started, str(item.job.get("jobId")))), ())
+        chosen = [item for item in jobs if filters.matches(status=item.status.value, type_=item.type,
+                                                           search=item.search, started=item.started)]
         return chosen if filters.top is None else chosen[:filters.top]
 
 
 def _listed(job: dict[str, Any]) -> ListedJob:
     raw_type = job.get("type")
     started = parse_utc(job.get("startTimeUtc")) or parse_utc(job.get("endTimeUtc"))
-    return ListedJob(job=job, json=json.dumps(job, separators=(",", ":")).encode(),
+    reason = job.get("failureReason")
+    search = f"{job.get('jobId')}\n{reason if isinstance(reason, str) else ''}".lower()
+    return ListedJob(job=job,
                      status=JobStatus.parse(job.get("status")),
                      type=_TYPES_BY_LOWER.get(raw_type.lower()) if isinstance(raw_type, str) else None,
-                     started=started)
+                     started=started, search=search)
 
 
 def _newest_first(item: ListedJob) -> datetime.datetime:
@@ -306,6 +275,9 @@ class JobListProxy:
             hub=hub, method=request.method.upper(), status=status,
             statusFilter=sorted(filters.statuses) if filters.statuses else None,
             typeFilter=sorted(filters.types) if filters.types else None, top=filters.top, count=count,
+            # the free text as a length only: it may be anything a caller typed (a pasted secret among them)
+            textFilterChars=len(filters.text) if filters.text else None,
+            since=filters.since.isoformat() if filters.since else None, continued=filters.before is not None,
             cache=outcome, attempts=attempts, durationMs=round((time.monotonic() - started) * 1000, 2),
             upstreamTrackingId=tracking_id, error=error,
         )

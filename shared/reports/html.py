@@ -94,10 +94,10 @@ def render_html(report: Mapping[str, Any], *, status_page: str | None = None) ->
 
 
 def _import_errors(report: Mapping[str, Any]) -> list[str]:
-    if report.get("type") != "import" and report.get("importErrors") is None:
-        return []
-    out = ["<h2>Rejected lines (the errors log)</h2>"]
     note = report.get("importErrorsNote")
+    if not note and not isinstance(report.get("importErrors"), Mapping):
+        return []  # nothing was read and nothing is to be said: no empty heading
+    out = ["<h2>Rejected lines (the errors log)</h2>"]
     if note:
         out.append(f"<p><em>{text(note)}</em></p>")
     summary = report.get("importErrors")

@@ -24,31 +24,39 @@ from shared.text import visible
 
 MAX_CELL_CHARS = 4000  # the JSON's own fields are bounded; this bounds a hand-edited or older stored one
 
-# Backslash-escaped everywhere: what starts or ends emphasis, links, images, code, headings, tables, strike-
-# through and math (GitHub renders $...$).
-_MARKDOWN_PUNCTUATION = frozenset("\\`*_[]()#!|~$")
-_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
-# Autolinks that need no punctuation above: `scheme://` and, for renderers that link bare domains
-# (markdown-it's linkify), `name.tld`. A backslash before the `:` or `.` splits the text where the
-# renderer looks for them. E-mail autolinks survive backslashes in cmark-gfm (GitHub), so `@` gets a
-# zero-width space after it, as an entity (a literal one would be linked by markdown-it).
+# Backslash-escaped wherever they stand: what starts or ends emphasis, links, images, code, headings, tables,
+# strikethrough and math (GitHub renders $...$). Not `(`, `)` or `!`: they make a link or an image only after a
+# `]` or before a `[`, both escaped. Not `_` between two letters or digits: CommonMark never opens or closes
+# emphasis there (`import_errors`, `dev_1` stay as written).
+_MARKDOWN_PUNCTUATION = frozenset("\\`*[]#|~$")
+# `&` only where it would start a character reference (`&lt;`, `&#60;`): `?sv=1&sig=x` stays readable.
+_REFERENCE = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
+_HTML = {"<": "&lt;", ">": "&gt;"}
+# Autolinks that need no punctuation above: `scheme://` (a backslash before the `:`) and, for renderers that link
+# bare domains (markdown-it's linkify), `www.` and a name ending in a top-level domain linkify-it knows (a backslash
+# before that dot); `devices.txt` or `a.b.example` are no link anywhere, and stay as written. E-mail autolinks
+# survive backslashes in cmark-gfm (GitHub), so `@` gets a zero-width space after it, as an entity (a literal one
+# would be linked by markdown-it).
 _SCHEME_COLON = re.compile(r":(?=/)")
-_DOMAIN_DOT = re.compile(r"\.(?=[A-Za-z])")
+_TLDS = ("biz|com|edu|gov|net|org|pro|web|xxx|aero|asia|coop|info|museum|name|shop|"
+         "[a-z]{2}")  # linkify-it's default list and every two-letter (country) domain
+_DOMAIN_DOT = re.compile(rf"(?i)\.(?=(?:{_TLDS})(?![a-z0-9-]))|(?<=www)\.")
 
 
 def md_text(value: object) -> str:
-    """`value` as inert, one-line Markdown text: redacted, HTML-escaped, Markdown-escaped."""
+    """`value` as inert, one-line Markdown text: redacted, HTML-escaped, Markdown-escaped where Markdown needs it."""
     if value is None:
         return "-"
     text = redact_text(str(value))
     if len(text) > MAX_CELL_CHARS:
         text = text[:MAX_CELL_CHARS] + "…"
     text = visible(text)  # one line, and what a reader sees is what it says
+    text = _REFERENCE.sub("&amp;", text)
     out: list[str] = []
-    for ch in text:
+    for i, ch in enumerate(text):
         if ch in _HTML:
             out.append(_HTML[ch])
-        elif ch in _MARKDOWN_PUNCTUATION:
+        elif ch in _MARKDOWN_PUNCTUATION or (ch == "_" and not _between_word_characters(text, i)):
             out.append("\\" + ch)
         elif ch == "@":
             out.append("@&#8203;")
@@ -57,6 +65,10 @@ def md_text(value: object) -> str:
     escaped = "".join(out)
     escaped = _SCHEME_COLON.sub(r"\\:", escaped)
     return _DOMAIN_DOT.sub(r"\\.", escaped)
+
+
+def _between_word_characters(text: str, index: int) -> bool:
+    return 0 < index < len(text) - 1 and text[index - 1].isalnum() and text[index + 1].isalnum()
 
 
 def _number(value: object) -> str:
@@ -119,10 +131,10 @@ def render_markdown(report: Mapping[str, Any]) -> str:
 
 
 def _import_errors_section(report: Mapping[str, Any]) -> list[str]:
-    if report.get("type") != "import" and report.get("importErrors") is None:
-        return []
-    lines = ["## Rejected lines (the errors log)", ""]
     note = report.get("importErrorsNote")
+    if not note and not isinstance(report.get("importErrors"), Mapping):
+        return []  # nothing was read and nothing is to be said: no empty heading
+    lines = ["## Rejected lines (the errors log)", ""]
     if note:
         lines += [f"_{md_text(note)}_", ""]
     summary = report.get("importErrors")

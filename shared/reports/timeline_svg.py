@@ -89,9 +89,18 @@ def render_timeline_svg(timeline: object, *, chart_id: str = "timeline") -> str:
         parts.append(f'<text x="{WIDTH - RIGHT}" y="{HEIGHT - 10}" text-anchor="end">{_clock(end)} UTC</text>')
         coordinates = " ".join(f"{x(point):.1f},{y(point.progress):.1f}" for point in drawn)
         parts.append(f'<polyline class="line" points="{coordinates}"/>')
+    else:
+        # One observation: a marker, a guide to its level and its label, not a lone dot in an empty chart.
+        at_x, at_y = x(first), y(first.progress)
+        parts.append(f'<line class="grid guide" x1="{LEFT}" x2="{at_x:.1f}" y1="{at_y:.1f}" y2="{at_y:.1f}"/>')
+        label = f"{first.status or 'unknown'}, {first.progress} % at {_clock(first.at)} UTC"
+        anchor = "start" if at_x < WIDTH / 2 else "end"
+        parts.append(f'<text class="label" x="{at_x + (10 if anchor == "start" else -10):.1f}" '
+                     f'y="{max(TOP + 12, at_y - 10):.1f}" text-anchor="{anchor}">{html.escape(label)}</text>')
+    radius = 3.5 if len(drawn) > 1 else 7
     for point in drawn:
         ending = f" end-{point.status}" if point.status in _STATUS_CLASSES else ""
-        parts.append(f'<circle class="dot{ending}" cx="{x(point):.1f}" cy="{y(point.progress):.1f}" r="3.5"/>')
+        parts.append(f'<circle class="dot{ending}" cx="{x(point):.1f}" cy="{y(point.progress):.1f}" r="{radius}"/>')
     parts.append("</svg>")
     return "".join(parts)
 

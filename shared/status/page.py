@@ -24,7 +24,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -37,9 +37,11 @@ from shared.pages.layout import security_headers
 from shared.poller.state import ReportState
 from shared.proxy.answers import ProxyRequest, ProxyResponse
 from shared.proxy.common import ApiFailure, check_method, configuration_error, failure_response
+from shared.proxy.filters import Cursor, ListFilters
 from shared.proxy.validation import is_valid_job_id
 from shared.reports.delivery import in_short, is_refusal
 from shared.settings import AppSettings, HubSettings
+from shared.status.query import PageQuery
 
 if TYPE_CHECKING:
     from shared.poller.store import Peeked, StateStore
@@ -47,10 +49,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("status_page")
 
-# Rows per hub: the newest; the rest are counted, and /api/jobs lists them all.
-MAX_ROWS_PER_HUB = 200
-# Hubs asked at once.
-MAX_PARALLEL_HUBS = 16
+# Calls at once: a list and a state read per hub (I/O waits, not CPU); beyond this, they wait their turn.
+MAX_PARALLEL_HUBS = 24
 REFRESH_SECONDS = 30
 STATE_OPTIONS: dict[str, Any] = {"connection_timeout": 2, "read_timeout": 5, "retry_total": 1}
 
@@ -85,6 +85,7 @@ class JobRow:
     failure_reason: object = None
     delivery: str | None = None  # whether the report is beside the job, in words (shared/reports/delivery.py)
     delivery_refused: bool = False
+    page_href: str | None = None  # the job's own page (shared/status/job_page.py), relative to /api/status
 
     @property
     def duration_seconds(self) -> float | None:
@@ -100,11 +101,13 @@ class JobRow:
 class HubSection:
     hub: str
     rows: list[JobRow] = field(default_factory=list)
-    older_hidden: int = 0  # in the window, beyond MAX_ROWS_PER_HUB
+    matched: int = 0  # jobs of the window that pass the filters (from the continuation on, when there is one)
     error: str | None = None  # the hub's list could not be had (its rows, if any, are the last known jobs)
     last_known_age: int | None = None  # how old the last known list is (None: as the poller last recorded them)
     state_note: str | None = None  # the poller's state could not be read (no stall flags)
     list_href: str = ""  # the list route for this hub, opened the way the page was
+    older_href: str | None = None  # the next page of this hub's jobs (a continuation), when there are more
+    newest_href: str | None = None  # back to the newest, on a continued page
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,6 +115,7 @@ class StatusSnapshot:
     generated_at: datetime.datetime
     days: float
     hubs: list[HubSection]
+    query: PageQuery | None = None  # what the page was asked for (None: the defaults)
 
 
 class StatusPage:
@@ -133,31 +137,36 @@ class StatusPage:
         started = time.monotonic()
         try:
             check_method(request.method)
+            query = PageQuery.parse(request.params, self._settings.hub, now=utc_now())
         except ApiFailure as failure:
             log_event(logger, "status_page", level=logging.INFO, method=request.method.upper(),
                       status=failure.status, error=failure.code.value)
             return failure_response(failure, job_id=None, hub=None, method=request.method)
-        snapshot = self.snapshot(key=request.params.get("code"))
+        snapshot = self.snapshot(query=query)
         body = render_status_page(snapshot, refresh_seconds=REFRESH_SECONDS)
         log_event(logger, "status_page", level=logging.INFO, method=request.method.upper(), status=200,
                   hubs=len(snapshot.hubs), jobs=sum(len(h.rows) for h in snapshot.hubs),
+                  filtered=query.filtered, continued=query.before is not None,
                   failedHubs=sum(1 for h in snapshot.hubs if h.error), durationMs=round((time.monotonic() - started) *
                                                                                          1000, 2))
         return ProxyResponse(status_code=200, body=b"" if request.method.upper() == "HEAD" else body,
                              headers=security_headers())
 
-    def snapshot(self, *, key: str | None = None) -> StatusSnapshot:
-        """Every hub at once. `key`: the function key the page was opened with (`?code=`), carried into its report
-        links so that they open the same way; None when the key came in a header (or sign-in stands in front)."""
+    def snapshot(self, *, query: PageQuery | None = None) -> StatusSnapshot:
+        """Every hub the query names at once (None: every hub, no filter). The query's key (`?code=`) is carried
+        into the page's links so that they open the same way; None when the key came in a header (or sign-in
+        stands in front)."""
         now = utc_now()
-        since = now - datetime.timedelta(days=self._settings.status_page.days)
-        hubs = self._settings.hub.hubs
+        query = query or PageQuery.parse({}, self._settings.hub, now=now)
+        # An explicit `since` is the window; without it, the last STATUS_PAGE_DAYS days.
+        since = query.filters.since or now - datetime.timedelta(days=self._settings.status_page.days)
+        hubs = query.hubs
         # Every list and every state read at once, none waiting on another in the pool (no nested waits).
         lists = [self._pool.submit(carried(self._list), hub) for hub in hubs]
         states = [self._pool.submit(carried(self._state), hub.name) for hub in hubs]
-        sections = [_section(hub.name, listed.result(), state.result(), since=since, key=key)
+        sections = [_section(hub.name, listed.result(), state.result(), since=since, query=query)
                     for hub, listed, state in zip(hubs, lists, states, strict=True)]
-        return StatusSnapshot(generated_at=now, days=self._settings.status_page.days, hubs=sections)
+        return StatusSnapshot(generated_at=now, days=self._settings.status_page.days, hubs=sections, query=query)
 
     def _list(self, hub: HubSettings) -> HubJobs | ApiFailure:
         try:
@@ -191,41 +200,51 @@ class StatusPage:
 
 
 def _section(hub: str, listed: HubJobs | ApiFailure, state: tuple[Records | None, str | None], *,
-             since: datetime.datetime, key: str | None) -> HubSection:
+             since: datetime.datetime, query: PageQuery) -> HubSection:
     hub_records, state_note = state
     records = hub_records or {}
     trouble = listed if isinstance(listed, ApiFailure) else listed.trouble
+    filters = replace(query.filters, before=query.before)
     if isinstance(listed, ApiFailure):
         # No list was ever had: the last known jobs are the ones the poller's state records (no hub call).
-        jobs = _recorded_jobs(records)
+        candidates = _recorded_jobs(records, filters)
         age = None
     else:
-        jobs = list(listed.view.jobs)
+        candidates = listed.view.select(filters)
         age = max(0, int(listed.prepared.age(time.time()))) if trouble is not None else None
-    in_window = [item for item in jobs if item.started is None or item.started >= since]
-    rows = [_row(item, records.get(str(item.job.get("jobId"))), hub_records is not None, hub, key)
-            for item in in_window[:MAX_ROWS_PER_HUB]]
-    return HubSection(hub=hub, rows=rows, older_hidden=max(0, len(in_window) - MAX_ROWS_PER_HUB),
-                      state_note=state_note, error=f"{trouble.code.value}: {trouble.message}" if trouble else None,
-                      last_known_age=age, list_href=f"jobs?{_query(hub, key)}")
+    # A job without times stays in the default window (it is in the hub's list); an explicit `since` drops it.
+    matched = [item for item in candidates if item.started is None or item.started >= since]
+    shown = matched[:query.rows]
+    rows = [_row(item, records.get(str(item.job.get("jobId"))), hub_records is not None, hub, query)
+            for item in shown]
+    older = None
+    if len(matched) > len(shown):
+        last = shown[-1]
+        older = query.link(hub=hub, before=Cursor(started=last.started, job_id=str(last.job.get("jobId"))))
+    return HubSection(hub=hub, rows=rows, matched=len(matched), state_note=state_note,
+                      error=f"{trouble.code.value}: {trouble.message}" if trouble else None, last_known_age=age,
+                      list_href=f"jobs?{query.hub_query(hub)}", older_href=older,
+                      newest_href=query.link(hub=hub) if query.before is not None else None)
 
 
-def _recorded_jobs(records: Records) -> list[ListedJob]:
-    """The jobs of the poller's state as list items (id, status, progress; newest change first): what is known of a
-    hub whose list this instance never had."""
+def _recorded_jobs(records: Records, filters: ListFilters) -> list[ListedJob]:
+    """The jobs of the poller's state as list items (id, status, progress; newest change first), those that pass
+    the filters: what is known of a hub whose list this instance never had."""
     from shared.proxy.listing import ListedJob
 
     jobs = []
     for job_id, record in records.items():
         if record.get("absent_since") is not None:
             continue  # gone from the hub's own list already
-        job = {"jobId": job_id, "status": record.get("status"), "progress": record.get("progress")}
-        jobs.append((str(record.get("changed_at") or ""), ListedJob(
-            job=job, json=b"", status=JobStatus.parse(record.get("status")), type=None, started=None)))
+        item = ListedJob(job={"jobId": job_id, "status": record.get("status"), "progress": record.get("progress")},
+                         status=JobStatus.parse(record.get("status")), type=None, started=None,
+                         search=job_id.lower())
+        if filters.matches(status=item.status.value, type_=item.type, search=item.search, started=item.started):
+            jobs.append((str(record.get("changed_at") or ""), item))
     return [item for _changed, item in sorted(jobs, key=lambda pair: pair[0], reverse=True)]
 
 
-def _row(item: ListedJob, record: Mapping[str, Any] | None, have_state: bool, hub: str, key: str | None) -> JobRow:
+def _row(item: ListedJob, record: Mapping[str, Any] | None, have_state: bool, hub: str, query: PageQuery) -> JobRow:
     job: Mapping[str, Any] = item.job
     job_id = str(job.get("jobId"))
     status = item.status
@@ -242,22 +261,20 @@ def _row(item: ListedJob, record: Mapping[str, Any] | None, have_state: bool, hu
         report = ReportLink.WRITTEN  # its copy is written; the delivery beside the job is still being tried
     linked = report is ReportLink.WRITTEN or (
         report is ReportLink.UNKNOWN and status in (JobStatus.FAILED, JobStatus.CANCELLED))
-    href = None
-    if linked and is_valid_job_id(job_id):
-        href = f"jobs/{urllib.parse.quote(job_id, safe='')}/report?{_query(hub, key)}"
+    href = page = None
+    if is_valid_job_id(job_id):  # any other id could not be asked for (get_job's rule): no link
+        quoted = urllib.parse.quote(job_id, safe="")
+        page = f"jobs/{quoted}/page?{query.hub_query(hub)}"
+        if linked:
+            href = f"jobs/{quoted}/report?{query.hub_query(hub)}"
     return JobRow(
         job_id=job_id, type=item.type or (str(job.get("type")) if job.get("type") is not None else None),
         status=status, progress=job_progress(job), started=parse_utc(job.get("startTimeUtc")),
         ended=job_end(job), start_text=job.get("startTimeUtc"), end_text=job_end_text(job),
         stalled=stalled, stalled_since=stalled_since, report=report, report_href=href,
         failure_reason=job.get("failureReason"), delivery=in_short(recorded if isinstance(recorded, dict) else None),
-        delivery_refused=is_refusal(recorded if isinstance(recorded, dict) else None),
+        delivery_refused=is_refusal(recorded if isinstance(recorded, dict) else None), page_href=page,
     )
-
-
-def _query(hub: str, key: str | None) -> str:
-    """A link's query: the hub, and the key the page was opened with, so that the link opens the same way."""
-    return urllib.parse.urlencode({"hub": hub, **({"code": key} if key else {})})
 
 
 def configuration_error_response(error: SettingsError, method: str = "GET") -> ProxyResponse:

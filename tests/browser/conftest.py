@@ -55,6 +55,15 @@ def browser() -> Iterator[Any]:
         launched.close()
 
 
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A desk-sized page of its own context (no cookies or history shared with another test)."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, device_scale_factor=1)
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if SKIPPED:
         terminalreporter.section("BROWSER TESTS SKIPPED", sep="!", red=True, bold=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,14 +36,17 @@ class Demo:
         return f"{self.host.url}/api/status?code={self.host.function_key}"
 
 
-@pytest.fixture(scope="module")
-def demo(funchost_factory: FuncHostFactory, hubsim: HubSimulator, azurite: AzuriteInfo) -> Iterator[Demo]:
+def demo_site(funchost_factory: FuncHostFactory, hubsim: HubSimulator, azurite: AzuriteInfo,
+              *, more_jobs: Sequence[Mapping[str, Any]] = ()) -> Iterator[Demo]:
+    """The demo jobs (and `more_jobs`, seeded on devhub) on a host of their own, after one poller tick."""
     import requests
 
     for hub in hubsim.hub_names:
         hubsim.control(hub).reset(jobs=True)
     jobs = create_demo_jobs(hub="devhub", hub_url=hubsim.hub_url("devhub"),
                             blob_connection_string=azurite.connection_string, timeout=60)
+    if more_jobs:
+        served.seed(hubsim, more_jobs)
     env = PollerEnv(hubsim=hubsim, azurite=azurite, state_container=new_container(azurite, create=False))
     host = funchost_factory(served.REPO, env=env.environ(("devhub",), POLL_SCHEDULE="0 0 0 1 1 *"), timers=True)
     tick = requests.post(f"{host.url}/admin/functions/poll_job_timer?wait=true", json={"input": ""},
@@ -53,6 +56,11 @@ def demo(funchost_factory: FuncHostFactory, hubsim: HubSimulator, azurite: Azuri
     host.stop()
     for hub in hubsim.hub_names:
         hubsim.control(hub).reset(jobs=True)
+
+
+@pytest.fixture(scope="module")
+def demo(funchost_factory: FuncHostFactory, hubsim: HubSimulator, azurite: AzuriteInfo) -> Iterator[Demo]:
+    yield from demo_site(funchost_factory, hubsim, azurite)
 
 
 class Watched:
@@ -71,14 +79,6 @@ class Watched:
         assert self.errors == [], self.errors  # CSP violations are console errors in Chromium
         assert self.failed == [], self.failed
         assert self.foreign == [], self.foreign
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, device_scale_factor=1)
-    opened = context.new_page()
-    yield opened
-    context.close()
 
 
 def _save(page: Any, tmp_path: Path, name: str) -> Path:

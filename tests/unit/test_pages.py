@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 
 from shared.pages.layout import CONTENT_SECURITY_POLICY, STYLE_HASH, plain, text
-from shared.proxy.common import ApiFailure
-from shared.proxy.listing import ListFilters
 from shared.reports.serve import ReportFormat, negotiate
 from shared.reports.timeline_svg import MAX_POINTS, points, render_timeline_svg
 
@@ -24,18 +22,6 @@ from shared.reports.timeline_svg import MAX_POINTS, points, render_timeline_svg
 ])
 def test_the_accept_header_picks_the_form(accept: str | None, chosen: ReportFormat) -> None:
     assert negotiate(accept) is chosen
-
-
-def test_filters_take_the_spec_s_spellings_only() -> None:
-    parsed = ListFilters.parse({"status": "failed,cancelled", "type": "import", "top": "10"})
-    assert (parsed.statuses, parsed.types, parsed.top) == (frozenset({"failed", "cancelled"}), frozenset({"import"}),
-                                                           10)
-    for bad in ({"status": "FAILED"}, {"status": ""}, {"type": "import,"}, {"top": "0"}, {"top": "10001"}):
-        if bad.get("status") == "":
-            assert ListFilters.parse(bad).statuses is None  # the host drops empty values
-            continue
-        with pytest.raises(ApiFailure):
-            ListFilters.parse(bad)
 
 
 def test_the_chart_draws_only_readable_points_and_at_most_its_limit() -> None:
@@ -59,7 +45,7 @@ def test_escaping_removes_markup_and_invisible_characters() -> None:
     assert STYLE_HASH in CONTENT_SECURITY_POLICY and "'unsafe-inline'" not in CONTENT_SECURITY_POLICY
 
 
-def test_the_link_to_older_jobs_is_the_sections_list_link_escaped() -> None:
+def test_the_link_to_older_jobs_is_the_sections_continuation_escaped() -> None:
     import datetime
 
     from shared.jobs import JobStatus
@@ -69,8 +55,47 @@ def test_the_link_to_older_jobs_is_the_sections_list_link_escaped() -> None:
     row = JobRow(job_id="j1", type="export", status=JobStatus.RUNNING, progress=10, started=None, ended=None,
                  start_text=None, end_text=None, stalled=False, stalled_since=None, report=ReportLink.NONE,
                  report_href=None, failure_reason=None)
-    section = HubSection(hub="devhub", rows=[row], older_hidden=3, list_href="jobs?hub=devhub&code=k%26y")
+    section = HubSection(hub="devhub", rows=[row], matched=4, list_href="jobs?hub=devhub",
+                         older_href="status?hub=devhub&before=%7Cj1&code=k%26y")
     body = render_status_page(StatusSnapshot(generated_at=datetime.datetime(2026, 12, 1, tzinfo=datetime.UTC),
                                              days=7, hubs=[section]), refresh_seconds=60).decode()
-    assert '3 older job(s)' in body
-    assert 'href="jobs?hub=devhub&amp;code=k%26y"' in body
+    assert "(1 of 4)" in body
+    assert 'href="status?hub=devhub&amp;before=%7Cj1&amp;code=k%26y" rel="next"' in body
+
+
+def test_times_read_relative_with_the_exact_utc_time_in_their_text() -> None:
+    import datetime
+
+    from shared.pages.times import relative_text, time_html
+
+    now = datetime.datetime(2026, 12, 8, 12, 0, tzinfo=datetime.UTC)
+    ago = [relative_text(now - datetime.timedelta(seconds=s), now) for s in (2, 42, 150, 7200, 2 * 86400 + 5)]
+    assert ago == ["just now", "42 s ago", "2 min ago", "2 h ago", "2 d ago"]
+    assert relative_text(now + datetime.timedelta(minutes=5), now) == "in 5 min"
+    assert relative_text(now - datetime.timedelta(days=9), now) == "29 Nov 2026"
+    shown = time_html(now - datetime.timedelta(minutes=3), now)
+    assert shown == "<time>3 min ago<i> (2026-12-08 11:57:00 UTC)</i></time>"
+    # A time no parser takes is shown as the hub wrote it, escaped; none at all is "-".
+    assert time_html(None, now, raw="<b>soon</b>") == "&lt;b&gt;soon&lt;/b&gt;"
+    assert time_html(None, now) == "-"
+
+
+def test_a_one_point_timeline_is_a_labelled_marker() -> None:
+    svg = render_timeline_svg([{"polledAtUtc": "2026-01-01T10:00:00Z", "progress": 40, "status": "running"}])
+    assert 'r="7"' in svg and "polyline" not in svg
+    assert ">running, 40 % at 10:00:00 UTC</text>" in svg
+    two = render_timeline_svg([{"polledAtUtc": "2026-01-01T10:00:00Z", "progress": 40, "status": "running"},
+                               {"polledAtUtc": "2026-01-01T10:05:00Z", "progress": 90, "status": "running"}])
+    assert "polyline" in two and 'class="label"' not in two
+
+
+def test_a_failure_report_without_an_errors_log_has_no_empty_rejected_lines_section() -> None:
+    from shared.reports.html import render_html
+    from shared.reports.markdown import render_markdown
+
+    report = {"kind": "failure", "type": "import", "status": "failed", "jobId": "j1",
+              "failureReason": {"code": "X", "number": 1, "text": "t", "raw": "r"}}
+    assert "Rejected lines" not in render_html(report).decode()
+    assert "Rejected lines" not in render_markdown(report)
+    noted = {**report, "importErrorsNote": "importErrors.log was not found"}
+    assert "Rejected lines" in render_html(noted).decode() and "Rejected lines" in render_markdown(noted)

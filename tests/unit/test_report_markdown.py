@@ -39,6 +39,9 @@ HOSTILE = [
     "<https://evil.example/auto>",
     "\u202eevil\u202c bidi",
     "back\\slash \\| and \\[x](y)",
+    "a & b &c &amp; &#60;x&#x3c; ?sv=1&se=x",
+    "evil.io evil.com/x sub.evil.co.uk www.evil.example",
+    "snake_case _em_ __strong__ a_ _b",
 ]
 GUARD = "zqzqz"  # marks where a hostile value sits, to find it again in the rendered text
 
@@ -89,7 +92,8 @@ def test_hostile_text_in_every_field_renders_as_text(hostile: str, renderer: str
     markdown = render_markdown(_report(f"{GUARD}{hostile}{GUARD}"))
     # The raw .md: no tag or raw ampersand, and no line break of its own.
     assert "<" not in markdown and ">" not in markdown
-    assert re.findall(r"&(?!amp;|lt;|gt;|#8203;)", markdown) == []
+    # A raw `&` only where it starts no character reference (`?sv=1&sig=x` reads as written).
+    assert re.findall(r"&(?=#?[A-Za-z0-9]+;)(?!amp;|lt;|gt;|#8203;)", markdown) == []
     assert len(markdown.splitlines()) == len(benign.splitlines())
     # Rendered: exactly the markup of a benign report (same headings, tables, cells, emphasis), nothing more.
     html, benign_html = render(markdown), render(benign)
@@ -131,9 +135,15 @@ def test_json_keeps_the_raw_values_the_markdown_escapes() -> None:
     [
         ("device-001", "device-001"),
         ("a|b", "a\\|b"),
-        ("<b>&", "&lt;b&gt;&amp;"),
-        ("[x](y)", "\\[x\\]\\(y\\)"),
-        ("https://h.example/c", "https\\://h\\.example/c"),
+        ("<b>&", "&lt;b&gt;&"),  # a bare `&` starts no character reference: left as written
+        ("&lt;&#60;", "&amp;lt;&amp;\\#60;"),
+        ("[x](y)", "\\[x\\](y)"),
+        ("https://h.example/c", "https\\://h.example/c"),
+        ("www.h.example", "www\\.h.example"),
+        ("see h.io/x or h.com", "see h\\.io/x or h\\.com"),
+        ("devices.txt", "devices.txt"),
+        ("dev_1 _x_ __y__", "dev_1 \\_x\\_ \\_\\_y\\_\\_"),
+        ("?sv=1&sig=REDACTED", "?sv=1&sig=REDACTED"),
         ("a@b", "a@&#8203;b"),
         ("2026-01-01T00:00:00.123Z", "2026-01-01T00:00:00.123Z"),
         (None, "-"),
