@@ -364,6 +364,36 @@ PLANTS: tuple[Plant, ...] = (
         caught_by=("tests/unit/test_cache.py::test_fifty_concurrent_callers_share_one_fetch",
                    "tests/get_job/test_get_job_coalescing.py::test_fifty_concurrent_requests_for_an_active_job_reach_the_hub_once"),
     ),
+    Plant(
+        name="recovery-failure-fails-the-hub",
+        bug="a recovery that fails on anything but a flooded folder escapes the job's write: the hub's tick fails",
+        file="shared/poller/writer.py",
+        old="            except Exception as exc:\n                self._failed(done, exc, hub, record, targets)\n"
+            "        except Exception as exc:",
+        new="            except JobMonitorError as exc:\n"
+            "                self._failed(done, exc, hub, record, targets)\n        except Exception as exc:",
+        caught_by=("tests/poller/test_job_isolation.py::"
+                   "test_a_refused_recovery_listing_is_the_jobs_failure_given_up_with_a_report_note",),
+    ),
+    Plant(
+        name="parse-errors-only-valueerror",
+        bug="a body read back from a job's container is parsed catching only ValueError (RecursionError escapes)",
+        file="shared/poller/documents.py",
+        old="PARSE_ERRORS = (ValueError, RecursionError, OverflowError, MemoryError)",
+        new="PARSE_ERRORS = (ValueError,)",
+        caught_by=("tests/poller/test_job_isolation.py::"
+                   "test_snapshot_named_blobs_nested_too_deep_to_parse_fail_neither_the_hub_nor_the_job",),
+    ),
+    Plant(
+        name="give-up-drops-the-owed-report",
+        bug="a job given up after failed writes drops the report it owed: nothing says why it stopped",
+        file="shared/poller/confirm.py",
+        old="        if with_note:\n",
+        new="        if False:\n",
+        caught_by=("tests/unit/test_core.py::test_a_job_given_up_after_failed_writes_owes_a_report_that_says_why_once",
+                   "tests/poller/test_job_isolation.py::"
+                   "test_a_refused_recovery_listing_is_the_jobs_failure_given_up_with_a_report_note"),
+    ),
 )
 
 _FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+?)(?:\[.*?\])?(?: - .*)?$")

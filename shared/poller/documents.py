@@ -127,6 +127,21 @@ def latest_document(
     return document
 
 
+# What parsing a body read from a job's container can raise besides ValueError (UnicodeError is one): nesting
+# deeper than the interpreter's stack, a number too large, a document too large for memory.
+PARSE_ERRORS = (ValueError, RecursionError, OverflowError, MemoryError)
+
+
+def parse_json_object(data: bytes) -> dict[str, Any] | None:
+    """A JSON object read back from a job's container (whoever created the job can write there), or None for
+    anything else: never an exception, whatever the bytes."""
+    try:
+        document = json.loads(data)
+    except PARSE_ERRORS:
+        return None
+    return document if isinstance(document, dict) else None
+
+
 def json_bytes(document: Mapping[str, Any]) -> bytes:
     """A document as the poller stores it: indented JSON, fields in their order."""
     return json.dumps(document, indent=2, sort_keys=False).encode()

@@ -159,6 +159,19 @@ class ReportWriter:
         done.report_fields = {"status": built.get("status"), "hint": report.hint.key, "blob": json_name,
                               "importErrorLines": summary.total_lines if summary is not None else None}
 
+    def write_note(self, hub: str, record: JobRecord, job: Mapping[str, Any], deadline: Deadline,
+                   done: WriteOutcome) -> None:
+        """The report of a job given up after failed writes: the app's own copy only (the job's container is
+        what kept failing), its timeline from the state, and why it was given up as its note."""
+        report = build_report(job, hub=hub, timeline=_state_timeline(record), import_errors=None,
+                              import_errors_note=None, generated_at=self._clock(), monitor_note=record.skipped)
+        built = report.to_json()
+        check_deadline(deadline)
+        self._copies.put(hub, record.job_id, built, **call_options(deadline))
+        done.report_written = True
+        done.report_fields = {"status": built.get("status"), "hint": report.hint.key, "blob": None,
+                              "importErrorLines": None, "note": built.get("monitorNote")}
+
     @staticmethod
     def _timeline(container: ContainerClient, prefix: str, record: JobRecord, targets: JobTargets,
                   deadline: Deadline) -> list[TimelineEntry]:
@@ -174,9 +187,7 @@ class ReportWriter:
         except HttpResponseError as exc:
             if not list_refused(exc, targets.monitor):
                 raise
-            return [TimelineEntry(seq=int(e["seq"]), status=str(e["status"]), progress=e.get("progress"),
-                                  polled_at_utc=str(e.get("polledAtUtc") or ""), blob=str(e.get("blob") or ""))
-                    for e in sorted(record.timeline, key=lambda e: int(e["seq"]))]
+            return _state_timeline(record)
         for blob in blobs:
             parsed = parse_snapshot_name(blob.name)
             if parsed is None:
@@ -259,6 +270,13 @@ class ReportWriter:
                              f"{self._import_log_max_bytes} bytes"), False
         return summary, None, False
 
+
+
+def _state_timeline(record: JobRecord) -> list[TimelineEntry]:
+    """The job's timeline as the state recorded it."""
+    return [TimelineEntry(seq=int(e["seq"]), status=str(e["status"]), progress=e.get("progress"),
+                          polled_at_utc=str(e.get("polledAtUtc") or ""), blob=str(e.get("blob") or ""))
+            for e in sorted(record.timeline, key=lambda e: int(e["seq"]))]
 
 
 def _within(deadline: Deadline, chunks: Iterable[bytes]) -> Iterator[bytes]:

@@ -65,6 +65,8 @@ def render_html(report: Mapping[str, Any], *, status_page: str | None = None) ->
     hint = report.get("hint")
     if isinstance(hint, Mapping):
         body.append(f"<p><strong>{text(hint.get('key'))}</strong>: {text(hint.get('text'))}</p>")
+    if report.get("monitorNote"):  # the monitor gave up on the job (none in reports of an earlier version)
+        body.append(f"<p><strong>The monitor</strong>: {text(report.get('monitorNote'))}</p>")
     if kind == "failure":
         body.append("<h2>Failure reason</h2>")
         reason = report.get("failureReason")

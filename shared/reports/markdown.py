@@ -86,6 +86,8 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     hint = report.get("hint")
     if isinstance(hint, Mapping):
         lines += [f"**{md_text(hint.get('key'))}**: {md_text(hint.get('text'))}", ""]
+    if report.get("monitorNote"):  # the monitor gave up on the job (none in reports of an earlier version)
+        lines += [f"**The monitor**: {md_text(report.get('monitorNote'))}", ""]
     if kind == "failure":
         lines += ["## Failure reason", ""]
         reason = report.get("failureReason")

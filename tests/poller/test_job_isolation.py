@@ -1,0 +1,127 @@
+"""A job's failure is the job's own (issue 21): whatever one job's folder or fields hold, the hub's other jobs get
+their snapshots and reports in the same tick, and the job's own failures end in giving up, never in a retry for
+ever. Each test plants the attack (or the accident) beside a healthy failed job of the same hub."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from tests.support.poller import (
+    PREFIX,
+    PollerEnv,
+    ago,
+    blob_names,
+    container_sas_uri,
+    events,
+    new_container,
+    service,
+    upload_text,
+)
+
+
+def _job(job_id: str, uri: str, **props: Any) -> dict[str, Any]:
+    return {"jobId": job_id, "type": "export", "status": "running", "progress": 10, "outputBlobContainerUri": uri,
+            **props}
+
+
+def _healthy(env: PollerEnv) -> tuple[dict[str, Any], str]:
+    """A failed job in a container of its own: it must get its snapshot and report whatever the other job holds."""
+    container = new_container(env.azurite)
+    job = _job("healthy", container_sas_uri(env.azurite, container), status="failed", progress=40,
+               failureReason="ErrorCode:BlobContainerValidationError;could not write")
+    return job, container
+
+
+def _assert_healthy_done(env: PollerEnv, container: str) -> None:
+    assert blob_names(env.azurite, container, f"{PREFIX}/healthy/") == [
+        f"{PREFIX}/healthy/failure-report.json", f"{PREFIX}/healthy/failure-report.md",
+        f"{PREFIX}/healthy/latest.json", f"{PREFIX}/healthy/snapshots/00001-failed-40.json"]
+    assert env.report_copy("healthy")["jobId"] == "healthy"
+    assert env.state()["jobs"]["healthy"]["report"] == "written"
+
+
+def test_another_hubs_latest_json_behind_a_sas_without_list_fails_neither_the_hub_nor_the_job(
+    env: PollerEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A planted latest.json that says it is another hub's made the write recover the folder, whose listing a SAS
+    without List refuses: every tick ended `hub_failed 403` and no job of the hub got anything. latest.json is
+    looked at before the listing now: the job moves to its hub's folder, and the other job is written."""
+    caplog.set_level(logging.INFO, logger="jobmonitor.poller")
+    container = new_container(env.azurite)
+    service(env.azurite).get_container_client(container).upload_blob(
+        f"{PREFIX}/nolist/latest.json", b"{}", metadata={"monitorhub": "someoneelseshub", "monitorrev": "7"})
+    nolist = _job("nolist", container_sas_uri(env.azurite, container, list_=False))
+    healthy, healthy_container = _healthy(env)
+    env.hubsim.control("devhub").seed_jobs([nolist, healthy])
+    poller = env.poller()
+    first = poller.tick().hubs["devhub"]
+    assert first.ok and events(caplog, "poller.hub_failed") == []
+    _assert_healthy_done(env, healthy_container)
+    assert poller.tick().hubs["devhub"].ok
+    assert blob_names(env.azurite, container, f"{PREFIX}/devhub/nolist/") == [
+        f"{PREFIX}/devhub/nolist/latest.json", f"{PREFIX}/devhub/nolist/snapshots/00001-running-10.json"]
+
+
+def test_a_refused_recovery_listing_is_the_jobs_failure_given_up_with_a_report_note(
+    env: PollerEnv, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No attacker: a failed job whose SAS has no List, after the state was lost, finds its own snapshot taken
+    and cannot list the folder to number past it. That is its own failure (the other job of the hub is written
+    in the same tick), counted toward giving up, which ends in the job's report saying why (here after 3)."""
+    from shared.poller import confirm
+
+    monkeypatch.setattr(confirm, "MAX_WRITE_FAILURES", 3)
+    caplog.set_level(logging.INFO, logger="jobmonitor.poller")
+    container = new_container(env.azurite)
+    lost = _job("lost", container_sas_uri(env.azurite, container, list_=False), status="failed", progress=40,
+                failureReason="ErrorCode:BlobContainerValidationError;x", startTimeUtc=ago(minutes=3),
+                endTimeUtc=ago(minutes=1))
+    control = env.hubsim.control("devhub")
+    control.seed_jobs([lost])
+    assert env.poller().tick().hubs["devhub"].ok
+    blobs = service(env.azurite).get_container_client(container)
+    for name in (f"{PREFIX}/lost/failure-report.json", f"{PREFIX}/lost/failure-report.md"):
+        blobs.delete_blob(name)
+    service(env.azurite).get_container_client(env.state_container).delete_blob("hubs/devhub.json")
+    healthy, healthy_container = _healthy(env)
+    control.seed_jobs([lost, healthy])
+    poller = env.poller()
+    ticks = [poller.tick().hubs["devhub"] for _ in range(5)]
+    assert all(t.ok for t in ticks) and events(caplog, "poller.hub_failed") == []
+    _assert_healthy_done(env, healthy_container)
+    failed = events(caplog, "poller.write_failed")
+    assert [e["jobId"] for e in failed] == ["lost"] * 3
+    assert failed[0]["code"] == "AuthorizationPermissionMismatch"
+    record = env.state()["jobs"]["lost"]
+    assert record["skipped"] == "gave up after 3 failed writes; the last: HTTP 403 AuthorizationPermissionMismatch"
+    assert not record.get("pending") and record["report"] == "written"
+    note = env.report_copy("lost")["monitorNote"]
+    assert "gave up after 3 failed writes" in note and "AuthorizationPermissionMismatch" in note
+    assert [e["jobId"] for e in events(caplog, "poller.job_skipped")] == ["lost"]
+    # The note is the app's own copy (served by the report route): the job's container is what kept failing.
+    assert blob_names(env.azurite, container, f"{PREFIX}/lost/failure-report") == []
+    assert [e["jobId"] for e in events(caplog, "poller.report_written")][-1] == "lost"
+
+
+def test_snapshot_named_blobs_nested_too_deep_to_parse_fail_neither_the_hub_nor_the_job(
+    env: PollerEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Snapshot-named blobs holding `[` nested 100,000 deep ended every tick `hub_failed RecursionError` (recovery
+    parsed the folder's newest one and caught only ValueError). Such a body is no document of ours: the job
+    numbers past it, and the other job is written in the same tick."""
+    caplog.set_level(logging.INFO, logger="jobmonitor.poller")
+    container = new_container(env.azurite)
+    for name in ("00001-running-99.json", "00002-running-98.json"):
+        upload_text(env.azurite, container, f"{PREFIX}/deep/snapshots/{name}", "[" * 100_000)
+    deep = _job("deep", container_sas_uri(env.azurite, container))
+    healthy, healthy_container = _healthy(env)
+    env.hubsim.control("devhub").seed_jobs([deep, healthy])
+    poller = env.poller()
+    assert poller.tick().hubs["devhub"].ok and events(caplog, "poller.hub_failed") == []
+    _assert_healthy_done(env, healthy_container)
+    assert poller.tick().hubs["devhub"].ok
+    assert f"{PREFIX}/deep/snapshots/00003-running-10.json" in blob_names(env.azurite, container, f"{PREFIX}/deep/")
+    assert events(caplog, "poller.hub_failed") == [] and env.state()["jobs"]["deep"].get("write_failures", 0) == 0
