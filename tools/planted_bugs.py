@@ -394,6 +394,15 @@ PLANTS: tuple[Plant, ...] = (
                    "tests/poller/test_job_isolation.py::"
                    "test_a_refused_recovery_listing_is_the_jobs_failure_given_up_with_a_report_note"),
     ),
+    Plant(
+        name="identity-reads-the-named-log",
+        bug="with the app's identity, the errors log is read from the blob the job's outputBlobName names",
+        file="shared/reports/import_errors.py",
+        old="    if with_identity:\n        shown = redact_text(str(value))[:100]",
+        new="    if False:\n        shown = redact_text(str(value))[:100]",
+        caught_by=("tests/poller/test_job_isolation.py::"
+                   "test_the_identity_reads_no_blob_a_job_names_only_the_imports_errors_log",),
+    ),
 )
 
 _FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+?)(?:\[.*?\])?(?: - .*)?$")

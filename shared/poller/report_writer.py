@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -30,6 +29,7 @@ from shared.poller.documents import (
     STATE_METADATA,
     job_folder,
     json_bytes,
+    parse_json_object,
     parse_snapshot_name,
     report_blob_names,
 )
@@ -53,6 +53,7 @@ from shared.poller.targets import JobTargets
 from shared.reports.copies import ReportCopies
 from shared.reports.import_errors import (
     ImportErrorSummary,
+    ImportLogBlob,
     count_lines,
     import_input_blob_name,
     import_log_blob,
@@ -118,7 +119,7 @@ class ReportWriter:
             return
         if kind is ReportKind.IMPORT or summary is not None:
             # Why the log read is not the one the job named (its outputBlobName was unusable), if it is not.
-            note = "; ".join(n for n in (import_log_blob(job).note, note) if n) or None
+            note = "; ".join(n for n in (_log_blob(job, targets).note, note) if n) or None
         prefix = record.prefix or self._prefix
         json_name, md_name = report_blob_names(prefix, record.job_id, kind)
         input_lines = self._input_lines(job, targets, deadline) if summary is not None else None
@@ -204,8 +205,10 @@ class ReportWriter:
         """How many lines the import's input has ("3 of 10,000 lines rejected"), or None when it cannot be
         known cheaply: no readable input, larger than MAX_INPUT_COUNT_BYTES, out of its share of the budget, or
         any storage error (the title then gives the rejected lines alone; the report never waits on this)."""
-        name = import_input_blob_name(job)
-        if targets.input is None or name is None:
+        if targets.input is None:
+            return None
+        name = import_input_blob_name(job, with_identity=targets.input.uses_identity)
+        if name is None:
             return None
         count_deadline = Deadline(deadline.remaining() * INPUT_COUNT_SHARE)
         try:
@@ -231,7 +234,7 @@ class ReportWriter:
         At most `import_log_max_bytes` are read, within a share of what is left of the tick's budget (the
         report still has to be written). Running out of time counts as a failed attempt; after
         IMPORT_LOG_ATTEMPTS of them the report is written from the part that was read, and says so."""
-        log_name = import_log_blob(job).name
+        log_name = _log_blob(job, targets).name
         if targets.output is None:
             return None, (f"{log_name} was not read: the output container has no usable SAS and is not "
                           "one the app's identity may read (MONITOR_IDENTITY_CONTAINERS)"), False
@@ -272,6 +275,11 @@ class ReportWriter:
 
 
 
+def _log_blob(job: Mapping[str, Any], targets: JobTargets) -> ImportLogBlob:
+    """Where the import's errors log is read: never a blob the job names when the app's identity reads it."""
+    return import_log_blob(job, with_identity=targets.output is not None and targets.output.uses_identity)
+
+
 def _state_timeline(record: JobRecord) -> list[TimelineEntry]:
     """The job's timeline as the state recorded it."""
     return [TimelineEntry(seq=int(e["seq"]), status=str(e["status"]), progress=e.get("progress"),
@@ -288,11 +296,8 @@ def _within(deadline: Deadline, chunks: Iterable[bytes]) -> Iterator[bytes]:
 
 def _stored_report(data: bytes, job_id: str) -> dict[str, Any] | None:
     """A report an earlier tick stored for this job, or None for anything else found under its name."""
-    try:
-        document = json.loads(data)
-    except ValueError:
-        return None
-    if not isinstance(document, dict) or document.get("jobId") != job_id:
+    document = parse_json_object(data)
+    if document is None or document.get("jobId") != job_id:
         return None
     return document
 

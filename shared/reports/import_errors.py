@@ -234,12 +234,19 @@ class ImportLogBlob:
     note: str | None = None
 
 
-def import_log_blob(job: Mapping[str, Any]) -> ImportLogBlob:
+def import_log_blob(job: Mapping[str, Any], *, with_identity: bool = False) -> ImportLogBlob:
     """The job's `outputBlobName` when it sets a usable blob name, else importErrors.log (with a note when
-    the job set a name that could not be used: it comes from whoever created the job)."""
+    the job set a name that could not be used: it comes from whoever created the job). Read `with_identity`
+    (the app's own access, not the job's SAS), it is always importErrors.log, the errors log's documented name
+    (docs/iothub-evidence.md): a blob the job names could be any blob the identity may read."""
     value = job.get("outputBlobName")
-    if value is None or value == "":
+    if value is None or value == "" or value == IMPORT_ERRORS_BLOB:
         return ImportLogBlob(name=IMPORT_ERRORS_BLOB)
+    if with_identity:
+        shown = redact_text(str(value))[:100]
+        return ImportLogBlob(name=IMPORT_ERRORS_BLOB, note=(
+            f"the job's outputBlobName ({shown!r}) was not read: with the app's identity only "
+            f"{IMPORT_ERRORS_BLOB}, where IoT Hub writes an import's errors, is read"))
     if isinstance(value, str) and _usable_blob_name(value):
         return ImportLogBlob(name=value)
     shown = redact_text(str(value))[:100]
@@ -249,12 +256,15 @@ def import_log_blob(job: Mapping[str, Any]) -> ImportLogBlob:
     )
 
 
-def import_input_blob_name(job: Mapping[str, Any]) -> str | None:
+def import_input_blob_name(job: Mapping[str, Any], *, with_identity: bool = False) -> str | None:
     """The blob an import reads its devices from: inputBlobName when usable, devices.txt when unset, None when
-    the job names one that cannot be used (then its lines are not counted)."""
+    the job names one that cannot be used (then its lines are not counted). Read `with_identity`, only
+    devices.txt: the app's identity never reads a blob a job names."""
     value = job.get("inputBlobName")
-    if value is None or value == "":
+    if value is None or value == "" or value == IMPORT_INPUT_BLOB:
         return IMPORT_INPUT_BLOB
+    if with_identity:
+        return None
     return value if isinstance(value, str) and _usable_blob_name(value) else None
 
 

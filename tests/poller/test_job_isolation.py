@@ -4,15 +4,19 @@ ever. Each test plants the attack (or the accident) beside a healthy failed job 
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 import pytest
 
+from devstack.azurite import AzuriteInfo
+from devstack.identity import IdentityControl
 from tests.support.poller import (
     PREFIX,
     PollerEnv,
     ago,
+    allow_identity,
     blob_names,
     container_sas_uri,
     events,
@@ -125,3 +129,35 @@ def test_snapshot_named_blobs_nested_too_deep_to_parse_fail_neither_the_hub_nor_
     assert poller.tick().hubs["devhub"].ok
     assert f"{PREFIX}/deep/snapshots/00003-running-10.json" in blob_names(env.azurite, container, f"{PREFIX}/deep/")
     assert events(caplog, "poller.hub_failed") == [] and env.state()["jobs"]["deep"].get("write_failures", 0) == 0
+
+
+def test_the_identity_reads_no_blob_a_job_names_only_the_imports_errors_log(
+    env: PollerEnv, azurite_oauth: AzuriteInfo, managed_identity: IdentityControl,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An identity-based import into a container the app's identity may read named
+    `outputBlobName=billing/2026/customers.csv`: its first rows went into the report's firstEntries, which the
+    report route serves. With the identity only importErrors.log is read (docs/iothub-evidence.md), the
+    report says the named blob was not, and the other job of the hub gets its report in the same tick."""
+    allow_identity(env, azurite_oauth, monkeypatch)
+    container = new_container(azurite_oauth)
+    upload_text(azurite_oauth, container, "billing/2026/customers.csv",
+                "".join(f"Contoso customer {n},card 4111-{n:04d}\n" for n in range(40)))
+    upload_text(azurite_oauth, container, "importErrors.log", json.dumps(
+        {"errorCode": 404001, "errorStatus": "Device ghost-9 not found", "deviceId": "ghost-9"}) + "\n")
+    uri = f"{azurite_oauth.account_url}/{container}"
+    nosy = {"jobId": "nosy", "type": "import", "status": "completed", "progress": 100,
+            "storageAuthenticationType": "identityBased", "outputBlobContainerUri": uri,
+            "inputBlobContainerUri": uri, "outputBlobName": "billing/2026/customers.csv",
+            "inputBlobName": "billing/2026/customers.csv", "startTimeUtc": ago(minutes=3),
+            "endTimeUtc": ago(seconds=1)}
+    healthy, healthy_container = _healthy(env)
+    env.hubsim.control("devhub").seed_jobs([nosy, healthy])
+    assert env.poller().tick().hubs["devhub"].ok
+    _assert_healthy_done(env, healthy_container)
+    report = env.report_copy("nosy")
+    assert "Contoso" not in json.dumps(report) and "4111" not in json.dumps(report)
+    assert report["importErrors"]["totalLines"] == 1
+    assert [e.get("deviceId") for e in report["importErrors"]["firstEntries"]] == ["ghost-9"]
+    assert "outputBlobName ('billing/2026/customers.csv') was not read" in report["importErrorsNote"]
+    assert report["inputLines"] is None  # the input the job names is not counted with the identity either

@@ -17,6 +17,7 @@ from shared.reports.import_errors import (
     ImportErrorSummarizer,
     ImportErrorSummary,
     count_lines,
+    import_input_blob_name,
     import_log_blob,
     log_not_this_jobs,
     summarize_chunks,
@@ -359,6 +360,23 @@ def test_import_log_blob_name(value: object, name: str, noted: bool) -> None:
     job = {} if value is None else {"outputBlobName": value}
     assert import_log_blob(job).name == name
     assert (import_log_blob(job).note is not None) is noted
+
+
+@pytest.mark.parametrize("value", ["import-status.log", "billing/2026/customers.csv", "../x", 42])
+def test_with_the_identity_the_log_is_always_import_errors_log_and_a_named_one_is_said_unread(value: object) -> None:
+    chosen = import_log_blob({"outputBlobName": value}, with_identity=True)
+    assert chosen.name == "importErrors.log"
+    assert chosen.note is not None and "was not read" in chosen.note
+    assert import_log_blob({}, with_identity=True) == import_log_blob({"outputBlobName": "importErrors.log"},
+                                                                        with_identity=True)
+    assert import_log_blob({}, with_identity=True).note is None
+
+
+def test_with_the_identity_only_devices_txt_is_counted() -> None:
+    assert import_input_blob_name({}, with_identity=True) == "devices.txt"
+    assert import_input_blob_name({"inputBlobName": "devices.txt"}, with_identity=True) == "devices.txt"
+    assert import_input_blob_name({"inputBlobName": "billing/2026/customers.csv"}, with_identity=True) is None
+    assert import_input_blob_name({"inputBlobName": "billing/2026/customers.csv"}) == "billing/2026/customers.csv"
 
 
 def test_count_lines_streams_across_chunks() -> None:
