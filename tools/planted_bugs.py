@@ -403,6 +403,26 @@ PLANTS: tuple[Plant, ...] = (
         caught_by=("tests/poller/test_job_isolation.py::"
                    "test_the_identity_reads_no_blob_a_job_names_only_the_imports_errors_log",),
     ),
+    Plant(
+        name="recovery-keeps-what-it-read",
+        bug="recovery builds latest.json (kept in the state) from whatever the folder's newest snapshot holds",
+        file="shared/poller/writer.py",
+        old="max_bytes=MAX_RECORD_DOCUMENT_BYTES,\n",
+        new="max_bytes=8 << 20,\n",
+        also=(("document = our_snapshot(parse_json_object(stored), job_id=record.job_id, pair=(status, progress))",
+               "document = parse_json_object(stored)"),),
+        caught_by=("tests/poller/test_job_isolation.py::"
+                   "test_planted_six_mib_snapshots_with_a_leased_latest_json_never_grow_the_state",),
+    ),
+    Plant(
+        name="job-document-uncut",
+        bug="a job document of any size is kept whole in the state and in every snapshot",
+        file="shared/poller/documents.py",
+        old="    if len(json_bytes(document)) > MAX_RECORD_DOCUMENT_BYTES:\n        document = _cut(document)",
+        new="    if False:\n        document = _cut(document)",
+        caught_by=("tests/poller/test_job_isolation.py::"
+                   "test_a_job_document_larger_than_a_record_may_be_is_cut_to_the_jobs_documented_fields",),
+    ),
 )
 
 _FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+?)(?:\[.*?\])?(?: - .*)?$")

@@ -17,18 +17,19 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from shared.clock import Deadline
-from shared.errors import JobMonitorError, StateConflict, TickBudgetExhausted
+from shared.errors import JobMonitorError, StateConflict, TargetRejected, TickBudgetExhausted
 from shared.logs import log_event
 from shared.poller.confirm import Recovery, WriteOutcome
 from shared.poller.documents import (
     HUB_METADATA,
     JSON_CONTENT,
     LATEST_BLOB,
-    MAX_STORED_DOCUMENT_BYTES,
+    MAX_RECORD_DOCUMENT_BYTES,
     POLLED_METADATA,
     job_folder,
     json_bytes,
     latest_blob_name,
+    our_snapshot,
     parse_json_object,
     parse_snapshot_name,
 )
@@ -292,10 +293,15 @@ class JobWriter:
             return Recovery(latest_rev=latest_rev)
         seq, status, progress, name = numbered[-1]
         check_deadline(deadline)
-        stored, _metadata = read_bounded_blob(container, name, max_bytes=MAX_STORED_DOCUMENT_BYTES, deadline=deadline)
-        return Recovery(max_seq=seq, last_pair=(status, progress), last_blob=name,
-                        last_document=parse_json_object(stored), latest_rev=latest_rev,
-                        pairs=frozenset((s, p) for _q, s, p, _n in numbered))
+        try:
+            # latest.json (kept in the state until written) may be built from it: only a document of ours.
+            stored, _metadata = read_bounded_blob(container, name, max_bytes=MAX_RECORD_DOCUMENT_BYTES,
+                                                  deadline=deadline)
+            document = our_snapshot(parse_json_object(stored), job_id=record.job_id, pair=(status, progress))
+        except TargetRejected:
+            document = None  # larger than any document of ours
+        return Recovery(max_seq=seq, last_pair=(status, progress), last_blob=name, last_document=document,
+                        latest_rev=latest_rev, pairs=frozenset((s, p) for _q, s, p, _n in numbered))
 
     @staticmethod
     def _moved(hub: str, record: JobRecord, folder: str, other: str) -> Recovery:

@@ -21,6 +21,7 @@ from tests.support.poller import (
     container_sas_uri,
     events,
     new_container,
+    read_json,
     service,
     upload_text,
 )
@@ -161,3 +162,52 @@ def test_the_identity_reads_no_blob_a_job_names_only_the_imports_errors_log(
     assert [e.get("deviceId") for e in report["importErrors"]["firstEntries"]] == ["ghost-9"]
     assert "outputBlobName ('billing/2026/customers.csv') was not read" in report["importErrorsNote"]
     assert report["inputLines"] is None  # the input the job names is not counted with the identity either
+
+
+def test_planted_six_mib_snapshots_with_a_leased_latest_json_never_grow_the_state(
+    env: PollerEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A planted snapshot of 6 MiB, newest in the folder and of the job's own (status, progress), with a leased
+    latest.json that no write can replace: recovery built latest.json from that snapshot and the state kept it,
+    6 MiB per such job, until the state was too large to read and was rebuilt (and filled again) on every tick.
+    Only a document of ours is kept: the state stays small, and the other job is written in the same tick."""
+    caplog.set_level(logging.INFO, logger="jobmonitor.poller")
+    container = new_container(env.azurite)
+    blobs = service(env.azurite).get_container_client(container)
+    filler = "x" * (6 << 20)
+    for job_id in ("big-1", "big-2"):
+        upload_text(env.azurite, container, f"{PREFIX}/{job_id}/snapshots/00001-queued-0.json", "{}")
+        upload_text(env.azurite, container, f"{PREFIX}/{job_id}/snapshots/00002-running-10.json", json.dumps(
+            {"jobId": job_id, "status": "running", "progress": 10, "polledAtUtc": ago(), "filler": filler}))
+        upload_text(env.azurite, container, f"{PREFIX}/{job_id}/latest.json", "{}")
+        blobs.get_blob_client(f"{PREFIX}/{job_id}/latest.json").acquire_lease(lease_duration=-1)
+    uri = container_sas_uri(env.azurite, container)
+    healthy, healthy_container = _healthy(env)
+    env.hubsim.control("devhub").seed_jobs([_job("big-1", uri), _job("big-2", uri), healthy])
+    poller = env.poller()
+    ticks = [poller.tick().hubs["devhub"] for _ in range(3)]
+    assert all(t.ok for t in ticks) and events(caplog, "poller.hub_failed") == []
+    _assert_healthy_done(env, healthy_container)
+    state = service(env.azurite).get_container_client(env.state_container).download_blob("hubs/devhub.json").readall()
+    assert len(state) < 64 << 10 and b"filler" not in state
+    for job_id in ("big-1", "big-2"):  # latest.json (still pending: leased) repeats the folder's newest snapshot
+        latest = env.state()["jobs"][job_id]["latest"]["document"]
+        assert (latest["snapshotSeq"], latest["status"], latest["progress"]) == (2, "running", 10)
+    assert events(caplog, "poller.state_recovered") == []
+
+
+def test_a_job_document_larger_than_a_record_may_be_is_cut_to_the_jobs_documented_fields(env: PollerEnv) -> None:
+    """Every field of a job is the creator's: one of 1 MiB is not carried into the state (where a claim lives
+    until written) or into each snapshot. The snapshot keeps IoT Hub's JobProperties, each cut, and says so."""
+    container = new_container(env.azurite)
+    fat = _job("fat", container_sas_uri(env.azurite, container), status="failed", progress=40,
+               failureReason="ErrorCode:BlobContainerValidationError;" + "y" * 5000, padding="z" * (1 << 20))
+    healthy, healthy_container = _healthy(env)
+    env.hubsim.control("devhub").seed_jobs([fat, healthy])
+    assert env.poller().tick().hubs["devhub"].ok
+    _assert_healthy_done(env, healthy_container)
+    snapshot = read_json(env.azurite, container, f"{PREFIX}/fat/snapshots/00001-failed-40.json")
+    assert "padding" not in snapshot and snapshot["monitorTruncated"] is True
+    assert (snapshot["jobId"], snapshot["status"], snapshot["progress"]) == ("fat", "failed", 40)
+    assert len(snapshot["failureReason"]) == 2048
+    assert env.report_copy("fat")["failureReason"]["code"] == "BlobContainerValidationError"
