@@ -423,6 +423,25 @@ PLANTS: tuple[Plant, ...] = (
         caught_by=("tests/poller/test_job_isolation.py::"
                    "test_a_job_document_larger_than_a_record_may_be_is_cut_to_the_jobs_documented_fields",),
     ),
+    Plant(
+        name="shared-log-owner-from-times-only",
+        bug="whose errors log a shared container holds is decided by its times alone, not by the hub's list",
+        file="shared/reports/import_errors.py",
+        old="    return max(later)[1] if later else None",
+        new="    return None",
+        caught_by=("tests/poller/test_poller_shared_containers.py::"
+                   "test_two_imports_ending_between_two_ticks_each_report_only_their_own_evidence",
+                   "tests/unit/test_reports.py::test_the_later_import_into_the_same_container_overwrote_the_log"),
+    ),
+    Plant(
+        name="input-replaced-still-counted",
+        bug="an input blob written after the import started is counted as that import's input",
+        file="shared/reports/import_errors.py",
+        old="    return last_modified is not None and started is not None and last_modified > started + slack",
+        new="    return False",
+        caught_by=("tests/poller/test_poller_shared_containers.py::"
+                   "test_an_input_written_after_the_import_started_is_not_counted_as_its_input",),
+    ),
 )
 
 _FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+?)(?:\[.*?\])?(?: - .*)?$")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from shared.clock import Deadline, parse_utc, utc_iso
@@ -57,7 +57,9 @@ from shared.reports.import_errors import (
     count_lines,
     import_input_blob_name,
     import_log_blob,
+    input_not_this_jobs,
     log_not_this_jobs,
+    overwritten_by,
     summarize_chunks,
 )
 from shared.reports.markdown import render_markdown
@@ -100,15 +102,17 @@ class ReportWriter:
         deadline: Deadline,
         done: WriteOutcome,
         lineage: str,
+        listed: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         """The job's report, once: a failure report for a failed or cancelled job; an import report for a
-        completed import whose errors log has lines (none for an empty or missing log)."""
+        completed import whose errors log has lines (none for an empty or missing log). `listed`: the hub's
+        jobs in this tick's list (which later import overwrote a shared errors log)."""
         from azure.core.exceptions import ResourceExistsError
         from azure.storage.blob import ContentSettings
 
         summary, note, note_is_earlier = None, None, False
         if str(job.get("type", "")).lower() == "import":
-            summary, note, note_is_earlier = self._import_summary(record, job, targets, deadline)
+            summary, note, note_is_earlier = self._import_summary(record, job, targets, deadline, listed)
         kind = report_kind(job, summary)
         if kind is None and note is not None and job_status(job) is JobStatus.COMPLETED and not note_is_earlier:
             # The log could not be read, or a later job overwrote it: whether lines were rejected is unknown,
@@ -214,8 +218,9 @@ class ReportWriter:
         try:
             blob = self._blobs.container(targets.input).get_blob_client(name)
             check_deadline(count_deadline)
-            if blob_size(blob.get_blob_properties(**call_options(count_deadline))) > MAX_INPUT_COUNT_BYTES:
-                return None
+            properties = blob.get_blob_properties(**call_options(count_deadline))
+            if blob_size(properties) > MAX_INPUT_COUNT_BYTES or input_not_this_jobs(properties.last_modified, job):
+                return None  # too large to count cheaply, or written since the job read it (another job's)
             check_deadline(count_deadline)
             chunks = blob.download_blob(**call_options(count_deadline)).chunks()
             return count_lines(_within(count_deadline, chunks))
@@ -226,7 +231,8 @@ class ReportWriter:
             return None
 
     def _import_summary(
-        self, record: JobRecord, job: Mapping[str, Any], targets: JobTargets, deadline: Deadline
+        self, record: JobRecord, job: Mapping[str, Any], targets: JobTargets, deadline: Deadline,
+        listed: Sequence[Mapping[str, Any]],
     ) -> tuple[ImportErrorSummary | None, str | None, bool]:
         """Summarise importErrors.log from the job's output container: (summary, note, False), or (None, note,
         False) when it cannot be, or (None, note, True) when the log there predates the job (an earlier job's).
@@ -245,6 +251,12 @@ class ReportWriter:
             size = blob_size(downloader.properties)
             modified = downloader.properties.last_modified
             foreign = log_not_this_jobs(modified, job)
+            later = overwritten_by(job, [o for o in listed if _log_blob(o, targets).name == log_name], modified)
+            if later is not None:
+                # Often both ended between two ticks, where times cannot tell: the list says whose the log is.
+                # None of its lines or counts go into this job's report.
+                return None, (f"{log_name} was overwritten by job {later}, a later import of this hub into the "
+                              "same output container: this job's own rejected lines are lost"), False
             if foreign is not None:
                 # Import jobs often share one output container: the log there may be another job's.
                 started = parse_utc(job.get("startTimeUtc"))

@@ -296,7 +296,7 @@ class Poller:
 
         def one(record: JobRecord) -> None:
             try:
-                result = self._write_one(hub, record, by_id.get(record.job_id), targets, deadline, lineage)
+                result = self._write_one(hub, record, by_id, targets, deadline, lineage)
             except TickBudgetExhausted:
                 raise
             except Exception as exc:
@@ -321,9 +321,10 @@ class Poller:
         return done
 
     def _write_one(
-        self, hub: HubSettings, record: JobRecord, job: Mapping[str, Any] | None,
+        self, hub: HubSettings, record: JobRecord, by_id: Mapping[str, Mapping[str, Any]],
         targets: dict[str, JobTargets | str], deadline: Deadline, lineage: str,
     ) -> WriteOutcome:
+        job = by_id.get(record.job_id)
         listed = job is not None
         if job is None:
             # No longer listed: write from the (redacted) document the claim stored, which leaves the
@@ -341,7 +342,7 @@ class Poller:
                           jobId=record.job_id, error="JobNotListed", message=found,
                           failures=record.write_failures + 1)
             return WriteOutcome(failed=True)
-        return self._writer.write(hub.name, record, job, found, deadline, lineage=lineage)
+        return self._writer.write(hub.name, record, job, found, deadline, lineage=lineage, listed=list(by_id.values()))
 
 _default_lock = threading.Lock()
 _default_pollers: dict[AppSettings, Poller] = {}

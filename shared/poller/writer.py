@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from shared.clock import Deadline
@@ -75,18 +75,18 @@ class JobWriter:
 
     def write(
         self, hub: str, record: JobRecord, job: Mapping[str, Any], targets: JobTargets, deadline: Deadline, *,
-        lineage: str = "",
+        lineage: str = "", listed: Sequence[Mapping[str, Any]] = (),
     ) -> WriteOutcome:
         """Write what `record` has pending. `lineage` names the state the claims come from (its creation
         time): a report already written under another state (before the state was lost) is not logged
-        again."""
+        again. `listed`: the hub's jobs in this tick's list, for the report."""
         done = WriteOutcome()
         key = (hub, record.job_id)
         if key in self._sas_refused:
             targets = targets.with_identity() or targets
         try:
             try:
-                self._write_job_blobs(hub, record, job, targets, deadline, done, lineage)
+                self._write_job_blobs(hub, record, job, targets, deadline, done, lineage, listed)
             except Exception as exc:
                 if not sas_refused(exc) or not targets.uses_sas:
                     raise
@@ -103,7 +103,7 @@ class JobWriter:
                     self._sas_refused.add(key)
                 log_event(logger, PollerEvent.SAS_REFUSED, hub=hub, jobId=record.job_id,
                           container=targets.monitor.describe(), message=storage_error_text(exc))
-                self._write_job_blobs(hub, record, job, fallback, deadline, done, lineage)
+                self._write_job_blobs(hub, record, job, fallback, deadline, done, lineage, listed)
         except TickBudgetExhausted:
             pass  # left pending; the next tick finishes it
         except _FolderTaken as taken:
@@ -147,7 +147,7 @@ class JobWriter:
 
     def _write_job_blobs(
         self, hub: str, record: JobRecord, job: Mapping[str, Any], targets: JobTargets, deadline: Deadline,
-        done: WriteOutcome, lineage: str,
+        done: WriteOutcome, lineage: str, listed: Sequence[Mapping[str, Any]],
     ) -> None:
         container = self._blobs.container(targets.monitor)
         if self._sibling_container is not None and targets.monitor.target.container == self._sibling_container:
@@ -163,7 +163,7 @@ class JobWriter:
             done.latest_rev = record.latest.rev
         if record.report == ReportState.PENDING:
             check_deadline(deadline)
-            self._reports.write(hub, record, job, targets, container, deadline, done, lineage)
+            self._reports.write(hub, record, job, targets, container, deadline, done, lineage, listed)
 
     def _ensure_sibling(self, container: ContainerClient, targets: JobTargets, deadline: Deadline) -> None:
         """MONITOR_CONTAINER is created on first use in each account (once per process)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime
 import json
 import re
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -314,3 +315,46 @@ def count_lines(chunks: Iterable[bytes]) -> int:
                 lines += in_line
                 in_line = False
     return lines + in_line
+
+
+def input_not_this_jobs(last_modified: datetime.datetime | None, job: Mapping[str, Any]) -> bool:
+    """An input blob written after the job started (beyond the clocks' slack) is not the one it imported (IoT
+    Hub reads it when the job starts; jobs share input containers too). Unknown times give False."""
+    started = parse_utc(job.get("startTimeUtc"))
+    slack = datetime.timedelta(seconds=LOG_CLOCK_SLACK_SECONDS)
+    return last_modified is not None and started is not None and last_modified > started + slack
+
+
+def overwritten_by(
+    job: Mapping[str, Any], others: Iterable[Mapping[str, Any]], last_modified: datetime.datetime | None
+) -> str | None:
+    """The jobId of the hub's later import that wrote the errors log this job's output container holds, or None.
+    A hub runs one import at a time and each writes its log over the last one in the container; the log names
+    no job, the hub's list does: an import that started after this one, into the same container, and not after
+    the log was last written (with the clocks' slack), overwrote it. The latest such one is named. `others` are
+    the hub's listed jobs whose log is read under the same name."""
+    started = parse_utc(job.get("startTimeUtc"))
+    container = container_key(job.get("outputBlobContainerUri"))
+    if started is None or container is None or last_modified is None:
+        return None
+    slack = datetime.timedelta(seconds=LOG_CLOCK_SLACK_SECONDS)
+    later: list[tuple[datetime.datetime, str]] = []
+    for other in others:
+        other_started = parse_utc(other.get("startTimeUtc"))
+        if (other.get("jobId") == job.get("jobId") or str(other.get("type", "")).lower() != "import"
+                or other_started is None or other_started <= started or other_started - slack > last_modified
+                or container_key(other.get("outputBlobContainerUri")) != container):
+            continue
+        later.append((other_started, str(other.get("jobId"))))
+    return max(later)[1] if later else None
+
+
+def container_key(uri: object) -> tuple[str, int | None, str] | None:
+    """Which container a URI names (host, port, path; its SAS aside), to tell jobs sharing one."""
+    if not isinstance(uri, str):
+        return None
+    try:
+        parts = urllib.parse.urlsplit(uri)
+        return (parts.hostname or "").lower(), parts.port, parts.path.rstrip("/").lower()
+    except ValueError:
+        return None
