@@ -608,6 +608,84 @@ PLANTS: tuple[Plant, ...] = (
         new="",
         caught_by=("tests/devstack/test_demo.py::test_a_silent_simulator_is_a_timeout_that_says_what_it_waited_for",),
     ),
+    Plant(
+        name="recovery-failure-fails-the-hub",
+        bug="a recovery that fails on anything but a flooded folder escapes the job's write: the hub's tick fails",
+        file="shared/poller/writer.py",
+        old="            except Exception as exc:\n                self._failed(done, exc, hub, record, targets)\n"
+            "        except Exception as exc:",
+        new="            except JobMonitorError as exc:\n"
+            "                self._failed(done, exc, hub, record, targets)\n        except Exception as exc:",
+        caught_by=("tests/poller/test_job_isolation.py::"
+                   "test_a_refused_recovery_listing_is_the_jobs_failure_given_up_with_a_report_note",),
+    ),
+    Plant(
+        name="parse-errors-only-valueerror",
+        bug="a body read back from a job's container is parsed catching only ValueError (RecursionError escapes)",
+        file="shared/poller/documents.py",
+        old="PARSE_ERRORS = (ValueError, RecursionError, OverflowError, MemoryError)",
+        new="PARSE_ERRORS = (ValueError,)",
+        caught_by=("tests/poller/test_job_isolation.py::"
+                   "test_snapshot_named_blobs_nested_too_deep_to_parse_fail_neither_the_hub_nor_the_job",),
+    ),
+    Plant(
+        name="give-up-drops-the-owed-report",
+        bug="a job given up after failed writes drops the report it owed: nothing says why it stopped",
+        file="shared/poller/confirm.py",
+        old="        if with_note:\n",
+        new="        if False:\n",
+        caught_by=("tests/unit/test_core.py::test_a_job_given_up_after_failed_writes_owes_a_report_that_says_why_once",
+                   "tests/poller/test_job_isolation.py::"
+                   "test_a_refused_recovery_listing_is_the_jobs_failure_given_up_with_a_report_note"),
+    ),
+    Plant(
+        name="identity-reads-the-named-log",
+        bug="with the app's identity, the errors log is read from the blob the job's outputBlobName names",
+        file="shared/reports/import_errors.py",
+        old="    if with_identity:\n        shown = redact_text(str(value))[:100]",
+        new="    if False:\n        shown = redact_text(str(value))[:100]",
+        caught_by=("tests/poller/test_job_isolation.py::"
+                   "test_the_identity_reads_no_blob_a_job_names_only_the_imports_errors_log",),
+    ),
+    Plant(
+        name="recovery-keeps-what-it-read",
+        bug="recovery builds latest.json (kept in the state) from whatever the folder's newest snapshot holds",
+        file="shared/poller/writer.py",
+        old="max_bytes=MAX_RECORD_DOCUMENT_BYTES,\n",
+        new="max_bytes=8 << 20,\n",
+        also=(("document = our_snapshot(parse_json_object(stored), job_id=record.job_id, pair=(status, progress))",
+               "document = parse_json_object(stored)"),),
+        caught_by=("tests/poller/test_job_isolation.py::"
+                   "test_planted_six_mib_snapshots_with_a_leased_latest_json_never_grow_the_state",),
+    ),
+    Plant(
+        name="job-document-uncut",
+        bug="a job document of any size is kept whole in the state and in every snapshot",
+        file="shared/poller/documents.py",
+        old="    if len(json_bytes(document)) > MAX_RECORD_DOCUMENT_BYTES:\n        document = _cut(document)",
+        new="    if False:\n        document = _cut(document)",
+        caught_by=("tests/poller/test_job_isolation.py::"
+                   "test_a_job_document_larger_than_a_record_may_be_is_cut_to_the_jobs_documented_fields",),
+    ),
+    Plant(
+        name="shared-log-owner-from-times-only",
+        bug="whose errors log a shared container holds is decided by its times alone, not by the hub's list",
+        file="shared/reports/import_errors.py",
+        old="    return max(later)[1] if later else None",
+        new="    return None",
+        caught_by=("tests/poller/test_poller_shared_containers.py::"
+                   "test_two_imports_ending_between_two_ticks_each_report_only_their_own_evidence",
+                   "tests/unit/test_reports.py::test_the_later_import_into_the_same_container_overwrote_the_log"),
+    ),
+    Plant(
+        name="input-replaced-still-counted",
+        bug="an input blob written after the import started is counted as that import's input",
+        file="shared/reports/import_errors.py",
+        old="    return last_modified is not None and started is not None and last_modified > started + slack",
+        new="    return False",
+        caught_by=("tests/poller/test_poller_shared_containers.py::"
+                   "test_an_input_written_after_the_import_started_is_not_counted_as_its_input",),
+    ),
 )
 
 _FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+?)(?:\[.*?\])?(?: - .*)?$")

@@ -60,6 +60,7 @@ class WriteOutcome:
     report_tried: bool = False  # the report step ran (it records the job's container's refusals itself)
     recovery: Recovery | None = None
     failed: bool = False
+    error: str | None = None  # why the write failed (storage's code, redacted), for the give-up's note
     skip: str | None = None  # stop trying: the job's storage may not be written (the reason)
 
 
@@ -110,7 +111,7 @@ def confirm(
                                "fields": {"jobId": job_id, **outcome.delivery}})
             record.delivery = outcome.delivery
         if outcome.report_written and record.report is ReportState.PENDING:
-            record.report = ReportState.WRITTEN
+            record.report, record.note_document = ReportState.WRITTEN, None
         elif outcome.report_not_needed and record.report is ReportState.PENDING:
             record.report = ReportState.NOT_NEEDED
         if outcome.skip is not None:
@@ -120,7 +121,9 @@ def confirm(
             # number past) is a write that never lands: it counts toward giving up like any failed one.
             record.write_failures += 1
             if record.write_failures >= MAX_WRITE_FAILURES:
-                events += _give_up(record, f"gave up after {record.write_failures} failed writes")
+                last = f"; the last: {outcome.error}" if outcome.error else ""
+                events += _give_up(record, f"gave up after {record.write_failures} failed writes{last}",
+                                   with_note=True)
         elif outcome.snapshots or outcome.latest_rev is not None or outcome.report_written:
             record.write_failures = 0
         changed = changed or record.to_json() != before
@@ -233,13 +236,20 @@ def _attempts(delivery: Mapping[str, Any] | None) -> int:
     return attempts if isinstance(attempts, int) else 0
 
 
-def _give_up(record: JobRecord, reason: str) -> list[dict[str, Any]]:
-    """Stop working on a job: nothing of it is pending any more; one log line."""
+def _give_up(record: JobRecord, reason: str, *, with_note: bool = False) -> list[dict[str, Any]]:
+    """Stop working on a job: nothing of it is pending any more; one log line. `with_note`: a report it owes is
+    still written, once more, as the app's own copy saying why (the job's container is what kept failing);
+    a job given up on already (that report failing too) owes nothing more."""
     if record.skipped is not None:
+        record.report, record.note_document, record.write_failures = ReportState.NOT_NEEDED, None, 0
         return []
+    document = record.stored_document()
     record.skipped = reason
     record.pending, record.latest = [], None
-    if record.report == ReportState.PENDING:
-        record.report = ReportState.NOT_NEEDED
+    if record.report is ReportState.PENDING:
+        if with_note:
+            record.note_document, record.write_failures = document, 0
+        else:
+            record.report = ReportState.NOT_NEEDED
     return [{"event": PollerEvent.JOB_SKIPPED.value, "warning": True,
              "fields": {"jobId": record.job_id, "reason": reason}}]

@@ -65,7 +65,7 @@ class Anomaly(str, Enum):
 
 def hub_view(state: HubState, *, stall_after_seconds: float) -> HubView | None:
     """What a later tick may compare a job list with to skip reading the state (None: there is work)."""
-    if state.events or any(record.has_work and record.skipped is None for record in state.jobs.values()):
+    if state.events or any(record.needs_writing for record in state.jobs.values()):
         return None
     return HubView.of(state, stall_after_seconds=stall_after_seconds)
 

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from shared.clock import utc_iso
-from shared.jobs import JobStatus
+from shared.jobs import JobStatus, job_progress, job_status
 from shared.redaction import redact_job
 from shared.reports.report import ReportKind
 
@@ -42,6 +42,15 @@ POLLED_METADATA = "monitorpolledat"  # a snapshot's polledAtUtc, so that a timel
 JSON_CONTENT = "application/json"
 # A snapshot or report read back from a job's container (whoever created the job can write there): never more.
 MAX_STORED_DOCUMENT_BYTES = 8 << 20
+# A job document the state keeps (a pending snapshot, latest.json): a larger one is cut to JOB_FIELDS.
+MAX_RECORD_DOCUMENT_BYTES = 64 << 10
+CUT_FIELD_CHARS = 2048
+TRUNCATED_FIELD = "monitorTruncated"  # set on a document cut to JOB_FIELDS
+# JobProperties as IoT Hub's service API defines them (api-version 2021-04-12).
+JOB_FIELDS = ("jobId", "type", "status", "progress", "startTimeUtc", "endTimeUtc", "failureReason",
+              "inputBlobContainerUri", "outputBlobContainerUri", "inputBlobName", "outputBlobName",
+              "storageAuthenticationType", "excludeKeysInExport", "includeConfigurations", "configurationsBlobName",
+              "identity")
 MARKDOWN_CONTENT = "text/markdown; charset=utf-8"
 # A snapshot's name: `{seq:05d}-{status}-{progress}.json` at the end of the path.
 SNAPSHOT_NAME = re.compile(r"/snapshots/(?P<seq>\d{5,})-(?P<status>[a-z]+)-(?P<progress>\d+|na)\.json$")
@@ -100,11 +109,39 @@ def report_blob_names(prefix: str, job_id: str, kind: ReportKind) -> tuple[str, 
 
 
 def snapshot_document(job: Mapping[str, Any], *, hub: str, polled_at: datetime.datetime) -> dict[str, Any]:
-    """The job's properties with every SAS and secret redacted, plus when and where it was polled."""
+    """The job's properties with every SAS and secret redacted, plus when and where it was polled; cut to
+    MAX_RECORD_DOCUMENT_BYTES (the state keeps it until written, so a job's size is bounded there too)."""
     document = redact_job(job)
+    if len(json_bytes(document)) > MAX_RECORD_DOCUMENT_BYTES:
+        document = _cut(document)
     document["polledAtUtc"] = utc_iso(polled_at)
     document["hub"] = hub
     return document
+
+
+def _cut(document: Mapping[str, Any]) -> dict[str, Any]:
+    """A document too large to keep: the fields IoT Hub documents for a job, each at most CUT_FIELD_CHARS."""
+    kept: dict[str, Any] = {}
+    for name in JOB_FIELDS:
+        value = document.get(name)
+        if isinstance(value, str):
+            kept[name] = value[:CUT_FIELD_CHARS]
+        elif value is not None and len(json.dumps(value)) <= CUT_FIELD_CHARS:
+            kept[name] = value
+    kept[TRUNCATED_FIELD] = True
+    return kept
+
+
+def our_snapshot(
+    document: dict[str, Any] | None, *, job_id: str, pair: tuple[str, int | None]
+) -> dict[str, Any] | None:
+    """`document` if it can be a snapshot this monitor wrote of `job_id` at `pair` (recovery builds latest.json,
+    which the state keeps, from it), else None: whoever writes the job's container can put anything there."""
+    if document is None or document.get("jobId") != job_id or not isinstance(document.get("polledAtUtc"), str):
+        return None
+    if (job_status(document).value, job_progress(document)) != pair:
+        return None
+    return document if len(json_bytes(document)) <= MAX_RECORD_DOCUMENT_BYTES else None
 
 
 def latest_document(
@@ -125,6 +162,21 @@ def latest_document(
         document["stalledSinceUtc"] = stalled_since
         document["stallAfterSeconds"] = stall_after_seconds
     return document
+
+
+# What parsing a body read from a job's container can raise besides ValueError (UnicodeError is one): nesting
+# deeper than the interpreter's stack, a number too large, a document too large for memory.
+PARSE_ERRORS = (ValueError, RecursionError, OverflowError, MemoryError)
+
+
+def parse_json_object(data: bytes) -> dict[str, Any] | None:
+    """A JSON object read back from a job's container (whoever created the job can write there), or None for
+    anything else: never an exception, whatever the bytes."""
+    try:
+        document = json.loads(data)
+    except PARSE_ERRORS:
+        return None
+    return document if isinstance(document, dict) else None
 
 
 def json_bytes(document: Mapping[str, Any]) -> bytes:

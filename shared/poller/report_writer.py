@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import json
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from shared.clock import Deadline, parse_utc, utc_iso
@@ -36,6 +35,7 @@ from shared.poller.documents import (
     STATE_METADATA,
     job_folder,
     json_bytes,
+    parse_json_object,
     parse_snapshot_name,
     report_blob_names,
 )
@@ -62,10 +62,13 @@ from shared.reports.copies import ReportCopies
 from shared.reports.delivery import Delivery
 from shared.reports.import_errors import (
     ImportErrorSummary,
+    ImportLogBlob,
     count_lines,
     import_input_blob_name,
     import_log_blob,
+    input_not_this_jobs,
     log_not_this_jobs,
+    overwritten_by,
     summarize_chunks,
 )
 from shared.reports.markdown import render_markdown
@@ -114,9 +117,11 @@ class ReportWriter:
         deadline: Deadline,
         done: WriteOutcome,
         lineage: str,
+        listed: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         """The job's report, once: a failure report for a failed or cancelled job; an import report for a
-        completed import whose errors log has lines (none for an empty or missing log).
+        completed import whose errors log has lines (none for an empty or missing log). `listed`: the hub's
+        jobs in this tick's list (which later import overwrote a shared errors log).
 
         The app's own copy is written first, on its own; then the pair beside the job, whose outcome (delivered,
         or refused and why) is recorded in the copy and the state."""
@@ -124,7 +129,7 @@ class ReportWriter:
         from azure.storage.blob import ContentSettings
 
         done.report_tried = True
-        built = self._build(hub, record, job, targets, container, deadline, done)
+        built = self._build(hub, record, job, targets, container, deadline, done, listed=listed)
         if built is None:
             return
         report, json_name, md_name, summary_lines = built
@@ -172,7 +177,7 @@ class ReportWriter:
 
     def write_refused(
         self, hub: str, record: JobRecord, job: Mapping[str, Any], targets: JobTargets, deadline: Deadline,
-        done: WriteOutcome, refusal: Exception, *, final: bool = False,
+        done: WriteOutcome, refusal: Exception, *, final: bool = False, listed: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         """The job's container refused an earlier write of this tick (a snapshot, latest.json): the report is
         built from what can be read and the app's copy written anyway, recording the refusal. Never raises:
@@ -181,7 +186,8 @@ class ReportWriter:
             return
         try:
             container = self._blobs.container(targets.monitor)
-            built = self._build(hub, record, job, targets, container, deadline, done, at_once=True)
+            built = self._build(hub, record, job, targets, container, deadline, done, listed=listed,
+                                at_once=True)
             if built is None:
                 return
             report, json_name, _md_name, summary_lines = built
@@ -229,15 +235,15 @@ class ReportWriter:
 
     def _build(
         self, hub: str, record: JobRecord, job: Mapping[str, Any], targets: JobTargets, container: ContainerClient,
-        deadline: Deadline, done: WriteOutcome, *, at_once: bool = False,
+        deadline: Deadline, done: WriteOutcome, *, listed: Sequence[Mapping[str, Any]] = (), at_once: bool = False,
     ) -> tuple[dict[str, Any], str, str, int | None] | None:
         """The report (JSON), its blob names beside the job and its rejected-line count; None when the job needs
         none (then `done` says so). `at_once`: an unreadable errors log is not tried again first (the container
         refused us already; the copy says why, and the next delivery attempt builds the report afresh)."""
         summary, note, note_is_earlier = None, None, False
         if str(job.get("type", "")).lower() == "import":
-            summary, note, note_is_earlier = self._import_summary(record, job, targets, deadline,
-                                                                           at_once=at_once)
+            summary, note, note_is_earlier = self._import_summary(record, job, targets, deadline, listed,
+                                                                  at_once=at_once)
         kind = report_kind(job, summary)
         if kind is None and note is not None and job_status(job) is JobStatus.COMPLETED and not note_is_earlier:
             # The log could not be read, or a later job overwrote it: whether lines were rejected is unknown,
@@ -248,7 +254,7 @@ class ReportWriter:
             return None
         if kind is ReportKind.IMPORT or summary is not None:
             # Why the log read is not the one the job named (its outputBlobName was unusable), if it is not.
-            note = "; ".join(n for n in (import_log_blob(job).note, note) if n) or None
+            note = "; ".join(n for n in (_log_blob(job, targets).note, note) if n) or None
         prefix = record.prefix or self._prefix
         json_name, md_name = report_blob_names(prefix, record.job_id, kind)
         input_lines = self._input_lines(job, targets, deadline) if summary is not None else None
@@ -258,6 +264,19 @@ class ReportWriter:
         )
         built: dict[str, Any] = report.to_json()
         return built, json_name, md_name, summary.total_lines if summary is not None else None
+
+    def write_note(self, hub: str, record: JobRecord, job: Mapping[str, Any], deadline: Deadline,
+                   done: WriteOutcome) -> None:
+        """The report of a job given up after failed writes: the app's own copy only (the job's container is
+        what kept failing), its timeline from the state, and why it was given up as its note."""
+        report = build_report(job, hub=hub, timeline=_state_timeline(record), import_errors=None,
+                              import_errors_note=None, generated_at=self._clock(), monitor_note=record.skipped)
+        built = report.to_json()
+        check_deadline(deadline)
+        self._copies.put(hub, record.job_id, built, **call_options(deadline))
+        done.report_written = True
+        done.report_fields = {"status": built.get("status"), "hint": report.hint.key, "blob": None,
+                              "importErrorLines": None, "note": built.get("monitorNote")}
 
     @staticmethod
     def _timeline(container: ContainerClient, prefix: str, record: JobRecord, targets: JobTargets,
@@ -275,9 +294,7 @@ class ReportWriter:
             # Through a SAS without List, or refused outright (the report's copy is written all the same).
             if not list_refused(exc, targets.monitor) and storage_refusal(exc) is None:
                 raise
-            return [TimelineEntry(seq=int(e["seq"]), status=str(e["status"]), progress=e.get("progress"),
-                                  polled_at_utc=str(e.get("polledAtUtc") or ""), blob=str(e.get("blob") or ""))
-                    for e in sorted(record.timeline, key=lambda e: int(e["seq"]))]
+            return _state_timeline(record)
         for blob in blobs:
             parsed = parse_snapshot_name(blob.name)
             if parsed is None:
@@ -294,15 +311,18 @@ class ReportWriter:
         """How many lines the import's input has ("3 of 10,000 lines rejected"), or None when it cannot be
         known cheaply: no readable input, larger than MAX_INPUT_COUNT_BYTES, out of its share of the budget, or
         any storage error (the title then gives the rejected lines alone; the report never waits on this)."""
-        name = import_input_blob_name(job)
-        if targets.input is None or name is None:
+        if targets.input is None:
+            return None
+        name = import_input_blob_name(job, with_identity=targets.input.uses_identity)
+        if name is None:
             return None
         count_deadline = Deadline(deadline.remaining() * INPUT_COUNT_SHARE)
         try:
             blob = self._blobs.container(targets.input).get_blob_client(name)
             check_deadline(count_deadline)
-            if blob_size(blob.get_blob_properties(**call_options(count_deadline))) > MAX_INPUT_COUNT_BYTES:
-                return None
+            properties = blob.get_blob_properties(**call_options(count_deadline))
+            if blob_size(properties) > MAX_INPUT_COUNT_BYTES or input_not_this_jobs(properties.last_modified, job):
+                return None  # too large to count cheaply, or written since the job read it (another job's)
             check_deadline(count_deadline)
             chunks = blob.download_blob(**call_options(count_deadline)).chunks()
             return count_lines(_within(count_deadline, chunks))
@@ -313,8 +333,8 @@ class ReportWriter:
             return None
 
     def _import_summary(
-        self, record: JobRecord, job: Mapping[str, Any], targets: JobTargets, deadline: Deadline, *,
-        at_once: bool = False,
+        self, record: JobRecord, job: Mapping[str, Any], targets: JobTargets, deadline: Deadline,
+        listed: Sequence[Mapping[str, Any]], *, at_once: bool = False,
     ) -> tuple[ImportErrorSummary | None, str | None, bool]:
         """Summarise importErrors.log from the job's output container: (summary, note, False), or (None, note,
         False) when it cannot be, or (None, note, True) when the log there predates the job (an earlier job's).
@@ -322,7 +342,7 @@ class ReportWriter:
         At most `import_log_max_bytes` are read, within a share of what is left of the tick's budget (the
         report still has to be written). Running out of time counts as a failed attempt; after
         IMPORT_LOG_ATTEMPTS of them the report is written from the part that was read, and says so."""
-        log_name = import_log_blob(job).name
+        log_name = _log_blob(job, targets).name
         if targets.output is None:
             return None, (f"{log_name} was not read: the output container has no usable SAS and is not "
                           "one the app's identity may read (MONITOR_IDENTITY_CONTAINERS)"), False
@@ -333,6 +353,12 @@ class ReportWriter:
             size = blob_size(downloader.properties)
             modified = downloader.properties.last_modified
             foreign = log_not_this_jobs(modified, job)
+            later = overwritten_by(job, [o for o in listed if _log_blob(o, targets).name == log_name], modified)
+            if later is not None:
+                # Often both ended between two ticks, where times cannot tell: the list says whose the log is.
+                # None of its lines or counts go into this job's report.
+                return None, (f"{log_name} was overwritten by job {later}, a later import of this hub into the "
+                              "same output container: this job's own rejected lines are lost"), False
             if foreign is not None:
                 # Import jobs often share one output container: the log there may be another job's.
                 started = parse_utc(job.get("startTimeUtc"))
@@ -369,6 +395,18 @@ def _report_fields(report: Mapping[str, Any], json_name: str, summary_lines: int
             "blob": json_name, "importErrorLines": summary_lines}
 
 
+def _log_blob(job: Mapping[str, Any], targets: JobTargets) -> ImportLogBlob:
+    """Where the import's errors log is read: never a blob the job names when the app's identity reads it."""
+    return import_log_blob(job, with_identity=targets.output is not None and targets.output.uses_identity)
+
+
+def _state_timeline(record: JobRecord) -> list[TimelineEntry]:
+    """The job's timeline as the state recorded it."""
+    return [TimelineEntry(seq=int(e["seq"]), status=str(e["status"]), progress=e.get("progress"),
+                          polled_at_utc=str(e.get("polledAtUtc") or ""), blob=str(e.get("blob") or ""))
+            for e in sorted(record.timeline, key=lambda e: int(e["seq"]))]
+
+
 def _within(deadline: Deadline, chunks: Iterable[bytes]) -> Iterator[bytes]:
     """The chunks, until the deadline passes (then TickBudgetExhausted)."""
     for chunk in chunks:
@@ -378,11 +416,8 @@ def _within(deadline: Deadline, chunks: Iterable[bytes]) -> Iterator[bytes]:
 
 def _stored_report(data: bytes, job_id: str) -> dict[str, Any] | None:
     """A report an earlier tick stored for this job, or None for anything else found under its name."""
-    try:
-        document = json.loads(data)
-    except ValueError:
-        return None
-    if not isinstance(document, dict) or document.get("jobId") != job_id:
+    document = parse_json_object(data)
+    if document is None or document.get("jobId") != job_id:
         return None
     return document
 

@@ -80,17 +80,25 @@ class JobRecord:
     anomaly: str | None = None  # the hub's last odd answer for this job (logged once per kind)
     # Whether the report reached the job's own container (shared/reports/delivery.py); set once its copy is written.
     delivery: dict[str, Any] | None = None
+    # A job given up after failed writes whose report was owed: the newest (redacted) document it was observed
+    # with, which that report, saying why it was given up, is built from (the app's own copy only).
+    note_document: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # fields of a later version, kept as they were
 
     @property
     def has_work(self) -> bool:
         return bool(self.pending) or self.latest is not None or self.report == ReportState.PENDING
 
+    @property
+    def needs_writing(self) -> bool:
+        """A tick has work for it: pending work of a job not given up, or the report owed by one given up."""
+        return self.has_work and (self.skipped is None or self.report is ReportState.PENDING)
+
     def stored_document(self) -> dict[str, Any] | None:
         """The newest redacted job document the state holds for pending work (None if none)."""
         if self.latest is not None:
             return self.latest.document
-        return self.pending[-1].document if self.pending else None
+        return self.pending[-1].document if self.pending else self.note_document
 
     def to_json(self) -> dict[str, Any]:
         # Compact: empty or default fields are left out (a hub keeps up to 30 days of jobs). Built by

@@ -249,7 +249,7 @@ class Poller:
         else:
             raise StateConflict(hub.name)
 
-        work = [record for record in state.jobs.values() if record.has_work and record.skipped is None]
+        work = [record for record in state.jobs.values() if record.needs_writing]
         done: dict[str, WriteOutcome] = {}
         if work:
             done = self._write_all(hub, work, by_id, targets, deadline, outcome, lineage=state.created_at)
@@ -319,23 +319,16 @@ class Poller:
         lock = threading.Lock()
 
         def one(record: JobRecord) -> None:
-            job = by_id.get(record.job_id)
-            listed = job is not None
-            if job is None:
-                # No longer listed: write from the (redacted) document the claim stored, which leaves the
-                # managed identity as the only credential; failing that, it counts toward giving up.
-                job = record.stored_document()
-            found = self._targets(job, targets) if job is not None else "no stored document to write from"
-            if isinstance(found, str) or job is None:
-                # The target is refused now (the plan logged it once) or gone with the list: a failed attempt,
-                # counted towards giving up.
-                result = WriteOutcome(failed=True)
-                if not listed:
-                    log_event(logger, PollerEvent.WRITE_FAILED, level=logging.WARNING, hub=hub.name,
-                              jobId=record.job_id, error="JobNotListed", message=found,
-                              failures=record.write_failures + 1)
-            else:
-                result = self._writer.write(hub.name, record, job, found, deadline, lineage=lineage)
+            try:
+                result = self._write_one(hub, record, by_id, targets, deadline, lineage)
+            except TickBudgetExhausted:
+                raise
+            except Exception as exc:
+                # Whatever one job's fields raise is that job's failure (counted toward giving up), not the hub's.
+                result = WriteOutcome(failed=True, error=type(exc).__name__)
+                log_event(logger, PollerEvent.WRITE_FAILED, level=logging.WARNING, hub=hub.name, jobId=record.job_id,
+                          error=type(exc).__name__, message=storage_error_text(exc),
+                          failures=record.write_failures + 1)
             with lock:
                 done[record.job_id] = result
                 outcome.snapshots_written += len(result.snapshots)
@@ -351,6 +344,30 @@ class Poller:
                 for future in [pool.submit(carried(one), record) for record in work]:
                     future.result()
         return done
+
+    def _write_one(
+        self, hub: HubSettings, record: JobRecord, by_id: Mapping[str, Mapping[str, Any]],
+        targets: dict[str, JobTargets | str], deadline: Deadline, lineage: str,
+    ) -> WriteOutcome:
+        job = by_id.get(record.job_id)
+        listed = job is not None
+        if job is None:
+            # No longer listed: write from the (redacted) document the claim stored, which leaves the
+            # managed identity as the only credential; failing that, it counts toward giving up.
+            job = record.stored_document()
+        if record.skipped is not None and job is not None:
+            # Given up after failed writes: the report it owes says why (shared/poller/confirm.py, _give_up).
+            return self._writer.write_note(hub.name, record, job, deadline)
+        found = self._targets(job, targets) if job is not None else "no stored document to write from"
+        if isinstance(found, str) or job is None:
+            # The target is refused now (the plan logged it once) or gone with the list: a failed attempt,
+            # counted towards giving up.
+            if not listed:
+                log_event(logger, PollerEvent.WRITE_FAILED, level=logging.WARNING, hub=hub.name,
+                          jobId=record.job_id, error="JobNotListed", message=found,
+                          failures=record.write_failures + 1)
+            return WriteOutcome(failed=True)
+        return self._writer.write(hub.name, record, job, found, deadline, lineage=lineage, listed=list(by_id.values()))
 
 _default_lock = threading.Lock()
 _default_pollers: dict[AppSettings, Poller] = {}

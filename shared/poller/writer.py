@@ -11,10 +11,9 @@ the folder holding numbers the state does not know reads what it holds (`_recove
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from shared.clock import Deadline
@@ -25,11 +24,13 @@ from shared.poller.documents import (
     HUB_METADATA,
     JSON_CONTENT,
     LATEST_BLOB,
-    MAX_STORED_DOCUMENT_BYTES,
+    MAX_RECORD_DOCUMENT_BYTES,
     POLLED_METADATA,
     job_folder,
     json_bytes,
     latest_blob_name,
+    our_snapshot,
+    parse_json_object,
     parse_snapshot_name,
 )
 from shared.poller.events import PollerEvent
@@ -74,11 +75,11 @@ class JobWriter:
 
     def write(
         self, hub: str, record: JobRecord, job: Mapping[str, Any], targets: JobTargets, deadline: Deadline, *,
-        lineage: str = "",
+        lineage: str = "", listed: Sequence[Mapping[str, Any]] = (),
     ) -> WriteOutcome:
         """Write what `record` has pending. `lineage` names the state the claims come from (its creation
         time): a report already written under another state (before the state was lost) is not logged
-        again."""
+        again. `listed`: the hub's jobs in this tick's list, for the report."""
         done = WriteOutcome()
         if not self._reports.delivery_due(record):
             return done  # its report's delivery beside the job was refused: left alone until its next attempt
@@ -87,7 +88,7 @@ class JobWriter:
             targets = targets.with_identity() or targets
         try:
             try:
-                self._write_job_blobs(hub, record, job, targets, deadline, done, lineage)
+                self._write_job_blobs(hub, record, job, targets, deadline, done, lineage, listed)
             except Exception as exc:
                 if not sas_refused(exc) or not targets.uses_sas:
                     raise
@@ -99,47 +100,62 @@ class JobWriter:
                     done.skip = (f"storage refused the job's SAS ({storage_error_text(exc)}) and "
                                  f"{targets.monitor.describe()} is not in MONITOR_IDENTITY_CONTAINERS")
                     # The report still gets its copy, which says why it is not beside the job.
-                    self._reports.write_refused(hub, record, job, targets, deadline, done, exc, final=True)
+                    self._reports.write_refused(hub, record, job, targets, deadline, done, exc, final=True,
+                                                listed=listed)
                     return done
                 # An expired SAS is often why the job failed: its report must not depend on that SAS.
                 with self._sas_lock:
                     self._sas_refused.add(key)
                 log_event(logger, PollerEvent.SAS_REFUSED, hub=hub, jobId=record.job_id,
                           container=targets.monitor.describe(), message=storage_error_text(exc))
-                self._write_job_blobs(hub, record, job, fallback, deadline, done, lineage)
+                self._write_job_blobs(hub, record, job, fallback, deadline, done, lineage, listed)
         except TickBudgetExhausted:
             pass  # left pending; the next tick finishes it
         except _FolderTaken as taken:
             # What this tick "wrote" into a folder that is not (only) this job's does not count.
             done.snapshots.clear()
             done.latest_rev = done.latest_etag = None
+            # Recovery reads what whoever writes the job's container put there: whatever it raises (a refused
+            # listing, a flooded folder, a body that does not parse) is this job's failure, never the hub's.
             try:
                 done.recovery = self._recovery(hub, record, taken.container, deadline)
-            except TargetRejected as exc:
-                # A folder flooded by whoever writes the job's container: that job's failure, not the hub's.
-                # (Any other error here fails the hub's tick, as it always has: nothing of it is confirmed.)
+            except TickBudgetExhausted:
+                pass  # left pending; the next tick recovers it
+            except Exception as exc:
                 self._failed(done, exc, hub, record, targets)
         except Exception as exc:
             self._failed(done, exc, hub, record, targets)
             if not done.report_tried:
                 # The job's container refused us: the report's copy is written anyway, saying why.
-                self._reports.write_refused(hub, record, job, targets, deadline, done, exc)
+                self._reports.write_refused(hub, record, job, targets, deadline, done, exc, listed=listed)
+        return done
+
+    def write_note(self, hub: str, record: JobRecord, job: Mapping[str, Any], deadline: Deadline) -> WriteOutcome:
+        """The report owed by a job given up after failed writes, saying why (shared/poller/report_writer.py)."""
+        done = WriteOutcome()
+        try:
+            self._reports.write_note(hub, record, job, deadline, done)
+        except TickBudgetExhausted:
+            pass  # left pending; the next tick finishes it
+        except Exception as exc:
+            self._failed(done, exc, hub, record, None)
         return done
 
     @staticmethod
-    def _failed(done: WriteOutcome, exc: Exception, hub: str, record: JobRecord, targets: JobTargets) -> None:
+    def _failed(done: WriteOutcome, exc: Exception, hub: str, record: JobRecord, targets: JobTargets | None) -> None:
         """One job's write failed: retried next tick, and the poller gives up after a number of them."""
-        done.failed = True
+        done.failed, done.error = True, storage_error_text(exc)
         # A 403 says which refusal it is (firewall, SAS, role) and what to do about it.
-        hint = storage_error_hint(exc, targets.monitor)
+        hint = storage_error_hint(exc, targets.monitor) if targets is not None else None
         log_event(logger, PollerEvent.WRITE_FAILED, level=logging.WARNING, hub=hub, jobId=record.job_id,
-                  container=targets.monitor.describe(), error=type(exc).__name__, message=storage_error_text(exc),
+                  container=targets.monitor.describe() if targets is not None else None, error=type(exc).__name__,
+                  message=storage_error_text(exc),
                   code=storage_error_code(exc), hint=hint.key if hint else None,
                   advice=hint.text if hint else None, failures=record.write_failures + 1)
 
     def _write_job_blobs(
         self, hub: str, record: JobRecord, job: Mapping[str, Any], targets: JobTargets, deadline: Deadline,
-        done: WriteOutcome, lineage: str,
+        done: WriteOutcome, lineage: str, listed: Sequence[Mapping[str, Any]],
     ) -> None:
         container = self._blobs.container(targets.monitor)
         if self._sibling_container is not None and targets.monitor.target.container == self._sibling_container:
@@ -155,7 +171,7 @@ class JobWriter:
             done.latest_rev = record.latest.rev
         if record.report == ReportState.PENDING:
             check_deadline(deadline)
-            self._reports.write(hub, record, job, targets, container, deadline, done, lineage)
+            self._reports.write(hub, record, job, targets, container, deadline, done, lineage, listed)
 
     def _ensure_sibling(self, container: ContainerClient, targets: JobTargets, deadline: Deadline) -> None:
         """MONITOR_CONTAINER is created on first use in each account (once per process)."""
@@ -256,13 +272,12 @@ class JobWriter:
 
     def _recovery(self, hub: str, record: JobRecord, container: ContainerClient, deadline: Deadline) -> Recovery:
         """What the job's folder holds, when a write found it taken: the highest snapshot, latest.json's
-        revision, or another hub's job in it (then this job moves to `{prefix}/{hub}`)."""
+        revision, or another hub's job in it (then this job moves to `{prefix}/{hub}`). latest.json is looked
+        at first: another hub's there moves the job without a listing (which a SAS without List refuses)."""
         from azure.core.exceptions import ResourceNotFoundError
 
         prefix = record.prefix or self._prefix
         folder = job_folder(prefix, record.job_id)
-        check_deadline(deadline)
-        blobs = list_folder(container, f"{folder}/snapshots/", deadline=deadline)
         latest_rev, latest_foreign = 0, False
         check_deadline(deadline)
         try:
@@ -272,25 +287,37 @@ class JobWriter:
             latest_foreign = _foreign(properties.metadata, hub)
         except ResourceNotFoundError:
             pass
-        if latest_foreign or any(_foreign(b.metadata, hub) for b in blobs):
-            other = f"{self._prefix}/{hub}"
-            if prefix != other:
-                log_event(logger, PollerEvent.HUB_ANOMALY, level=logging.WARNING, hub=hub, jobId=record.job_id,
-                          anomaly="jobIdOfAnotherHub", folder=folder, movedTo=f"{other}/{record.job_id}")
-                return Recovery(prefix=other)
+        other = f"{self._prefix}/{hub}"
+        if latest_foreign and prefix != other:
+            return self._moved(hub, record, folder, other)
+        # A refused listing (a SAS without List) cannot be recovered from: the job's failure, counted toward
+        # giving up, logged with the hint that names the missing permission.
+        check_deadline(deadline)
+        blobs = list_folder(container, f"{folder}/snapshots/", deadline=deadline)
+        if prefix != other and any(_foreign(b.metadata, hub) for b in blobs):
+            return self._moved(hub, record, folder, other)
         numbered = sorted((*parsed, b.name) for b in blobs if (parsed := parse_snapshot_name(b.name)) is not None)
         if not numbered:
             return Recovery(latest_rev=latest_rev)
         seq, status, progress, name = numbered[-1]
         check_deadline(deadline)
-        stored, _metadata = read_bounded_blob(container, name, max_bytes=MAX_STORED_DOCUMENT_BYTES, deadline=deadline)
         try:
-            document = json.loads(stored)
-        except ValueError:
-            document = None
-        return Recovery(max_seq=seq, last_pair=(status, progress), last_blob=name,
-                        last_document=document if isinstance(document, dict) else None, latest_rev=latest_rev,
-                        pairs=frozenset((s, p) for _q, s, p, _n in numbered))
+            # latest.json (kept in the state until written) may be built from it: only a document of ours.
+            stored, _metadata = read_bounded_blob(container, name, max_bytes=MAX_RECORD_DOCUMENT_BYTES,
+                                                  deadline=deadline)
+            document = our_snapshot(parse_json_object(stored), job_id=record.job_id, pair=(status, progress))
+        except TargetRejected:
+            document = None  # larger than any document of ours
+        return Recovery(max_seq=seq, last_pair=(status, progress), last_blob=name, last_document=document,
+                        latest_rev=latest_rev, pairs=frozenset((s, p) for _q, s, p, _n in numbered))
+
+    @staticmethod
+    def _moved(hub: str, record: JobRecord, folder: str, other: str) -> Recovery:
+        """Another hub's job holds the folder: this job moves to `{prefix}/{hub}`."""
+        log_event(logger, PollerEvent.HUB_ANOMALY, level=logging.WARNING, hub=hub, jobId=record.job_id,
+                  anomaly="jobIdOfAnotherHub", folder=folder, movedTo=f"{other}/{record.job_id}")
+        return Recovery(prefix=other)
+
 
 class _FolderTaken(JobMonitorError):
     """A write found the job's folder holding numbers this state does not know (see JobWriter._recovery)."""

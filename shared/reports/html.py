@@ -73,6 +73,8 @@ def render_html(report: Mapping[str, Any], *, status_page: str | None = None) ->
             # No rule fits: the hub's own words are all there is, so they come first.
             body.append(f'<p><strong>As the hub wrote it:</strong> <span class="mono">{text(reason.get("raw"))}'
                         "</span></p>")
+    if report.get("monitorNote"):  # the monitor gave up on the job (none in reports of an earlier version)
+        body.append(f"<p><strong>The monitor</strong>: {text(report.get('monitorNote'))}</p>")
     if kind == "failure":
         body.append("<h2>Failure reason</h2>")
         if isinstance(reason, Mapping):

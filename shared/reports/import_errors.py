@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime
 import json
 import re
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -245,12 +246,19 @@ class ImportLogBlob:
     note: str | None = None
 
 
-def import_log_blob(job: Mapping[str, Any]) -> ImportLogBlob:
+def import_log_blob(job: Mapping[str, Any], *, with_identity: bool = False) -> ImportLogBlob:
     """The job's `outputBlobName` when it sets a usable blob name, else importErrors.log (with a note when
-    the job set a name that could not be used: it comes from whoever created the job)."""
+    the job set a name that could not be used: it comes from whoever created the job). Read `with_identity`
+    (the app's own access, not the job's SAS), it is always importErrors.log, the errors log's documented name
+    (docs/iothub-evidence.md): a blob the job names could be any blob the identity may read."""
     value = job.get("outputBlobName")
-    if value is None or value == "":
+    if value is None or value == "" or value == IMPORT_ERRORS_BLOB:
         return ImportLogBlob(name=IMPORT_ERRORS_BLOB)
+    if with_identity:
+        shown = redact_text(str(value))[:100]
+        return ImportLogBlob(name=IMPORT_ERRORS_BLOB, note=(
+            f"the job's outputBlobName ({shown!r}) was not read: with the app's identity only "
+            f"{IMPORT_ERRORS_BLOB}, where IoT Hub writes an import's errors, is read"))
     if isinstance(value, str) and _usable_blob_name(value):
         return ImportLogBlob(name=value)
     shown = redact_text(str(value))[:100]
@@ -260,12 +268,15 @@ def import_log_blob(job: Mapping[str, Any]) -> ImportLogBlob:
     )
 
 
-def import_input_blob_name(job: Mapping[str, Any]) -> str | None:
+def import_input_blob_name(job: Mapping[str, Any], *, with_identity: bool = False) -> str | None:
     """The blob an import reads its devices from: inputBlobName when usable, devices.txt when unset, None when
-    the job names one that cannot be used (then its lines are not counted)."""
+    the job names one that cannot be used (then its lines are not counted). Read `with_identity`, only
+    devices.txt: the app's identity never reads a blob a job names."""
     value = job.get("inputBlobName")
-    if value is None or value == "":
+    if value is None or value == "" or value == IMPORT_INPUT_BLOB:
         return IMPORT_INPUT_BLOB
+    if with_identity:
+        return None
     return value if isinstance(value, str) and _usable_blob_name(value) else None
 
 
@@ -315,3 +326,46 @@ def count_lines(chunks: Iterable[bytes]) -> int:
                 lines += in_line
                 in_line = False
     return lines + in_line
+
+
+def input_not_this_jobs(last_modified: datetime.datetime | None, job: Mapping[str, Any]) -> bool:
+    """An input blob written after the job started (beyond the clocks' slack) is not the one it imported (IoT
+    Hub reads it when the job starts; jobs share input containers too). Unknown times give False."""
+    started = parse_utc(job.get("startTimeUtc"))
+    slack = datetime.timedelta(seconds=LOG_CLOCK_SLACK_SECONDS)
+    return last_modified is not None and started is not None and last_modified > started + slack
+
+
+def overwritten_by(
+    job: Mapping[str, Any], others: Iterable[Mapping[str, Any]], last_modified: datetime.datetime | None
+) -> str | None:
+    """The jobId of the hub's later import that wrote the errors log this job's output container holds, or None.
+    A hub runs one import at a time and each writes its log over the last one in the container; the log names
+    no job, the hub's list does: an import that started after this one, into the same container, and not after
+    the log was last written (with the clocks' slack), overwrote it. The latest such one is named. `others` are
+    the hub's listed jobs whose log is read under the same name."""
+    started = parse_utc(job.get("startTimeUtc"))
+    container = container_key(job.get("outputBlobContainerUri"))
+    if started is None or container is None or last_modified is None:
+        return None
+    slack = datetime.timedelta(seconds=LOG_CLOCK_SLACK_SECONDS)
+    later: list[tuple[datetime.datetime, str]] = []
+    for other in others:
+        other_started = parse_utc(other.get("startTimeUtc"))
+        if (other.get("jobId") == job.get("jobId") or str(other.get("type", "")).lower() != "import"
+                or other_started is None or other_started <= started or other_started - slack > last_modified
+                or container_key(other.get("outputBlobContainerUri")) != container):
+            continue
+        later.append((other_started, str(other.get("jobId"))))
+    return max(later)[1] if later else None
+
+
+def container_key(uri: object) -> tuple[str, int | None, str] | None:
+    """Which container a URI names (host, port, path; its SAS aside), to tell jobs sharing one."""
+    if not isinstance(uri, str):
+        return None
+    try:
+        parts = urllib.parse.urlsplit(uri)
+        return (parts.hostname or "").lower(), parts.port, parts.path.rstrip("/").lower()
+    except ValueError:
+        return None

@@ -105,6 +105,8 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         if hint.get("key") == Hint.UNKNOWN.key and isinstance(reason, Mapping):
             # No rule fits: the hub's own words are all there is, so they come first.
             lines += [f"**As the hub wrote it:** {md_text(reason.get('raw'))}", ""]
+    if report.get("monitorNote"):  # the monitor gave up on the job (none in reports of an earlier version)
+        lines += [f"**The monitor**: {md_text(report.get('monitorNote'))}", ""]
     if kind == "failure":
         lines += ["## Failure reason", ""]
         if isinstance(reason, Mapping):

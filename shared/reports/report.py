@@ -105,6 +105,7 @@ class FailureReport:
     kind: ReportKind = ReportKind.FAILURE
     title: str = ""
     input_lines: int | None = None
+    monitor_note: str | None = None  # why the monitor gave up on the job (its writes kept failing)
 
     @property
     def cancelled(self) -> bool:
@@ -131,6 +132,7 @@ class FailureReport:
             "importErrors": self.import_errors.to_json() if self.import_errors is not None else None,
             "importErrorsNote": self.import_errors_note,
             "inputLines": self.input_lines,
+            "monitorNote": self.monitor_note,
             "timeline": [entry.to_json() for entry in self.timeline],
             "generatedAtUtc": self.generated_at_utc,
         }
@@ -156,6 +158,7 @@ def build_report(
     generated_at: datetime.datetime,
     kind: ReportKind | None = None,
     input_lines: int | None = None,
+    monitor_note: str | None = None,
 ) -> FailureReport:
     """The report of a finished job. `kind` defaults to `report_kind(job, import_errors)`; when that is None
     the poller asked for a report anyway (it decides): an IMPORT report for a completed import (say, one
@@ -197,6 +200,7 @@ def build_report(
         import_errors_note=import_errors_note,
         timeline=tuple(timeline),
         generated_at_utc=utc_iso(generated_at),
+        monitor_note=monitor_note,
     )
 
 

@@ -52,7 +52,49 @@ def test_an_import_never_reports_the_errors_log_of_another_job(env: PollerEnv) -
     later = read_json(env.azurite, container, f"{PREFIX}/later/failure-report.json")
     assert later["importErrors"]["totalLines"] == 7
     assert earlier["importErrors"] is None
-    assert "after this job ended" in earlier["importErrorsNote"]
+    assert "overwritten by job later" in earlier["importErrorsNote"]
+
+
+def test_two_imports_ending_between_two_ticks_each_report_only_their_own_evidence(env: PollerEnv) -> None:
+    """Both imports of the hub end between two ticks, minutes apart (any real schedule allows it): their times
+    cannot tell whose the shared log is. The first import's report listed the second's rejected lines and
+    titled them against the second's input ("7 of 7 lines rejected" for a 2-line import). The poller's own list
+    says the second started later into the same container: the first's report says its log was overwritten by
+    that job and its own rejected lines are lost, with none of the second's lines or counts; the second's
+    report, in the same tick, has them all."""
+    container = new_container(env.azurite)
+    uri = container_sas_uri(env.azurite, container)
+    upload_text(env.azurite, container, "devices.txt", "".join(f'{{"id":"d{n}"}}\n' for n in range(7)))
+    upload_text(env.azurite, container, "importErrors.log", _log(7))  # the second's, over the first's
+    control = env.hubsim.control("devhub")
+    poller = env.poller()
+    assert poller.tick().hubs["devhub"].ok  # the tick before: neither job listed yet
+    control.seed_jobs([_completed_import("first", uri, started=4, ended=3),
+                       _completed_import("second", uri, started=2, ended=1)])
+    assert poller.tick().hubs["devhub"].ok
+    first = env.report_copy("first")
+    second = env.report_copy("second")
+    assert (second["importErrors"]["totalLines"], second["inputLines"]) == (7, 7)
+    assert first["importErrors"] is None and first["inputLines"] is None
+    assert first["importErrorsNote"] == ("importErrors.log was overwritten by job second, a later import of this hub "
+                                         "into the same output container: this job's own rejected lines are lost")
+    assert "7" not in first["title"] and "d6" not in json.dumps(first)
+    assert blob_names(env.azurite, container, f"{PREFIX}/first/") == [
+        f"{PREFIX}/first/import-report.json", f"{PREFIX}/first/import-report.md", f"{PREFIX}/first/latest.json",
+        f"{PREFIX}/first/snapshots/00001-completed-100.json"]
+
+
+def test_an_input_written_after_the_import_started_is_not_counted_as_its_input(env: PollerEnv) -> None:
+    """The import's input in a shared container was replaced (by the next job's) after this one read it: its
+    line count is not this job's, so the title goes without a total."""
+    container = new_container(env.azurite)
+    uri = container_sas_uri(env.azurite, container)
+    upload_text(env.azurite, container, "devices.txt", "".join(f'{{"id":"d{n}"}}\n' for n in range(9)))
+    upload_text(env.azurite, container, "importErrors.log", _log(2))
+    env.hubsim.control("devhub").seed_jobs([{**_completed_import("replaced", uri, started=20, ended=0)}])
+    assert env.poller().tick().hubs["devhub"].ok
+    report = env.report_copy("replaced")
+    assert (report["importErrors"]["totalLines"], report["inputLines"]) == (2, None)
 
 
 def test_a_completed_import_gets_no_report_from_an_earlier_jobs_log(env: PollerEnv) -> None:

@@ -237,10 +237,35 @@ def test_repeated_write_failures_give_the_job_up_and_a_skip_stops_it_at_once() -
     for attempt in range(1, MAX_WRITE_FAILURES + 1):
         confirm_at(state, {"a": WriteOutcome(failed=True)}, listed_ids={"a", "b"}, now=at(attempt))
         assert (state.jobs["a"].skipped is not None) == (attempt == MAX_WRITE_FAILURES)
-    assert not state.jobs["a"].has_work
+    # Nothing but the report it owes, which says why (written from the newest document the claim stored).
+    given_up = state.jobs["a"]
+    assert not given_up.pending and given_up.latest is None and given_up.report is ReportState.PENDING
+    assert given_up.note_document is not None and given_up.note_document["jobId"] == "a"
+    assert given_up.needs_writing and given_up.write_failures == 0
+    # That report failing as often too: nothing more is owed.
+    for _attempt in range(MAX_WRITE_FAILURES):
+        confirm_at(state, {"a": WriteOutcome(failed=True)}, listed_ids={"a", "b"}, now=at(0))
+    assert not given_up.has_work and given_up.note_document is None
+    assert given_up.skipped == f"gave up after {MAX_WRITE_FAILURES} failed writes"
     skip = WriteOutcome(failed=True, skip="storage refused the SAS")
     confirm_at(state, {"b": skip}, listed_ids={"a", "b"}, now=at(0))
     assert state.jobs["b"].skipped == "storage refused the SAS" and not state.jobs["b"].has_work
+
+
+def test_a_job_given_up_after_failed_writes_owes_a_report_that_says_why_once() -> None:
+    state = fresh()
+    plan_at(state, [job("a", "failed", 1)], 0)
+    for attempt in range(1, MAX_WRITE_FAILURES + 1):
+        error = "HTTP 403 AuthorizationPermissionMismatch" if attempt == MAX_WRITE_FAILURES else "HTTP 500"
+        confirm_at(state, {"a": WriteOutcome(failed=True, error=error)}, listed_ids={"a"}, now=at(attempt))
+    record = state.jobs["a"]
+    assert record.skipped == (f"gave up after {MAX_WRITE_FAILURES} failed writes; "
+                              "the last: HTTP 403 AuthorizationPermissionMismatch")
+    assert record.stored_document() == record.note_document
+    done = confirm_at(state, {"a": WriteOutcome(report_written=True, report_fields={"status": "failed"})},
+                      listed_ids={"a"}, now=at(0))
+    assert record.report is ReportState.WRITTEN and record.note_document is None and not record.needs_writing
+    assert [e["event"] for e in done.events] == ["poller.report_written"]
 
 
 def test_an_absent_job_is_forgotten_only_when_idle_and_past_the_hubs_history() -> None:

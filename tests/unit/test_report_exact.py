@@ -76,6 +76,7 @@ def test_a_failed_imports_report_json_has_exactly_these_fields() -> None:
         "outputContainer": "https://acct.blob.core.windows.net/out?sv=2021-08-06&sig=REDACTED",
         "importErrorsNote": "2 lines read",
         "inputLines": 1000,
+        "monitorNote": None,
         "timeline": [
             {"seq": 1, "status": "running", "progress": 10, "polledAtUtc": "2026-03-04T05:00:30.000Z",
              "blob": "jobmonitor/imp-7/snapshots/00001-running-10.json"},

@@ -68,7 +68,8 @@ def _report(value: str) -> dict[str, Any]:
         "outputBlobContainerUri": value, "failureReason": f"ErrorCode:{value};{value}",
     }
     report = build_report(job, hub=value, timeline=[], import_errors=summarize_chunks([log]),
-                          import_errors_note=value, generated_at=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC))
+                          import_errors_note=value, generated_at=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
+                          monitor_note=value)
     document = report.to_json()
     document["timeline"] = [{"seq": value, "status": value, "progress": value, "polledAtUtc": value}]
     document["hint"] = {"key": value, "text": value}

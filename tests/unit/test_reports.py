@@ -17,8 +17,10 @@ from shared.reports.import_errors import (
     ImportErrorSummarizer,
     ImportErrorSummary,
     count_lines,
+    import_input_blob_name,
     import_log_blob,
     log_not_this_jobs,
+    overwritten_by,
     summarize_chunks,
 )
 from shared.reports.markdown import render_markdown
@@ -360,6 +362,45 @@ def test_import_log_blob_name(value: object, name: str, noted: bool) -> None:
     job = {} if value is None else {"outputBlobName": value}
     assert import_log_blob(job).name == name
     assert (import_log_blob(job).note is not None) is noted
+
+
+@pytest.mark.parametrize("value", ["import-status.log", "billing/2026/customers.csv", "../x", 42])
+def test_with_the_identity_the_log_is_always_import_errors_log_and_a_named_one_is_said_unread(value: object) -> None:
+    chosen = import_log_blob({"outputBlobName": value}, with_identity=True)
+    assert chosen.name == "importErrors.log"
+    assert chosen.note is not None and "was not read" in chosen.note
+    assert import_log_blob({}, with_identity=True) == import_log_blob({"outputBlobName": "importErrors.log"},
+                                                                        with_identity=True)
+    assert import_log_blob({}, with_identity=True).note is None
+
+
+def test_with_the_identity_only_devices_txt_is_counted() -> None:
+    assert import_input_blob_name({}, with_identity=True) == "devices.txt"
+    assert import_input_blob_name({"inputBlobName": "devices.txt"}, with_identity=True) == "devices.txt"
+    assert import_input_blob_name({"inputBlobName": "billing/2026/customers.csv"}, with_identity=True) is None
+    assert import_input_blob_name({"inputBlobName": "billing/2026/customers.csv"}) == "billing/2026/customers.csv"
+
+
+def test_the_later_import_into_the_same_container_overwrote_the_log() -> None:
+    uri = "https://acct.blob.core.windows.net/shared?sv=1&sig=a"
+    at = datetime.datetime(2026, 1, 1, 10, 0, tzinfo=datetime.UTC)
+
+    def job(job_id: str, start_minute: int, **props: object) -> dict[str, object]:
+        return {"jobId": job_id, "type": "import", "outputBlobContainerUri": uri,
+                "startTimeUtc": f"2026-01-01T09:{start_minute:02d}:00Z", **props}
+
+    first = job("first", 50)
+    written = at - datetime.timedelta(minutes=1)
+    assert overwritten_by(first, [first], written) is None
+    assert overwritten_by(first, [job("second", 55), job("third", 57)], written) == "third"
+    # Another SAS on the same container is the same container; another container, type or an earlier job is not.
+    assert overwritten_by(first, [job("other-sas", 55, outputBlobContainerUri=uri.replace("sig=a", "sig=b"))],
+                          written) == "other-sas"
+    assert overwritten_by(first, [job("elsewhere", 55, outputBlobContainerUri=uri.replace("shared", "x")),
+                                  job("export", 55, type="export"), job("before", 45)], written) is None
+    # Started after the log was last written (beyond the clocks' slack): it did not write it.
+    assert overwritten_by(first, [job("after", 58)], at - datetime.timedelta(minutes=20)) is None
+    assert overwritten_by(first, [job("second", 55)], None) is None
 
 
 def test_count_lines_streams_across_chunks() -> None:
