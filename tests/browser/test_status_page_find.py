@@ -77,7 +77,7 @@ def test_the_older_link_continues_after_the_last_job_shown(found: Demo, page: An
         assert "before" in _query(page) and _query(page)["top"] == ["1"]
         assert page.get_by_role("link", name="newest jobs").count() == 1
         seen += page.locator("table.jobs tbody tr td:first-child").all_inner_texts()
-    assert len(seen) == len(set(seen)) == 4, seen  # the three demo jobs and the long-reason one, each once
+    assert len(seen) == len(set(seen)) == 5, seen  # the four demo jobs and the long-reason one, each once
     watched.assert_clean()
 
 
