@@ -114,3 +114,14 @@ def test_thinning_keeps_the_first_and_the_last_point(count: int) -> None:
     last = drawn[-1]
     assert (last.at.hour * 3600 + last.at.minute * 60 + last.at.second, last.progress) == (count - 1, 100)
     assert [point.at for point in drawn] == sorted({point.at for point in drawn})  # in order, none twice
+
+
+@pytest.mark.parametrize(("accept", "chosen"), [
+    ("," * 1016 + "text/html", ReportFormat.JSON),  # 1025 characters: only the first 1024 are read
+    ("," * 1015 + "text/html", ReportFormat.HTML),  # 1024: read whole
+    ("text/markdown;q=1, text/html", ReportFormat.MARKDOWN),  # no q is q=1: a tie, the first wins
+    ("text/markdown;q=0.9=1", ReportFormat.JSON),  # not a number: not wanted
+    ("text/markdown;q=0.5, application/json;q=0.4, text/html;q=0.3", ReportFormat.MARKDOWN),
+])
+def test_the_accept_header_is_read_to_its_limit_and_q_as_written(accept: str, chosen: ReportFormat) -> None:
+    assert negotiate(accept) is chosen

@@ -1,0 +1,135 @@
+"""The shared cache's entry (shared/proxy/prepared.py), field by field: what one instance writes is what another
+reads back (an answer, a 404, a job list, a claim, each failure a waiting instance is answered with), and what no
+instance wrote whole (another version, a body not redacted, a time that is not one, a failure of an unknown
+type) is refused as corrupt. Written for the mutants `make mutate` left alive in its parsing."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from shared.errors import (
+    CredentialError,
+    HubAuthError,
+    HubBudgetExhausted,
+    HubServiceError,
+    HubThrottledError,
+    HubTimeoutError,
+    JobNotFoundError,
+)
+from shared.jobs import JobStatus
+from shared.proxy.prepared import Answer, Claim, CorruptEntry, DocumentKind, Entry, Failure, Source, etag_of
+
+JOB = {"jobId": "j1", "status": "running", "progress": 40, "outputBlobContainerUri": "https://a/c?sv=1&sig=REDACTED"}
+BODY = json.dumps(JOB, separators=(",", ":")).encode()
+
+
+def _round_trip(entry: Entry, kind: DocumentKind = DocumentKind.JOB) -> Entry:
+    return Entry.from_bytes(entry.to_bytes(), kind)
+
+
+def test_an_answer_and_a_claim_come_back_as_written() -> None:
+    entry = Entry(answer=Answer(fetched_at=12.5, body=BODY, status=JobStatus.RUNNING, tracking_id="t1"),
+                  claim=Claim(id="c1", at=3.25))
+    assert json.loads(entry.to_bytes()) == {
+        "v": 1, "answer": {"fetchedAt": 12.5, "body": BODY.decode(), "trackingId": "t1", "errorCode": None},
+        "claim": {"id": "c1", "at": 3.25}, "failure": None}
+    back = _round_trip(entry)
+    assert back == entry
+    job = back.answer.job(Source.STALE) if back.answer else None
+    assert job is not None
+    assert (job.body, job.etag, job.status, job.tracking_id, job.attempts, job.fetched_at, job.source) == (
+        BODY, etag_of(BODY), JobStatus.RUNNING, "t1", 0, 12.5, Source.STALE)
+    assert back.answer is not None and back.answer.job().source is Source.SHARED  # type: ignore[union-attr]
+
+
+def test_a_404_comes_back_as_the_error_its_callers_get() -> None:
+    found = JobNotFoundError("x", hub="h", status_code=404, error_code="404001", tracking_id="t2")
+    entry = _round_trip(Entry(answer=Answer.not_found(found, 7.0)))
+    assert entry.answer is not None and entry.answer.job() is None and not entry.answer.terminal
+    error = entry.answer.error("devhub")
+    assert (type(error), error.message, error.hub, error.status_code, error.error_code, error.tracking_id,
+            error.attempts) == (JobNotFoundError, "the hub has no such job", "devhub", 404, "404001", "t2", 0)
+    assert entry.answer.fetched_at == 7.0
+
+
+def test_a_job_list_comes_back_only_as_a_list() -> None:
+    listed = json.dumps([JOB], separators=(",", ":")).encode()
+    entry = _round_trip(Entry(answer=Answer(fetched_at=1.0, body=listed, status=JobStatus.UNKNOWN)),
+                        DocumentKind.JOB_LIST)
+    assert entry.answer is not None and entry.answer.body == listed and entry.answer.status is JobStatus.UNKNOWN
+    with pytest.raises(CorruptEntry):
+        _round_trip(Entry(answer=Answer(fetched_at=1.0, body=BODY, status=JobStatus.RUNNING)), DocumentKind.JOB_LIST)
+    with pytest.raises(CorruptEntry):
+        _round_trip(Entry(answer=Answer(fetched_at=1.0, body=listed, status=None)), DocumentKind.JOB)
+    with pytest.raises(CorruptEntry):
+        _round_trip(Entry(answer=Answer(fetched_at=1.0, body=b"[1]", status=None)), DocumentKind.JOB_LIST)
+
+
+@pytest.mark.parametrize("error", [
+    HubAuthError("denied", hub="h", status_code=401, error_code="401002", tracking_id="t"),
+    HubBudgetExhausted("spent", hub="h", retry_after=30.0),
+    HubServiceError("down", hub="h", status_code=503),
+    HubTimeoutError("slow", hub="h"),
+    JobNotFoundError("gone", hub="h", status_code=404, error_code="404001"),
+    HubThrottledError("busy", hub="h", retry_after=12.5, status_code=429, error_code="429001", tracking_id="t"),
+])
+def test_each_hub_failure_reaches_a_waiting_instance_as_it_was_raised(error: Any) -> None:
+    failure = Failure.of("claim-1", error)
+    assert failure is not None
+    back = _round_trip(Entry(failure=failure)).failure
+    assert back is not None and back.claim == "claim-1"
+    again = back.error()
+    assert type(again) is type(error)
+    assert (again.message, again.hub, again.status_code, again.error_code, again.tracking_id, again.attempts) == (
+        error.message, error.hub, error.status_code, error.error_code, error.tracking_id, 0)
+    if isinstance(error, HubThrottledError):  # HubBudgetExhausted is one too
+        assert again.retry_after == error.retry_after
+
+
+def test_a_credential_failure_keeps_its_kind_and_message_and_other_errors_are_not_shared() -> None:
+    failure = Failure.of("c", CredentialError("managed identity", "no token"))
+    assert failure is not None and failure.fields == {"type": "CredentialError", "kind": "managed identity",
+                                                      "message": "managed identity: no token"}
+    again = _round_trip(Entry(failure=failure)).failure
+    assert again is not None
+    error = again.error()
+    assert isinstance(error, CredentialError) and str(error) == "managed identity: no token"
+    assert error.credential_kind == "managed identity"
+    assert Failure.of("c", ValueError("x")) is None
+    throttled = Failure(claim="c", fields={"type": "HubThrottledError", "message": "m", "hub": "h"}).error()
+    assert isinstance(throttled, HubThrottledError) and throttled.retry_after == 1.0  # none stored: a second
+    odd = Failure(claim="c", fields={"type": "HubServiceError", "message": "m", "hub": "h", "statusCode": True,
+                                     "errorCode": 5, "trackingId": ["t"]}).error()
+    assert (odd.status_code, odd.error_code, odd.tracking_id) == (None, None, None)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("data", [
+    b"not json", b"[]", b'{"v": 2, "answer": null}', b'{"answer": null}',
+    json.dumps({"v": 1, "answer": {"fetchedAt": "nan", "body": None}}).encode(),
+    json.dumps({"v": 1, "answer": {"fetchedAt": "inf", "body": None}}).encode(),
+    json.dumps({"v": 1, "answer": {"fetchedAt": "-inf", "body": None}}).encode(),
+    json.dumps({"v": 1, "answer": {"fetchedAt": 1, "body": json.dumps(
+        {**JOB, "outputBlobContainerUri": "https://a/c?sv=1&sig=abc"}, separators=(",", ":"))}}).encode(),
+    json.dumps({"v": 1, "answer": {"fetchedAt": 1, "body": json.dumps(JOB)}}).encode(),  # not as written
+    json.dumps({"v": 1, "answer": {"fetchedAt": 1, "body": "[]"}}).encode(),
+    json.dumps({"v": 1, "failure": {"claim": "c", "type": "KeyError", "message": "m", "hub": "h"}}).encode(),
+    json.dumps({"v": 1, "failure": {"claim": "c", "type": "HubServiceError", "message": 5, "hub": "h"}}).encode(),
+    json.dumps({"v": 1, "failure": {"claim": "c", "type": "HubServiceError", "message": "m"}}).encode(),
+    json.dumps({"v": 1, "claim": {"id": "c"}}).encode(),
+    json.dumps({"v": 1, "claim": {"id": "c", "at": "nan"}}).encode(),
+])
+def test_what_no_instance_wrote_whole_is_corrupt(data: bytes) -> None:
+    with pytest.raises(CorruptEntry):
+        Entry.from_bytes(data)
+
+
+def test_a_credential_failure_needs_no_hub_and_fields_come_back_whole() -> None:
+    raw = {"v": 1, "answer": None, "claim": None,
+           "failure": {"claim": "c", "type": "CredentialError", "message": "m", "kind": "k"}}
+    entry = Entry.from_bytes(json.dumps(raw).encode())
+    assert entry.failure == Failure(claim="c", fields={"type": "CredentialError", "message": "m", "kind": "k"})
+    assert entry.answer is None and entry.claim is None
+    assert Entry.from_bytes(entry.to_bytes()) == entry
