@@ -20,7 +20,18 @@ from shared.errors import (
     JobNotFoundError,
 )
 from shared.jobs import JobStatus
-from shared.proxy.prepared import Answer, Claim, CorruptEntry, DocumentKind, Entry, Failure, Source, etag_of
+from shared.proxy.prepared import (
+    Answer,
+    Claim,
+    CorruptEntry,
+    DocumentKind,
+    Entry,
+    Failure,
+    PreparedJob,
+    Source,
+    _RedactedJobs,
+    etag_of,
+)
 
 JOB = {"jobId": "j1", "status": "running", "progress": 40, "outputBlobContainerUri": "https://a/c?sv=1&sig=REDACTED"}
 BODY = json.dumps(JOB, separators=(",", ":")).encode()
@@ -133,3 +144,50 @@ def test_a_credential_failure_needs_no_hub_and_fields_come_back_whole() -> None:
     assert entry.failure == Failure(claim="c", fields={"type": "CredentialError", "message": "m", "kind": "k"})
     assert entry.answer is None and entry.claim is None
     assert Entry.from_bytes(entry.to_bytes()) == entry
+
+
+def _prepared(**fields: Any) -> PreparedJob:
+    values: dict[str, Any] = {"body": BODY, "etag": '"e"', "status": JobStatus.RUNNING, "tracking_id": None,
+                              "attempts": 1, "fetched_at": 100.0, **fields}
+    return PreparedJob(**values)
+
+
+def test_an_answer_is_reused_for_what_is_left_of_its_ttl_and_a_stale_one_until_the_hub_may_be_asked() -> None:
+    fresh = _prepared()
+    assert fresh.reuse_seconds(10.0, now=104.0) == 6.0
+    assert fresh.reuse_seconds(10.0, now=90.0) == 10.0  # fetched "in the future" (another clock): the whole TTL
+    stale = fresh.stale(retry_after=3.0)
+    assert (stale.source, stale.retry_after, stale.attempts) == (Source.STALE, 3.0, 0)
+    assert stale.reuse_seconds(10.0, now=500.0) == 3.0
+    assert fresh.stale(0.1).reuse_seconds(10.0, now=500.0) == 0.5  # at least MIN_STALE_REUSE_SECONDS
+    assert fresh.stale(60.0).reuse_seconds(10.0, now=500.0) == 10.0  # at most the TTL
+
+
+def test_an_answers_headers_say_its_upstream_id_and_a_stale_ones_age() -> None:
+    assert _prepared().answer_headers('"x"', now=130.0) == {
+        "ETag": '"x"', "Cache-Control": "no-store", "Content-Type": "application/json; charset=utf-8"}
+    stale = _prepared(tracking_id="t9").stale(5.0)
+    assert stale.answer_headers('"x"', now=130.9) == {
+        "ETag": '"x"', "Cache-Control": "no-store", "Content-Type": "application/json; charset=utf-8",
+        "x-upstream-request-id": "t9", "Age": "30"}
+    assert stale.answer_headers('"x"', now=99.0)["Age"] == "0"  # never negative
+
+
+def test_a_list_is_one_redacted_document_never_final_and_its_jobs_redacted_once() -> None:
+    signed = {"jobId": "j", "status": "completed", "outputBlobContainerUri": "https://a/c?sv=1&sig=abc"}
+    prepared = PreparedJob.from_list([signed, signed], redact_sas=True, tracking_id="t", attempts=2, fetched_at=5.0)
+    assert json.loads(prepared.body) == [{**signed, "outputBlobContainerUri": "https://a/c?sv=1&sig=REDACTED"}] * 2
+    assert (prepared.status, prepared.etag, prepared.tracking_id, prepared.attempts, prepared.fetched_at) == (
+        JobStatus.UNKNOWN, etag_of(prepared.body), "t", 2, 5.0)
+    kept = PreparedJob.from_list([signed], redact_sas=False, tracking_id=None, attempts=1, fetched_at=5.0)
+    assert json.loads(kept.body) == [signed]  # the switch is part of what is remembered
+
+
+def test_remembered_redactions_are_bounded_and_the_oldest_go_first() -> None:
+    remember = _RedactedJobs(2)
+    jobs = [{"jobId": str(n)} for n in range(3)]
+    first = remember(jobs[:1], redact_sas=True)[0]
+    assert remember(jobs[:1], redact_sas=True)[0] is first  # the same text: redacted once
+    remember(jobs[1:3], redact_sas=True)  # two more: the first is forgotten
+    assert remember(jobs[:1], redact_sas=True)[0] is not first
+    assert remember(jobs[2:3], redact_sas=True)[0] == {"jobId": "2"}
