@@ -16,6 +16,7 @@ import pytest
 from devstack.azurite import AzuriteInfo
 from devstack.hubsim import HubSimulator
 from tests.fixtures.funchost import FuncHostFactory
+from tests.routes.conftest import ticked
 from tests.support import served
 from tests.support.poller import upload_text
 from tests.support.routes import Site, ago, assert_inert, start_site
@@ -36,13 +37,7 @@ def site(funchost_factory: FuncHostFactory, hubsim: HubSimulator, azurite: Azuri
         served.job(QUEUED, "queued", progress=0, startTimeUtc=None),
         served.job(FINISHING, "running", progress=10, startTimeUtc=ago(minutes=8)),
     ])
-    started.tick()
-    time.sleep(1.0)  # past MONITOR_STALL_AFTER_MINUTES (0.6 s): the second tick marks the running jobs stalled
-    started.tick()
-    yield started
-    started.host.stop()
-    for hub in hubsim.hub_names:
-        hubsim.control(hub).reset(jobs=True)
+    yield from ticked(started, hubsim)  # the running jobs stalled
 
 
 def _row(page: str, job_id: str) -> str:
