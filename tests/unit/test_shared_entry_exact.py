@@ -5,6 +5,7 @@ type) is refused as corrupt. Written for the mutants `make mutate` left alive in
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -14,6 +15,7 @@ from shared.errors import (
     CredentialError,
     HubAuthError,
     HubBudgetExhausted,
+    HubError,
     HubServiceError,
     HubThrottledError,
     HubTimeoutError,
@@ -31,6 +33,7 @@ from shared.proxy.prepared import (
     Source,
     _RedactedJobs,
     etag_of,
+    newest_usable,
 )
 
 JOB = {"jobId": "j1", "status": "running", "progress": 40, "outputBlobContainerUri": "https://a/c?sv=1&sig=REDACTED"}
@@ -191,3 +194,59 @@ def test_remembered_redactions_are_bounded_and_the_oldest_go_first() -> None:
     remember(jobs[1:3], redact_sas=True)  # two more: the first is forgotten
     assert remember(jobs[:1], redact_sas=True)[0] is not first
     assert remember(jobs[2:3], redact_sas=True)[0] == {"jobId": "2"}
+
+
+def test_an_etag_is_the_quoted_first_half_of_the_bodys_sha256() -> None:
+    assert etag_of(b"x") == '"' + hashlib.sha256(b"x").hexdigest()[:32] + '"'
+
+
+def test_a_stale_answer_is_usable_from_two_seconds_ahead_to_a_minute_old_and_the_newest_wins() -> None:
+    now = 1000.0
+    at = {age: _prepared(fetched_at=now - age) for age in (-2.5, -2.0, 0.0, 30.0, 60.0, 60.5)}
+    assert newest_usable(now, at[0.0]) is at[0.0]
+    assert newest_usable(now, at[-2.0]) is at[-2.0] and newest_usable(now, at[60.0]) is at[60.0]
+    assert newest_usable(now, at[-2.5], at[60.5], None) is None
+    assert newest_usable(now, at[60.0], at[30.0], at[0.0]) is at[0.0]
+
+
+def test_an_answer_keeps_its_tracking_id_and_has_a_job_only_with_body_and_status() -> None:
+    prepared = PreparedJob.from_job({"jobId": "j", "status": "failed", "outputBlobContainerUri": "https://a/c?sig=s"},
+                                    redact_sas=False, tracking_id="t7", attempts=3, fetched_at=9.0)
+    assert (prepared.tracking_id, prepared.attempts, prepared.status) == ("t7", 3, JobStatus.FAILED)
+    assert b"sig=s" in prepared.body  # the caller's switch, kept
+    answer = Answer.of(prepared)
+    assert (answer.tracking_id, answer.body, answer.status, answer.fetched_at) == ("t7", prepared.body,
+                                                                                  JobStatus.FAILED, 9.0)
+    assert Answer(fetched_at=1.0, body=None, status=JobStatus.RUNNING).job() is None
+    assert Answer(fetched_at=1.0, body=BODY, status=None).job() is None
+
+
+def test_entries_and_lists_are_written_compact() -> None:
+    assert Entry(claim=Claim(id="c", at=1.0)).to_bytes() == b'{"v":1,"answer":null,"claim":{"id":"c","at":1.0},' \
+                                                            b'"failure":null}'
+    listed = PreparedJob.from_list([{"jobId": "j", "status": "completed"}], redact_sas=True, tracking_id=None,
+                                   attempts=1, fetched_at=1.0)
+    assert listed.body == b'[{"jobId":"j","status":"completed"}]'
+
+
+def test_failure_fields_left_out_read_as_empty_and_the_kind_as_credential() -> None:
+    error = Failure(claim="c", fields={"type": "HubServiceError", "hub": "h"}).error()
+    assert isinstance(error, HubServiceError) and error.message == ""
+    credential = Failure(claim="c", fields={"type": "CredentialError", "message": "credential: none"}).error()
+    assert isinstance(credential, CredentialError) and credential.credential_kind == "credential"
+    assert str(credential) == "credential: none"
+    assert Failure.of("c", HubError("not one of the shared kinds", hub="h")) is None
+
+
+def test_a_stored_list_with_a_signature_is_corrupt_and_a_fresh_memory_honours_the_switch() -> None:
+    signed = {"jobId": "j", "status": "completed", "outputBlobContainerUri": "https://a/c?sv=1&sig=abc"}
+    stored = {"v": 1, "answer": {"fetchedAt": 1, "body": json.dumps([signed], separators=(",", ":"))}}
+    with pytest.raises(CorruptEntry):
+        Entry.from_bytes(json.dumps(stored).encode(), DocumentKind.JOB_LIST)
+    remember = _RedactedJobs(10)  # its own memory: what other tests redacted is not remembered here
+    assert remember([signed], redact_sas=False) == [signed]
+    assert remember([signed], redact_sas=True)[0]["outputBlobContainerUri"].endswith("sig=REDACTED")
+    bounded = _RedactedJobs(2)
+    first, second = bounded([{"jobId": "1"}], redact_sas=True)[0], bounded([{"jobId": "2"}], redact_sas=True)[0]
+    assert bounded([{"jobId": "1"}], redact_sas=True)[0] is first  # two fit
+    assert bounded([{"jobId": "2"}], redact_sas=True)[0] is second

@@ -92,3 +92,15 @@ def test_a_section_without_age_note_or_hidden_jobs_says_nothing_of_them() -> Non
     assert "budget is spent" not in page and "older job(s)" not in page and 'class="muted">note' not in page
     assert "1 job(s) of the last 0.5 day(s) on 1 hub(s): 1 failed or cancelled, 0 stalled." in page
     assert "<caption>Jobs on h1, newest first (1 of the last 0.5 day(s))</caption>" in page
+
+
+def test_quotes_are_escaped_in_every_attribute_and_a_cancelled_jobs_reason_and_raw_end_are_shown() -> None:
+    row = _row("job-q", JobStatus.CANCELLED, failure_reason="stopped by hand", end_text="raw-end",
+               report=ReportLink.WRITTEN, report_href='jobs/q/report?x="y')
+    snapshot = StatusSnapshot(generated_at=T, days=7.0, hubs=[
+        HubSection(hub='a"b', rows=[row], older_hidden=1, list_href='jobs?hub="l"')])
+    page = render_status_page(snapshot, refresh_seconds=30).decode()
+    assert 'id="hub-a&quot;b"' in page and 'href="#hub-a&quot;b"' in page
+    assert 'href="jobs/q/report?x=&quot;y"' in page and 'href="jobs?hub=&quot;l&quot;"' in page
+    assert '<span class="muted reason">stopped by hand</span>' in page
+    assert '<span class="muted ended hide-narrow">raw-end</span>' in page

@@ -4,7 +4,7 @@ mutants `make mutate` left alive in shared/reports/timeline_svg.py: each figure 
 
 from __future__ import annotations
 
-from shared.reports.timeline_svg import points, render_timeline_svg, timeline_rows
+from shared.reports.timeline_svg import MAX_POINTS, Point, points, render_timeline_svg, timeline_rows
 
 GRID = ('<line class="grid" x1="48" x2="584" y1="186.0" y2="186.0"/>'
         '<text x="42" y="190.0" text-anchor="end">0 %</text>'
@@ -75,3 +75,33 @@ def test_the_table_beside_the_chart_keeps_every_object_entry() -> None:
     entry = {"polledAtUtc": "x"}
     assert timeline_rows([1, entry, "x", entry]) == [entry, entry]
     assert timeline_rows({"a": entry}) == []
+
+
+def test_two_points_a_second_apart_span_the_plot_with_a_line() -> None:
+    timeline = [{"polledAtUtc": "2026-01-01T10:00:00Z", "progress": 10},
+                {"polledAtUtc": "2026-01-01T10:00:01Z", "progress": 20}]
+    svg = render_timeline_svg(timeline)
+    assert '<polyline class="line" points="48.0,168.8 584.0,151.6"/>' in svg  # 20 %: 14 + 172 * 0.8 = 151.6
+    assert '<text x="584" y="210" text-anchor="end">10:00:01 UTC</text>' in svg
+
+
+def test_what_is_not_a_list_draws_nothing_and_a_nan_skips_only_itself() -> None:
+    for value in (None, 5, 2.5):
+        assert points(value) == [] and timeline_rows(value) == []
+    timeline = [{"polledAtUtc": "2026-01-01T10:00:00Z", "progress": float("nan")},
+                {"polledAtUtc": "2026-01-01T10:00:01Z", "progress": 20}]
+    assert [p.progress for p in points(timeline)] == [20]
+
+
+def test_exactly_max_points_are_all_kept_and_more_are_thinned_evenly() -> None:
+    def entries(count: int) -> list[dict[str, object]]:
+        return [{"polledAtUtc": f"2026-01-01T{n // 3600:02d}:{n // 60 % 60:02d}:{n % 60:02d}Z", "progress": 1}
+                for n in range(count)]
+
+    def seconds(drawn: list[Point]) -> list[int]:
+        return [p.at.hour * 3600 + p.at.minute * 60 + p.at.second for p in drawn]
+
+    assert seconds(points(entries(MAX_POINTS))) == list(range(MAX_POINTS))
+    count = 5 * MAX_POINTS + 3
+    step = count / (MAX_POINTS - 1)
+    assert seconds(points(entries(count))) == [int(i * step) for i in range(MAX_POINTS - 1)] + [count - 1]
