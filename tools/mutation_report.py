@@ -50,6 +50,7 @@ class Reason:
     mutated: str  # a regex searched in the mutant's changed lines (`+`) and, with `-`, the original's
     kind: str  # "equivalent", "gap" (a test should catch it; not yet written) or "accepted" (see the reason)
     why: str
+    status: str | None = None  # only mutants of this status (`no tests`: reached by no unit test); None: any
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,8 @@ class Mutant:
     def reason(self, reasons: list[Reason]) -> Reason | None:
         text = "\n".join(self.change)
         for reason in reasons:
+            if reason.status not in (None, self.status):
+                continue
             if fnmatch.fnmatchcase(self.function, reason.function) and re.search(reason.mutated, text, re.MULTILINE):
                 return reason
         return None
@@ -88,7 +91,7 @@ def load_reasons(path: Path = REASONS) -> list[Reason]:
         if entry["kind"] not in ("equivalent", "gap", "accepted"):
             raise ValueError(f"{path}: kind must be equivalent, gap or accepted, not {entry['kind']!r}")
         reasons.append(Reason(function=entry["function"], mutated=entry["mutated"], kind=entry["kind"],
-                              why=" ".join(entry["why"].split())))
+                              why=" ".join(entry["why"].split()), status=entry.get("status")))
     return reasons
 
 

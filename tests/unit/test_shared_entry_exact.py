@@ -90,17 +90,17 @@ def test_a_job_list_comes_back_only_as_a_list() -> None:
     JobNotFoundError("gone", hub="h", status_code=404, error_code="404001"),
     HubThrottledError("busy", hub="h", retry_after=12.5, status_code=429, error_code="429001", tracking_id="t"),
 ])
-def test_each_hub_failure_reaches_a_waiting_instance_as_it_was_raised(error: Any) -> None:
+def test_each_hub_failure_reaches_a_waiting_instance_as_it_was_raised(error: HubError) -> None:
     failure = Failure.of("claim-1", error)
     assert failure is not None
     back = _round_trip(Entry(failure=failure)).failure
     assert back is not None and back.claim == "claim-1"
     again = back.error()
-    assert type(again) is type(error)
+    assert type(again) is type(error) and isinstance(again, HubError)
     assert (again.message, again.hub, again.status_code, again.error_code, again.tracking_id, again.attempts) == (
         error.message, error.hub, error.status_code, error.error_code, error.tracking_id, 0)
     if isinstance(error, HubThrottledError):  # HubBudgetExhausted is one too
-        assert again.retry_after == error.retry_after
+        assert isinstance(again, HubThrottledError) and again.retry_after == error.retry_after
 
 
 def test_a_credential_failure_keeps_its_kind_and_message_and_other_errors_are_not_shared() -> None:
