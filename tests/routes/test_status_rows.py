@@ -15,6 +15,8 @@ import pytest
 
 from devstack.azurite import AzuriteInfo
 from devstack.hubsim import HubSimulator
+from shared.clock import parse_utc
+from shared.reports.markdown import format_duration
 from tests.fixtures.funchost import FuncHostFactory
 from tests.routes.conftest import ticked
 from tests.support import served
@@ -103,3 +105,13 @@ def test_the_report_route_redacts_its_stored_copy_again(site: Site) -> None:
     served_copy = site.get(f"jobs/{COPY_JOB}/report").json()
     assert served_copy["jobId"] == COPY_JOB and "sig=REDACTED" in served_copy["outputBlobContainerUri"]
 
+
+
+def test_a_finished_job_shows_how_long_it_ran(site: Site) -> None:
+    """Start to end as the hub lists them (a finished job's duration never runs on with the clock)."""
+    listed = {job["jobId"]: job for job in site.get("jobs", params={"hub": "devhub"}).json()["jobs"]}
+    job = listed[site.export_job]
+    started, ended = parse_utc(job["startTimeUtc"]), parse_utc(job["endTimeUtc"])
+    assert started is not None and ended is not None
+    row = _row(site.get("status").text, site.export_job)
+    assert f"<td>{format_duration((ended - started).total_seconds())}</td>" in row
