@@ -91,10 +91,18 @@ soak: setup
 # Mutation testing of the guarantee modules against the unit tests (docs/mutation.md); not part of `make test`.
 # Starts afresh each time (about 10 minutes on 2 cores); the score and every survivor, with its reason from
 # tools/mutation_reasons.toml, go to docs/results/mutation.md. `mutmut show NAME` in $(MUTATE) shows one mutant.
+# Every module of shared/, or those of MODULES (files or folders: `make mutate MODULES="shared/status/ shared/cache/sweep.py"`);
+# MUTATE_CHILDREN caps mutmut's parallel test processes (default: one per core); MUTATE_FALLBACK=routes also runs
+# the route tests against the mutants no unit test reaches (seconds each, not milliseconds). docs/mutation.md.
+MODULES ?=
+MUTATE_CHILDREN ?=
+MUTATE_FALLBACK ?=
 mutate: $(MUTATE_STAMP)
 	rm -rf mutants
-	$(MUTATE)/bin/mutmut run
-	$(MUTATE)/bin/python tools/mutation_report.py --results docs/results/mutation.md
+	set -f; globs=$$($(MUTATE)/bin/python tools/mutation_modules.py $(MODULES)) || exit 2; \
+	$(MUTATE)/bin/mutmut run $(if $(MUTATE_CHILDREN),--max-children $(MUTATE_CHILDREN)) $$globs
+	$(if $(filter routes,$(MUTATE_FALLBACK)),$(MUTATE)/bin/python tools/mutation_fallback.py $(if $(MODULES),--modules $(MODULES)))
+	$(MUTATE)/bin/python tools/mutation_report.py --results docs/results/mutation.md $(if $(MODULES),--modules $(MODULES))
 
 clean:
 	rm -rf $(VENV) $(TOOLS) $(MUTATE) mutants .coverage .coverage.* htmlcov node_modules .devstack .pytest_cache .mypy_cache .ruff_cache

@@ -1,10 +1,12 @@
 """The figures of `make mutate`: mutmut's results per module, and every surviving mutant with its reason.
 
-    .venv-mutate/bin/python tools/mutation_report.py [--results docs/results/mutation.md]
+    .venv-mutate/bin/python tools/mutation_report.py [--results docs/results/mutation.md] [--modules PATH ...]
 
-Reads what `mutmut run` left in mutants/ (a `.meta` file per mutated module: each mutant's exit status) and
-prints a table per module: mutants, killed, survived, not reached by any unit test, timed out, and the score
-(killed and timed out, over all). Each surviving or unreached mutant is matched against the reasons in
+Reads what `mutmut run` (and tools/mutation_fallback.py) left in mutants/ (a `.meta` file per mutated module: each
+mutant's exit status; none for a mutant the run left out) and prints a table per module: mutants, killed,
+survived, reached by no test, timed out, and the score (killed and timed out, over all); the results page also
+gets the score per package (folder). `--modules` keeps the files or folders a `make mutate MODULES=...` ran.
+Each surviving or unreached mutant is matched against the reasons in
 tools/mutation_reasons.toml (docs/mutation.md says how to add one); with `--results FILE` the table and every
 such mutant, its change and its reason go to FILE, headed by the date, the machine and the commit. Mutants no
 reason covers are listed as UNEXPLAINED and counted in the summary; the exit status is 0 either way (mutation
@@ -48,6 +50,7 @@ class Reason:
     mutated: str  # a regex searched in the mutant's changed lines (`+`) and, with `-`, the original's
     kind: str  # "equivalent", "gap" (a test should catch it; not yet written) or "accepted" (see the reason)
     why: str
+    status: str | None = None  # only mutants of this status (`no tests`: reached by no unit test); None: any
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,8 @@ class Mutant:
     def reason(self, reasons: list[Reason]) -> Reason | None:
         text = "\n".join(self.change)
         for reason in reasons:
+            if reason.status not in (None, self.status):
+                continue
             if fnmatch.fnmatchcase(self.function, reason.function) and re.search(reason.mutated, text, re.MULTILINE):
                 return reason
         return None
@@ -86,7 +91,7 @@ def load_reasons(path: Path = REASONS) -> list[Reason]:
         if entry["kind"] not in ("equivalent", "gap", "accepted"):
             raise ValueError(f"{path}: kind must be equivalent, gap or accepted, not {entry['kind']!r}")
         reasons.append(Reason(function=entry["function"], mutated=entry["mutated"], kind=entry["kind"],
-                              why=" ".join(entry["why"].split())))
+                              why=" ".join(entry["why"].split()), status=entry.get("status")))
     return reasons
 
 
@@ -99,6 +104,8 @@ def load_mutants(*, with_changes: bool) -> list[Mutant]:
         source = meta.relative_to(MUTANTS).as_posix().removesuffix(".meta")
         exit_codes: dict[str, int | None] = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
         for key, exit_code in exit_codes.items():
+            if exit_code is None:  # not run: `make mutate MODULES=...` left its module out
+                continue
             function, number = function_of(key)
             status = status_of(exit_code)
             change = _change(key, source) if with_changes and status not in (KILLED, TIMEOUT) else ()
@@ -138,8 +145,22 @@ def score(counts: Counter[str]) -> str:
     return f"{caught}/{total} = {100 * caught / total:.1f}%" if total else "-"
 
 
+def package_rows(mutants: list[Mutant]) -> list[tuple[str, Counter[str]]]:
+    by_package: dict[str, Counter[str]] = {}
+    for mutant in mutants:
+        by_package.setdefault(mutant.source.rsplit("/", 1)[0] + "/", Counter())[mutant.status] += 1
+    return sorted(by_package.items())
+
+
+def package_table(mutants: list[Mutant]) -> str:
+    lines = ["| package | mutants | killed + timeout | score |", "|---|---:|---:|---|"]
+    for package, counts in package_rows(mutants):
+        lines.append(f"| `{package}` | {sum(counts.values())} | {counts[KILLED] + counts[TIMEOUT]} | {score(counts)} |")
+    return "\n".join(lines)
+
+
 def table(mutants: list[Mutant]) -> str:
-    lines = ["| module | mutants | killed | survived | no unit test | timeout | score (killed + timeout) |",
+    lines = ["| module | mutants | killed | survived | no test | timeout | score (killed + timeout) |",
              "|---|---:|---:|---:|---:|---:|---|"]
     for source, counts in summary_rows(mutants):
         name = f"`{source}`" if source != "all" else "**all**"
@@ -173,9 +194,14 @@ def survivors_section(mutants: list[Mutant], reasons: list[Reason]) -> tuple[str
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tools/mutation_report.py")
     parser.add_argument("--results", type=Path, help="also write the table and every survivor to this Markdown file")
+    parser.add_argument("--modules", nargs="*", default=[], help="the files or folders run (`make mutate MODULES=`)")
     args = parser.parse_args(argv)
     os.chdir(REPO)  # mutmut reads mutants/ relative to the working directory
-    mutants = load_mutants(with_changes=args.results is not None)
+    sys.path.insert(0, str(REPO))
+    from tools.mutation_modules import in_modules
+
+    mutants = [mutant for mutant in load_mutants(with_changes=args.results is not None)
+               if in_modules(mutant.source, args.modules)]
     reasons = load_reasons()
     print(table(mutants))
     section, kinds = survivors_section(mutants, reasons) if args.results is not None else ("", Counter())
@@ -183,13 +209,16 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, str(REPO))
         from bench.common import write_results
 
+        run = ("Modules run: " + ", ".join(f"`{m}`" for m in args.modules) + " (`make mutate MODULES=...`).") \
+            if args.modules else "Modules run: every module of `shared/`."
         body = "\n\n".join([
-            "## Score per module", table(mutants),
+            run, "## Score per package", package_table(mutants), "## Score per module", table(mutants),
             "Reasons for the survivors: " + ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items())) + ".",
             section,
         ])
         write_results(args.results, title="Mutation testing results", made_by="make mutate",
-                      note="mutmut 3 over the guarantee modules, the unit tests (tests/unit) as its runner; "
+                      note="mutmut 3 over shared/, the unit tests (tests/unit) as its runner (with "
+                           "MUTATE_FALLBACK=routes, the route tests too, for the mutants only they reach); "
                            "[docs/mutation.md](../mutation.md) says what is mutated and how to read this.",
                       body=body)
         print("survivors and unreached mutants by reason: "

@@ -14,9 +14,8 @@ from tests.fixtures.funchost import FuncHostFactory
 from tests.support.routes import Site, start_site
 
 
-@pytest.fixture(scope="module")
-def site(funchost_factory: FuncHostFactory, hubsim: HubSimulator, azurite: AzuriteInfo) -> Iterator[Site]:
-    started = start_site(funchost_factory, hubsim, azurite)
+def ticked(started: Site, hubsim: HubSimulator) -> Iterator[Site]:
+    """The site after two ticks, stopped and its hubs' jobs dropped after the module's tests."""
     started.tick()
     time.sleep(1.0)  # past MONITOR_STALL_AFTER_MINUTES (0.6 s): the second tick marks the running job stalled
     started.tick()
@@ -24,3 +23,8 @@ def site(funchost_factory: FuncHostFactory, hubsim: HubSimulator, azurite: Azuri
     started.host.stop()
     for hub in hubsim.hub_names:
         hubsim.control(hub).reset(jobs=True)
+
+
+@pytest.fixture(scope="module")
+def site(funchost_factory: FuncHostFactory, hubsim: HubSimulator, azurite: AzuriteInfo) -> Iterator[Site]:
+    yield from ticked(start_site(funchost_factory, hubsim, azurite), hubsim)

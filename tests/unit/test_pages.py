@@ -99,3 +99,54 @@ def test_a_failure_report_without_an_errors_log_has_no_empty_rejected_lines_sect
     assert "Rejected lines" not in render_markdown(report)
     noted = {**report, "importErrorsNote": "importErrors.log was not found"}
     assert "Rejected lines" in render_html(noted).decode() and "Rejected lines" in render_markdown(noted)
+
+
+@pytest.mark.parametrize(("accept", "chosen"), [
+    ("text/markdown, text/html", ReportFormat.MARKDOWN),
+    ("text/html, text/markdown", ReportFormat.HTML),
+    ("text/markdown;q=0.8, application/json;q=0.8, text/html;q=0.8", ReportFormat.MARKDOWN),
+    ("application/json;q=0.5, text/html;q=0.5", ReportFormat.JSON),
+    ("image/png, text/html;q=0.7, text/markdown;q=0.7", ReportFormat.HTML),
+])
+def test_a_tie_in_accept_goes_to_the_first_type_named(accept: str, chosen: ReportFormat) -> None:
+    assert negotiate(accept) is chosen
+
+
+def _entry(second: int, progress: int) -> dict[str, object]:
+    return {"polledAtUtc": f"2026-01-01T{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}Z",
+            "progress": progress, "status": "running"}
+
+
+def test_the_chart_draws_its_points_in_time_order_whatever_the_order_stored() -> None:
+    # Stored out of order (a timeline merged from two ticks' writes, or a hostile copy).
+    timeline = [_entry(30, 60), _entry(10, 20), _entry(40, 80), _entry(0, 0), _entry(20, 40)]
+    drawn = points(timeline)
+    assert [point.progress for point in drawn] == [0, 20, 40, 60, 80]
+    assert [point.at.second for point in drawn] == [0, 10, 20, 30, 40]
+    svg = render_timeline_svg(timeline)
+    line = svg.split('<polyline class="line" points="', 1)[1].split('"', 1)[0]
+    xs = [float(pair.split(",")[0]) for pair in line.split()]
+    assert xs == sorted(xs) and len(set(xs)) == 5  # the line runs left to right, one point per observation
+    assert "from 2026-01-01 00:00:00 UTC at 0 % to 2026-01-01 00:00:40 UTC at 80 %" in svg  # first, then last
+
+
+@pytest.mark.parametrize("count", [MAX_POINTS + 1, MAX_POINTS + 7, 2 * MAX_POINTS - 1, 5 * MAX_POINTS + 3])
+def test_thinning_keeps_the_first_and_the_last_point(count: int) -> None:
+    timeline = [_entry(second, second * 100 // (count - 1)) for second in range(count)]
+    drawn = points(timeline)
+    assert len(drawn) == MAX_POINTS
+    assert (drawn[0].at.second, drawn[0].progress) == (0, 0)
+    last = drawn[-1]
+    assert (last.at.hour * 3600 + last.at.minute * 60 + last.at.second, last.progress) == (count - 1, 100)
+    assert [point.at for point in drawn] == sorted({point.at for point in drawn})  # in order, none twice
+
+
+@pytest.mark.parametrize(("accept", "chosen"), [
+    ("," * 1016 + "text/html", ReportFormat.JSON),  # 1025 characters: only the first 1024 are read
+    ("," * 1015 + "text/html", ReportFormat.HTML),  # 1024: read whole
+    ("text/markdown;q=1, text/html", ReportFormat.MARKDOWN),  # no q is q=1: a tie, the first wins
+    ("text/markdown;q=0.9=1", ReportFormat.JSON),  # not a number: not wanted
+    ("text/markdown;q=0.5, application/json;q=0.4, text/html;q=0.3", ReportFormat.MARKDOWN),
+])
+def test_the_accept_header_is_read_to_its_limit_and_q_as_written(accept: str, chosen: ReportFormat) -> None:
+    assert negotiate(accept) is chosen

@@ -10,7 +10,7 @@ import base64
 import pytest
 
 from shared.redaction import REDACTED, is_secret_field, redact_text, redact_value
-from tests.support.secrets import planted
+from tests.support.secrets import Secrets, planted
 
 SIG = planted("redaction edges signature")
 SAS_URI = f"https://a.blob.core.windows.net/c?sv=2021-08-06&sig={SIG}"
@@ -72,3 +72,23 @@ def test_other_field_names_keep_their_values(name: object) -> None:
 def test_base64_of_text_with_a_hint_word_but_no_secret_is_left_alone() -> None:
     run = b64("the docs are at https://learn.example/iot-hub and the key idea is simple")
     assert redact_text(f"note {run}") == f"note {run}"
+
+
+FAIL_CLOSED_KEY = planted("redaction fail-closed key")
+
+
+@pytest.mark.parametrize("text", [
+    f'{{"primaryKey" : "{FAIL_CLOSED_KEY}',  # a JSON string cut off before its closing quote, spaces round the colon
+    f'log: {{"sharedAccessKey":"{FAIL_CLOSED_KEY}',  # the same, with text before it
+    f'"AccountKey" = "{FAIL_CLOSED_KEY}',  # quoted name, `=` with spaces, cut off
+    f"AccountKey = \"{FAIL_CLOSED_KEY}",
+    f"HostName=h;SharedAccessKeyName=o%3BAccountKey%3D{FAIL_CLOSED_KEY}",  # a connection string URL-encoded
+    f"DefaultEndpointsProtocol%3Dhttps%3BAccountName%3Dx%3BAccountKey%3D{FAIL_CLOSED_KEY}",
+])
+def test_a_secret_the_in_place_passes_miss_is_withheld_by_the_fail_closed_pass(text: str) -> None:
+    """Forms no in-place pattern matches (each once passed the per-word passes verbatim): only the fail-closed
+    check stands between them and the output. Looked for literally, in every spelling, without the redactor."""
+    secrets = Secrets()
+    secrets.add("planted key", FAIL_CLOSED_KEY)
+    for redacted in (redact_text(text), redact_value({"note": text})["note"], redact_value([text])[0]):
+        secrets.assert_absent(redacted, f"the redaction of {text!r}")
