@@ -364,6 +364,20 @@ PLANTS: tuple[Plant, ...] = (
         caught_by=("tests/unit/test_cache.py::test_fifty_concurrent_callers_share_one_fetch",
                    "tests/get_job/test_get_job_coalescing.py::test_fifty_concurrent_requests_for_an_active_job_reach_the_hub_once"),
     ),
+    # Issue 21 (i21-bounds): bounded reads of stored bodies
+    Plant(
+        name="stored-bodies-unpacked-by-azure-core",
+        bug="downloads let azure-core unpack a gzip body itself (no decompress=False): 1 MiB stored becomes 1 GiB "
+            "in one piece, before any bound of ours",
+        file="shared/blob_reads.py",
+        old='STORED_BYTES: dict[str, Any] = {"decompress": False, "max_concurrency": 1}',
+        new='STORED_BYTES: dict[str, Any] = {"max_concurrency": 1}',
+        caught_by=(
+            "tests/poller/test_bounded_bodies.py::test_a_gzip_bomb_errors_log_is_cut_unpacked_and_the_report_says_why",
+            "tests/poller/test_bounded_bodies.py::"
+            "test_a_gzip_bomb_in_the_apps_own_blobs_is_never_unpacked_past_their_bounds",
+        ),
+    ),
 )
 
 _FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+?)(?:\[.*?\])?(?: - .*)?$")

@@ -13,9 +13,10 @@ import contextlib
 import datetime
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from shared.blob_reads import IDENTITY, Cut
 from shared.clock import Deadline, parse_utc, utc_iso
 from shared.errors import ImportLogOverrun, SummaryAborted
 from shared.jobs import JobStatus, job_status
@@ -44,6 +45,7 @@ from shared.poller.storage import (
     list_folder,
     list_refused,
     not_found,
+    open_body,
     read_bounded_blob,
     sas_refused,
     storage_error_code,
@@ -203,8 +205,13 @@ class ReportWriter:
             if blob_size(blob.get_blob_properties(**call_options(count_deadline))) > MAX_INPUT_COUNT_BYTES:
                 return None
             check_deadline(count_deadline)
-            chunks = blob.download_blob(**call_options(count_deadline)).chunks()
-            return count_lines(_within(count_deadline, chunks))
+            body = open_body(blob, max_bytes=MAX_INPUT_COUNT_BYTES, deadline=count_deadline)
+            lines = count_lines(body)
+            if body.cut is not None:  # an input that unpacks past the bound, or out of time: not counted
+                log_event(logger, PollerEvent.INPUT_NOT_COUNTED, jobId=str(job.get("jobId")), blob=name,
+                          error=f"cut:{body.cut.value}", message=body.why(name))
+                return None
+            return lines
         except Exception as exc:
             # Never the reason a report is late: logged, and the title goes without the total.
             log_event(logger, PollerEvent.INPUT_NOT_COUNTED, jobId=str(job.get("jobId")), blob=name,
@@ -227,16 +234,18 @@ class ReportWriter:
         log_deadline = Deadline(deadline.remaining() * IMPORT_LOG_SHARE)
         try:
             blob = self._blobs.container(targets.output).get_blob_client(log_name)
-            downloader = blob.download_blob(offset=0, length=self._import_log_max_bytes, **call_options(log_deadline))
-            size = blob_size(downloader.properties)
-            modified = downloader.properties.last_modified
+            body = open_body(blob, max_bytes=self._import_log_max_bytes, deadline=log_deadline)
+            size = blob_size(body.properties)
+            modified = body.properties.last_modified
             foreign = log_not_this_jobs(modified, job)
             if foreign is not None:
                 # Import jobs often share one output container: the log there may be another job's.
                 started = parse_utc(job.get("startTimeUtc"))
                 return None, f"{log_name} {foreign}, so this report cannot list its lines", (
                     started is not None and modified is not None and modified < started)
-            summary = summarize_chunks(downloader.chunks(), should_stop=lambda: log_deadline.remaining() <= 0)
+            summary = summarize_chunks(body, should_stop=lambda: log_deadline.remaining() <= 0)
+            if body.cut is Cut.TIME:
+                raise SummaryAborted(summary)
         except SummaryAborted as aborted:
             if record.write_failures + 1 < IMPORT_LOG_ATTEMPTS:
                 raise ImportLogOverrun from None  # counts as a failed attempt; the next tick tries again
@@ -254,18 +263,16 @@ class ReportWriter:
             if record.write_failures + 1 < IMPORT_LOG_ATTEMPTS:
                 raise  # try again next tick
             return None, f"{log_name} could not be read ({storage_error_text(exc)})", False
-        if size > self._import_log_max_bytes:
+        if body.cut is Cut.ENCODING:
+            return None, f"{body.why(log_name)}: it was not read, so this report cannot list its lines", False
+        if body.cut is Cut.SIZE and body.encoding != IDENTITY:
+            return summary, (f"{body.why(log_name)} (stored: {size} bytes): truncated, the summary covers its "
+                             f"first {body.decoded} unpacked bytes"), False
+        if size > self._import_log_max_bytes or body.cut is Cut.SIZE:
             return summary, (f"{log_name} is {size} bytes: truncated, the summary covers its first "
                              f"{self._import_log_max_bytes} bytes"), False
         return summary, None, False
 
-
-
-def _within(deadline: Deadline, chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """The chunks, until the deadline passes (then TickBudgetExhausted)."""
-    for chunk in chunks:
-        check_deadline(deadline)
-        yield chunk
 
 
 def _stored_report(data: bytes, job_id: str) -> dict[str, Any] | None:
