@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from shared.blob_reads import IDENTITY, Cut
-from shared.clock import Deadline, parse_utc, utc_iso
+from shared.clock import Deadline, parse_utc, time_text, utc_iso
 from shared.errors import ImportLogOverrun, SummaryAborted
 from shared.jobs import JobStatus, job_status
 from shared.logs import log_event
@@ -186,7 +186,9 @@ class ReportWriter:
             seq, status, progress = parsed
             entries.append(TimelineEntry(
                 seq=seq, status=status, progress=progress,
-                polled_at_utc=(blob.metadata or {}).get(POLLED_METADATA) or utc_iso(blob.last_modified),
+                # The metadata is anyone's text: a time or "unknown", never an overflow at the report page.
+                polled_at_utc=time_text(polled) if (polled := (blob.metadata or {}).get(POLLED_METADATA)) else utc_iso(
+                    blob.last_modified),
                 blob=blob.name,
             ))
         return sorted(entries, key=lambda entry: entry.seq)

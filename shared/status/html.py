@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import html
 
-from shared.clock import utc_iso
+from shared.clock import UNKNOWN_TIME, utc_iso
 from shared.pages.layout import document, plain, status_class, text
 from shared.reports.markdown import format_duration
 from shared.status.page import HubSection, JobRow, ReportLink, StatusSnapshot
@@ -74,8 +74,10 @@ def _section(section: HubSection, days: str) -> list[str]:
 
 
 def _when(moment: datetime.datetime | None, raw: object) -> str:
-    # A time the hub wrote in its own format reads shorter; anything else is shown as it came, escaped.
-    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment is not None else plain(raw)
+    # A time the hub wrote in its own format reads shorter; one we cannot read (a sentinel, an overflow) is unknown.
+    if moment is not None:
+        return moment.strftime("%Y-%m-%d %H:%M:%S")
+    return plain(raw) if raw is None or raw == "" else UNKNOWN_TIME
 
 
 def _row(row: JobRow) -> str:
