@@ -11,8 +11,11 @@ is redacted in three passes:
    and Python-repr fields (`"primaryKey": "x"`, `primaryKey: x`, `\\"primaryKey\\":\\"x\\"`), tokens
    (`SharedAccessSignature ...`, `Bearer ...`, JWTs), and base64 text that decodes to any of these.
 3. **A check that fails closed**: the result is decoded in every way we know (percent-decoding up to three
-   times, JSON unescaping, `+` as space) and searched again; any word still hiding a secret is replaced
-   whole, and a text that still hides one is replaced entirely.
+   times, JSON unescaping, `+` as space) and searched again; a text that still hides a secret, or still shows a
+   value the text showed after a secret's name, is withheld whole.
+
+The passes run until the text no longer changes (a fixed point), so redaction is idempotent:
+redact_text(redact_text(x)) == redact_text(x), which the shared cache's check of its entries relies on.
 """
 
 from __future__ import annotations
@@ -90,8 +93,9 @@ _KEY_FIELD_HINT = re.compile(
     r"\s*(?:[:=]|%|\\)"
 )
 # An IoT Hub / Service Bus SAS token in an Authorization header or text; bearer tokens; compact JWTs.
-_SAS_TOKEN = re.compile(r"(?i)(SharedAccessSignature(?:\s|%20|\+)+)(?!REDACTED)[^\s\"'<>;,]+")
-_BEARER = re.compile(r"(?i)(Bearer(?:\s|%20|\+)+)(?!REDACTED)[A-Za-z0-9._~+/=%-]+")
+# The value never starts with a separator: else a second pass would take `+REDACTED` as a value (not idempotent).
+_SAS_TOKEN = re.compile(r"(?i)(SharedAccessSignature(?:\s|%20|\+)+)(?!REDACTED|\+|%20)[^\s\"'<>;,]+")
+_BEARER = re.compile(r"(?i)(Bearer(?:\s|%20|\+)+)(?!REDACTED|\+|%20)[A-Za-z0-9._~+/=%-]+")
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 # Base64 text that may wrap a URI or a connection string.
 _BASE64_RUN = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{24,}={0,2}(?![A-Za-z0-9+/=_-])")
@@ -104,18 +108,47 @@ _PLAIN_SIGNATURE = re.compile(r"sig\s*=\s*(?!redacted)[a-z0-9+/]")
 _PLAIN_KEY = re.compile(
     rf"(?:{_KEY_NAMES.lower()})[\"']?\s*[:=]\s*[\"']?(?!redacted|null\b|true\b|false\b)[a-z0-9+/]"
 )
-_PLAIN_TOKEN = re.compile(r"sharedaccesssignature\s+(?!redacted)[a-z0-9]|eyj[a-z0-9_-]{5,}\.[a-z0-9_-]{5,}\.")
+_PLAIN_TOKEN = re.compile(
+    r"(?:sharedaccesssignature|bearer)\s+(?!redacted)[a-z0-9]|eyj[a-z0-9_-]{5,}\.[a-z0-9_-]{5,}\.")
 _WORD_CHARACTER = re.compile(r"[a-z0-9_]")
+# A value the text shows after a secret's name (decoded, lower case): redaction must take it out, wherever it is.
+# A pass may take the name instead (`Bearer primaryKey: x` is a bearer token `primaryKey`, then no name is left
+# before x); such a value still in the result means the text is withheld whole. Shorter values are words.
+MIN_CHECKED_VALUE = 8
+_EXPOSED_VALUE = re.compile(  # a lookahead, so that overlapping ones are found: `bearer primarykey: x`
+    rf"(?=(?:(?:{_KEY_NAMES.lower()})[\"']?\s*[:=]\s*[\"']?|(?:sharedaccesssignature|bearer)(?:\s|%20|\+)+)"
+    rf"(?!redacted)(?P<value>[a-z0-9+/=_.-]{{{MIN_CHECKED_VALUE},}}))"
+)
+
+
+# Rounds of redaction before a text that keeps changing is withheld whole (real texts settle in one or two).
+MAX_REDACTION_ROUNDS = 4
 
 
 def redact_text(text: str) -> str:
-    """Scrub every known secret form from free text; idempotent."""
+    """Scrub every known secret form from free text. Idempotent by construction: the result is a fixed point
+    of the passes (redacting it changes nothing), so redact_text(redact_text(x)) == redact_text(x) and a stored
+    document can be checked by redacting it again (shared/proxy/prepared.py). A text that does not settle
+    within MAX_REDACTION_ROUNDS is withheld whole."""
+    current = text
+    for _ in range(MAX_REDACTION_ROUNDS):
+        redacted = _redact_round(current)
+        if redacted == current:
+            return redacted
+        current = redacted
+    return UNREDACTABLE
+
+
+def _redact_round(text: str) -> str:
+    """One round: the in-place passes, then the fail-closed check: a text that still hides a secret once every
+    encoding is undone (a cut-off JSON string, a spacing or quoting no pass knows) is withheld whole, since
+    no part of it can be known to be free of the rest of the secret."""
     redacted = _redact_in_place(text)
+    if _swallowed(text, redacted):
+        redacted = text  # a pass took a secret's name and left its value: the text, as it came, is withheld below
     if not _still_hides_secret(redacted):
         return redacted
-    words = re.split(r"(\s+)", redacted)
-    redacted = "".join(REDACTED if word.strip() and _still_hides_secret(word) else word for word in words)
-    return UNREDACTABLE if _still_hides_secret(redacted) else redacted
+    return UNREDACTABLE
 
 
 def _redact_in_place(text: str, *, depth: int = 0) -> str:
@@ -238,6 +271,14 @@ def _still_hides_secret(text: str) -> bool:
     return any(_plain_secret(view.lower()) for view in views)
 
 
+def _swallowed(text: str, redacted: str) -> bool:
+    """Does `redacted` still show a value that `text` showed after a secret's name?"""
+    if redacted == text or not any(word in text.lower() for word in (*_KEY_WORDS, "bearer")):
+        return False
+    values = {m.group("value") for view in _views(text) for m in _EXPOSED_VALUE.finditer(view.lower())}
+    return bool(values) and any(value in view.lower() for view in _views(redacted) for value in values)
+
+
 def _plain_secret(lower: str) -> bool:
     if "sig" in lower:
         for match in _PLAIN_SIGNATURE.finditer(lower):
@@ -245,7 +286,8 @@ def _plain_secret(lower: str) -> bool:
                 return True
     if any(word in lower for word in _KEY_WORDS) and _PLAIN_KEY.search(lower):
         return True
-    return ("sharedaccesssignature" in lower or "eyj" in lower) and _PLAIN_TOKEN.search(lower) is not None
+    return any(word in lower for word in ("sharedaccesssignature", "bearer", "eyj")) and (
+        _PLAIN_TOKEN.search(lower) is not None)
 
 
 def redact_value(value: Any) -> Any:

@@ -392,6 +392,28 @@ PLANTS: tuple[Plant, ...] = (
             "tests/routes/test_odd_times.py::test_the_status_page_shows_unknown_for_times_it_cannot_read",
         ),
     ),
+    Plant(
+        name="redaction-one-round",
+        bug="redaction runs its passes once, not to a fixed point: redact(redact(x)) != redact(x) for some texts, "
+            "and every instance reads the shared list entry another wrote as corrupt (4 hub list calls, not 1)",
+        file="shared/redaction.py",
+        old="        if redacted == current:\n            return redacted",
+        new="        if True:\n            return redacted",
+        caught_by=(
+            "tests/unit/test_redaction_idempotent.py::test_the_strings_found_not_idempotent_before_are",
+            "tests/shared_cache/test_redacted_entries.py::"
+            "test_eight_callers_on_four_instances_make_one_hub_list_call_whatever_the_jobs_text",
+        ),
+    ),
+    Plant(
+        name="redaction-swallowed-name-kept",
+        bug="a pass that took a secret's name (`Bearer primaryKey: x`) leaves its value in the text, unnoticed",
+        file="shared/redaction.py",
+        old="    if _swallowed(text, redacted):",
+        new="    if False and _swallowed(text, redacted):",
+        caught_by=(
+            "tests/unit/test_redaction_idempotent.py::test_a_planted_secret_in_any_spacing_or_quoting_never_comes_out",),
+    ),
 )
 
 _FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+?)(?:\[.*?\])?(?: - .*)?$")
