@@ -88,7 +88,7 @@ def main() -> None:
                 settings = AppSettings.from_environ({
                     "IOTHUB_HUBS": HUB, "IOTHUB_ENDPOINTS": f"{HUB}={urls[HUB]}", "IOTHUB_AUTH": "sharedAccessPolicy",
                     "IOTHUB_CONNECTION_STRINGS": wellknown.hub_connection_string(HUB),
-                    "MONITOR_STORAGE_HOST_ALLOWLIST": "127.0.0.1",
+                    "MONITOR_STORAGE_HOST_ALLOWLIST": f"127.0.0.1:{azurite.port}",
                     "MONITOR_STATE_CONTAINER": f"state{uuid.uuid4().hex[:12]}",
                     "AzureWebJobsStorage": azurite.connection_string,
                 })

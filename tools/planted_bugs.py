@@ -414,6 +414,20 @@ PLANTS: tuple[Plant, ...] = (
         caught_by=(
             "tests/unit/test_redaction_idempotent.py::test_a_planted_secret_in_any_spacing_or_quoting_never_comes_out",),
     ),
+    Plant(
+        name="allowlist-port-ignored",
+        bug="a storage allowlist entry allows its host on any port: a job URI on an allowed host but another port "
+            "receives requests carrying its SAS",
+        file="shared/http/targets.py",
+        old="        return endpoint.effective_port() == self.port and fnmatch.fnmatchcase(endpoint.host, "
+            "self.pattern)",
+        new="        return fnmatch.fnmatchcase(endpoint.host, self.pattern)",
+        caught_by=(
+            "tests/unit/test_allowlist_ports.py::test_an_entry_allows_its_host_on_its_port_only",
+            "tests/poller/test_allowlist_ports.py::"
+            "test_a_job_on_an_allowed_host_but_another_port_is_skipped_and_its_sas_goes_nowhere",
+        ),
+    ),
 )
 
 _FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+?)(?:\[.*?\])?(?: - .*)?$")
