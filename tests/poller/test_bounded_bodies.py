@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from azure.storage.blob import ContentSettings
 
+from shared.blob_reads import DECODED_PIECE_BYTES, STORED_BYTES, Cut, StoredBody
 from shared.cache.store import SharedStore
 from shared.poller.report_writer import MAX_IMPORT_LOG_BYTES
 from shared.poller.store import StateStore
@@ -165,3 +166,26 @@ def test_a_gzip_bomb_in_the_apps_own_blobs_is_never_unpacked_past_their_bounds(e
     assert loaded.moved_aside is not None and loaded.state.jobs == {}
     assert copy is None
     assert entry.data == b"" and entry.etag is not None
+
+
+def test_the_clock_is_looked_at_inside_one_stored_piece_not_only_between_pieces(env: PollerEnv, bomb: bytes) -> None:
+    """One stored piece (with this test's client, whose first download piece is 32 MiB, the whole 1 MiB bomb)
+    unpacks to 1 GiB: a deadline that passes after three unpacked pieces of 64 KiB stops the read there, inside
+    that stored piece, not after it."""
+    container = new_container(env.azurite)
+    _upload(env, container, "importErrors.log", bomb)
+    looks = 0
+
+    def expired() -> bool:
+        nonlocal looks
+        looks += 1
+        return looks > 3
+
+    blob = service(env.azurite).get_blob_client(container, "importErrors.log")
+    body = StoredBody(blob.download_blob(offset=0, length=MAX_IMPORT_LOG_BYTES, **STORED_BYTES),
+                      max_bytes=MAX_IMPORT_LOG_BYTES, expired=expired)
+    pieces = list(body)
+    assert body.cut is Cut.TIME
+    assert len(pieces) == 3 and body.decoded == sum(map(len, pieces)) <= 3 * DECODED_PIECE_BYTES
+    assert body.stored_read == len(bomb)  # the one stored piece, of which 192 KiB of 1 GiB were unpacked
+    assert "could not be read within its time budget" in body.why("importErrors.log")
