@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from shared.jobs import CONTAINER_URI_FIELDS
@@ -115,10 +116,11 @@ _WORD_CHARACTER = re.compile(r"[a-z0-9_]")
 # A pass may take the name instead (`Bearer primaryKey: x` is a bearer token `primaryKey`, then no name is left
 # before x); such a value still in the result means the text is withheld whole. Shorter values are words.
 MIN_CHECKED_VALUE = 8
-_EXPOSED_VALUE = re.compile(  # a lookahead, so that overlapping ones are found: `bearer primarykey: x`
-    rf"(?=(?:(?:{_KEY_NAMES.lower()})[\"']?\s*[:=]\s*[\"']?|(?:sharedaccesssignature|bearer)(?:\s|%20|\+)+)"
-    rf"(?!redacted)(?P<value>[a-z0-9+/=_.-]{{{MIN_CHECKED_VALUE},}}))"
-)
+_SECRET_NAME = re.compile("|".join(sorted(  # the longest first: `signature` is not read as `sig`
+    [*_KEY_NAMES.lower().split("|"), "sharedaccesssignature", "bearer"], key=len, reverse=True)))
+_VALUE_AFTER_KEY = re.compile(rf"[\"']?\s*[:=]\s*[\"']?(?!redacted)(?P<value>[a-z0-9+/=_.-]{{{MIN_CHECKED_VALUE},}})")
+_VALUE_AFTER_TOKEN = re.compile(rf"(?:\s|%20|\+)+(?!redacted)(?P<value>[a-z0-9+/=_.-]{{{MIN_CHECKED_VALUE},}})")
+_TOKEN_NAMES = frozenset({"sharedaccesssignature", "bearer"})
 
 
 # Rounds of redaction before a text that keeps changing is withheld whole (real texts settle in one or two).
@@ -251,8 +253,23 @@ def _json_unescaped(text: str) -> str:
     return text
 
 
-def _views(text: str) -> list[str]:
+# A round decodes the same text twice (the swallowed-name check and the fail-closed check): the last few short
+# texts' views are kept (bounded: at most this many, of at most MAX_KEPT_VIEW_CHARS each).
+KEPT_VIEWS = 8
+MAX_KEPT_VIEW_CHARS = 4096
+
+
+def _views(text: str) -> tuple[str, ...]:
     """`text` as each decoding we know would show it."""
+    return _kept_views(text) if len(text) <= MAX_KEPT_VIEW_CHARS else _decoded_views(text)
+
+
+@functools.lru_cache(maxsize=KEPT_VIEWS)
+def _kept_views(text: str) -> tuple[str, ...]:
+    return _decoded_views(text)
+
+
+def _decoded_views(text: str) -> tuple[str, ...]:
     views = list(dict.fromkeys([text, _json_unescaped(text)]))
     for base in list(views):
         current = base
@@ -263,11 +280,11 @@ def _views(text: str) -> list[str]:
             views.append(decoded)
             current = decoded
         views.append(urllib.parse.unquote_plus(current))
-    return list(dict.fromkeys(views))
+    return tuple(dict.fromkeys(views))
 
 
 def _still_hides_secret(text: str) -> bool:
-    views = [text] if "%" not in text and "\\" not in text else _views(text)
+    views = (text,) if "%" not in text and "\\" not in text else _views(text)
     return any(_plain_secret(view.lower()) for view in views)
 
 
@@ -275,8 +292,17 @@ def _swallowed(text: str, redacted: str) -> bool:
     """Does `redacted` still show a value that `text` showed after a secret's name?"""
     if redacted == text or not any(word in text.lower() for word in (*_KEY_WORDS, "bearer")):
         return False
-    values = {m.group("value") for view in _views(text) for m in _EXPOSED_VALUE.finditer(view.lower())}
+    values = {value for view in _views(text) for value in _values_after_names(view.lower())}
     return bool(values) and any(value in view.lower() for view in _views(redacted) for value in values)
+
+
+def _values_after_names(lower: str) -> Iterator[str]:
+    # Each name is looked at on its own, so a value that holds the next name (`bearer primarykey: x`) hides nothing.
+    for name in _SECRET_NAME.finditer(lower):
+        after = _VALUE_AFTER_TOKEN if name.group(0) in _TOKEN_NAMES else _VALUE_AFTER_KEY
+        found = after.match(lower, name.end())
+        if found is not None:
+            yield found.group("value")
 
 
 def _plain_secret(lower: str) -> bool:
