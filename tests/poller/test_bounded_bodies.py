@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import gzip
 import json
+import logging
 import zlib
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from tests.support.poller import (
     ago,
     blob_names,
     container_sas_uri,
+    events,
     new_container,
     read_json,
     service,
@@ -189,3 +191,25 @@ def test_the_clock_is_looked_at_inside_one_stored_piece_not_only_between_pieces(
     assert len(pieces) == 3 and body.decoded == sum(map(len, pieces)) <= 3 * DECODED_PIECE_BYTES
     assert body.stored_read == len(bomb)  # the one stored piece, of which 192 KiB of 1 GiB were unpacked
     assert "could not be read within its time budget" in body.why("importErrors.log")
+
+
+def test_an_input_that_unpacks_past_its_bound_is_not_counted_and_the_report_still_comes(
+    env: PollerEnv, bomb: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The import's input (devices.txt, counted for "3 of 10,000 lines rejected") stored as the gzip bomb: the
+    count stops at its bound unpacked, the title goes without the total, and the log line says why."""
+    caplog.set_level(logging.INFO, logger="jobmonitor.poller")
+    inputs, outputs = new_container(env.azurite), new_container(env.azurite)
+    _upload(env, inputs, "devices.txt", bomb)
+    _upload(env, outputs, "importErrors.log", ERROR_LINE * 2, encoding="identity")
+    job = _completed_import("bomb-input", container_sas_uri(env.azurite, outputs))
+    job["inputBlobContainerUri"] = container_sas_uri(env.azurite, inputs)
+    env.hubsim.control("devhub").seed_jobs([job])
+    before = _reset_peak()
+    assert env.poller().tick().hubs["devhub"].ok
+    growth = _status_kib("VmHWM") * 1024 - before
+    assert growth < PEAK_GROWTH_LIMIT, f"peak RSS grew by {growth / MIB:.0f} MiB"
+    report = read_json(env.azurite, outputs, f"{PREFIX}/bomb-input/import-report.json")
+    assert (report["title"], report["inputLines"]) == ("import completed: 2 lines rejected", None)
+    [not_counted] = events(caplog, "poller.input_not_counted")
+    assert not_counted["error"] == "cut:size" and "once unpacked from gzip" in not_counted["message"]
