@@ -229,7 +229,7 @@ def main() -> None:
                 "IOTHUB_ENDPOINTS": ",".join(f"{hub}={urls[hub]}" for hub in hubs),
                 "IOTHUB_AUTH": "sharedAccessPolicy",
                 "IOTHUB_CONNECTION_STRINGS": "|".join(wellknown.hub_connection_string(h) for h in hubs),
-                "MONITOR_STORAGE_HOST_ALLOWLIST": "127.0.0.1",
+                "MONITOR_STORAGE_HOST_ALLOWLIST": f"127.0.0.1:{azurite.port}",
                 "MONITOR_BACKFILL_HOURS": "24",
                 "AzureWebJobsStorage": azurite.connection_string,
             })

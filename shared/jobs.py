@@ -51,6 +51,7 @@ NOT_ENDED = "not ended"
 # (hub scheduled jobs answer MaxValue while running, azure-iot-sdk-csharp issue 467; unverified for import/export
 # jobs). Neither is an end: the years 1 and 9999 are never a real job's.
 _SENTINEL_YEARS = frozenset({1, 9999})
+_YEAR = re.compile(r"\s*(\d{4})-\d{2}-\d{2}T")
 
 
 def job_end(job: Mapping[str, Any]) -> datetime.datetime | None:
@@ -59,12 +60,17 @@ def job_end(job: Mapping[str, Any]) -> datetime.datetime | None:
     return None if ended is None or ended.year in _SENTINEL_YEARS else ended
 
 
+def _sentinel(raw: object) -> bool:
+    # By the text's own year: parse_utc reads neither year (both are out of the range it takes as a real time).
+    found = _YEAR.match(raw) if isinstance(raw, str) else None
+    return found is not None and int(found.group(1)) in _SENTINEL_YEARS
+
+
 def job_end_text(job: Mapping[str, Any]) -> object:
     """endTimeUtc for display: NOT_ENDED when the job has no end (absent or a sentinel), else as the hub sent it
-    (an unreadable value is shown as it came, escaped where it lands)."""
+    (an unreadable value is shown as unknown where it lands, with what the hub wrote, escaped)."""
     raw = job.get("endTimeUtc")
-    sentinel = (moment := parse_utc(raw)) is not None and moment.year in _SENTINEL_YEARS
-    return NOT_ENDED if raw is None or sentinel else raw
+    return NOT_ENDED if raw is None or _sentinel(raw) else raw
 
 
 def job_progress(job: Mapping[str, Any]) -> int | None:

@@ -11,17 +11,21 @@ is redacted in three passes:
    and Python-repr fields (`"primaryKey": "x"`, `primaryKey: x`, `\\"primaryKey\\":\\"x\\"`), tokens
    (`SharedAccessSignature ...`, `Bearer ...`, JWTs), and base64 text that decodes to any of these.
 3. **A check that fails closed**: the result is decoded in every way we know (percent-decoding up to three
-   times, JSON unescaping, `+` as space) and searched again; any word still hiding a secret is replaced
-   whole, and a text that still hides one is replaced entirely.
+   times, JSON unescaping, `+` as space) and searched again; a text that still hides a secret, or still shows a
+   value the text showed after a secret's name, is withheld whole.
+
+The passes run until the text no longer changes (a fixed point), so redaction is idempotent:
+redact_text(redact_text(x)) == redact_text(x), which the shared cache's check of its entries relies on.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from shared.jobs import CONTAINER_URI_FIELDS
@@ -90,8 +94,9 @@ _KEY_FIELD_HINT = re.compile(
     r"\s*(?:[:=]|%|\\)"
 )
 # An IoT Hub / Service Bus SAS token in an Authorization header or text; bearer tokens; compact JWTs.
-_SAS_TOKEN = re.compile(r"(?i)(SharedAccessSignature(?:\s|%20|\+)+)(?!REDACTED)[^\s\"'<>;,]+")
-_BEARER = re.compile(r"(?i)(Bearer(?:\s|%20|\+)+)(?!REDACTED)[A-Za-z0-9._~+/=%-]+")
+# The value never starts with a separator: else a second pass would take `+REDACTED` as a value (not idempotent).
+_SAS_TOKEN = re.compile(r"(?i)(SharedAccessSignature(?:\s|%20|\+)+)(?!REDACTED|\+|%20)[^\s\"'<>;,]+")
+_BEARER = re.compile(r"(?i)(Bearer(?:\s|%20|\+)+)(?!REDACTED|\+|%20)[A-Za-z0-9._~+/=%-]+")
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 # Base64 text that may wrap a URI or a connection string.
 _BASE64_RUN = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{24,}={0,2}(?![A-Za-z0-9+/=_-])")
@@ -104,18 +109,48 @@ _PLAIN_SIGNATURE = re.compile(r"sig\s*=\s*(?!redacted)[a-z0-9+/]")
 _PLAIN_KEY = re.compile(
     rf"(?:{_KEY_NAMES.lower()})[\"']?\s*[:=]\s*[\"']?(?!redacted|null\b|true\b|false\b)[a-z0-9+/]"
 )
-_PLAIN_TOKEN = re.compile(r"sharedaccesssignature\s+(?!redacted)[a-z0-9]|eyj[a-z0-9_-]{5,}\.[a-z0-9_-]{5,}\.")
+_PLAIN_TOKEN = re.compile(
+    r"(?:sharedaccesssignature|bearer)\s+(?!redacted)[a-z0-9]|eyj[a-z0-9_-]{5,}\.[a-z0-9_-]{5,}\.")
 _WORD_CHARACTER = re.compile(r"[a-z0-9_]")
+# A value the text shows after a secret's name (decoded, lower case): redaction must take it out, wherever it is.
+# A pass may take the name instead (`Bearer primaryKey: x` is a bearer token `primaryKey`, then no name is left
+# before x); such a value still in the result means the text is withheld whole. Shorter values are words.
+MIN_CHECKED_VALUE = 8
+_SECRET_NAME = re.compile("|".join(sorted(  # the longest first: `signature` is not read as `sig`
+    [*_KEY_NAMES.lower().split("|"), "sharedaccesssignature", "bearer"], key=len, reverse=True)))
+_VALUE_AFTER_KEY = re.compile(rf"[\"']?\s*[:=]\s*[\"']?(?!redacted)(?P<value>[a-z0-9+/=_.-]{{{MIN_CHECKED_VALUE},}})")
+_VALUE_AFTER_TOKEN = re.compile(rf"(?:\s|%20|\+)+(?!redacted)(?P<value>[a-z0-9+/=_.-]{{{MIN_CHECKED_VALUE},}})")
+_TOKEN_NAMES = frozenset({"sharedaccesssignature", "bearer"})
+
+
+# Rounds of redaction before a text that keeps changing is withheld whole (real texts settle in one or two).
+MAX_REDACTION_ROUNDS = 4
 
 
 def redact_text(text: str) -> str:
-    """Scrub every known secret form from free text; idempotent."""
+    """Scrub every known secret form from free text. Idempotent by construction: the result is a fixed point
+    of the passes (redacting it changes nothing), so redact_text(redact_text(x)) == redact_text(x) and a stored
+    document can be checked by redacting it again (shared/proxy/prepared.py). A text that does not settle
+    within MAX_REDACTION_ROUNDS is withheld whole."""
+    current = text
+    for _ in range(MAX_REDACTION_ROUNDS):
+        redacted = _redact_round(current)
+        if redacted == current:
+            return redacted
+        current = redacted
+    return UNREDACTABLE
+
+
+def _redact_round(text: str) -> str:
+    """One round: the in-place passes, then the fail-closed check: a text that still hides a secret once every
+    encoding is undone (a cut-off JSON string, a spacing or quoting no pass knows) is withheld whole, since
+    no part of it can be known to be free of the rest of the secret."""
     redacted = _redact_in_place(text)
+    if _swallowed(text, redacted):
+        redacted = text  # a pass took a secret's name and left its value: the text, as it came, is withheld below
     if not _still_hides_secret(redacted):
         return redacted
-    words = re.split(r"(\s+)", redacted)
-    redacted = "".join(REDACTED if word.strip() and _still_hides_secret(word) else word for word in words)
-    return UNREDACTABLE if _still_hides_secret(redacted) else redacted
+    return UNREDACTABLE
 
 
 def _redact_in_place(text: str, *, depth: int = 0) -> str:
@@ -218,8 +253,23 @@ def _json_unescaped(text: str) -> str:
     return text
 
 
-def _views(text: str) -> list[str]:
+# A round decodes the same text twice (the swallowed-name check and the fail-closed check): the last few short
+# texts' views are kept (bounded: at most this many, of at most MAX_KEPT_VIEW_CHARS each).
+KEPT_VIEWS = 8
+MAX_KEPT_VIEW_CHARS = 4096
+
+
+def _views(text: str) -> tuple[str, ...]:
     """`text` as each decoding we know would show it."""
+    return _kept_views(text) if len(text) <= MAX_KEPT_VIEW_CHARS else _decoded_views(text)
+
+
+@functools.lru_cache(maxsize=KEPT_VIEWS)
+def _kept_views(text: str) -> tuple[str, ...]:
+    return _decoded_views(text)
+
+
+def _decoded_views(text: str) -> tuple[str, ...]:
     views = list(dict.fromkeys([text, _json_unescaped(text)]))
     for base in list(views):
         current = base
@@ -230,12 +280,29 @@ def _views(text: str) -> list[str]:
             views.append(decoded)
             current = decoded
         views.append(urllib.parse.unquote_plus(current))
-    return list(dict.fromkeys(views))
+    return tuple(dict.fromkeys(views))
 
 
 def _still_hides_secret(text: str) -> bool:
-    views = [text] if "%" not in text and "\\" not in text else _views(text)
+    views = (text,) if "%" not in text and "\\" not in text else _views(text)
     return any(_plain_secret(view.lower()) for view in views)
+
+
+def _swallowed(text: str, redacted: str) -> bool:
+    """Does `redacted` still show a value that `text` showed after a secret's name?"""
+    if redacted == text or not any(word in text.lower() for word in (*_KEY_WORDS, "bearer")):
+        return False
+    values = {value for view in _views(text) for value in _values_after_names(view.lower())}
+    return bool(values) and any(value in view.lower() for view in _views(redacted) for value in values)
+
+
+def _values_after_names(lower: str) -> Iterator[str]:
+    # Each name is looked at on its own, so a value that holds the next name (`bearer primarykey: x`) hides nothing.
+    for name in _SECRET_NAME.finditer(lower):
+        after = _VALUE_AFTER_TOKEN if name.group(0) in _TOKEN_NAMES else _VALUE_AFTER_KEY
+        found = after.match(lower, name.end())
+        if found is not None:
+            yield found.group("value")
 
 
 def _plain_secret(lower: str) -> bool:
@@ -245,7 +312,8 @@ def _plain_secret(lower: str) -> bool:
                 return True
     if any(word in lower for word in _KEY_WORDS) and _PLAIN_KEY.search(lower):
         return True
-    return ("sharedaccesssignature" in lower or "eyj" in lower) and _PLAIN_TOKEN.search(lower) is not None
+    return any(word in lower for word in ("sharedaccesssignature", "bearer", "eyj")) and (
+        _PLAIN_TOKEN.search(lower) is not None)
 
 
 def redact_value(value: Any) -> Any:

@@ -778,6 +778,82 @@ PLANTS: tuple[Plant, ...] = (
         new="result = blob.upload_blob(data, overwrite=True, **options)",
         caught_by=("tests/poller/test_state_first_run.py::test_a_first_run_creates_the_state_only_if_none_exists",),
     ),
+    # Issue 21 (i21-bounds): bounded reads of stored bodies
+    Plant(
+        name="stored-bodies-unpacked-by-azure-core",
+        bug="downloads let azure-core unpack a gzip body itself (no decompress=False): 1 MiB stored becomes 1 GiB "
+            "in one piece, before any bound of ours",
+        file="shared/blob_reads.py",
+        old='STORED_BYTES: dict[str, Any] = {"decompress": False, "max_concurrency": 1}',
+        new='STORED_BYTES: dict[str, Any] = {"max_concurrency": 1}',
+        caught_by=(
+            "tests/poller/test_bounded_bodies.py::test_a_gzip_bomb_errors_log_is_cut_unpacked_and_the_report_says_why",
+            "tests/poller/test_bounded_bodies.py::"
+            "test_a_gzip_bomb_in_the_apps_own_blobs_is_never_unpacked_past_their_bounds",
+            "tests/poller/test_bounded_bodies.py::"
+            "test_an_input_that_unpacks_past_its_bound_is_not_counted_and_the_report_still_comes",
+        ),
+    ),
+    Plant(
+        name="time-overflow-raised",
+        bug="a time whose offset takes it past datetime's limits (0001-01-01T00:00:00+01:00) raises OverflowError "
+            "out of parse_utc: the report page, /api/jobs and the status page answer 500",
+        file="shared/clock.py",
+        old="    except (ValueError, OverflowError):",
+        new="    except ValueError:",
+        caught_by=(
+            "tests/unit/test_clock.py::test_a_time_we_cannot_use_is_unknown",
+            "tests/routes/test_odd_times.py::test_the_report_page_shows_an_overflowing_poll_time_as_unknown",
+            "tests/routes/test_odd_times.py::test_the_job_list_answers_with_every_job_whatever_its_times",
+            "tests/routes/test_odd_times.py::test_the_status_page_shows_unknown_for_times_it_cannot_read",
+        ),
+    ),
+    Plant(
+        name="redaction-one-round",
+        bug="redaction runs its passes once, not to a fixed point: redact(redact(x)) != redact(x) for some texts, "
+            "and every instance reads the shared list entry another wrote as corrupt (4 hub list calls, not 1)",
+        file="shared/redaction.py",
+        old="        if redacted == current:\n            return redacted",
+        new="        if True:\n            return redacted",
+        caught_by=(
+            "tests/unit/test_redaction_idempotent.py::test_the_strings_found_not_idempotent_before_are",
+            "tests/shared_cache/test_redacted_entries.py::"
+            "test_eight_callers_on_four_instances_make_one_hub_list_call_whatever_the_jobs_text",
+        ),
+    ),
+    Plant(
+        name="redaction-swallowed-name-kept",
+        bug="a pass that took a secret's name (`Bearer primaryKey: x`) leaves its value in the text, unnoticed",
+        file="shared/redaction.py",
+        old="    if _swallowed(text, redacted):",
+        new="    if False and _swallowed(text, redacted):",
+        caught_by=(
+            "tests/unit/test_redaction_idempotent.py::test_a_planted_secret_in_any_spacing_or_quoting_never_comes_out",),
+    ),
+    Plant(
+        name="allowlist-port-ignored",
+        bug="a storage allowlist entry allows its host on any port: a job URI on an allowed host but another port "
+            "receives requests carrying its SAS",
+        file="shared/http/targets.py",
+        old="        return endpoint.effective_port() == self.port and fnmatch.fnmatchcase(endpoint.host, "
+            "self.pattern)",
+        new="        return fnmatch.fnmatchcase(endpoint.host, self.pattern)",
+        caught_by=(
+            "tests/unit/test_allowlist_ports.py::test_an_entry_allows_its_host_on_its_port_only",
+            "tests/poller/test_allowlist_ports.py::"
+            "test_a_job_on_an_allowed_host_but_another_port_is_skipped_and_its_sas_goes_nowhere",
+        ),
+    ),
+    Plant(
+        name="stored-body-clock-between-pieces",
+        bug="a stored body's clock is looked at only between stored pieces: one piece that unpacks to 1 GiB is "
+            "unpacked (to the size bound) before the deadline is seen",
+        file="shared/blob_reads.py",
+        old="            for piece in decoder.pieces(stored):\n                if self._expired():",
+        new="            for piece in decoder.pieces(stored):\n                if False:",
+        caught_by=("tests/poller/test_bounded_bodies.py::"
+                   "test_the_clock_is_looked_at_inside_one_stored_piece_not_only_between_pieces",),
+    ),
 )
 
 _FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+?)(?:\[.*?\])?(?: - .*)?$")

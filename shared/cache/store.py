@@ -16,9 +16,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from shared.blob_reads import STORED_BYTES, BodyRefused, Cut, expires_in, read_seconds, read_whole
 from shared.cache.health import StoreHealth
 from shared.errors import SharedStoreUnavailable
-from shared.poller.storage import BlobClients, storage_error_text
+from shared.poller.storage import EMPTY_BLOB_RANGE_CODE, BlobClients, storage_error_text
 from shared.settings import SharedCacheSettings
 
 if TYPE_CHECKING:
@@ -77,16 +78,27 @@ class SharedStore:
 
     def read(self, name: str, *, max_bytes: int = MAX_BLOB_BYTES) -> StoredBlob:
         def call(container: ContainerClient) -> StoredBlob:
-            from azure.core.exceptions import ResourceNotFoundError
+            from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
             try:
-                downloader = container.download_blob(name, **_CALL_OPTIONS)
+                downloader = container.download_blob(name, offset=0, length=max_bytes + 1, **_CALL_OPTIONS,
+                                                     **STORED_BYTES)
             except ResourceNotFoundError:
                 return StoredBlob(None, None)
+            except HttpResponseError as error:
+                if _error_code(error) != EMPTY_BLOB_RANGE_CODE:
+                    raise
+                # An empty blob refuses a ranged read: not one of ours, replaced like a corrupt one.
+                return StoredBlob(b"", str(container.get_blob_client(name).get_blob_properties(**_CALL_OPTIONS).etag))
             etag = str(downloader.properties.etag)
-            if downloader.size > max_bytes:
-                return StoredBlob(b"", etag)
-            return StoredBlob(downloader.readall(), etag)
+            try:
+                return StoredBlob(read_whole(downloader, name=name, max_bytes=max_bytes,
+                                             expired=expires_in(read_seconds(_CALL_OPTIONS, READ_TIMEOUT_SECONDS))),
+                                  etag)
+            except BodyRefused as refused:
+                if refused.cut is Cut.TIME:
+                    raise  # slow storage: a failure of the store, like a timeout
+                return StoredBlob(b"", etag)  # too large once decoded, or encoded: not one of ours
 
         return self._call(call)
 

@@ -229,9 +229,34 @@ def usable_sas(query: str) -> str | None:
     return urllib.parse.urlencode(kept, quote_via=urllib.parse.quote)
 
 
-def host_matches(host: str, patterns: Iterable[str]) -> bool:
-    """`host` against allowlist patterns (`*.blob.core.windows.net`, `acct.blob.core.windows.net`, `127.0.0.1`)."""
-    return any(fnmatch.fnmatchcase(host, pattern) for pattern in patterns)
+HTTPS_PORT = 443
+_HOST_ENTRY = re.compile(r"(?P<host>[a-z0-9*?.-]+|\[[0-9a-f:]+\])(?::(?P<port>[1-9][0-9]{0,4}))?")
+
+
+@dataclass(frozen=True, kw_only=True)
+class HostEntry:
+    """An allowlist entry: a host pattern and the one port it allows (443, https's, unless the entry names
+    another): `*.blob.core.windows.net`, `acct.blob.core.windows.net:8443`, `127.0.0.1:10000`."""
+
+    pattern: str
+    port: int = HTTPS_PORT
+
+    def allows(self, endpoint: Endpoint) -> bool:
+        return endpoint.effective_port() == self.port and fnmatch.fnmatchcase(endpoint.host, self.pattern)
+
+    def __str__(self) -> str:
+        return f"{self.pattern}:{self.port}"
+
+
+def parse_host_entry(text: str) -> HostEntry:
+    """`host` or `host:port` (lower case; `[::1]:port` for IPv6); raises TargetRejected saying why."""
+    match = _HOST_ENTRY.fullmatch(text.strip().lower())
+    if match is None:
+        raise TargetRejected(f"{text[:100]!r} is not a host pattern with an optional port (host or host:port)")
+    port = int(match["port"]) if match["port"] else HTTPS_PORT
+    if port > 65535:
+        raise TargetRejected(f"{text[:100]!r} has an invalid port")
+    return HostEntry(pattern=match["host"].strip("[]"), port=port)
 
 
 def reserved_container(name: str, *, own: Iterable[str] = ()) -> bool:

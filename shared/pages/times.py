@@ -1,14 +1,14 @@
 """Times for people: "3 min ago", with the exact UTC time in the text a screen reader reads, which the stylesheet
 shows on hover (shared/pages/layout.py, `time i`).
 
-A time the hub wrote in a form no parser takes is None here ("unknown"), never a guess; the raw value is shown
-beside it, escaped, by the caller when it matters.
+A time the hub wrote in a form no parser takes is None here and shows as "unknown", never a guess.
 """
 
 from __future__ import annotations
 
 import datetime
 
+from shared.clock import UNKNOWN_TIME
 from shared.pages.layout import plain
 
 # Past this, a relative time says the date instead ("3 Dec"): "412 h ago" reads worse than a date.
@@ -39,9 +39,10 @@ def exact_text(moment: datetime.datetime) -> str:
 
 def time_html(moment: datetime.datetime | None, now: datetime.datetime, *, raw: object = None) -> str:
     """A `<time>`: relative text, the exact UTC time on hover and, hidden from sight only, for screen readers.
-    None (absent, or a time no parser takes): the raw value as the hub wrote it, escaped, or "-"."""
+    None: "-" when there is no value; "unknown" for a time no parser takes (a sentinel, an overflow, text): what
+    the hub wrote there is no time, and is not shown as one."""
     if moment is None:
-        return plain(raw) if raw not in (None, "") else "-"
+        return "-" if raw in (None, "") else UNKNOWN_TIME
     exact = exact_text(moment)
     # The exact time is text, hidden from sight and shown on hover by the stylesheet (`time i`), not a `title` as
     # well: a default status page has 2,000 of these (issue 23: its HTML at most 300 KB).

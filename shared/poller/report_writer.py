@@ -17,10 +17,11 @@ from __future__ import annotations
 import contextlib
 import datetime
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from shared.clock import Deadline, parse_utc, utc_iso
+from shared.blob_reads import IDENTITY, Cut
+from shared.clock import Deadline, parse_utc, time_text, utc_iso
 from shared.errors import ImportLogOverrun, ReportCopyUnwritten, SummaryAborted, TickBudgetExhausted
 from shared.jobs import JobStatus, job_status
 from shared.logs import log_event
@@ -50,6 +51,7 @@ from shared.poller.storage import (
     list_folder,
     list_refused,
     not_found,
+    open_body,
     read_bounded_blob,
     sas_refused,
     storage_error_code,
@@ -302,7 +304,9 @@ class ReportWriter:
             seq, status, progress = parsed
             entries.append(TimelineEntry(
                 seq=seq, status=status, progress=progress,
-                polled_at_utc=(blob.metadata or {}).get(POLLED_METADATA) or utc_iso(blob.last_modified),
+                # The metadata is anyone's text: a time or "unknown", never an overflow at the report page.
+                polled_at_utc=time_text(polled) if (polled := (blob.metadata or {}).get(POLLED_METADATA)) else utc_iso(
+                    blob.last_modified),
                 blob=blob.name,
             ))
         return sorted(entries, key=lambda entry: entry.seq)
@@ -324,8 +328,13 @@ class ReportWriter:
             if blob_size(properties) > MAX_INPUT_COUNT_BYTES or input_not_this_jobs(properties.last_modified, job):
                 return None  # too large to count cheaply, or written since the job read it (another job's)
             check_deadline(count_deadline)
-            chunks = blob.download_blob(**call_options(count_deadline)).chunks()
-            return count_lines(_within(count_deadline, chunks))
+            body = open_body(blob, max_bytes=MAX_INPUT_COUNT_BYTES, deadline=count_deadline)
+            lines = count_lines(body)
+            if body.cut is not None:  # an input that unpacks past the bound, or out of time: not counted
+                log_event(logger, PollerEvent.INPUT_NOT_COUNTED, jobId=str(job.get("jobId")), blob=name,
+                          error=f"cut:{body.cut.value}", message=body.why(name))
+                return None
+            return lines
         except Exception as exc:
             # Never the reason a report is late: logged, and the title goes without the total.
             log_event(logger, PollerEvent.INPUT_NOT_COUNTED, jobId=str(job.get("jobId")), blob=name,
@@ -349,9 +358,9 @@ class ReportWriter:
         log_deadline = Deadline(deadline.remaining() * IMPORT_LOG_SHARE)
         try:
             blob = self._blobs.container(targets.output).get_blob_client(log_name)
-            downloader = blob.download_blob(offset=0, length=self._import_log_max_bytes, **call_options(log_deadline))
-            size = blob_size(downloader.properties)
-            modified = downloader.properties.last_modified
+            body = open_body(blob, max_bytes=self._import_log_max_bytes, deadline=log_deadline)
+            size = blob_size(body.properties)
+            modified = body.properties.last_modified
             foreign = log_not_this_jobs(modified, job)
             later = overwritten_by(job, [o for o in listed if _log_blob(o, targets).name == log_name], modified)
             if later is not None:
@@ -364,7 +373,9 @@ class ReportWriter:
                 started = parse_utc(job.get("startTimeUtc"))
                 return None, f"{log_name} {foreign}, so this report cannot list its lines", (
                     started is not None and modified is not None and modified < started)
-            summary = summarize_chunks(downloader.chunks(), should_stop=lambda: log_deadline.remaining() <= 0)
+            summary = summarize_chunks(body, should_stop=lambda: log_deadline.remaining() <= 0)
+            if body.cut is Cut.TIME:
+                raise SummaryAborted(summary)
         except SummaryAborted as aborted:
             if record.write_failures + 1 < IMPORT_LOG_ATTEMPTS and not at_once:
                 raise ImportLogOverrun from None  # counts as a failed attempt; the next tick tries again
@@ -382,7 +393,12 @@ class ReportWriter:
             if record.write_failures + 1 < IMPORT_LOG_ATTEMPTS and not at_once:
                 raise  # try again next tick
             return None, f"{log_name} could not be read ({storage_error_text(exc)})", False
-        if size > self._import_log_max_bytes:
+        if body.cut is Cut.ENCODING:
+            return None, f"{body.why(log_name)}: it was not read, so this report cannot list its lines", False
+        if body.cut is Cut.SIZE and body.encoding != IDENTITY:
+            return summary, (f"{body.why(log_name)} (stored: {size} bytes): truncated, the summary covers its "
+                             f"first {body.decoded} unpacked bytes"), False
+        if size > self._import_log_max_bytes or body.cut is Cut.SIZE:
             return summary, (f"{log_name} is {size} bytes: truncated, the summary covers its first "
                              f"{self._import_log_max_bytes} bytes"), False
         return summary, None, False
@@ -405,13 +421,6 @@ def _state_timeline(record: JobRecord) -> list[TimelineEntry]:
     return [TimelineEntry(seq=int(e["seq"]), status=str(e["status"]), progress=e.get("progress"),
                           polled_at_utc=str(e.get("polledAtUtc") or ""), blob=str(e.get("blob") or ""))
             for e in sorted(record.timeline, key=lambda e: int(e["seq"]))]
-
-
-def _within(deadline: Deadline, chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """The chunks, until the deadline passes (then TickBudgetExhausted)."""
-    for chunk in chunks:
-        check_deadline(deadline)
-        yield chunk
 
 
 def _stored_report(data: bytes, job_id: str) -> dict[str, Any] | None:

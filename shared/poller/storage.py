@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from shared.blob_reads import STORED_BYTES, BodyRefused, Cut, StoredBody, read_whole
 from shared.clock import Deadline
 from shared.credentials import managed_identity_credential
 from shared.errors import JobMonitorError, TargetRejected, TickBudgetExhausted
@@ -25,7 +26,7 @@ from shared.settings import StateStorage
 if TYPE_CHECKING:
     from azure.core.pipeline import PipelineRequest, PipelineResponse
     from azure.core.pipeline.transport import RequestsTransport
-    from azure.storage.blob import BlobProperties, ContainerClient
+    from azure.storage.blob import BlobClient, BlobProperties, ContainerClient
 
 CONNECTION_TIMEOUT_SECONDS = 5.0
 READ_TIMEOUT_SECONDS = 30.0
@@ -232,12 +233,24 @@ def list_folder(
 def read_bounded_blob(
     container: ContainerClient, name: str, *, max_bytes: int, deadline: Deadline
 ) -> tuple[bytes, dict[str, str]]:
-    """A small blob's content (a stored report) and metadata, refused beyond `max_bytes`."""
-    downloader = container.download_blob(name, offset=0, length=max_bytes + 1, **call_options(deadline))
-    data = downloader.readall()
-    if len(data) > max_bytes:
-        raise TargetRejected(f"{name} is larger than {max_bytes} bytes")
-    return bytes(data), dict(downloader.properties.metadata or {})
+    """A small blob's content (a stored report, a snapshot) and metadata, refused (BodyRefused, a TargetRejected)
+    beyond `max_bytes` once decoded, past the deadline, or in an encoding we do not decode (shared/blob_reads.py)."""
+    downloader = container.download_blob(name, offset=0, length=max_bytes + 1, **call_options(deadline),
+                                         **STORED_BYTES)
+    try:
+        data = read_whole(downloader, name=name, max_bytes=max_bytes, expired=lambda: deadline.expired)
+    except BodyRefused as refused:
+        if refused.cut is Cut.TIME:
+            raise TickBudgetExhausted from None  # out of time, not a bad blob: the next tick reads it again
+        raise
+    return data, dict(downloader.properties.metadata or {})
+
+
+def open_body(blob: BlobClient, *, max_bytes: int, deadline: Deadline) -> StoredBody:
+    """A blob's body, read as it is iterated: at most `max_bytes` decoded, until the deadline (StoredBody says
+    where and why it stopped). The download asks for at most `max_bytes` stored bytes too."""
+    downloader = blob.download_blob(offset=0, length=max_bytes, **call_options(deadline), **STORED_BYTES)
+    return StoredBody(downloader, max_bytes=max_bytes, expired=lambda: deadline.expired)
 
 
 def request_options(remaining_seconds: float) -> dict[str, Any]:

@@ -18,18 +18,20 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from shared.blob_reads import STORED_BYTES, BodyRefused, Cut, expires_in, read_seconds, read_whole
 from shared.clock import utc_iso
-from shared.errors import StateConflict, StateUnreadable
+from shared.errors import StateConflict, StateUnreadable, TickBudgetExhausted
 from shared.poller.state import HubState
 from shared.poller.storage import EMPTY_BLOB_RANGE_CODE, storage_error_code
 
 if TYPE_CHECKING:
-    from azure.storage.blob import ContainerClient
+    from azure.storage.blob import ContainerClient, StorageStreamDownloader
 
 SAVE_ATTEMPTS = 3
 # A hub's state is a few hundred bytes a job (30 days of jobs); anything larger is not read, by the poller (it is
 # then unreadable: moved aside and rebuilt from the jobs' folders) or by the status page.
 MAX_STATE_BYTES = 32 << 20
+STATE_READ_SECONDS = 30.0  # reading the state whole, when the caller gave no timeouts
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,9 +66,10 @@ class StateStore:
 
         name = self.blob_name(hub)
         try:
-            downloader = self._container.download_blob(name, offset=0, length=MAX_STATE_BYTES + 1, **options)
-            data = downloader.readall()
+            downloader = self._container.download_blob(name, offset=0, length=MAX_STATE_BYTES + 1, **options,
+                                                       **STORED_BYTES)
             etag = str(downloader.properties.etag)
+            data = _state_bytes(downloader, name, options)
         except ResourceNotFoundError:
             return Loaded(state=HubState(hub=hub, created_at=utc_iso(now)), etag=None)
         except HttpResponseError as error:
@@ -74,13 +77,13 @@ class StateStore:
                 raise
             data, etag = b"", str(self._container.get_blob_client(name).get_blob_properties(**options).etag)
         try:
-            if len(data) > MAX_STATE_BYTES:
-                raise StateUnreadable(f"the state blob is larger than {MAX_STATE_BYTES} bytes")
+            if data is None:
+                raise StateUnreadable(f"the state blob is larger than {MAX_STATE_BYTES} bytes or encoded")
             return Loaded(state=HubState.from_bytes(data), etag=etag)
         except StateUnreadable:
             aside = f"hubs/{hub.lower()}.unreadable-{now.strftime('%Y%m%dT%H%M%S%fZ')}.json"
             with contextlib.suppress(Exception):  # a copy for diagnosis: its failure must not stop the rebuild
-                self._container.upload_blob(aside, data, overwrite=True, **options)
+                self._container.upload_blob(aside, data or b"", overwrite=True, **options)
             # The fresh state replaces the unreadable one conditionally on its ETag (the next save).
             return Loaded(state=HubState(hub=hub, created_at=utc_iso(now)), etag=etag, moved_aside=aside)
 
@@ -97,16 +100,16 @@ class StateStore:
             "etag": known.etag, "match_condition": MatchConditions.IfModified}
         try:
             downloader = self._container.download_blob(self.blob_name(hub), offset=0, length=MAX_STATE_BYTES + 1,
-                                                       **unless, **options)
-            data = downloader.readall()
+                                                       **unless, **options, **STORED_BYTES)
+            data = _state_bytes(downloader, self.blob_name(hub), options)
         except (ResourceNotModifiedError, ResourceModifiedError):
             # Unchanged: storage answers 304 with the code ConditionNotMet, which azure-storage raises as
             # ResourceModifiedError (its code mapping wins over the status).
             return known
         except ResourceNotFoundError:
             return None
-        if len(data) > MAX_STATE_BYTES:
-            raise StateUnreadable("the state blob is larger than the status page reads")
+        if data is None:
+            raise StateUnreadable("the state blob is larger than the status page reads, or encoded")
         return Peeked(records=HubState.records_of(data), etag=str(downloader.properties.etag))
 
     def save(self, state: HubState, etag: str | None, **options: Any) -> str:
@@ -146,3 +149,15 @@ class StateStore:
 
         with contextlib.suppress(ResourceExistsError):
             self._container.create_container(**options)
+
+
+def _state_bytes(downloader: StorageStreamDownloader[bytes], name: str, options: dict[str, Any]) -> bytes | None:
+    """The state blob's bytes; None when it is not one we wrote (over MAX_STATE_BYTES once decoded, or stored
+    with an encoding we do not decode). Out of time raises TickBudgetExhausted: the next tick reads it again."""
+    expired = expires_in(read_seconds(options, STATE_READ_SECONDS))
+    try:
+        return read_whole(downloader, name=name, max_bytes=MAX_STATE_BYTES, expired=expired)
+    except BodyRefused as refused:
+        if refused.cut is Cut.TIME:
+            raise TickBudgetExhausted from None
+        return None

@@ -105,7 +105,9 @@ def job_targets(job: Mapping[str, Any], settings: PollerSettings) -> JobTargets:
 def _output_targets(job: Mapping[str, Any], settings: PollerSettings) -> JobTargets:
     output = parse_container_uri(job.get("outputBlobContainerUri"), what="outputBlobContainerUri")
     if not settings.host_allowed(output.endpoint):
-        raise TargetRejected(f"storage host {output.endpoint.host} is not on the allowlist")
+        where = f"{output.endpoint.host}:{output.endpoint.effective_port()}"
+        raise TargetRejected(f"storage endpoint {where} is not on the allowlist (an entry allows its host on one "
+                             "port: 443 unless it names another)")
     identity_based = str(job.get("storageAuthenticationType", "")).lower() == (
         StorageAuthenticationType.IDENTITY_BASED.value.lower()
     )

@@ -14,10 +14,13 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from shared.blob_reads import STORED_BYTES, BodyRefused, expires_in, read_seconds, read_whole
+
 if TYPE_CHECKING:
     from azure.storage.blob import ContainerClient
 
 MAX_COPY_BYTES = 8 << 20
+COPY_READ_SECONDS = 10.0  # reading a copy whole, when the caller gave no timeouts
 
 
 def copy_blob_name(hub: str, job_id: str) -> str:
@@ -52,12 +55,14 @@ class ReportCopies:
         from azure.core.exceptions import ResourceNotFoundError
 
         try:
-            downloader = self._container.download_blob(copy_blob_name(hub, job_id), offset=0,
-                                                       length=MAX_COPY_BYTES + 1, **options)
-            data = downloader.readall()
+            name = copy_blob_name(hub, job_id)
+            downloader = self._container.download_blob(name, offset=0, length=MAX_COPY_BYTES + 1, **options,
+                                                       **STORED_BYTES)
+            data = read_whole(downloader, name=name, max_bytes=MAX_COPY_BYTES,
+                              expired=expires_in(read_seconds(options, COPY_READ_SECONDS)))
         except ResourceNotFoundError:
             return None
-        if len(data) > MAX_COPY_BYTES:
+        except BodyRefused:  # over MAX_COPY_BYTES once decoded, encoded, or out of time: not a copy we serve
             return None
         document = json.loads(data)
         return document if isinstance(document, dict) else None

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from shared.clock import parse_utc, utc_iso
+from shared.clock import UNKNOWN_TIME, parse_utc, utc_iso
 from shared.jobs import JobStatus, StorageAuthenticationType, job_status
 from shared.redaction import redact_text, redact_value
 from shared.reports.failure_reasons import FailureReason, Hint, hint_for, parse_failure_reason
@@ -183,8 +183,8 @@ def build_report(
         hub=hub,
         job_type=job_type,
         status=status,
-        start_time_utc=_text(job.get("startTimeUtc")),
-        end_time_utc=_text(job.get("endTimeUtc")),
+        start_time_utc=_time(job.get("startTimeUtc")),
+        end_time_utc=_time(job.get("endTimeUtc")),
         duration_seconds=duration,
         failure_reason=reason,
         hint=Hint.DEVICE_IMPORT_ERRORS if chosen is ReportKind.IMPORT else hint_for(
@@ -206,6 +206,13 @@ def build_report(
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _time(value: object) -> str | None:
+    """A job's time as the hub wrote it, "unknown" when it is no time we can read (a sentinel, an overflow)."""
+    if not isinstance(value, str) or value == "":
+        return None
+    return value if parse_utc(value) is not None else UNKNOWN_TIME
 
 
 def stored_title(report: Mapping[str, Any]) -> str:

@@ -12,8 +12,9 @@ from shared.http.targets import (
     CONTAINER_NAME,
     ContainerTarget,
     Endpoint,
-    host_matches,
+    HostEntry,
     parse_container_uri,
+    parse_host_entry,
     parse_uri,
     reserved_container,
 )
@@ -53,7 +54,7 @@ class PollerSettings:
     reports_container: str  # in AzureWebJobsStorage: the app's own copy of every report (served by the app)
     stall_after_seconds: float
     backfill_seconds: float
-    storage_host_allowlist: tuple[str, ...]
+    storage_host_allowlist: tuple[HostEntry, ...]  # each with its port: 443 unless the operator wrote another
     identity_containers: tuple[ContainerTarget, ...]
     storage_client_id: str | None
     tick_budget_seconds: float
@@ -67,7 +68,7 @@ class PollerSettings:
 
     def host_allowed(self, endpoint: Endpoint) -> bool:
         """May the poller contact this storage endpoint at all (with a job's SAS, or its identity)?"""
-        return host_matches(endpoint.host, self.storage_host_allowlist) or any(
+        return any(entry.allows(endpoint) for entry in self.storage_host_allowlist) or any(
             entry.endpoint.same_as(endpoint) for entry in self.identity_containers
         )
 
@@ -140,11 +141,7 @@ def read_poller_settings(
     schedule = reader.text(POLL_SCHEDULE, "0 */5 * * * *") or "0 */5 * * * *"
     if len(schedule.split()) != 6:
         raise SettingsError(POLL_SCHEDULE, "must be a 6-field NCRONTAB expression ({second} {minute} ...)")
-    allowlist = tuple(p.lower() for p in reader.items(MONITOR_STORAGE_HOST_ALLOWLIST))
-    for pattern in allowlist:
-        problem = other_cloud_problem(storage_cloud_of(pattern), cloud, f"{pattern!r}")
-        if problem is not None:
-            raise SettingsError(MONITOR_STORAGE_HOST_ALLOWLIST, problem)
+    allowlist = _allowlist(reader, cloud)
     state_container = _container(reader, MONITOR_STATE_CONTAINER, DEFAULT_STATE_CONTAINER) or DEFAULT_STATE_CONTAINER
     reports_container = (_container(reader, MONITOR_REPORTS_CONTAINER, DEFAULT_REPORTS_CONTAINER)
                          or DEFAULT_REPORTS_CONTAINER)
@@ -166,6 +163,21 @@ def read_poller_settings(
         state_storage=_state_storage(reader, cloud),
         app_containers=app_containers,
     )
+
+
+def _allowlist(reader: SettingsReader, cloud: Cloud) -> tuple[HostEntry, ...]:
+    """MONITOR_STORAGE_HOST_ALLOWLIST: host patterns, each with the one port it allows (443 unless written)."""
+    entries = []
+    for item in reader.items(MONITOR_STORAGE_HOST_ALLOWLIST):
+        try:
+            entry = parse_host_entry(item)
+        except TargetRejected as exc:
+            raise SettingsError(MONITOR_STORAGE_HOST_ALLOWLIST, exc.reason) from None
+        problem = other_cloud_problem(storage_cloud_of(entry.pattern), cloud, f"{entry.pattern!r}")
+        if problem is not None:
+            raise SettingsError(MONITOR_STORAGE_HOST_ALLOWLIST, problem)
+        entries.append(entry)
+    return tuple(entries)
 
 
 def _identity_containers(

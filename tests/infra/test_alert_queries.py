@@ -148,7 +148,7 @@ def _app_env(hubsim: HubSimulator, azurite: AzuriteInfo) -> dict[str, str]:
         "IOTHUB_RETRY_BUDGET_SECONDS": "2",
         "IOTHUB_MAX_ATTEMPTS": "2",
         "GET_JOB_CACHE_TTL_SECONDS": "0",
-        "MONITOR_STORAGE_HOST_ALLOWLIST": "127.0.0.1",
+        "MONITOR_STORAGE_HOST_ALLOWLIST": f"127.0.0.1:{azurite.port}",
         "MONITOR_STATE_CONTAINER": new_container(azurite, create=False),
         "MONITOR_STALL_AFTER_MINUTES": "0.005",  # 0.3 s
         "MONITOR_TICK_BUDGET_SECONDS": "20",

@@ -144,7 +144,7 @@ def test_uri_outside_the_allowlist_is_skipped_and_never_contacted(
         {"jobId": "outside-identity", "type": "export", "status": "running", "progress": 50,
          "storageAuthenticationType": "identityBased", "outputBlobContainerUri": identity},
     ])
-    poller = Poller(env.settings(MONITOR_STORAGE_HOST_ALLOWLIST="127.0.0.1"))
+    poller = Poller(env.settings(MONITOR_STORAGE_HOST_ALLOWLIST=f"127.0.0.1:{env.azurite.port}"))
     for _ in range(3):
         poller.tick()
     assert listener.connections == 0
@@ -240,7 +240,9 @@ def test_a_hung_storage_call_ends_within_the_tick_budget(env: PollerEnv, silent_
     the hub was reported timed out; per-call timeouts now end it in time, and the state is confirmed."""
     uri = f"http://127.0.0.1:{silent_storage.port}/devstoreaccount1/hung?sv=2021-08-06&sr=c&sp=rwdl&sig=abc%3D"
     budget = 6.0
-    poller = env.poller(MONITOR_TICK_BUDGET_SECONDS=str(budget))
+    # An allowlist entry names its port: the hung account's is listed, so the poller does contact it.
+    poller = env.poller(MONITOR_TICK_BUDGET_SECONDS=str(budget),
+                        MONITOR_STORAGE_HOST_ALLOWLIST=f"127.0.0.1:{silent_storage.port}")
     poller.tick()
     env.hubsim.control("devhub").seed_jobs([failed_import("hung-storage", uri)])
     started = time.monotonic()

@@ -73,6 +73,7 @@ from tests.soak.chaos import (
     WireLog,
 )
 from tests.soak.figures import FIGURES_KEY
+from tests.support import storage_ports
 from tests.support.poller import (
     API,
     PREFIX,
@@ -126,7 +127,8 @@ def soak_environ() -> dict[str, str]:
         "IOTHUB_CONNECT_TIMEOUT_SECONDS": "0.5",
         "IOTHUB_RETRY_BUDGET_SECONDS": "2",
         "IOTHUB_MAX_ATTEMPTS": "2",
-        "MONITOR_STORAGE_HOST_ALLOWLIST": ",".join(sorted(ALLOWED_HOSTS)),
+        # Each allowlist entry carries its port: the devstack's storage ports, as PollerEnv lists them.
+        "MONITOR_STORAGE_HOST_ALLOWLIST": storage_ports.allowlist(),
         "MONITOR_TICK_BUDGET_SECONDS": "20",
     }
 

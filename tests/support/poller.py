@@ -25,6 +25,7 @@ from shared.clock import utc_now
 from shared.poller.storage import BlobClients
 from shared.poller.tick import Poller
 from shared.settings import AppSettings
+from tests.support import storage_ports
 from tests.support.secrets import Secrets, sas_signature, seen_by_stand_ins
 from tests.support.shared_cache import new_shared_container
 
@@ -137,7 +138,9 @@ class PollerEnv:
             "IOTHUB_CONNECTION_STRINGS": "|".join(wellknown.hub_connection_string(h) for h in hubs),
             "IOTHUB_RETRY_BUDGET_SECONDS": "2",
             "IOTHUB_MAX_ATTEMPTS": "2",
-            "MONITOR_STORAGE_HOST_ALLOWLIST": "127.0.0.1,*.blob.core.windows.net",
+            # Each of the devstack's storage ports on loopback (an entry carries its port, 443 unless written).
+            "MONITOR_STORAGE_HOST_ALLOWLIST": storage_ports.allowlist(f"127.0.0.1:{self.azurite.port}",
+                                                                      "*.blob.core.windows.net"),
             "MONITOR_STATE_CONTAINER": self.state_container,
             "MONITOR_TICK_BUDGET_SECONDS": "20",
             "AzureWebJobsStorage": self.azurite.connection_string,

@@ -75,8 +75,8 @@ def test_times_read_relative_with_the_exact_utc_time_in_their_text() -> None:
     assert relative_text(now - datetime.timedelta(days=9), now) == "29 Nov 2026"
     shown = time_html(now - datetime.timedelta(minutes=3), now)
     assert shown == "<time>3 min ago<i> (2026-12-08 11:57:00 UTC)</i></time>"
-    # A time no parser takes is shown as the hub wrote it, escaped; none at all is "-".
-    assert time_html(None, now, raw="<b>soon</b>") == "&lt;b&gt;soon&lt;/b&gt;"
+    # A time no parser takes is unknown (what the hub wrote there is not shown as a time); none at all is "-".
+    assert time_html(None, now, raw="<b>soon</b>") == "unknown"
     assert time_html(None, now) == "-"
 
 
