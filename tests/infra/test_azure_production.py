@@ -57,6 +57,10 @@ def test_no_host_storage_setting_names_a_cloud_suffix() -> None:
     text = (INFRA / "main.bicep").read_text(encoding="utf-8")
     block = text[text.index("var hostStorageSettings"):text.index("// Telemetry with Entra ID")]
     assert "core.windows.net" not in block and "accountName" not in block
+    # The URIs come from the storage module's outputs and reach the site through the site module: neither names a
+    # public-cloud host (the EP1 content share takes its suffix from environment()).
+    for module in ("storage.bicep", "site.bicep"):
+        assert "core.windows.net" not in (MODULES / module).read_text(encoding="utf-8"), module
 
 
 def test_the_app_reads_its_state_account_from_a_sovereign_blob_service_uri() -> None:
