@@ -10,7 +10,7 @@
 // blob-writer (the jobs identity's role on output storage). Every role assignment is a module's, named
 // guid(scope, principal, role).
 // Validate here: bash infra/check.sh (checkov) and tests/infra/ (the Bicep compiler is not available on the
-// build machines; the tests parse this file with pycep, checkov's own Bicep parser).
+// build machines; the tests parse this file and its modules with pycep, checkov's own Bicep parser).
 //
 // Keys: none on the default plan (Flex Consumption). The app's storage account allows Shared Key only on
 // Premium (EP1), whose content share on Azure Files takes nothing but a key connection string, read in

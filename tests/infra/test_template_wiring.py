@@ -183,3 +183,19 @@ def test_funcignore_keeps_everything_but_the_app_out() -> None:
     leaked = sorted(n for n in top_level - shipped if not ignored(n) and n != ".git")
     assert not leaked, f".funcignore would ship {leaked}"
     assert not [n for n in shipped if ignored(n)]
+
+
+def test_the_evaluator_follows_main_into_its_modules() -> None:
+    # The rules above read resources where they live; a module evaluated with other parameters than main.bicep
+    # passes it, or an output read as unknown, would check a template nobody deploys.
+    for user_assigned in (False, True):
+        main = Evaluator({"iotHubNames": ["x"], "useUserAssignedIdentity": user_assigned})
+        identities = main.module("identities")
+        assert identities.value("useUserAssignedIdentity") is user_assigned
+        assert main.owner("userIdentity") is identities and main.owner("functionApp") is main.module("site")
+        client = main.value("clientId")  # identities.outputs.userClientId, evaluated in the module
+        assert client == "" if not user_assigned else str(client) == "<<<userIdentity>.properties>.clientId>"
+    assert module_evaluator("storage", {"iotHubNames": ["x"], "appName": "jobmon-a"}).value("storageAccountName") == \
+        Evaluator({"iotHubNames": ["x"], "appName": "jobmon-a"}).var("storageAccountName")
+    with pytest.raises(KeyError):
+        Evaluator({"iotHubNames": ["x"]}).owner("noSuchResource")
