@@ -3,21 +3,19 @@
 // and the operators' alerts.
 //
 // Deploy: az deployment group create -g <rg> -f infra/main.bicep -p infra/main.parameters.json (docs/deploy.md).
-// Modules (infra/modules/): monitoring (workspace, Application Insights), sign-in (authsettingsV2), the app's
-// roles on its own account (app-roles), the hubs' reader role (iothub-reader), the jobs identity's role on output
-// storage (blob-writer). Every role assignment is a module's, named guid(scope, principal, role).
+// This file holds the parameters, the app's settings and the alert rules, and wires the modules (infra/modules/):
+// identities (the host's and the jobs identity, the custom jobs reader role), storage (the app's own account and
+// containers), site (plan and function app), monitoring (workspace, Application Insights), sign-in
+// (authsettingsV2), app-roles (the host's roles on its own account), iothub-reader (the hubs' reader role),
+// blob-writer (the jobs identity's role on output storage). Every role assignment is a module's, named
+// guid(scope, principal, role).
 // Validate here: bash infra/check.sh (checkov) and tests/infra/ (the Bicep compiler is not available on the
-// build machines; the tests parse this file with pycep, checkov's own Bicep parser).
+// build machines; the tests parse this file and its modules with pycep, checkov's own Bicep parser).
 //
 // Keys: none on the default plan (Flex Consumption). The app's storage account allows Shared Key only on
-// Premium (EP1), whose content share on Azure Files takes nothing but a key connection string
-// (WEBSITE_CONTENTAZUREFILECONNECTIONSTRING). Consumption (Y1) runs from a package URL fetched with the
+// Premium (EP1), whose content share on Azure Files takes nothing but a key connection string, read in
+// modules/site.bicep (no module outputs a key). Consumption (Y1) runs from a package URL fetched with the
 // app's identity (WEBSITE_RUN_FROM_PACKAGE + WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID), so it stays keyless.
-//
-// Flex Consumption rejects several site properties (ARM error 51021, even with null values): ftpsState,
-// linuxFxVersion, use32BitWorkerProcess, javaVersion, netFrameworkVersion, ... So a Flex site gets `flexSiteConfig`
-// only (app settings and the TLS minimum) and its runtime from functionAppConfig.runtime; the other properties
-// exist only in `classicSiteConfig` (Y1, EP1). tests/infra/test_flex_rules.py keeps it so.
 
 targetScope = 'resourceGroup'
 
@@ -270,22 +268,9 @@ param tags object = {}
 // Variables
 // ---------------------------------------------------------------------------------------------------------------
 
-var isFlex = hostingPlan == 'FlexConsumption'
-var isConsumption = hostingPlan == 'Consumption'
 var isPremium = hostingPlan == 'Premium'
-var planSku = isFlex ? {
-  name: 'FC1'
-  tier: 'FlexConsumption'
-} : isConsumption ? {
-  name: 'Y1'
-  tier: 'Dynamic'
-} : {
-  name: 'EP1'
-  tier: 'ElasticPremium'
-}
 var storageAccountName = 'st${uniqueString(resourceGroup().id, appName)}'
 var deploymentContainerName = 'app-package'
-var contentShareName = take(toLower(replace(appName, '-', '')), 60)
 var blobEndpointSuffix = 'blob.${environment().suffixes.storage}'
 // Deployment names are per resource group: the app's name in them keeps two apps' deployments apart.
 var deploymentSuffix = uniqueString(resourceGroup().id, appName)
@@ -312,16 +297,14 @@ var identityContainersPerAccount = [for (a, i) in outputAccounts: concat(contain
 var monitorIdentityContainers = join(flatten(identityContainersPerAccount), ',')
 
 // The host's identity: the host's storage, telemetry, the hubs. It never writes where a job points.
-var principalId = useUserAssignedIdentity ? userIdentity.properties.principalId : functionApp.identity.principalId
-var clientId = useUserAssignedIdentity ? userIdentity.properties.clientId : ''
-// The jobs identity (user-assigned, always): writes snapshots and reports into the jobs' containers and reads
-// their errors logs (MONITOR_STORAGE_CLIENT_ID). It holds no role on the app's own account, so hostile job
-// input can never reach the host's keys (azure-webjobs-secrets) or state, whatever the code's lists say.
-var jobsPrincipalId = jobsIdentity.properties.principalId
-var jobsClientId = jobsIdentity.properties.clientId
+var principalId = useUserAssignedIdentity ? identities.outputs.userPrincipalId : site.outputs.systemPrincipalId
+var clientId = identities.outputs.userClientId
+// The jobs identity: the jobs' containers only, no role on the app's own account (modules/identities.bicep).
+var jobsPrincipalId = identities.outputs.jobsPrincipalId
+var jobsClientId = identities.outputs.jobsClientId
 // IoT Hub Data Reader (built-in), or the custom role holding only Microsoft.Devices/IotHubs/jobs/read.
 var iotHubDataReaderRoleId = 'b447c946-2db7-41ec-983d-d8bf3b1c77e3'
-var hubReaderRoleDefinitionId = (hubReaderRole == 'jobsReader') ? jobsReaderRole.id : subscriptionResourceId('Microsoft.Authorization/roleDefinitions', iotHubDataReaderRoleId)
+var hubReaderRoleDefinitionId = (hubReaderRole == 'jobsReader') ? identities.outputs.jobsReaderRoleId : subscriptionResourceId('Microsoft.Authorization/roleDefinitions', iotHubDataReaderRoleId)
 // The custom role may be assigned in every resource group holding a monitored hub.
 var hubResourceGroups = [for hubName in iotHubNames: contains(iotHubResourceGroups, hubName) ? iotHubResourceGroups[hubName] : iotHubResourceGroup]
 var hubResourceGroupIds = [for rg in hubResourceGroups: '${subscription().id}/resourceGroups/${rg}']
@@ -474,15 +457,15 @@ var sharedAccessSettings = (iotHubAuth == 'sharedAccessPolicy') ? [
 var hostStorageSettings = concat([
   {
     name: 'AzureWebJobsStorage__blobServiceUri'
-    value: storage.properties.primaryEndpoints.blob
+    value: storage.outputs.blobServiceUri
   }
   {
     name: 'AzureWebJobsStorage__queueServiceUri'
-    value: storage.properties.primaryEndpoints.queue
+    value: storage.outputs.queueServiceUri
   }
   {
     name: 'AzureWebJobsStorage__tableServiceUri'
-    value: storage.properties.primaryEndpoints.table
+    value: storage.outputs.tableServiceUri
   }
 ], useUserAssignedIdentity ? [
   {
@@ -515,61 +498,10 @@ var workerSettings = [
   }
 ]
 
-// Flex Consumption takes runtime and version from functionAppConfig and rejects these two settings.
-var classicRuntimeSettings = isFlex ? [] : [
-  {
-    name: 'FUNCTIONS_EXTENSION_VERSION'
-    value: '~4'
-  }
-  {
-    name: 'FUNCTIONS_WORKER_RUNTIME'
-    value: 'python'
-  }
-]
-
-// Consumption (Linux): run from a package blob fetched with the app's identity, once one is published.
-var consumptionPackageSettings = (isConsumption && !empty(consumptionPackageUrl)) ? [
-  {
-    name: 'WEBSITE_RUN_FROM_PACKAGE'
-    value: consumptionPackageUrl
-  }
-  {
-    name: 'WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID'
-    value: useUserAssignedIdentity ? userIdentity.id : 'SystemAssigned'
-  }
-] : []
-
-// Premium (EP1): content share on Azure Files, which accepts only a key connection string.
-var premiumContentSettings = isPremium ? [
-  {
-    name: 'WEBSITE_CONTENTAZUREFILECONNECTIONSTRING'
-    value: 'DefaultEndpointsProtocol=https;AccountName=${storage.name};EndpointSuffix=${environment().suffixes.storage};AccountKey=${storage.listKeys().keys[0].value}'
-  }
-  {
-    name: 'WEBSITE_CONTENTSHARE'
-    value: contentShareName
-  }
-  {
-    name: 'WEBSITE_RUN_FROM_PACKAGE'
-    value: '1'
-  }
-] : []
+// The plan's own settings (runtime, package, EP1 content share) are added in modules/site.bicep.
 // app-settings:end
 
-var appSettings = concat(appReadSettings, sharedAccessSettings, hostStorageSettings, telemetrySettings, workerSettings, classicRuntimeSettings, consumptionPackageSettings, premiumContentSettings)
-
-// What a Flex site accepts in siteConfig (Microsoft's Flex samples set no more); everything else is Y1/EP1 only.
-var flexSiteConfig = {
-  minTlsVersion: '1.2'
-  appSettings: appSettings
-}
-var classicSiteConfig = union(flexSiteConfig, {
-  linuxFxVersion: 'Python|3.11'
-  scmMinTlsVersion: '1.2'
-  ftpsState: 'Disabled'
-  http20Enabled: true
-  functionAppScaleLimit: scaleLimit
-})
+var appSettings = concat(appReadSettings, sharedAccessSettings, hostStorageSettings, telemetrySettings, workerSettings)
 
 // ---------------------------------------------------------------------------------------------------------------
 // Monitoring
@@ -587,193 +519,59 @@ module monitoring 'modules/monitoring.bicep' = {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// The app's own storage account (host coordination, function keys, timer locks, poller state, Flex package)
+// Identities, the app's own storage account, plan and app
 // ---------------------------------------------------------------------------------------------------------------
 
-resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
-  // checkov:skip=CKV_AZURE_43:The name is an expression ('st' + uniqueString = 15 lowercase letters and digits), valid but not evaluable by checkov
-  // checkov:skip=CKV_AZURE_35:Default action Allow: the function host reaches this account over its public endpoint (no VNet integration or private endpoint in this template); data access is by Entra ID roles (plus the account key on EP1 only)
-  // checkov:skip=CKV_AZURE_59:Public network access stays enabled for the same reason as CKV_AZURE_35; anonymous blob access is off (allowBlobPublicAccess false)
-  // checkov:skip=CKV_AZURE_206:Standard_LRS holds host state, keys and poller state that the app can rebuild; choose ZRS/GRS in the sku if your policy demands
-  name: storageAccountName
-  location: location
-  tags: tags
-  kind: 'StorageV2'
-  sku: {
-    name: 'Standard_LRS'
+// The host's user-assigned identity (optional), the jobs identity and the custom jobs reader role.
+module identities 'modules/identities.bicep' = {
+  name: take('identities-${deploymentSuffix}', 64)
+  params: {
+    location: location
+    appName: appName
+    useUserAssignedIdentity: useUserAssignedIdentity
+    createJobsReaderRole: (hubReaderRole == 'jobsReader')
+    hubResourceGroupIds: hubResourceGroupIds
+    tags: tags
   }
-  properties: {
-    minimumTlsVersion: 'TLS1_2'
-    supportsHttpsTrafficOnly: true
-    allowBlobPublicAccess: false
+}
+
+// Host coordination, function keys, timer locks, poller state, shared cache, report copies, Flex package.
+module storage 'modules/storage.bicep' = {
+  name: take('storage-${deploymentSuffix}', 64)
+  params: {
+    location: location
+    storageAccountName: storageAccountName
     allowSharedKeyAccess: isPremium
-    defaultToOAuthAuthentication: true
-    publicNetworkAccess: 'Enabled'
-    networkAcls: {
-      defaultAction: 'Allow'
-      bypass: 'AzureServices'
-    }
+    deploymentContainerName: deploymentContainerName
+    stateContainerName: monitorStateContainer
+    sharedCacheContainerName: sharedCacheContainer
+    reportsContainerName: monitorReportsContainer
+    tags: tags
   }
 }
 
-resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
-  parent: storage
-  name: 'default'
-}
-
-resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
-  parent: blobService
-  name: deploymentContainerName
-  properties: {
-    publicAccess: 'None'
-  }
-}
-
-// The poller's state: created here so that its role can be scoped to it (an identity cannot create a container
-// with a role on other containers only).
-resource stateContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
-  parent: blobService
-  name: monitorStateContainer
-  properties: {
-    publicAccess: 'None'
-  }
-}
-
-// get_job's shared cache and the hubs' call budgets (shared by every instance): created here too, for the same reason.
-resource sharedCacheContainerResource 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
-  parent: blobService
-  name: sharedCacheContainer
-  properties: {
-    publicAccess: 'None'
-  }
-}
-
-// The app's copies of the reports it serves (same reasons as the state container).
-resource reportsContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
-  parent: blobService
-  name: monitorReportsContainer
-  properties: {
-    publicAccess: 'None'
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Identity, plan and app
-// ---------------------------------------------------------------------------------------------------------------
-
-resource userIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = if (useUserAssignedIdentity) {
-  name: 'id-${appName}'
-  location: location
-  tags: tags
-}
-
-// The jobs identity (see jobsPrincipalId): roles only on the jobs' containers (blobWriters).
-resource jobsIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
-  name: 'id-${appName}-jobs'
-  location: location
-  tags: tags
-}
-
-// A custom role with the one data action get_job, list_jobs and the poller need (IoT Hub RBAC action table):
-// no registry, twins, configurations or file-upload notifications. Assignable where the hubs are; its name is a
-// guid of the resource group and app, so a redeploy updates it in place.
-resource jobsReaderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (hubReaderRole == 'jobsReader') {
-  name: guid(subscription().id, resourceGroup().id, appName, 'iothub-jobs-reader')
-  properties: {
-    roleName: 'IoT Hub Jobs Reader (${appName}, ${resourceGroup().name})'
-    description: 'Reads IoT Hub import/export jobs (GET /jobs, GET /jobs/{id}) and nothing else.'
-    type: 'CustomRole'
-    permissions: [
-      {
-        actions: []
-        notActions: []
-        dataActions: [
-          'Microsoft.Devices/IotHubs/jobs/read'
-        ]
-        notDataActions: []
-      }
-    ]
-    // union() drops repeats: several hubs may share a resource group.
-    assignableScopes: union(hubResourceGroupIds, [])
-  }
-}
-
-resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
-  // checkov:skip=CKV_AZURE_225:Zone redundancy is a plan and region choice left to the operator; a 5-minute poller and a read-only proxy tolerate a zone outage
-  name: 'plan-${appName}'
-  location: location
-  tags: tags
-  kind: isPremium ? 'elastic' : 'functionapp'
-  sku: planSku
-  properties: {
-    reserved: true
-    maximumElasticWorkerCount: isPremium ? premiumMaximumElasticWorkerCount : null
-  }
-}
-
-resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
-  // checkov:skip=CKV_AZURE_16:A managed identity is always enabled (SystemAssigned, or UserAssigned with the identity created here); the check cannot evaluate the conditional type
-  // checkov:skip=CKV_AZURE_222:Internal callers reach get_job over the public endpoint with a function key; add access restrictions or a private endpoint if your network demands
-  // checkov:skip=CKV_AZURE_17:Client certificates are not used: callers authenticate with function keys (authLevel function)
-  // checkov:skip=CKV_AZURE_212:Instance counts belong to the plan (Flex and Consumption scale from zero); no fixed minimum is wanted
-  // checkov:skip=CKV_AZURE_213:The app has no health-check endpoint (get_job needs a function key and a job id), so there is nothing for a health check to probe
-  // checkov:skip=CKV_AZURE_78:FTPS is disabled on Y1/EP1 (classicSiteConfig.ftpsState); Flex Consumption has no FTP and rejects the property (error 51021), and FTP basic auth is off below
-  // checkov:skip=CKV_AZURE_18:HTTP/2 is on for Y1/EP1 (classicSiteConfig.http20Enabled); Flex Consumption takes no such siteConfig property
-  // checkov:skip=CKV_AZURE_67:Same as CKV_AZURE_18 (the function-app variant of the check)
-  // checkov:skip=CKV_AZURE_15:minTlsVersion 1.2 is set on every plan, in flexSiteConfig and classicSiteConfig (variables checkov does not resolve; tests/infra/test_flex_rules.py checks it)
-  name: appName
-  location: location
-  tags: tags
-  kind: 'functionapp,linux'
-  identity: {
-    type: useUserAssignedIdentity ? 'UserAssigned' : 'SystemAssigned, UserAssigned'
-    userAssignedIdentities: useUserAssignedIdentity ? {
-      '${userIdentity.id}': {}
-      '${jobsIdentity.id}': {}
-    } : {
-      '${jobsIdentity.id}': {}
-    }
-  }
-  // The Flex deployment storage names the container; it must exist before the site does.
-  dependsOn: [
-    deploymentContainer
-  ]
-  properties: {
-    serverFarmId: plan.id
-    // VNet integration (Flex, Premium; Consumption has none): outbound calls leave through the subnet, so a
-    // firewalled output account can admit them (private endpoint or subnet rule).
-    virtualNetworkSubnetId: (empty(vnetSubnetId) || isConsumption) ? null : vnetSubnetId
-    httpsOnly: true
-    clientCertEnabled: false
-    keyVaultReferenceIdentity: useUserAssignedIdentity ? userIdentity.id : 'SystemAssigned'
-    functionAppConfig: isFlex ? {
-      deployment: {
-        storage: {
-          type: 'blobContainer'
-          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
-          authentication: useUserAssignedIdentity ? {
-            type: 'UserAssignedIdentity'
-            userAssignedIdentityResourceId: userIdentity.id
-          } : {
-            type: 'SystemAssignedIdentity'
-          }
-        }
-      }
-      scaleAndConcurrency: {
-        maximumInstanceCount: flexMaximumInstanceCount
-        instanceMemoryMB: flexInstanceMemoryMB
-        triggers: {
-          http: {
-            perInstanceConcurrency: flexHttpPerInstanceConcurrency
-          }
-        }
-      }
-      runtime: {
-        name: 'python'
-        version: '3.11'
-      }
-    } : null
-    siteConfig: isFlex ? flexSiteConfig : classicSiteConfig
+// The plan and the function app. Its parameters come from the storage module's outputs, so ARM deploys the
+// storage module (the Flex deployment container included) first.
+module site 'modules/site.bicep' = {
+  name: take('site-${deploymentSuffix}', 64)
+  params: {
+    location: location
+    appName: appName
+    hostingPlan: hostingPlan
+    flexMaximumInstanceCount: flexMaximumInstanceCount
+    flexInstanceMemoryMB: flexInstanceMemoryMB
+    flexHttpPerInstanceConcurrency: flexHttpPerInstanceConcurrency
+    scaleLimit: scaleLimit
+    premiumMaximumElasticWorkerCount: premiumMaximumElasticWorkerCount
+    consumptionPackageUrl: consumptionPackageUrl
+    vnetSubnetId: vnetSubnetId
+    useUserAssignedIdentity: useUserAssignedIdentity
+    userIdentityId: identities.outputs.userIdentityId
+    jobsIdentityId: identities.outputs.jobsIdentityId
+    storageAccountName: storage.outputs.accountName
+    deploymentContainerUrl: storage.outputs.deploymentContainerUrl
+    appSettings: appSettings
+    tags: tags
   }
 }
 
@@ -781,29 +579,12 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
 module signIn 'modules/sign-in.bicep' = if (signInEnabled) {
   name: take('sign-in-${deploymentSuffix}', 64)
   params: {
-    appName: functionApp.name
+    appName: site.outputs.name
     signInClientId: signInClientId
     signInTenantId: signInTenantId
     signInScriptPaths: signInScriptPaths
     signInAllowedPrincipals: signInAllowedPrincipals
     signInAllowedApplications: signInAllowedApplications
-  }
-}
-
-// Basic (user name and password) publishing credentials off for FTP and for the SCM (Kudu) site.
-resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
-  parent: functionApp
-  name: 'ftp'
-  properties: {
-    allow: false
-  }
-}
-
-resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
-  parent: functionApp
-  name: 'scm'
-  properties: {
-    allow: false
   }
 }
 
@@ -816,10 +597,10 @@ resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@20
 module appRoles 'modules/app-roles.bicep' = {
   name: take('app-roles-${deploymentSuffix}', 64)
   params: {
-    storageAccountName: storage.name
-    stateContainerName: stateContainer.name
-    sharedCacheContainerName: sharedCacheContainerResource.name
-    reportsContainerName: reportsContainer.name
+    storageAccountName: storage.outputs.accountName
+    stateContainerName: storage.outputs.stateContainerName
+    sharedCacheContainerName: storage.outputs.sharedCacheContainerName
+    reportsContainerName: storage.outputs.reportsContainerName
     appInsightsName: monitoring.outputs.appInsightsName
     principalId: principalId
     grantTableAccess: grantHostTableAccess
@@ -1011,15 +792,15 @@ resource alerts 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [for rule 
 // Outputs
 // ---------------------------------------------------------------------------------------------------------------
 
-output functionAppName string = functionApp.name
-output functionAppHostName string = functionApp.properties.defaultHostName
+output functionAppName string = site.outputs.name
+output functionAppHostName string = site.outputs.defaultHostName
 output principalId string = principalId
 output identityClientId string = clientId
 output jobsIdentityPrincipalId string = jobsPrincipalId
 output jobsIdentityClientId string = jobsClientId
-output storageAccountName string = storage.name
-output deploymentContainerUrl string = '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
-output stateContainerName string = stateContainer.name
+output storageAccountName string = storage.outputs.accountName
+output deploymentContainerUrl string = storage.outputs.deploymentContainerUrl
+output stateContainerName string = storage.outputs.stateContainerName
 output applicationInsightsName string = monitoring.outputs.appInsightsName
 output monitorStorageHostAllowlist string = effectiveAllowlist
 output monitorIdentityContainers string = monitorIdentityContainers

@@ -368,8 +368,8 @@ PLANTS: tuple[Plant, ...] = (
         name="infra-host-storage-by-account-name",
         bug="host storage by AzureWebJobsStorage__accountName (public cloud only) instead of the service URIs",
         file="infra/main.bicep",
-        old="    name: 'AzureWebJobsStorage__blobServiceUri'\n    value: storage.properties.primaryEndpoints.blob",
-        new="    name: 'AzureWebJobsStorage__accountName'\n    value: storage.name",
+        old="    name: 'AzureWebJobsStorage__blobServiceUri'\n    value: storage.outputs.blobServiceUri",
+        new="    name: 'AzureWebJobsStorage__accountName'\n    value: storage.outputs.accountName",
         caught_by=("tests/infra/test_azure_production.py::test_host_storage_is_reached_by_the_accounts_own_service_uris",),
     ),
     Plant(
@@ -853,6 +853,25 @@ PLANTS: tuple[Plant, ...] = (
         new="            for piece in decoder.pieces(stored):\n                if False:",
         caught_by=("tests/poller/test_bounded_bodies.py::"
                    "test_the_clock_is_looked_at_inside_one_stored_piece_not_only_between_pieces",),
+    ),
+    # Issue 22, point 7: main.bicep split into modules; the tests follow main.bicep into them.
+    Plant(
+        name="infra-site-module-drops-app-settings",
+        bug="the site module sets only the plan's own settings: the app's settings from main.bicep never reach the "
+            "site",
+        file="infra/modules/site.bicep",
+        old="  appSettings: concat(appSettings, classicRuntimeSettings,",
+        new="  appSettings: concat(classicRuntimeSettings,",
+        caught_by=("tests/infra/test_settings_sources.py::test_the_site_gets_every_setting_the_app_reads",
+                   "tests/infra/test_flex_rules.py::test_flex_thread_pool_matches_the_http_concurrency"),
+    ),
+    Plant(
+        name="infra-storage-key-as-output",
+        bug="the storage module outputs the account key (kept in clear in the deployment history)",
+        file="infra/modules/storage.bicep",
+        old="output accountName string = storage.name\n",
+        new="output accountName string = storage.name\noutput accountKey string = storage.listKeys().keys[0].value\n",
+        caught_by=("tests/infra/test_azure_production.py::test_no_account_key_crosses_a_module_boundary",),
     ),
 )
 

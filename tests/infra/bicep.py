@@ -7,7 +7,11 @@ depends on something unknown at deployment start (a resource's runtime property,
 
 pycep's tree does not tell a string literal from a bare name (`'python'` and `python` both become "python"):
 a string that names a parameter, variable or loop item is read as that name. Resource properties, and
-functions the tests do not need, evaluate to an `Opaque` value.
+functions the tests do not need, evaluate to an `Opaque` value; a resource's `name` is its evaluated name.
+
+Modules are followed: `module(name)` evaluates a module's template with the parameters its caller passes (each
+with every value the caller's expression can take), `mod.outputs.x` evaluates the module's output, and
+`owner(resource)` finds the template, main.bicep or a module it deploys, that declares a resource.
 """
 
 from __future__ import annotations
@@ -70,16 +74,22 @@ def _unique(values: list[Any]) -> list[Any]:
 class Evaluator:
     """Evaluates one template's expressions for given parameter values (the others take their defaults)."""
 
-    def __init__(self, params: Mapping[str, Any] | None = None, *, path: Path = MAIN, render_ids: bool = False) -> None:
+    def __init__(self, params: Mapping[str, Any] | None = None, *, path: Path = MAIN, render_ids: bool = False,
+                 caller: tuple[Evaluator, Mapping[str, Any]] | None = None) -> None:
         """`render_ids`: resource ids, subscription() and resourceGroup() evaluate to fixed strings (so that names
-        built with guid() can be rendered); otherwise they stay unknown."""
+        built with guid() can be rendered); otherwise they stay unknown. `caller`: for a module, the caller's
+        Evaluator and the expressions it passes as parameters, evaluated there when first read (each with every
+        value it can take)."""
         self.path = path
         self.render_ids = render_ids
         self.tree = parse(path)
         self.params = dict(params or {})
-        unknown = set(self.params) - set(self.tree["parameters"])
+        self._caller: Evaluator | None = caller[0] if caller is not None else None
+        self._passed: Mapping[str, Any] = caller[1] if caller is not None else {}
+        unknown = (set(self.params) | set(self._passed)) - set(self.tree["parameters"])
         assert not unknown, f"{path.name} declares no parameter {sorted(unknown)}"
         self._cache: dict[str, list[Any]] = {}
+        self._modules: dict[str, Evaluator] = {}
 
     # -- names ------------------------------------------------------------------------------------------------
     def name(self, name: str, scope: Mapping[str, Any]) -> list[Any]:
@@ -90,6 +100,8 @@ class Evaluator:
         if name in self.tree["parameters"]:
             if name in self.params:
                 values = [self.params[name]]
+            elif name in self._passed and self._caller is not None:
+                values = self._caller.possible(self._passed[name])
             else:
                 default = self.tree["parameters"][name].get("default")
                 assert default is not None, f"parameter {name} has no default: give it to the Evaluator"
@@ -163,8 +175,11 @@ class Evaluator:
     def _path(self, dotted: str, scope: Mapping[str, Any]) -> list[Any]:
         first, *rest = dotted.split(".")
         rendered = self._rendered_id(first, rest[0], scope) if self.render_ids and rest else None
+        followed = self._followed(first, rest, scope)
         if rendered is not None:
             values, rest = rendered, rest[1:]
+        elif followed is not None:
+            values, rest = followed
         else:
             values = self.name(first, scope) if self.is_name(first, scope) else [Opaque(first)]
         for attribute in rest:
@@ -192,8 +207,12 @@ class Evaluator:
             break
         base = chain[0]
         rendered = self._rendered_id(base, chain[1], scope) if self.render_ids else None
+        followed = self._followed(base, chain[1:], scope)
         if rendered is not None:
             values, chain = rendered, chain[1:]
+        elif followed is not None:
+            values, rest = followed
+            chain = [base, *rest]
         else:
             values = self.name(base, scope) if isinstance(base, str) and self.is_name(base, scope) else \
                 self.possible(base, scope)
@@ -303,7 +322,42 @@ class Evaluator:
         assert total <= MAX_VALUES, "too many combinations: simplify the template or the test"
         return itertools.product(*options)
 
-    # -- resources --------------------------------------------------------------------------------------------
+    # -- resources and modules --------------------------------------------------------------------------------
+    def _followed(self, base: Any, rest: list[Any], scope: Mapping[str, Any]) -> tuple[list[Any], list[Any]] | None:
+        """`res.name` (a resource's evaluated name) or `mod.outputs.x` (the module's output), with what is left of
+        the chain; None for anything else."""
+        if not isinstance(base, str) or base in scope or not rest:
+            return None
+        resource = self.tree["resources"].get(base)
+        if resource is not None and rest[0] == "name" and "loop_type" not in resource["config"]:
+            return self.possible(body(resource)["name"]), rest[1:]
+        module = self.tree.get("modules", {}).get(base)
+        if module is not None and rest[0] == "outputs" and len(rest) > 1 and "loop_type" not in module["config"]:
+            inner = self.module(base)
+            return inner.possible(inner.tree["outputs"][rest[1]]["value"]), rest[2:]
+        return None
+
+    def module(self, name: str) -> Evaluator:
+        """The Evaluator of module `name` (not a loop), with every value this template can pass each parameter
+        (whether its condition holds is the caller's to check)."""
+        if name not in self._modules:
+            declared = self.tree["modules"][name]
+            assert "loop_type" not in declared["config"], f"module {name} is a loop: not supported"
+            self._modules[name] = Evaluator(path=self.path.parent / declared["detail"]["path"],
+                                            render_ids=self.render_ids, caller=(self, body(declared)["params"]))
+        return self._modules[name]
+
+    def owner(self, resource: str) -> Evaluator:
+        """The Evaluator of the template declaring `resource`: this one, or a module it deploys (at any depth)."""
+        if resource in self.tree["resources"]:
+            return self
+        for name, declared in self.tree.get("modules", {}).items():
+            if declared["type"] != "local" or "loop_type" in declared["config"]:
+                continue
+            if resource in parse(self.path.parent / declared["detail"]["path"])["resources"]:
+                return self.module(name).owner(resource)
+        raise KeyError(f"no template deployed by {self.path.name} declares resource {resource}")
+
     def _rendered_id(self, base: Any, attribute: Any, scope: Mapping[str, Any]) -> list[Any] | None:
         """`base.id` for a resource of this template (`res.id` or `res[i].id`); None for anything else."""
         if attribute != "id":
@@ -421,10 +475,7 @@ _RENDERED: dict[str, Callable[[Evaluator, Mapping[str, Any]], Any]] = {
 def module_evaluator(module: str, params: Mapping[str, Any] | None = None, **options: Any) -> Evaluator:
     """An Evaluator of main.bicep's module `module`, with the parameters main.bicep passes it when deployed with
     `params` (a value main cannot know stays unknown in the module too)."""
-    main = Evaluator(params, **options)
-    declared = main.tree["modules"][module]
-    passed = {name: main.value(expr) for name, expr in body(declared)["params"].items()}
-    return Evaluator(passed, path=MAIN.parent / declared["detail"]["path"], **options)
+    return Evaluator(params, **options).module(module)
 
 
 def body(resource: Mapping[str, Any]) -> dict[str, Any]:

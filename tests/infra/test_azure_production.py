@@ -4,13 +4,24 @@ in, VNet integration, least privilege. Evidence: docs/deploy.md and docs/iothub-
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.infra.bicep import INFRA, ROOT, Evaluator, Opaque, body, module_evaluator, parse, references
+from tests.infra.bicep import (
+    INFRA,
+    ROOT,
+    Evaluator,
+    Opaque,
+    body,
+    module_evaluator,
+    parse,
+    references,
+    template_files,
+)
 
 PLANS = ("FlexConsumption", "Consumption", "Premium")
 MODULES = INFRA / "modules"
@@ -18,7 +29,7 @@ HUB = {"iotHubNames": ["contoso-hub-1"]}
 
 
 def settings_of(plan: str, **params: Any) -> list[dict[str, Any]]:
-    ev = Evaluator({**HUB, "hostingPlan": plan, **params})
+    ev = Evaluator({**HUB, "hostingPlan": plan, **params}).owner("functionApp")
     site_config = ev.resource("functionApp")["config"]["properties"]["siteConfig"]
     return [{str(s["name"]): s["value"] for s in config["appSettings"]} for config in ev.possible(site_config)]
 
@@ -46,6 +57,10 @@ def test_no_host_storage_setting_names_a_cloud_suffix() -> None:
     text = (INFRA / "main.bicep").read_text(encoding="utf-8")
     block = text[text.index("var hostStorageSettings"):text.index("// Telemetry with Entra ID")]
     assert "core.windows.net" not in block and "accountName" not in block
+    # The URIs come from the storage module's outputs and reach the site through the site module: neither names a
+    # public-cloud host (the EP1 content share takes its suffix from environment()).
+    for module in ("storage.bicep", "site.bicep"):
+        assert "core.windows.net" not in (MODULES / module).read_text(encoding="utf-8"), module
 
 
 def test_the_app_reads_its_state_account_from_a_sovereign_blob_service_uri() -> None:
@@ -177,28 +192,32 @@ SUBNET = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtual
     ("Consumption", SUBNET, None),  # Linux Consumption has no VNet integration
 ])
 def test_vnet_integration_is_optional(plan: str, subnet: str, expected: str | None) -> None:
-    ev = Evaluator({**HUB, "hostingPlan": plan, "vnetSubnetId": subnet})
+    ev = Evaluator({**HUB, "hostingPlan": plan, "vnetSubnetId": subnet}).owner("functionApp")
     properties = ev.resource("functionApp")["config"]["properties"]
     assert ev.possible(properties["virtualNetworkSubnetId"]) == [expected]
 
 
 # -- 6. Least privilege -----------------------------------------------------------------------------------------------
 def test_the_default_hub_role_holds_only_jobs_read() -> None:
-    ev = Evaluator({"iotHubNames": ["contoso-hub-1", "contoso-hub-2", "contoso-hub-3"],
-                    "iotHubResourceGroups": {"contoso-hub-1": "rg-hubs", "contoso-hub-3": "rg-hubs"}}, render_ids=True)
+    hubs = {"iotHubNames": ["contoso-hub-1", "contoso-hub-2", "contoso-hub-3"],
+            "iotHubResourceGroups": {"contoso-hub-1": "rg-hubs", "contoso-hub-3": "rg-hubs"}}
+    main = Evaluator(hubs, render_ids=True)
+    ev = main.owner("jobsReaderRole")
+    assert ev.possible(ev.resource("jobsReaderRole")["config"]["condition"]) == [True]
     role = body(ev.resource("jobsReaderRole"))
     permissions = ev.value(role["properties"]["permissions"])
     assert permissions == [{"actions": [], "notActions": [], "dataActions": ["Microsoft.Devices/IotHubs/jobs/read"],
                             "notDataActions": []}]
     scopes = ev.value(role["properties"]["assignableScopes"])
     assert [s.rsplit("/", 1)[-1] for s in scopes] == ["rg-hubs", "rg-jobmonitor"]  # each hub's, once
-    assert ev.value("hubReaderRoleDefinitionId") == ev.resource_id("jobsReaderRole")[0]
+    assert main.value("hubReaderRoleDefinitionId") == ev.resource_id("jobsReaderRole")[0]
     assert body(parse()["modules"]["hubReaders"])["params"]["roleDefinitionId"] == "hubReaderRoleDefinitionId"
 
 
 def test_the_built_in_data_reader_is_an_option() -> None:
     ev = Evaluator({**HUB, "hubReaderRole": "iotHubDataReader"})
-    assert ev.possible(ev.resource("jobsReaderRole")["config"]["condition"]) == [False]
+    identities = ev.owner("jobsReaderRole")
+    assert identities.possible(identities.resource("jobsReaderRole")["config"]["condition"]) == [False]
     assert "iotHubDataReaderRoleId" in references(ev.tree["variables"]["hubReaderRoleDefinitionId"])
     assert ev.var("iotHubDataReaderRoleId") == "b447c946-2db7-41ec-983d-d8bf3b1c77e3"  # IoT Hub Data Reader
 
@@ -208,7 +227,9 @@ def test_job_containers_are_written_by_the_jobs_identity_which_has_no_role_on_th
     assert body(modules["blobWriters"])["params"]["principalId"] == "jobsPrincipalId"
     assert body(modules["appRoles"])["params"]["principalId"] == "principalId"
     assert body(modules["hubReaders"])["params"]["principalId"] == "principalId"
-    assert "jobsIdentity" in references(parse()["variables"]["jobsPrincipalId"])
+    main = Evaluator(HUB)
+    assert plain(main.value("jobsPrincipalId")) == "jobsIdentity.properties.principalId"
+    assert main.owner("jobsIdentity").path.name == "identities.bicep"
     for settings in settings_of("FlexConsumption", useUserAssignedIdentity=True):
         assert plain(settings["MONITOR_STORAGE_CLIENT_ID"]) == "jobsIdentity.properties.clientId"
         assert plain(settings["AzureWebJobsStorage__clientId"]) == "userIdentity.properties.clientId"
@@ -216,9 +237,10 @@ def test_job_containers_are_written_by_the_jobs_identity_which_has_no_role_on_th
 
 @pytest.mark.parametrize("user_assigned", [False, True])
 def test_the_site_carries_the_jobs_identity(user_assigned: bool) -> None:
-    ev = Evaluator({**HUB, "useUserAssignedIdentity": user_assigned}, render_ids=True)
+    main = Evaluator({**HUB, "useUserAssignedIdentity": user_assigned}, render_ids=True)
+    ev = main.owner("functionApp")
     identity = ev.value(ev.resource("functionApp")["config"]["identity"])
-    jobs = ev.resource_id("jobsIdentity")[0]
+    jobs = main.owner("jobsIdentity").resource_id("jobsIdentity")[0]
     assert jobs in identity["userAssignedIdentities"]
     assert identity["type"] == ("UserAssigned" if user_assigned else "SystemAssigned, UserAssigned")
 
@@ -242,3 +264,32 @@ def test_blob_writer_grants_the_account_only_when_asked(
 def test_flex_may_scale_down_to_one_instance() -> None:
     decorators = parse()["parameters"]["flexMaximumInstanceCount"]["decorators"]
     assert next(d["argument"] for d in decorators if d["type"] == "min_value") == 1
+
+
+# -- 7. The template split by concern (modules/identities, storage, site; monitoring, sign-in) -----------------------
+def reads_a_key(tree: dict[str, Any], expr: Any, seen: frozenset[str] = frozenset()) -> bool:
+    """Whether `expr` calls listKeys(), itself or through the template's variables it names."""
+    text = json.dumps(expr, default=str)
+    if "listKeys" in text or "list_keys" in text:
+        return True
+    variables = tree.get("variables", {})
+    return any(reads_a_key(tree, variables[name]["value"], seen | {name})
+               for name in references(expr) if name in variables and name not in seen)
+
+
+def test_no_account_key_crosses_a_module_boundary() -> None:
+    # A module's outputs and parameters are kept in the deployment history in clear: the EP1 key is read where it
+    # is used (the site module, from the account by name), never handed from one deployment to another.
+    for path in template_files():
+        tree = parse(path)
+        for name, output in tree.get("outputs", {}).items():
+            assert not reads_a_key(tree, output["value"]), f"{path.name}: output {name} carries an account key"
+        for name, module in tree.get("modules", {}).items():
+            for param, expr in body(module)["params"].items():
+                assert not reads_a_key(tree, expr), f"{path.name}: module {name} gets an account key in {param}"
+    site = parse(MODULES / "site.bicep")
+    assert reads_a_key(site, site["variables"]["premiumContentSettings"]["value"])
+    assert site["resources"]["storage"]["existing"] is True
+    ev = Evaluator({**HUB, "hostingPlan": "Premium", "appName": "jobmon-a"}).owner("functionApp")
+    assert ev.value(body(ev.resource("storage"))["name"]) == Evaluator({**HUB, "appName": "jobmon-a"}).var(
+        "storageAccountName")

@@ -2,7 +2,8 @@
 
 Flex answers ARM error 51021 for site properties it does not support, in newer regions even when their value
 is null; it takes its runtime from functionAppConfig.runtime and rejects the classic runtime and content
-settings. Evaluated with pycep (tests/infra/bicep.py) for every identity and hub-auth combination.
+settings. Evaluated with pycep (tests/infra/bicep.py) for every identity and hub-auth combination, on the site as
+main.bicep deploys it (modules/site.bicep, with the settings main.bicep passes).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ VARIANTS = [
 
 
 def site_properties(plan: str, variant: dict[str, Any]) -> list[dict[str, Any]]:
-    ev = Evaluator({"iotHubNames": ["contoso-hub-1"], "hostingPlan": plan, **variant})
+    ev = Evaluator({"iotHubNames": ["contoso-hub-1"], "hostingPlan": plan, **variant}).owner("functionApp")
     properties = ev.resource("functionApp")["config"]["properties"]
     return ev.possible(properties)
 
@@ -113,7 +114,7 @@ def test_the_evaluator_sees_unknowns_as_both_ways() -> None:
     # The Flex checks rely on conditions over unknown values keeping both branches.
     ev = Evaluator({"iotHubNames": ["x"]})
     expr = {"operator": {"type": "conditional", "operands": {
-        "condition": {"operator": {"type": "equals", "operands": {"operand_1": "functionApp", "operand_2": "a"}}},
+        "condition": {"operator": {"type": "equals", "operands": {"operand_1": "site", "operand_2": "a"}}},
         "true_value": {"ftpsState": "Disabled"}, "false_value": {}}}}
     assert ev.possible(expr) == [{"ftpsState": "Disabled"}, {}]
-    assert isinstance(ev.value("functionApp"), Opaque)
+    assert isinstance(ev.value("site"), Opaque)

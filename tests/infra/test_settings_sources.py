@@ -5,9 +5,10 @@ reason), listed in local.settings.sample.json and mentioned in docs/settings.md;
 setting the app does not read, beyond the platform's own.
 
 The template's app settings are read twice: with a regex over every `name: '...'` line between the
-`// app-settings:begin` and `// app-settings:end` markers, and by evaluating the site's `siteConfig.appSettings`
-with pycep (checkov's parser, tests/infra/bicep.py) for every hosting plan, so that a setting declared but never
-wired into the site, or one added outside the markers, is caught too.
+`// app-settings:begin` and `// app-settings:end` markers (main.bicep's block: the app's settings; the site
+module's: the plan's own), and by evaluating the site's `siteConfig.appSettings` with pycep (checkov's parser,
+tests/infra/bicep.py) as main.bicep deploys the site module, for every hosting plan, so that a setting declared
+but never wired into the site, or one added outside the markers, is caught too.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pytest
 
 from shared.settings import SETTING_NAMES
 from shared.settings.names import AZURE_WEBJOBS_STORAGE_ACCOUNT_NAME, AZURE_WEBJOBS_STORAGE_BLOB_SERVICE_URI
-from tests.infra.bicep import MAIN, ROOT, Evaluator, Opaque
+from tests.infra.bicep import MAIN, ROOT, Evaluator, Opaque, template_files
 
 PARAMETERS = ROOT / "infra" / "main.parameters.json"
 SAMPLE = ROOT / "local.settings.sample.json"
@@ -51,14 +52,18 @@ _NAME = re.compile(r"^\s*name:\s*'(?P<name>[A-Za-z0-9_]+)'\s*$", re.MULTILINE)
 
 
 def template_setting_names() -> set[str]:
-    match = _BLOCK.search(MAIN.read_text(encoding="utf-8"))
-    assert match, "infra/main.bicep lacks the // app-settings:begin ... // app-settings:end markers"
-    return {m["name"] for m in _NAME.finditer(match["body"])}
+    """Names set in the marked blocks of every template: main.bicep must have one (the app's settings)."""
+    names: set[str] = set()
+    for path in template_files():
+        blocks = list(_BLOCK.finditer(path.read_text(encoding="utf-8")))
+        assert blocks or path != MAIN, "infra/main.bicep lacks the // app-settings:begin ... :end markers"
+        names |= {m["name"] for block in blocks for m in _NAME.finditer(block["body"])}
+    return names
 
 
 def site_settings(plan: str, **params: object) -> list[list[dict[str, object]]]:
     """Every app-settings list the site can get on `plan` (conditions on unknowns keep both branches)."""
-    ev = Evaluator({"iotHubNames": ["contoso-hub-1"], "hostingPlan": plan, **params})
+    ev = Evaluator({"iotHubNames": ["contoso-hub-1"], "hostingPlan": plan, **params}).owner("functionApp")
     site_config = ev.resource("functionApp")["config"]["properties"]["siteConfig"]
     return [config["appSettings"] for config in ev.possible(site_config)]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.infra.bicep import INFRA, Evaluator, body, module_evaluator, parse
+from tests.infra.bicep import INFRA, Evaluator, body, module_evaluator, parse, references
 
 MODULE = INFRA / "modules" / "sign-in.bicep"
 
@@ -33,8 +33,11 @@ def test_sign_in_configures_authsettings_v2_for_entra_with_the_operators_registr
     config = body(_sign_in())
     assert (config["parent"], config["name"]) == ("site", "authsettingsV2")
     assert body(parse(MODULE)["resources"]["site"])["name"] == "appName"
-    assert body(parse()["modules"]["signIn"])["params"]["appName"]["operator"]["operands"] == {
-        "operand_1": "functionApp", "operand_2": "name"}
+    # The site's own name, from the site module's output (so ARM configures sign-in after the site exists).
+    assert "site" in references(body(parse()["modules"]["signIn"])["params"]["appName"])
+    site = Evaluator({"iotHubNames": ["x"], "appName": "jobmon-a"}).owner("functionApp")
+    assert site.value(body(site.resource("functionApp"))["name"]) == "jobmon-a"
+    assert module_evaluator("signIn", {"iotHubNames": ["x"], "appName": "jobmon-a"}).value("appName") == "jobmon-a"
     properties = config["properties"]
     assert properties["platform"]["enabled"] is True
     validation = properties["globalValidation"]

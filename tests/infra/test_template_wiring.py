@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra.bicep import INFRA, ROOT, Evaluator, body, parse, references, template_files
+from tests.infra.bicep import INFRA, ROOT, Evaluator, body, module_evaluator, parse, references, template_files
 
 SUFFIX = "<environment().suffixes.storage>"  # environment() is unknown to the evaluator
 PARAMETERS = INFRA / "main.parameters.json"
@@ -47,44 +47,48 @@ def test_no_role_assignment_in_main_uses_the_runtime_principal_in_its_name() -> 
 
 
 def test_site_depends_on_its_deployment_container() -> None:
-    site = body(parse()["resources"]["functionApp"])
-    assert "deploymentContainer" in site.get("dependsOn", [])
-    ev = Evaluator({"iotHubNames": ["x"]})
-    container = ev.possible(ev.resource("deploymentContainer")["config"]["name"])
-    value = ev.value(site["properties"]["functionAppConfig"]["operator"]["operands"]["true_value"]["deployment"][
+    # The site is a module: ARM starts it only after every module whose outputs its parameters use.
+    site_params = body(parse()["modules"]["site"])["params"]
+    assert "storage" in references(site_params["deploymentContainerUrl"])
+    main = Evaluator({"iotHubNames": ["x"]})
+    storage = main.owner("deploymentContainer")
+    assert storage is main.module("storage")
+    container = storage.possible(storage.resource("deploymentContainer")["config"]["name"])
+    site = main.owner("functionApp")
+    properties = body(site.resource("functionApp"))["properties"]
+    value = site.value(properties["functionAppConfig"]["operator"]["operands"]["true_value"]["deployment"][
         "storage"]["value"])
-    assert str(value).endswith(container[0])
+    assert container == ["app-package"] and str(value).endswith(container[0])
+
+
+def created_and_scoped(param: str, value: str, resource: str, module_param: str, role: str) -> None:
+    """The container `resource` is created with the name parameter `param` gives it, and the app-roles
+    assignment `role` is scoped to the container of that name (an identity cannot create a container with a
+    role on other containers only)."""
+    main = Evaluator({"iotHubNames": ["x"], param: value})
+    storage = main.owner(resource)
+    assert storage.value(storage.resource(resource)["config"]["name"]) == value
+    assert "storage" in references(body(parse()["modules"]["appRoles"])["params"][module_param])
+    roles = main.module("appRoles")
+    assert roles.value(module_param) == value
+    scope = body(roles.resource(role))["scope"]
+    assert roles.value(body(roles.resource(scope))["name"]).endswith(f"/default/{value}")  # <account>/default/<name>
 
 
 def test_state_container_is_created_and_scoped() -> None:
-    ev = Evaluator({"iotHubNames": ["x"], "monitorStateContainer": "poller-state"})
-    assert ev.value(ev.resource("stateContainer")["config"]["name"]) == "poller-state"
-    params = parse()["modules"]["appRoles"]["config"]["params"]
-    assert params["stateContainerName"]["operator"]["operands"] == {"operand_1": "stateContainer", "operand_2": "name"}
-    roles = parse(INFRA / "modules" / "app-roles.bicep")["resources"]
-    assert body(roles["stateWriter"])["scope"] == "stateContainer"
+    created_and_scoped("monitorStateContainer", "poller-state", "stateContainer", "stateContainerName", "stateWriter")
 
 
 def test_shared_cache_container_is_created_and_scoped() -> None:
     # Every instance reads and writes it with the app's identity, which cannot create it with a container role.
-    ev = Evaluator({"iotHubNames": ["x"], "sharedCacheContainer": "app-cache"})
-    assert ev.value(ev.resource("sharedCacheContainerResource")["config"]["name"]) == "app-cache"
-    params = parse()["modules"]["appRoles"]["config"]["params"]
-    assert params["sharedCacheContainerName"]["operator"]["operands"] == {
-        "operand_1": "sharedCacheContainerResource", "operand_2": "name"}
-    roles = parse(INFRA / "modules" / "app-roles.bicep")["resources"]
-    assert body(roles["sharedCacheWriter"])["scope"] == "sharedCacheContainer"
+    created_and_scoped("sharedCacheContainer", "app-cache", "sharedCacheContainerResource", "sharedCacheContainerName",
+                       "sharedCacheWriter")
 
 
 def test_reports_container_is_created_and_scoped() -> None:
     # The poller writes the app's report copies there with the app's identity, which a container role cannot create.
-    ev = Evaluator({"iotHubNames": ["x"], "monitorReportsContainer": "app-reports"})
-    assert ev.value(ev.resource("reportsContainer")["config"]["name"]) == "app-reports"
-    params = parse()["modules"]["appRoles"]["config"]["params"]
-    assert params["reportsContainerName"]["operator"]["operands"] == {
-        "operand_1": "reportsContainer", "operand_2": "name"}
-    roles = parse(INFRA / "modules" / "app-roles.bicep")["resources"]
-    assert body(roles["reportsWriter"])["scope"] == "reportsContainer"
+    created_and_scoped("monitorReportsContainer", "app-reports", "reportsContainer", "reportsContainerName",
+                       "reportsWriter")
 
 
 def test_monitor_container_is_created_with_its_own_role() -> None:
@@ -154,14 +158,14 @@ def test_example_parameters_deploy_as_they_are() -> None:
     # An output account needs to exist (with its resource group): the example names none.
     assert given.get("outputStorageAccounts", []) == []
     ev = Evaluator(given)
-    assert ev.var("isFlex") is True
+    assert module_evaluator("site", given).var("isFlex") is True
     assert ev.var("effectiveAllowlist") == ""
     assert parse()["parameters"]["hostingPlan"]["default"] == given["hostingPlan"]
 
 
 def test_deployment_names_carry_the_app() -> None:
     # Two apps monitoring one hub deploy into its resource group under distinct names.
-    for module in ("hubReaders", "blobWriters", "appRoles", "signIn", "monitoring"):
+    for module in parse()["modules"]:
         assert "deploymentSuffix" in references(body(parse()["modules"][module])["name"])
 
 
@@ -179,3 +183,19 @@ def test_funcignore_keeps_everything_but_the_app_out() -> None:
     leaked = sorted(n for n in top_level - shipped if not ignored(n) and n != ".git")
     assert not leaked, f".funcignore would ship {leaked}"
     assert not [n for n in shipped if ignored(n)]
+
+
+def test_the_evaluator_follows_main_into_its_modules() -> None:
+    # The rules above read resources where they live; a module evaluated with other parameters than main.bicep
+    # passes it, or an output read as unknown, would check a template nobody deploys.
+    for user_assigned in (False, True):
+        main = Evaluator({"iotHubNames": ["x"], "useUserAssignedIdentity": user_assigned})
+        identities = main.module("identities")
+        assert identities.value("useUserAssignedIdentity") is user_assigned
+        assert main.owner("userIdentity") is identities and main.owner("functionApp") is main.module("site")
+        client = main.value("clientId")  # identities.outputs.userClientId, evaluated in the module
+        assert client == "" if not user_assigned else str(client) == "<<<userIdentity>.properties>.clientId>"
+    assert module_evaluator("storage", {"iotHubNames": ["x"], "appName": "jobmon-a"}).value("storageAccountName") == \
+        Evaluator({"iotHubNames": ["x"], "appName": "jobmon-a"}).var("storageAccountName")
+    with pytest.raises(KeyError):
+        Evaluator({"iotHubNames": ["x"]}).owner("noSuchResource")
