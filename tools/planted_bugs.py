@@ -709,8 +709,9 @@ PLANTS: tuple[Plant, ...] = (
         name="status-header-key-in-links",
         bug="a function key sent in the x-functions-key header is copied into every link of the status page",
         file="shared/status/page.py",
-        old='snapshot = self.snapshot(key=request.params.get("code"))',
-        new='snapshot = self.snapshot(key=request.params.get("code") or request.headers.get("x-functions-key"))',
+        old="query = PageQuery.parse(request.params, self._settings.hub, now=utc_now())",
+        new="query = replace(PageQuery.parse(request.params, self._settings.hub, now=utc_now()),\n"
+            '                            key=request.params.get("code") or request.headers.get("x-functions-key"))',
         caught_by=("tests/routes/test_status_rows.py::test_a_key_sent_in_a_header_never_reaches_a_link",),
     ),
     Plant(
