@@ -779,6 +779,16 @@ PLANTS: tuple[Plant, ...] = (
         new="result = blob.upload_blob(data, overwrite=True, **options)",
         caught_by=("tests/poller/test_state_first_run.py::test_a_first_run_creates_the_state_only_if_none_exists",),
     ),
+    Plant(
+        name="job-page-sentinel-end-shown",
+        bug="a job's page reads endTimeUtc as it came: a DateTime.MaxValue sentinel is an end in 9999 and a duration "
+            "of millions of hours (as when issues 22 and 23 merged)",
+        file="shared/status/job_html.py",
+        old='started, ended = parse_utc(job.get("startTimeUtc")), job_end(job)',
+        new='started, ended = parse_utc(job.get("startTimeUtc")), parse_utc(job.get("endTimeUtc"))',
+        also=(("raw=job_end_text(job))", 'raw=job.get("endTimeUtc"))'),),
+        caught_by=("tests/unit/test_job_end.py::test_the_job_page_shows_a_job_without_an_end_as_not_ended_with_no_duration",),
+    ),
 )
 
 _FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+?)(?:\[.*?\])?(?: - .*)?$")
