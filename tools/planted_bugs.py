@@ -709,8 +709,9 @@ PLANTS: tuple[Plant, ...] = (
         name="status-header-key-in-links",
         bug="a function key sent in the x-functions-key header is copied into every link of the status page",
         file="shared/status/page.py",
-        old='snapshot = self.snapshot(key=request.params.get("code"))',
-        new='snapshot = self.snapshot(key=request.params.get("code") or request.headers.get("x-functions-key"))',
+        old="query = PageQuery.parse(request.params, self._settings.hub, now=utc_now())",
+        new="query = replace(PageQuery.parse(request.params, self._settings.hub, now=utc_now()),\n"
+            '                            key=request.params.get("code") or request.headers.get("x-functions-key"))',
         caught_by=("tests/routes/test_status_rows.py::test_a_key_sent_in_a_header_never_reaches_a_link",),
     ),
     Plant(
@@ -872,6 +873,16 @@ PLANTS: tuple[Plant, ...] = (
         old="output accountName string = storage.name\n",
         new="output accountName string = storage.name\noutput accountKey string = storage.listKeys().keys[0].value\n",
         caught_by=("tests/infra/test_azure_production.py::test_no_account_key_crosses_a_module_boundary",),
+    ),
+    Plant(
+        name="job-page-sentinel-end-shown",
+        bug="a job's page reads endTimeUtc as it came: a DateTime.MaxValue sentinel is an end in 9999 and a duration "
+            "of millions of hours (as when issues 22 and 23 merged)",
+        file="shared/status/job_html.py",
+        old='started, ended = parse_utc(job.get("startTimeUtc")), job_end(job)',
+        new='started, ended = parse_utc(job.get("startTimeUtc")), parse_utc(job.get("endTimeUtc"))',
+        also=(("raw=job_end_text(job))", 'raw=job.get("endTimeUtc"))'),),
+        caught_by=("tests/unit/test_job_end.py::test_the_job_page_shows_a_job_without_an_end_as_not_ended_with_no_duration",),
     ),
 )
 

@@ -172,8 +172,10 @@ def _row(row: JobRow, now: datetime.datetime) -> str:
         report = "-"
     report += _delivery(row)
     ident = f'<a href="{_href(row.page_href)}">{job_id}</a>' if row.page_href else job_id
-    if row.ended is None and row.end_text in (None, "", NOT_ENDED):
-        ended = f"<small>{NOT_ENDED}</small>" if row.end_text == NOT_ENDED and not row.status.is_terminal else ""
+    if row.ended is None and row.end_text == NOT_ENDED:
+        ended = f"<small>{NOT_ENDED}</small>"  # said once: not "ended not ended"
+    elif row.ended is None and not row.end_text:
+        ended = ""
     else:
         ended = f"<small>ended {time_html(row.ended, now, raw=row.end_text)}</small>"
     return (

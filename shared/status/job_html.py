@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from shared.clock import parse_utc
-from shared.jobs import JobStatus, job_progress
+from shared.jobs import JobStatus, job_end, job_end_text, job_progress
 from shared.pages.layout import document, plain, status_class, text
 from shared.pages.times import time_html
 from shared.poller.documents import LATEST_BLOB, parse_snapshot_name
@@ -61,7 +61,8 @@ def render_job_page(view: JobView) -> bytes:
     now = view.generated_at
     job_id = plain(view.job_id)
     status = JobStatus.parse(job.get("status")).value
-    started, ended = parse_utc(job.get("startTimeUtc")), parse_utc(job.get("endTimeUtc"))
+    # A sentinel end (DateTime.MinValue / MaxValue) is no end: "not ended", no duration (shared/jobs.py).
+    started, ended = parse_utc(job.get("startTimeUtc")), job_end(job)
     duration = (ended - started).total_seconds() if started and ended else None
     progress = job_progress(job)
     back = "../../status?" + urllib.parse.urlencode(
@@ -76,7 +77,7 @@ def render_job_page(view: JobView) -> bytes:
         _row("Status", f'<span class="status {status_class(status)}">{plain(job.get("status"))}</span>'),
         _row("Progress", f"{progress} %" if progress is not None else "-"),
         _row("Started", time_html(started, now, raw=job.get("startTimeUtc"))),
-        _row("Ended", time_html(ended, now, raw=job.get("endTimeUtc"))),
+        _row("Ended", time_html(ended, now, raw=job_end_text(job))),
         _row("Duration", plain(format_duration(duration))),
     ]
     if job.get("failureReason"):

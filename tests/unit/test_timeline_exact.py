@@ -41,16 +41,36 @@ def test_three_points_are_drawn_where_their_time_and_progress_put_them() -> None
     assert [(p.progress, p.status) for p in points(timeline)] == [(0, "queued"), (50, "running"), (100, "completed")]
 
 
-def test_one_point_sits_in_the_middle_without_a_line_or_an_end_label() -> None:
+def test_one_point_is_a_labelled_marker_in_the_middle_with_a_guide_to_its_level_and_no_line() -> None:
+    """One observation is a marker (r 7) in the middle of the plot (x 48 + 536 / 2 = 316), a dashed guide from the
+    axis to its level and a label saying what it is; no line and no end time (there is no span)."""
     timeline = [{"polledAtUtc": "2026-01-01T10:00:00Z", "progress": 150, "status": "failed"}]  # clamped to 100
     expected = (
         _head("timeline", "1 observations from 2026-01-01 10:00:00 UTC at 100 % to 2026-01-01 10:00:00 UTC at 100 % "
                           "(failed).")
         + GRID
         + '<text x="48" y="210" text-anchor="start">10:00:00</text>'
-        + '<circle class="dot end-failed" cx="316.0" cy="14.0" r="3.5"/></svg>'
+        + '<line class="grid guide" x1="48" x2="316.0" y1="14.0" y2="14.0"/>'
+        # At the top (y 14), the label is kept inside the plot: y max(14 + 12, 14 - 10) = 26; right of the middle,
+        # it ends 10 left of the marker.
+        + '<text class="label" x="306.0" y="26.0" text-anchor="end">failed, 100 % at 10:00:00 UTC</text>'
+        + '<circle class="dot end-failed" cx="316.0" cy="14.0" r="7"/></svg>'
     )
     assert render_timeline_svg(timeline) == expected
+
+
+def test_a_lone_points_label_sits_above_its_marker_and_escapes_the_status() -> None:
+    """The status is the hub's text: escaped in the label and the description. At 0 % (y 186) the label sits 10
+    above the marker (y 176); a status the stylesheet does not know gives a plain dot."""
+    timeline = [{"polledAtUtc": "2026-01-01T10:00:00Z", "progress": 0, "status": "<b>X</b>"}]
+    svg = render_timeline_svg(timeline, chart_id="c2")
+    assert svg.startswith(_head("c2", "1 observations from 2026-01-01 10:00:00 UTC at 0 % to 2026-01-01 10:00:00 UTC "
+                                      "at 0 % (&lt;b&gt;x&lt;/b&gt;)."))
+    assert svg.endswith(
+        '<line class="grid guide" x1="48" x2="316.0" y1="186.0" y2="186.0"/>'
+        '<text class="label" x="306.0" y="176.0" text-anchor="end">&lt;b&gt;x&lt;/b&gt;, 0 % at 10:00:00 UTC</text>'
+        '<circle class="dot" cx="316.0" cy="186.0" r="7"/></svg>')
+    assert "<b>" not in svg and "polyline" not in svg
 
 
 def test_unreadable_entries_are_left_out_and_an_unknown_status_is_said_so() -> None:
