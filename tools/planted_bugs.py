@@ -422,7 +422,7 @@ PLANTS: tuple[Plant, ...] = (
         name="end-time-sentinel-shown",
         bug="a job's DateTime.MinValue/MaxValue endTimeUtc is shown as its end instead of 'not ended'",
         file="shared/jobs.py",
-        old="    return NOT_ENDED if raw is None or sentinel else raw",
+        old="    return NOT_ENDED if raw is None or _sentinel(raw) else raw",
         new="    return NOT_ENDED if raw is None else raw",
         caught_by=("tests/unit/test_job_end.py::test_no_end_or_a_sentinel_is_not_ended",
                    "tests/get_job/test_end_time_variants.py::test_a_job_not_ended_shows_as_not_ended_in_every_variant"),

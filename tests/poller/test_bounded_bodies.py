@@ -204,6 +204,8 @@ def test_an_input_that_unpacks_past_its_bound_is_not_counted_and_the_report_stil
     _upload(env, outputs, "importErrors.log", ERROR_LINE * 2, encoding="identity")
     job = _completed_import("bomb-input", container_sas_uri(env.azurite, outputs))
     job["inputBlobContainerUri"] = container_sas_uri(env.azurite, inputs)
+    # Started as its input was written: an input written after the start is not this job's (issue 21, point 8).
+    job["startTimeUtc"] = ago(seconds=0)
     env.hubsim.control("devhub").seed_jobs([job])
     before = _reset_peak()
     assert env.poller().tick().hubs["devhub"].ok

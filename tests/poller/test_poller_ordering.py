@@ -109,10 +109,10 @@ def test_a_target_is_checked_on_every_tick(env: PollerEnv, caplog: pytest.LogCap
     for _ in range(3):
         assert poller.tick().hubs[HUB].ok
     record = env.state()["jobs"]["late-uri"]
-    assert record["refused"].startswith("storage host elsewhere.example.com")
+    assert record["refused"].startswith("storage endpoint elsewhere.example.com:443 is not on the allowlist")
     skipped = [e for e in events(caplog, "poller.job_skipped") if e["jobId"] == "late-uri"]
     assert [e["reason"].split(" (")[0] for e in skipped] == [
-        "outputBlobContainerUri is missing", "storage host elsewhere.example.com is not on the allowlist"]
+        "outputBlobContainerUri is missing", "storage endpoint elsewhere.example.com:443 is not on the allowlist"]
 
 
 def test_a_claim_whose_answer_was_lost_still_logs_its_change_once(
