@@ -134,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"devstack up: Azurite {info.account_url}, hub(s) {shown}, "
               f"identity http://127.0.0.1:{IDENTITY_PORT}/msi/token, functions http://127.0.0.1:{FUNCTIONS_HOST_PORT}")
         print(f"logs in {logs}/; creating the demo jobs (an export, an import with rejected lines, an import that "
-              "fails)...", flush=True)
+              "fails, an export whose output SAS is read-only)...", flush=True)
         try:
             demo = create_demo_jobs(hubs=hubs, blob_connection_string=info.connection_string)
         except DemoTimeout as error:  # never a silent hang: what it waited for, then stop

@@ -184,8 +184,8 @@ PLANTS: tuple[Plant, ...] = (
         name="markdown-timeline-empty",
         bug="the Markdown timeline table is left empty",
         file="shared/reports/markdown.py",
-        old="    for entry in timeline if isinstance(timeline, list) else []:",
-        new="    for entry in []:",
+        old="    for entry in entries:\n        lines.append(",
+        new="    for entry in []:\n        lines.append(",
         caught_by=("tests/unit/test_reports.py::"
                    "test_the_markdown_opens_with_the_reports_title_and_lists_every_timeline_entry",),
     ),

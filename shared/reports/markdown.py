@@ -120,14 +120,18 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         else:
             lines += ["The hub gave no failure reason.", ""]
     lines += _import_errors_section(report)
-    lines += ["## Timeline", "", "| # | Status | Progress | Polled (UTC) |", "|---|---|---|---|"]
+    lines += ["## Timeline", ""]
     timeline = report.get("timeline")
-    for entry in timeline if isinstance(timeline, list) else []:
-        if isinstance(entry, Mapping):
-            lines.append(
-                f"| {md_text(entry.get('seq'))} | {md_text(entry.get('status'))} | {md_text(entry.get('progress'))} "
-                f"| {md_text(entry.get('polledAtUtc'))} |"
-            )
+    entries = [entry for entry in (timeline if isinstance(timeline, list) else []) if isinstance(entry, Mapping)]
+    if not entries:  # no empty table (issue 23): say so, as the report page does
+        lines.append("No progress was recorded for this job.")
+    else:
+        lines += ["| # | Status | Progress | Polled (UTC) |", "|---|---|---|---|"]
+    for entry in entries:
+        lines.append(
+            f"| {md_text(entry.get('seq'))} | {md_text(entry.get('status'))} | {md_text(entry.get('progress'))} "
+            f"| {md_text(entry.get('polledAtUtc'))} |"
+        )
     lines += ["", f"_Report generated {md_text(report.get('generatedAtUtc'))} by the IoT Hub job monitor._", ""]
     return "\n".join(lines)
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from shared.clock import parse_utc
-from shared.jobs import JobStatus, job_end, job_end_text, job_progress
+from shared.jobs import NOT_ENDED, JobStatus, job_end, job_end_text, job_progress
 from shared.pages.layout import document, plain, status_class, text
 from shared.pages.times import time_html
 from shared.poller.documents import LATEST_BLOB, parse_snapshot_name
@@ -77,7 +77,7 @@ def render_job_page(view: JobView) -> bytes:
         _row("Status", f'<span class="status {status_class(status)}">{plain(job.get("status"))}</span>'),
         _row("Progress", f"{progress} %" if progress is not None else "-"),
         _row("Started", time_html(started, now, raw=job.get("startTimeUtc"))),
-        _row("Ended", time_html(ended, now, raw=job_end_text(job))),
+        _row("Ended", NOT_ENDED if job_end_text(job) == NOT_ENDED else time_html(ended, now, raw=job_end_text(job))),
         _row("Duration", plain(format_duration(duration))),
     ]
     if job.get("failureReason"):

@@ -150,3 +150,14 @@ def test_thinning_keeps_the_first_and_the_last_point(count: int) -> None:
 ])
 def test_the_accept_header_is_read_to_its_limit_and_q_as_written(accept: str, chosen: ReportFormat) -> None:
     assert negotiate(accept) is chosen
+
+
+def test_a_report_without_a_timeline_says_so_instead_of_an_empty_table() -> None:
+    from shared.reports.markdown import render_markdown
+
+    report = {"kind": "failure", "type": "export", "status": "failed", "jobId": "j1", "timeline": []}
+    markdown = render_markdown(report)
+    assert "No progress was recorded for this job." in markdown and "| # | Status |" not in markdown
+    drawn = render_markdown({**report, "timeline": [{"seq": 1, "status": "failed", "progress": 0,
+                                                      "polledAtUtc": "2026-01-01T00:00:00Z"}]})
+    assert "| # | Status | Progress | Polled (UTC) |" in drawn and "No progress was recorded" not in drawn

@@ -72,11 +72,11 @@ EXPECTED = "".join([
     '<span class="muted reason">written beside the job</span>',
     # A running job without a start (its raw text shown, escaped), not ended, stalled; progress held to 0.
     '<tr><td><a href="jobs/job-2/page?hub=h1&amp;code=k">job-2</a><td>-<td><b class=s-running>running</b>'
-    "<td><progress value=0></progress> 0 %<td>&lt;i&gt;when&lt;/i&gt;<small>not ended</small><td>-"
+    "<td><progress value=0></progress> 0 %<td>unknown<small>not ended</small><td>-"
     f'<td><span class="stall">stalled since {_time("4 min ago", "2026-01-02 03:00:00")}</span><td>-',
     # A cancelled job the poller has not seen: no page link (the page gives none), its raw end, its report pending
     # and its refused delivery standing out.
-    "<tr><td>job-3<td>export<td><b class=s-cancelled>cancelled</b><td>-<td>-<small>ended raw&lt;end&gt;</small>"
+    "<tr><td>job-3<td>export<td><b class=s-cancelled>cancelled</b><td>-<td>-<small>ended unknown</small>"
     '<td>-<td><span class="muted" title="the poller has not seen this job">?</span>'
     '<td><span class="muted">pending</span> <strong class="reason">not written beside the job: &lt;no&gt; Write; '
     "retrying</strong>",
@@ -173,7 +173,7 @@ def test_without_filters_the_window_is_current_and_the_search_is_explained() -> 
     assert "code=" not in page  # no key came with `?code=`: none goes out
 
 
-def test_quotes_are_escaped_in_every_attribute_and_a_cancelled_jobs_reason_and_raw_end_are_shown() -> None:
+def test_quotes_are_escaped_in_every_attribute_and_a_cancelled_jobs_reason_and_unreadable_end_are_shown() -> None:
     row = _row('job"q', JobStatus.CANCELLED, failure_reason="stopped by hand", end_text="raw-end",
                report=ReportLink.WRITTEN, report_href='jobs/q/report?x="y', page_href='jobs/q/page?x="y')
     snapshot = StatusSnapshot(generated_at=T, days=7.0, hubs=[
@@ -185,4 +185,4 @@ def test_quotes_are_escaped_in_every_attribute_and_a_cancelled_jobs_reason_and_r
     assert '<a href="status?hub=&quot;n&quot;">newest jobs</a>' in page
     assert '<a href="status?hub=&quot;o&quot;" rel="next" aria-label="Older jobs on a&quot;b">' in page
     assert "<b class=s-cancelled>cancelled</b><small>stopped by hand</small>" in page
-    assert "<small>ended raw-end</small>" in page
+    assert "<small>ended unknown</small>" in page
