@@ -608,6 +608,26 @@ PLANTS: tuple[Plant, ...] = (
         new="",
         caught_by=("tests/devstack/test_demo.py::test_a_silent_simulator_is_a_timeout_that_says_what_it_waited_for",),
     ),
+    Plant(
+        name="report-page-outside-sign-in",
+        bug="/api/jobs/{jobId}/report serves the HTML page (as before issue 22's point 3) instead of a 303 to "
+            "/api/status/jobs/{jobId}/report: a page for people on a path sign-in leaves out",
+        file="shared/reports/serve.py",
+        old="            if wanted is ReportFormat.HTML and not page:\n",
+        new="            if False:\n",
+        caught_by=("tests/routes/test_report.py::"
+                   "test_a_browser_on_the_scripts_route_is_sent_to_the_page_under_sign_in",),
+    ),
+    Plant(
+        name="job-page-outside-sign-in",
+        bug="a job's page served at /api/jobs/{jobId}/page, which Easy Auth's /api/jobs/* exclusion leaves out of "
+            "sign-in",
+        file="job_page/function.json",
+        old='"route": "status/jobs/{jobId}"',
+        new='"route": "jobs/{jobId}/page"',
+        caught_by=("tests/infra/test_sign_in.py::"
+                   "test_every_page_for_people_is_behind_sign_in_and_every_scripts_route_is_left_to_the_key",),
+    ),
 )
 
 _FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+?)(?:\[.*?\])?(?: - .*)?$")

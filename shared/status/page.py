@@ -264,9 +264,9 @@ def _row(item: ListedJob, record: Mapping[str, Any] | None, have_state: bool, hu
     href = page = None
     if is_valid_job_id(job_id):  # any other id could not be asked for (get_job's rule): no link
         quoted = urllib.parse.quote(job_id, safe="")
-        page = f"jobs/{quoted}/page?{query.hub_query(hub)}"
+        page = f"status/jobs/{quoted}?{query.hub_query(hub)}"
         if linked:
-            href = f"jobs/{quoted}/report?{query.hub_query(hub)}"
+            href = f"status/jobs/{quoted}/report?{query.hub_query(hub)}"
     return JobRow(
         job_id=job_id, type=item.type or (str(job.get("type")) if job.get("type") is not None else None),
         status=status, progress=job_progress(job), started=parse_utc(job.get("startTimeUtc")),
