@@ -628,6 +628,15 @@ PLANTS: tuple[Plant, ...] = (
         caught_by=("tests/infra/test_sign_in.py::"
                    "test_every_page_for_people_is_behind_sign_in_and_every_scripts_route_is_left_to_the_key",),
     ),
+    Plant(
+        name="list-memo-keyed-by-equality",
+        bug="the listed jobs' redaction memo keyed by their items (1, 1.0 and True are equal in Python): a job "
+            "listed again with another value's type gets the first one's redacted copy",
+        file="shared/proxy/prepared.py",
+        old="        keys = [(redact_sas, repr(job)) for job in jobs]\n",
+        new="        keys = [(redact_sas, tuple(job.items())) for job in jobs]\n",
+        caught_by=("tests/unit/test_list_memo.py::test_jobs_that_differ_only_in_a_value_s_type_never_share_an_entry",),
+    ),
 )
 
 _FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+?)(?:\[.*?\])?(?: - .*)?$")
