@@ -14,6 +14,7 @@ import datetime
 import html
 
 from shared.clock import parse_utc
+from shared.jobs import NOT_ENDED
 from shared.pages.layout import document, plain, status_class, text
 from shared.pages.times import time_html
 from shared.reports.markdown import format_duration
@@ -171,8 +172,12 @@ def _row(row: JobRow, now: datetime.datetime) -> str:
         report = "-"
     report += _delivery(row)
     ident = f'<a href="{_href(row.page_href)}">{job_id}</a>' if row.page_href else job_id
-    ended = "" if row.ended is None and not row.end_text else (
-        f"<small>ended {time_html(row.ended, now, raw=row.end_text)}</small>")
+    if row.ended is None and not row.end_text:
+        ended = ""
+    elif row.ended is None and row.end_text == NOT_ENDED:  # said once, not "ended not ended"
+        ended = f"<small>{NOT_ENDED}</small>"
+    else:
+        ended = f"<small>ended {time_html(row.ended, now, raw=row.end_text)}</small>"
     return (
         f"<tr><td>{ident}<td>{plain(row.type)}<td><b class={status_class(status)}>{status}</b>{reason}"
         f"<td>{progress}<td>{time_html(row.started, now, raw=row.start_text)}{ended}"
