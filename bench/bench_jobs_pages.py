@@ -12,6 +12,7 @@ refresh within the lists' TTL. The page is the default one: the newest 50 jobs p
 at once are the baseline, as on this machine they share two cores with the simulator and Azurite, where in Azure
 they would not), the page's HTML size (target at most 300 KB), and P / (L + R) against one hub list call (issue
 15's figure, kept for comparison).
+Job ids are GUIDs, as real hubs make them (the page's size depends on their length).
 Run: `make bench` or `.venv/bin/python -m bench.bench_jobs_pages`.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import tempfile
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -49,10 +51,15 @@ SIG = "https://a.blob.core.windows.net/c?sv=2021-08-06&sig=abc"  # a short stand
 STATUSES = ("completed", "failed", "running", "cancelled", "enqueued")
 
 
+def job_id(hub: str, i: int) -> str:
+    """A GUID, as a real hub names the jobs it makes (36 characters: the page's size depends on it)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{hub}/{i}"))
+
+
 def _jobs(hub: str) -> list[dict[str, object]]:
     now = utc_now().timestamp()
     return [{
-        "jobId": f"{hub}-{i:04d}", "type": ("export", "import")[i % 2], "status": STATUSES[i % len(STATUSES)],
+        "jobId": job_id(hub, i), "type": ("export", "import")[i % 2], "status": STATUSES[i % len(STATUSES)],
         "progress": (i * 7) % 101, "outputBlobContainerUri": SIG, "inputBlobContainerUri": SIG,
         "storageAuthenticationType": "keyBased", "failureReason": "ErrorCode:ImportErrors;1 of 3 devices failed",
         "startTimeUtc": utc_iso(utc_now().fromtimestamp(now - 60 * i, tz=utc_now().tzinfo)),
@@ -121,8 +128,8 @@ def _status_page(environ: dict[str, str], hubs: list[str]) -> None:
     states.ensure_container()
     now = utc_iso(utc_now())
     for hub in hubs:  # the poller's state as it would be: every job seen, some stalled, reports for the failed
-        records = {f"{hub}-{i:04d}": JobRecord(
-            job_id=f"{hub}-{i:04d}", seq=3, status=JobStatus(STATUSES[i % len(STATUSES)]), progress=(i * 7) % 101,
+        records = {job_id(hub, i): JobRecord(
+            job_id=job_id(hub, i), seq=3, status=JobStatus(STATUSES[i % len(STATUSES)]), progress=(i * 7) % 101,
             changed_at=now, stalled=STATUSES[i % len(STATUSES)] == "running" and i % 3 == 0,
             stalled_since=now, report=ReportState.WRITTEN if STATUSES[i % len(STATUSES)] == "failed"
             else ReportState.NOT_NEEDED) for i in range(JOBS)}

@@ -174,8 +174,8 @@ failed: its input blob is missing).
   # the job, through get_job (SAS signatures redacted):
   curl -s {key} '{api}/jobs/{export_id}?hub={export_hub}'
   curl -s {key} '{api}/jobs/{import_id}?hub={import_hub}'
-  # its page (timeline, files beside it, report, JSON), for people:
-  http://127.0.0.1:{FUNCTIONS_HOST_PORT}/api/jobs/{export_id}/page?hub={export_hub}&code={DEFAULT_FUNCTION_KEY}
+  # its page (timeline, files beside it, report, JSON), for people (under /api/status, which sign-in covers):
+  http://127.0.0.1:{FUNCTIONS_HOST_PORT}/api/status/jobs/{export_id}?hub={export_hub}&code={DEFAULT_FUNCTION_KEY}
   curl -s -i {key} {api}/jobs/no-such-job          # 404 JobNotFound
   curl -s -i {key} '{api}/jobs/..%2Fjobs'          # 400 InvalidJobId
   curl -s -i {api}/jobs/{export_id}                # 401: no function key
@@ -183,9 +183,11 @@ failed: its input blob is missing).
   # the status page, for people (open it in a browser; the report links open each report page):
   http://127.0.0.1:{FUNCTIONS_HOST_PORT}/api/status?code={DEFAULT_FUNCTION_KEY}
 
-  # the hub's jobs, newest first, and a job's report (JSON; Markdown or HTML with an Accept header):
+  # the hub's jobs, newest first, and a job's report (JSON; Markdown with an Accept header):
   curl -s {key} '{api}/jobs?hub={import_hub}&status=failed,completed&top=10'
   curl -s {key} -H 'Accept: text/markdown' '{api}/jobs/{import_id}/report?hub={import_hub}'
+  # the report page, for people:
+  http://127.0.0.1:{FUNCTIONS_HOST_PORT}/api/status/jobs/{import_id}/report?hub={import_hub}&code={DEFAULT_FUNCTION_KEY}
   # the failed and cancelled jobs of every hub, a link to share:
   http://127.0.0.1:{FUNCTIONS_HOST_PORT}/api/status?status=failed,cancelled&code={DEFAULT_FUNCTION_KEY}
 

@@ -1,4 +1,5 @@
-"""GET /api/jobs/{jobId}/page: one job's page (HTML): its timeline, the files beside it, its report, its JSON."""
+"""GET /api/status/jobs/{jobId}: one job's page (HTML): its timeline, the files beside it, its report, its JSON; under
+/api/status so that sign-in covers it (docs/deploy.md, "Sign-in")."""
 
 from __future__ import annotations
 

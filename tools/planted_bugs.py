@@ -884,6 +884,34 @@ PLANTS: tuple[Plant, ...] = (
         also=(("raw=job_end_text(job))", 'raw=job.get("endTimeUtc"))'),),
         caught_by=("tests/unit/test_job_end.py::test_the_job_page_shows_a_job_without_an_end_as_not_ended_with_no_duration",),
     ),
+        name="report-page-outside-sign-in",
+        bug="/api/jobs/{jobId}/report serves the HTML page (as before issue 22's point 3) instead of a 303 to "
+            "/api/status/jobs/{jobId}/report: a page for people on a path sign-in leaves out",
+        file="shared/reports/serve.py",
+        old="            if wanted is ReportFormat.HTML and not page:\n",
+        new="            if False:\n",
+        caught_by=("tests/routes/test_report.py::"
+                   "test_a_browser_on_the_scripts_route_is_sent_to_the_page_under_sign_in",),
+    ),
+    Plant(
+        name="job-page-outside-sign-in",
+        bug="a job's page served at /api/jobs/{jobId}/page, which Easy Auth's /api/jobs/* exclusion leaves out of "
+            "sign-in",
+        file="job_page/function.json",
+        old='"route": "status/jobs/{jobId}"',
+        new='"route": "jobs/{jobId}/page"',
+        caught_by=("tests/infra/test_sign_in.py::"
+                   "test_every_page_for_people_is_behind_sign_in_and_every_scripts_route_is_left_to_the_key",),
+    ),
+    Plant(
+        name="list-memo-keyed-by-equality",
+        bug="the listed jobs' redaction memo keyed by their items (1, 1.0 and True are equal in Python): a job "
+            "listed again with another value's type gets the first one's redacted copy",
+        file="shared/proxy/prepared.py",
+        old="        keys = [(redact_sas, repr(job)) for job in jobs]\n",
+        new="        keys = [(redact_sas, tuple(job.items())) for job in jobs]\n",
+        caught_by=("tests/unit/test_list_memo.py::test_jobs_that_differ_only_in_a_value_s_type_never_share_an_entry",),
+    ),
 )
 
 _FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+?)(?:\[.*?\])?(?: - .*)?$")

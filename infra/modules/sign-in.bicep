@@ -3,8 +3,10 @@
 //
 // RedirectToLoginPage answers every unauthenticated request with a 302, scripts included (requests follows it to
 // a 200 HTML page): so the scripts' paths are left out of sign-in (the host's key check answers them 401), or
-// every path answers 401 (signInScriptPaths). The Functions host still checks function keys after sign-in.
-// Which path gets which answer: docs/deploy.md, "Sign-in" (tests/infra/test_azure_production.py).
+// every path answers 401 (signInScriptPaths). Only trailing wildcards are supported, so the pages for people live
+// under /api/status/ (the status page, a job's page, a report page), never under /api/jobs/. The Functions host still
+// checks function keys after sign-in.
+// Which path gets which answer: docs/deploy.md, "Sign-in" (tests/infra/test_azure_production.py, test_sign_in.py).
 
 @description('Name of the function app, in this resource group.')
 param appName string

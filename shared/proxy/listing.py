@@ -41,7 +41,7 @@ from shared.proxy.common import (
     upstream_failure,
 )
 from shared.proxy.filters import ListFilters
-from shared.proxy.prepared import DocumentKind, PreparedJob, Source, etag_of
+from shared.proxy.prepared import MAX_REMEMBERED_JOBS, DocumentKind, PreparedJob, Source, etag_of
 from shared.settings import AppSettings, HubSettings
 
 if TYPE_CHECKING:
@@ -77,11 +77,14 @@ class ListedJob:
 
 class JobListView:
     """A hub's list, parsed once per answer: its jobs newest first (by startTimeUtc, then endTimeUtc; jobs with
-    neither last; ties by jobId), each serialised once, so that a cached list costs a filter and a join."""
+    neither last; ties by jobId), each serialised once, so that a cached list costs a filter and a join.
+    `jobs`: the redacted jobs `body` was serialised from, when this process has them (no second parse)."""
 
-    def __init__(self, body: bytes) -> None:
-        jobs = json.loads(body)
-        listed = [_listed(job) for job in jobs if isinstance(job, dict)]
+    def __init__(self, body: bytes, *, jobs: Sequence[dict[str, Any]] | None = None) -> None:
+        if jobs is not None:  # the redaction memo's objects: read once per process while they last
+            listed = _listed_jobs.of([job for job in jobs if isinstance(job, dict)])
+        else:
+            listed = [_listed(job) for job in json.loads(body) if isinstance(job, dict)]
         listed.sort(key=lambda item: str(item.job.get("jobId")))
         listed.sort(key=_newest_first, reverse=True)
         self.jobs: tuple[ListedJob, ...] = tuple(listed)
@@ -106,6 +109,39 @@ def _listed(job: dict[str, Any]) -> ListedJob:
                      status=JobStatus.parse(job.get("status")),
                      type=_TYPES_BY_LOWER.get(raw_type.lower()) if isinstance(raw_type, str) else None,
                      started=started, search=search)
+
+
+class _ListedJobs:
+    """What the filters and the page read of each job (its times parsed, its status and type), remembered per
+    redacted job: the redaction's memo (shared/proxy/prepared.py) hands back the same object for a job that has
+    not changed, so a hub's list, fetched again, is not read again job by job. An entry holds its job, so the
+    object's id stays its own while the entry lives; a hit is checked by identity."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._known: OrderedDict[int, tuple[dict[str, Any], ListedJob]] = OrderedDict()
+
+    def of(self, jobs: list[dict[str, Any]]) -> list[ListedJob]:
+        with self._lock:
+            found = [self._known.get(id(job)) for job in jobs]
+            for job, entry in zip(jobs, found, strict=True):
+                if entry is not None and entry[0] is job:
+                    self._known.move_to_end(id(job))
+        fresh = {i: _listed(job) for i, (job, entry) in enumerate(zip(jobs, found, strict=True))
+                 if entry is None or entry[0] is not job}
+        if fresh:
+            with self._lock:
+                for i, item in fresh.items():
+                    self._known[id(jobs[i])] = (jobs[i], item)
+                    self._known.move_to_end(id(jobs[i]))
+                while len(self._known) > self._limit:
+                    self._known.popitem(last=False)
+        return [fresh[i] if entry is None or entry[0] is not job else entry[1]
+                for i, (job, entry) in enumerate(zip(jobs, found, strict=True))]
+
+
+_listed_jobs = _ListedJobs(MAX_REMEMBERED_JOBS)
 
 
 def _newest_first(item: ListedJob) -> datetime.datetime:
@@ -241,7 +277,7 @@ class JobListProxy:
             if view is not None:  # the same body (the ETag is its hash), fetched again or by another instance
                 self._views.move_to_end(prepared.etag)
                 return view
-        view = JobListView(prepared.body)  # outside the lock: parsing a large list takes a while
+        view = JobListView(prepared.body, jobs=prepared.jobs)  # outside the lock: a large list takes a while
         with self._lock:
             self._views[prepared.etag] = view
             self._views.move_to_end(prepared.etag)

@@ -1,12 +1,16 @@
-"""GET /api/jobs/{jobId}/report: a job's report as the poller stored it, from the app's own copy.
+"""GET /api/jobs/{jobId}/report (for scripts) and GET /api/status/jobs/{jobId}/report (the page, for people): a job's
+report as the poller stored it, from the app's own copy.
 
 The copy lives in AzureWebJobsStorage (`{MONITOR_REPORTS_CONTAINER}/{hub}/{jobId}.json`, shared/reports/copies.py),
 named from a configured hub and a validated job id: never from a URL a caller supplies, never from the job's own
 (expiring, someone else's) container. JSON by default; `Accept: text/markdown` gets the Markdown the poller writes
-beside the job, `Accept: text/html` a page (shared/reports/html.py). A job without a report (unknown, or nothing
-went wrong) is 404 ReportNotFound in JSON, whatever was asked for: errors are JSON on every route.
+beside the job. The page (shared/reports/html.py) lives under /api/status, which sign-in covers (Easy Auth leaves
+/api/jobs/* to the function key for scripts, and supports only trailing wildcards: docs/deploy.md, "Sign-in"), so
+`Accept: text/html` on the scripts' route is a 303 to it. A job without a report (unknown, or nothing went wrong)
+is 404 ReportNotFound in JSON, whatever was asked for: errors are JSON on every route.
 
-Kept free of azure.functions; get_report/__init__.py only translates the request and response.
+Kept free of azure.functions; get_report/__init__.py and report_page/__init__.py only translate the request and
+response.
 """
 
 from __future__ import annotations
@@ -63,8 +67,10 @@ STORAGE_OPTIONS: dict[str, Any] = {"connection_timeout": 2, "read_timeout": 5, "
 # kept a while per instance. One still being delivered is read each time, so that its delivery status is current.
 FOUND_TTL_SECONDS = 60.0
 MAX_KEPT = 256
-# From /api/jobs/{jobId}/report back to /api/status.
-STATUS_PAGE_LINK = "../../status"
+# From /api/status/jobs/{jobId}/report back to /api/status.
+STATUS_PAGE_LINK = "../../../status"
+# From /api/jobs/{jobId}/report to /api/status/jobs/{jobId}/report (the 303's Location, relative as RFC 9110 allows).
+REPORT_PAGE_PATH = "../../status/jobs/{job}/report"
 
 
 class ReportFormat(str, Enum):
@@ -103,23 +109,36 @@ class ReportHandler:
         self._kept: OrderedDict[tuple[str, str], tuple[float, dict[str, Any]]] = OrderedDict()
 
     def handle(self, request: ProxyRequest) -> ProxyResponse:
+        """The scripts' route: JSON or Markdown; a request for HTML is sent to the page under /api/status."""
+        return self._answer(request, negotiate(request.headers.get("accept")), page=False)
+
+    def page(self, request: ProxyRequest) -> ProxyResponse:
+        """The people's route: the HTML page, whatever the Accept header says."""
+        return self._answer(request, ReportFormat.HTML, page=True)
+
+    def _answer(self, request: ProxyRequest, wanted: ReportFormat, *, page: bool) -> ProxyResponse:
         started = time.monotonic()
         job_id: str | None = request.job_id if is_valid_job_id(request.job_id) else None
         hub_name: str | None = None
-        wanted = negotiate(request.headers.get("accept"))
         try:
             check_method(request.method)
             hub = select_hub(self._settings.hub, request.params)
             hub_name = hub.name
             if job_id is None:
                 raise invalid_job_id()
+            if wanted is ReportFormat.HTML and not page:
+                response = _to_the_page(request, hub.name, job_id)
+                self._log(request, job_id=job_id, hub=hub_name, wanted=wanted, status=response.status_code,
+                          started=started, page=page)
+                return response
             report = self._report(hub.name, job_id)
         except ApiFailure as failure:
             self._log(request, job_id=job_id, hub=hub_name, wanted=wanted, status=failure.status, started=started,
-                      error=failure.code.value)
+                      page=page, error=failure.code.value)
             return failure_response(failure, job_id=job_id, hub=hub_name, method=request.method)
         response = self._ok(request, report, wanted)
-        self._log(request, job_id=job_id, hub=hub_name, wanted=wanted, status=response.status_code, started=started)
+        self._log(request, job_id=job_id, hub=hub_name, wanted=wanted, status=response.status_code, started=started,
+                  page=page)
         return response
 
     def _report(self, hub: str, job_id: str) -> dict[str, Any]:
@@ -157,9 +176,7 @@ class ReportHandler:
 
     def _ok(self, request: ProxyRequest, report: Mapping[str, Any], wanted: ReportFormat) -> ProxyResponse:
         if wanted is ReportFormat.HTML:
-            # A key that came in the URL goes on into the link back, as the status page's links carry it here.
-            key = request.params.get("code")
-            back = STATUS_PAGE_LINK + (f"?{urllib.parse.urlencode({'code': key})}" if key else "")
+            back = STATUS_PAGE_LINK + _key_query(request)
             body, headers = render_html(report, status_page=html.escape(back, quote=True)), security_headers()
         elif wanted is ReportFormat.MARKDOWN:
             body = render_markdown(report).encode()
@@ -172,14 +189,44 @@ class ReportHandler:
         return conditional_answer(request, headers, lambda: body)
 
     def _log(self, request: ProxyRequest, *, job_id: str | None, hub: str | None, wanted: ReportFormat, status: int,
-             started: float, error: str | None = None) -> None:
-        log_event(logger, "get_report", level=logging.WARNING if status >= 500 else logging.INFO, jobId=job_id,
-                  hub=hub, method=request.method.upper(), format=wanted.value, status=status,
+             started: float, page: bool, error: str | None = None) -> None:
+        level = logging.WARNING if status >= 500 else logging.INFO
+        log_event(logger, "report_page" if page else "get_report", level=level, jobId=job_id, hub=hub,
+                  method=request.method.upper(), format=wanted.value, status=status,
                   durationMs=round((time.monotonic() - started) * 1000, 2), error=error)
+
+
+def _key_query(request: ProxyRequest, **params: str) -> str:
+    # A key that came in the URL goes on into the link, as the status page's links carry it here: the routes
+    # under /api/status check the function key too, after sign-in.
+    key = request.params.get("code")
+    query = {**params, **({"code": key} if key else {})}
+    return f"?{urllib.parse.urlencode(query)}" if query else ""
+
+
+def _to_the_page(request: ProxyRequest, hub: str, job_id: str) -> ProxyResponse:
+    """303 See Other to the report page: GET it, whatever the method was (a HEAD follows with HEAD)."""
+    location = REPORT_PAGE_PATH.format(job=urllib.parse.quote(job_id, safe="")) + _key_query(request, hub=hub)
+    return ProxyResponse(status_code=303, body=b"", headers={"Location": location, "Cache-Control": "no-store",
+                                                              "Vary": "Accept"})
+
+
+class ReportPage:
+    """GET /api/status/jobs/{jobId}/report: the report handler's page (the Handler the function serves)."""
+
+    def __init__(self, reports: ReportHandler) -> None:
+        self._reports = reports
+
+    def handle(self, request: ProxyRequest) -> ProxyResponse:
+        return self._reports.page(request)
 
 
 def configuration_error_response(error: SettingsError, method: str = "GET") -> ProxyResponse:
     return configuration_error(error, logger=logger, route="get_report", method=method)
+
+
+def page_configuration_error_response(error: SettingsError, method: str = "GET") -> ProxyResponse:
+    return configuration_error(error, logger=logger, route="report_page", method=method)
 
 
 def _build_report_handler() -> ReportHandler:
@@ -194,4 +241,6 @@ def _build_report_handler() -> ReportHandler:
 
 # The process's handler, reading the copies with the app's storage clients (raises SettingsError).
 default_report_handler = OncePerProcess(_build_report_handler)
+# The page's route shares it (and so its kept copies).
+default_report_page = OncePerProcess(lambda: ReportPage(default_report_handler.get()))
 

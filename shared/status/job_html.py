@@ -109,7 +109,8 @@ def _report(view: JobView) -> list[str]:
         if view.report_note:
             return ["<h2>Report</h2>", f'<p role="alert">{text(view.report_note)}</p>']
         return []  # none needed, or none yet: the summary says the status
-    link = f"../{urllib.parse.quote(view.job_id, safe='')}/report?{_query(view)}"
+    # From /api/status/jobs/{jobId} to /api/status/jobs/{jobId}/report.
+    link = f"{urllib.parse.quote(view.job_id, safe='')}/report?{_query(view)}"
     hint = view.report.get("hint")
     out = ["<h2>Report</h2>",
            f'<p><a href="{_href(link)}">{text(report_title(view.report))}</a></p>']

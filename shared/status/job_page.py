@@ -1,4 +1,4 @@
-"""GET /api/jobs/{jobId}/page: one job's page, for every job (an export, a completed job as much as a failed one).
+"""GET /api/status/jobs/{jobId}: one job's page, for every job (an export, a completed job as much as a failed one).
 
 What it shows, and where each part comes from:
 - the job as get_job answers it (shared/proxy/handler.py: the same caches, call budget and redaction), its JSON

@@ -161,18 +161,24 @@ class StatusPage:
         # An explicit `since` is the window; without it, the last STATUS_PAGE_DAYS days.
         since = query.filters.since or now - datetime.timedelta(days=self._settings.status_page.days)
         hubs = query.hubs
-        # Every list and every state read at once, none waiting on another in the pool (no nested waits).
-        lists = [self._pool.submit(carried(self._list), hub) for hub in hubs]
+        # Every list and every state read at once, none waiting on another in the pool (no nested waits). The
+        # states are asked first: Azurite or storage takes longer over them than the hubs over their lists, and
+        # each list is filtered where it arrives, while the states are still on their way.
         states = [self._pool.submit(carried(self._state), hub.name) for hub in hubs]
-        sections = [_section(hub.name, listed.result(), state.result(), since=since, query=query)
+        lists = [self._pool.submit(carried(self._list), hub, query, since) for hub in hubs]
+        sections = [_section(hub.name, listed.result()[0], state.result(), since=since, query=query,
+                             matched=listed.result()[1])
                     for hub, listed, state in zip(hubs, lists, states, strict=True)]
         return StatusSnapshot(generated_at=now, days=self._settings.status_page.days, hubs=sections, query=query)
 
-    def _list(self, hub: HubSettings) -> HubJobs | ApiFailure:
+    def _list(self, hub: HubSettings, query: PageQuery, since: datetime.datetime
+              ) -> tuple[HubJobs | ApiFailure, list[ListedJob] | None]:
+        """The hub's list, and its jobs that match the page's filters (None when it could not be had)."""
         try:
-            return self._lists.jobs(hub)
+            listed = self._lists.jobs(hub)
         except ApiFailure as failure:
-            return failure
+            return failure, None
+        return listed, _matching(listed.view.select(replace(query.filters, before=query.before)), since)
 
     def _state(self, hub: str) -> tuple[Records | None, str | None]:
         if self._states is None:
@@ -199,21 +205,26 @@ class StatusPage:
         return peeked.records, None
 
 
+def _matching(candidates: list[ListedJob], since: datetime.datetime) -> list[ListedJob]:
+    # A job without times stays in the default window (it is in the hub's list); an explicit `since` drops it.
+    return [item for item in candidates if item.started is None or item.started >= since]
+
+
 def _section(hub: str, listed: HubJobs | ApiFailure, state: tuple[Records | None, str | None], *,
-             since: datetime.datetime, query: PageQuery) -> HubSection:
+             since: datetime.datetime, query: PageQuery, matched: list[ListedJob] | None = None) -> HubSection:
+    """`matched`: the list's jobs that pass the filters, when already chosen (the list's worker does it)."""
     hub_records, state_note = state
     records = hub_records or {}
     trouble = listed if isinstance(listed, ApiFailure) else listed.trouble
     filters = replace(query.filters, before=query.before)
     if isinstance(listed, ApiFailure):
         # No list was ever had: the last known jobs are the ones the poller's state records (no hub call).
-        candidates = _recorded_jobs(records, filters)
+        matched = _matching(_recorded_jobs(records, filters), since)
         age = None
     else:
-        candidates = listed.view.select(filters)
+        if matched is None:
+            matched = _matching(listed.view.select(filters), since)
         age = max(0, int(listed.prepared.age(time.time()))) if trouble is not None else None
-    # A job without times stays in the default window (it is in the hub's list); an explicit `since` drops it.
-    matched = [item for item in candidates if item.started is None or item.started >= since]
     shown = matched[:query.rows]
     rows = [_row(item, records.get(str(item.job.get("jobId"))), hub_records is not None, hub, query)
             for item in shown]
@@ -264,9 +275,9 @@ def _row(item: ListedJob, record: Mapping[str, Any] | None, have_state: bool, hu
     href = page = None
     if is_valid_job_id(job_id):  # any other id could not be asked for (get_job's rule): no link
         quoted = urllib.parse.quote(job_id, safe="")
-        page = f"jobs/{quoted}/page?{query.hub_query(hub)}"
+        page = f"status/jobs/{quoted}?{query.hub_query(hub)}"
         if linked:
-            href = f"jobs/{quoted}/report?{query.hub_query(hub)}"
+            href = f"status/jobs/{quoted}/report?{query.hub_query(hub)}"
     return JobRow(
         job_id=job_id, type=item.type or (str(job.get("type")) if job.get("type") is not None else None),
         status=status, progress=job_progress(job), started=parse_utc(job.get("startTimeUtc")),

@@ -111,7 +111,7 @@ def test_the_report_link_opens_the_report_page(demo: Demo, page: Any, tmp_path: 
     assert link.count() == 1
     link.click()
     page.wait_for_load_state("load")
-    assert "/report" in page.url
+    assert f"/api/status/jobs/{demo.jobs.import_job_id}/report?" in page.url  # under sign-in, not /api/jobs
     assert page.locator("h1").inner_text().startswith("IoT Hub import completed")
     assert page.get_by_role("img", name="Progress over time").count() == 1  # the SVG timeline
     assert page.get_by_text("400012").count() >= 1  # an error code, with its explanation beside it

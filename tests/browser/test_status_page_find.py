@@ -86,7 +86,7 @@ def test_an_export_has_a_job_page_with_its_timeline(found: Demo, page: Any, tmp_
     page.goto(found.status_url, wait_until="load")
     page.get_by_role("link", name=found.jobs.export_job_id, exact=True).click()
     page.wait_for_load_state("load")
-    assert f"/jobs/{found.jobs.export_job_id}/page" in page.url
+    assert f"/api/status/jobs/{found.jobs.export_job_id}?" in page.url  # under sign-in, not /api/jobs
     assert page.locator("h1").inner_text() == f"Job {found.jobs.export_job_id}"
     assert page.get_by_role("img", name="Progress over time").count() == 1
     assert page.get_by_role("link", name="latest.json (the newest snapshot and the stall flag)").count() == 1
@@ -120,7 +120,7 @@ def test_a_filtered_page_and_a_job_page_fit_a_phone(found: Demo, browser: Any, t
         phone.goto(f"{found.status_url}&status=failed,cancelled", wait_until="load")
         assert phone.evaluate("document.documentElement.scrollWidth") <= 375
         _save(phone, tmp_path, "status-page-filtered-phone.png")
-        phone.goto(f"{found.host.url}/api/jobs/{found.jobs.export_job_id}/page?hub=devhub"
+        phone.goto(f"{found.host.url}/api/status/jobs/{found.jobs.export_job_id}?hub=devhub"
                    f"&code={found.host.function_key}", wait_until="load")
         assert phone.evaluate("document.documentElement.scrollWidth") <= 375
         _save(phone, tmp_path, "job-page-phone.png")

@@ -4,6 +4,7 @@ app registration the operator names, in the tenant the operator names (docs/depl
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tests.infra.bicep import INFRA, Evaluator, body, module_evaluator, parse, references
@@ -51,3 +52,36 @@ def test_sign_in_configures_authsettings_v2_for_entra_with_the_operators_registr
     assert entra["registration"]["clientId"] == "signInClientId"  # the parameter, not a literal
     assert "${signInTenantId}/v2.0" in entra["registration"]["openIdIssuer"]
     assert properties["httpSettings"]["requireHttps"] is True
+
+
+# The HTTP functions by who calls them: a page for people must be behind sign-in, a route for scripts left to the
+# function key. A new HTTP function fails the test below until it is placed in one of the two.
+PEOPLE = frozenset({"status_page", "job_page", "report_page"})
+SCRIPTS = frozenset({"get_job", "list_jobs", "get_report"})
+
+
+def _http_routes() -> dict[str, str]:
+    """Each HTTP function's path as a caller requests it: host.json's route prefix, and a job id in place."""
+    root = INFRA.parent
+    prefix = json.loads((root / "host.json").read_text(encoding="utf-8"))["extensions"]["http"]["routePrefix"]
+    routes: dict[str, str] = {}
+    for path in sorted(root.glob("*/function.json")):
+        for binding in json.loads(path.read_text(encoding="utf-8"))["bindings"]:
+            if binding["type"] == "httpTrigger":
+                route = binding.get("route") or path.parent.name
+                routes[path.parent.name] = f"/{prefix}/" + route.replace("{jobId}", "8f2b6a1e-5d4c-4e3b-9a7f-0c1d")
+    return routes
+
+
+def test_every_page_for_people_is_behind_sign_in_and_every_scripts_route_is_left_to_the_key() -> None:
+    from tests.infra.test_azure_production import answer, sign_in
+
+    routes = _http_routes()
+    assert set(routes) == PEOPLE | SCRIPTS, "place each HTTP function among the people's pages or the scripts' routes"
+    properties = sign_in()  # the default, signInScriptPaths=functionKey
+    for name, path in routes.items():
+        expected = "302 to sign in" if name in PEOPLE else "host key check (401 without a valid key)"
+        assert answer(properties, path) == expected, (name, path)
+    # With return401, everything is behind sign-in: a script gets 401, never a login page.
+    properties = sign_in(signInScriptPaths="return401")
+    assert {answer(properties, path) for path in routes.values()} == {"401"}

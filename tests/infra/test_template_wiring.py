@@ -171,7 +171,7 @@ def test_deployment_names_carry_the_app() -> None:
 
 def test_funcignore_keeps_everything_but_the_app_out() -> None:
     shipped = {"host.json", "requirements.txt", "shared", "get_job", "list_jobs", "get_report", "status_page",
-               "job_page", "poll_job_timer"}
+               "job_page", "report_page", "poll_job_timer"}
     patterns = [line.strip().rstrip("/") for line in (ROOT / ".funcignore").read_text(encoding="utf-8").splitlines()
                 if line.strip() and not line.startswith("#")]
     import fnmatch

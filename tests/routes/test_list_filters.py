@@ -20,8 +20,8 @@ def _section_ids(page: str, hub: str) -> list[str]:
     for attrs in parsed.named("a"):
         link = urllib.parse.urlsplit(attrs.get("href") or "")
         parts = link.path.split("/")
-        if len(parts) == 3 and parts[0] == "jobs" and parts[2] == "page" and f"hub={hub}" in link.query:
-            ids.append(urllib.parse.unquote(parts[1]))
+        if len(parts) == 3 and parts[:2] == ["status", "jobs"] and f"hub={hub}" in link.query:
+            ids.append(urllib.parse.unquote(parts[2]))
     return ids
 
 

@@ -37,7 +37,7 @@ def test_the_stalled_job_is_flagged_and_reports_are_linked(site: Site) -> None:
     assert "stalled since" in parsed.all_text
     links = [attrs["href"] or "" for attrs in parsed.named("a") if "report" in (attrs.get("href") or "")]
     targets = {urllib.parse.urlsplit(link).path for link in links}
-    assert targets == {f"jobs/{site.import_job}/report", f"jobs/{site.failed_job}/report"}
+    assert targets == {f"status/jobs/{site.import_job}/report", f"status/jobs/{site.failed_job}/report"}
     for link in links:  # each opens the report page, relative to /api/status
         url = urllib.parse.urljoin(f"{site.host.url}/api/status", link)
         page = served.raw_request(site.host.port, urllib.parse.urlsplit(url).path.encode() + b"?" +

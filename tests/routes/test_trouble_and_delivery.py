@@ -45,7 +45,7 @@ def test_a_report_refused_beside_the_job_is_served_saying_so(trouble_site: Site)
         "refused", 403, "AuthorizationPermissionMismatch")
     markdown = site.get(f"jobs/{READ_ONLY_JOB}/report", headers={"Accept": "text/markdown"}).text
     assert "| Beside the job | not written beside the job: the SAS has no Write permission: create the job" in markdown
-    page = assert_inert(site.get(f"jobs/{READ_ONLY_JOB}/report", headers={"Accept": "text/html"}).text).all_text
+    page = assert_inert(site.get(f"status/jobs/{READ_ONLY_JOB}/report").text).all_text
     assert NO_WRITE in page and "What to do" in page
     site.secrets().assert_absent(response.text + markdown + page, "the report")
 
@@ -55,7 +55,7 @@ def test_the_status_page_links_the_refused_report_and_says_why_in_words(trouble_
     assert NO_WRITE in parsed.all_text
     links = {urllib.parse.urlsplit(attrs["href"] or "").path for attrs in parsed.named("a")
              if "report" in (attrs.get("href") or "")}
-    assert f"jobs/{READ_ONLY_JOB}/report" in links
+    assert f"status/jobs/{READ_ONLY_JOB}/report" in links
     assert "written beside the job" in parsed.all_text  # the failed import's report, delivered
 
 
