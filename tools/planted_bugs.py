@@ -881,9 +881,11 @@ PLANTS: tuple[Plant, ...] = (
         file="shared/status/job_html.py",
         old='started, ended = parse_utc(job.get("startTimeUtc")), job_end(job)',
         new='started, ended = parse_utc(job.get("startTimeUtc")), parse_utc(job.get("endTimeUtc"))',
-        also=(("raw=job_end_text(job))", 'raw=job.get("endTimeUtc"))'),),
+        also=(('NOT_ENDED if job_end_text(job) == NOT_ENDED else time_html(ended, now, raw=job_end_text(job))',
+               'time_html(ended, now, raw=job.get("endTimeUtc"))'),),
         caught_by=("tests/unit/test_job_end.py::test_the_job_page_shows_a_job_without_an_end_as_not_ended_with_no_duration",),
     ),
+    Plant(
         name="report-page-outside-sign-in",
         bug="/api/jobs/{jobId}/report serves the HTML page (as before issue 22's point 3) instead of a 303 to "
             "/api/status/jobs/{jobId}/report: a page for people on a path sign-in leaves out",
