@@ -3,12 +3,12 @@
 // and the operators' alerts.
 //
 // Deploy: az deployment group create -g <rg> -f infra/main.bicep -p infra/main.parameters.json (docs/deploy.md).
-// This file holds the parameters, the app's settings and the alert rules, and wires the modules (infra/modules/):
-// identities (the host's and the jobs identity, the custom jobs reader role), storage (the app's own account and
-// containers), site (plan and function app), monitoring (workspace, Application Insights), sign-in
-// (authsettingsV2), app-roles (the host's roles on its own account), iothub-reader (the hubs' reader role),
-// blob-writer (the jobs identity's role on output storage). Every role assignment is a module's, named
-// guid(scope, principal, role).
+// This file holds the parameters and wires the modules (infra/modules/): identities (the host's and the jobs
+// identity, the custom jobs reader role), storage (the app's own account and containers), app-settings (the
+// app's settings), site (plan and function app), monitoring (workspace, Application Insights), alerts (the
+// operators' alert rules), sign-in (authsettingsV2), app-roles (the host's roles on its own account),
+// iothub-reader (the hubs' reader role), blob-writer (the jobs identity's role on output storage). Every role
+// assignment is a module's, named guid(scope, principal, role).
 // Validate here: bash infra/check.sh (checkov) and tests/infra/ (the Bicep compiler is not available on the
 // build machines; the tests parse this file and its modules with pycep, checkov's own Bicep parser).
 //
@@ -309,200 +309,6 @@ var hubReaderRoleDefinitionId = (hubReaderRole == 'jobsReader') ? identities.out
 var hubResourceGroups = [for hubName in iotHubNames: contains(iotHubResourceGroups, hubName) ? iotHubResourceGroups[hubName] : iotHubResourceGroup]
 var hubResourceGroupIds = [for rg in hubResourceGroups: '${subscription().id}/resourceGroups/${rg}']
 
-// One worker thread per concurrent request (the Python worker's default is min(32, cores + 4), 5 on a 1-core
-// instance), plus one for the timer where it shares the instance (Y1, EP1).
-var pythonThreadCount = flexHttpPerInstanceConcurrency + 1
-
-// app-settings:begin (tests/infra/test_settings_sources.py reads every `name: '...'` between these markers)
-// Settings the app reads (shared/settings.py SETTING_NAMES). Not set here on purpose: IOTHUB_ENDPOINTS
-// (endpoint override for the local devstack only) and AzureWebJobsStorage (replaced by the
-// AzureWebJobsStorage__*ServiceUri settings: identity-based host storage, no key).
-var appReadSettings = [
-  {
-    // The cloud the template deploys to: hub suffix, IoT Hub token audience and storage suffix derive from it.
-    name: 'AZURE_CLOUD'
-    value: environment().name
-  }
-  {
-    name: 'IOTHUB_HUBS'
-    value: join(iotHubNames, ',')
-  }
-  {
-    name: 'IOTHUB_AUTH'
-    value: iotHubAuth
-  }
-  {
-    name: 'IOTHUB_MANAGED_IDENTITY_CLIENT_ID'
-    value: clientId
-  }
-  {
-    name: 'IOTHUB_SAS_TTL_SECONDS'
-    value: string(iotHubSasTtlSeconds)
-  }
-  {
-    name: 'IOTHUB_AUDIENCE'
-    value: iotHubAudience
-  }
-  {
-    name: 'IOTHUB_API_VERSION'
-    value: iotHubApiVersion
-  }
-  {
-    name: 'IOTHUB_CONNECT_TIMEOUT_SECONDS'
-    value: iotHubConnectTimeoutSeconds
-  }
-  {
-    name: 'IOTHUB_READ_TIMEOUT_SECONDS'
-    value: iotHubReadTimeoutSeconds
-  }
-  {
-    name: 'IOTHUB_RETRY_BUDGET_SECONDS'
-    value: iotHubRetryBudgetSeconds
-  }
-  {
-    name: 'IOTHUB_MAX_ATTEMPTS'
-    value: string(iotHubMaxAttempts)
-  }
-  {
-    name: 'IOTHUB_CALLS_PER_MINUTE'
-    value: iotHubCallsPerMinute
-  }
-  {
-    name: 'GET_JOB_CACHE_TTL_SECONDS'
-    value: getJobCacheTtlSeconds
-  }
-  {
-    name: 'GET_JOB_TERMINAL_CACHE_SIZE'
-    value: string(getJobTerminalCacheSize)
-  }
-  {
-    name: 'GET_JOB_REDACT_SAS'
-    value: getJobRedactSas ? 'true' : 'false'
-  }
-  {
-    name: 'SHARED_CACHE_ENABLED'
-    value: sharedCacheEnabled ? 'true' : 'false'
-  }
-  {
-    name: 'SHARED_CACHE_CONTAINER'
-    value: sharedCacheContainer
-  }
-  {
-    name: 'SHARED_CACHE_MAX_ENTRIES'
-    value: string(sharedCacheMaxEntries)
-  }
-  {
-    name: 'POLL_SCHEDULE'
-    value: pollSchedule
-  }
-  {
-    name: 'MONITOR_PREFIX'
-    value: monitorPrefix
-  }
-  {
-    name: 'MONITOR_CONTAINER'
-    value: monitorContainer
-  }
-  {
-    name: 'MONITOR_STATE_CONTAINER'
-    value: monitorStateContainer
-  }
-  {
-    name: 'MONITOR_REPORTS_CONTAINER'
-    value: monitorReportsContainer
-  }
-  {
-    name: 'MONITOR_STALL_AFTER_MINUTES'
-    value: string(monitorStallAfterMinutes)
-  }
-  {
-    name: 'MONITOR_BACKFILL_HOURS'
-    value: string(monitorBackfillHours)
-  }
-  {
-    name: 'MONITOR_STORAGE_HOST_ALLOWLIST'
-    value: effectiveAllowlist
-  }
-  {
-    name: 'MONITOR_IDENTITY_CONTAINERS'
-    value: monitorIdentityContainers
-  }
-  {
-    name: 'MONITOR_STORAGE_CLIENT_ID'
-    value: jobsClientId
-  }
-  {
-    name: 'MONITOR_TICK_BUDGET_SECONDS'
-    value: string(monitorTickBudgetSeconds)
-  }
-  {
-    name: 'STATUS_PAGE_DAYS'
-    value: statusPageDays
-  }
-]
-
-// Hub connection strings only in sharedAccessPolicy mode, and only as a Key Vault reference.
-var sharedAccessSettings = (iotHubAuth == 'sharedAccessPolicy') ? [
-  {
-    name: 'IOTHUB_CONNECTION_STRINGS'
-    value: '@Microsoft.KeyVault(SecretUri=${iotHubConnectionStringsSecretUri})'
-  }
-] : []
-
-// Host storage by identity, through the account's own service URIs: right in every cloud, where
-// AzureWebJobsStorage__accountName is valid only in the public one (Learn, Functions reference, "Connecting to
-// host storage with an identity"). The app reads the blob URI too, for its state, cache and report copies.
-// The app reaches its own account with the host's identity (__clientId, or the system-assigned one), never
-// with the jobs identity (shared/poller/storage.py state_container).
-var hostStorageSettings = concat([
-  {
-    name: 'AzureWebJobsStorage__blobServiceUri'
-    value: storage.outputs.blobServiceUri
-  }
-  {
-    name: 'AzureWebJobsStorage__queueServiceUri'
-    value: storage.outputs.queueServiceUri
-  }
-  {
-    name: 'AzureWebJobsStorage__tableServiceUri'
-    value: storage.outputs.tableServiceUri
-  }
-], useUserAssignedIdentity ? [
-  {
-    name: 'AzureWebJobsStorage__credential'
-    value: 'managedidentity'
-  }
-  {
-    name: 'AzureWebJobsStorage__clientId'
-    value: clientId
-  }
-] : [])
-
-// Telemetry with Entra ID authentication (local authentication is disabled on the component).
-var telemetrySettings = [
-  {
-    name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
-    value: monitoring.outputs.connectionString
-  }
-  {
-    name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
-    value: useUserAssignedIdentity ? 'ClientId=${clientId};Authorization=AAD' : 'Authorization=AAD'
-  }
-]
-
-// The worker's thread pool sized to the HTTP concurrency (see pythonThreadCount).
-var workerSettings = [
-  {
-    name: 'PYTHON_THREADPOOL_THREAD_COUNT'
-    value: string(pythonThreadCount)
-  }
-]
-
-// The plan's own settings (runtime, package, EP1 content share) are added in modules/site.bicep.
-// app-settings:end
-
-var appSettings = concat(appReadSettings, sharedAccessSettings, hostStorageSettings, telemetrySettings, workerSettings)
-
 // ---------------------------------------------------------------------------------------------------------------
 // Monitoring
 // ---------------------------------------------------------------------------------------------------------------
@@ -550,6 +356,50 @@ module storage 'modules/storage.bicep' = {
   }
 }
 
+// The app's settings (modules/app-settings.bicep, between its app-settings markers): what the app reads, host
+// storage by identity, telemetry, the worker's threads. Its output is the site's appSettings.
+module settings 'modules/app-settings.bicep' = {
+  name: take('app-settings-${deploymentSuffix}', 64)
+  params: {
+    iotHubNames: iotHubNames
+    iotHubAuth: iotHubAuth
+    iotHubConnectionStringsSecretUri: iotHubConnectionStringsSecretUri
+    iotHubAudience: iotHubAudience
+    iotHubApiVersion: iotHubApiVersion
+    iotHubSasTtlSeconds: iotHubSasTtlSeconds
+    iotHubConnectTimeoutSeconds: iotHubConnectTimeoutSeconds
+    iotHubReadTimeoutSeconds: iotHubReadTimeoutSeconds
+    iotHubRetryBudgetSeconds: iotHubRetryBudgetSeconds
+    iotHubMaxAttempts: iotHubMaxAttempts
+    iotHubCallsPerMinute: iotHubCallsPerMinute
+    getJobCacheTtlSeconds: getJobCacheTtlSeconds
+    getJobTerminalCacheSize: getJobTerminalCacheSize
+    getJobRedactSas: getJobRedactSas
+    sharedCacheEnabled: sharedCacheEnabled
+    sharedCacheContainer: sharedCacheContainer
+    sharedCacheMaxEntries: sharedCacheMaxEntries
+    pollSchedule: pollSchedule
+    monitorPrefix: monitorPrefix
+    monitorContainer: monitorContainer
+    monitorStateContainer: monitorStateContainer
+    monitorReportsContainer: monitorReportsContainer
+    monitorStallAfterMinutes: monitorStallAfterMinutes
+    monitorBackfillHours: monitorBackfillHours
+    monitorTickBudgetSeconds: monitorTickBudgetSeconds
+    statusPageDays: statusPageDays
+    effectiveAllowlist: effectiveAllowlist
+    monitorIdentityContainers: monitorIdentityContainers
+    useUserAssignedIdentity: useUserAssignedIdentity
+    clientId: clientId
+    jobsClientId: jobsClientId
+    blobServiceUri: storage.outputs.blobServiceUri
+    queueServiceUri: storage.outputs.queueServiceUri
+    tableServiceUri: storage.outputs.tableServiceUri
+    appInsightsConnectionString: monitoring.outputs.connectionString
+    flexHttpPerInstanceConcurrency: flexHttpPerInstanceConcurrency
+  }
+}
+
 // The plan and the function app. Its parameters come from the storage module's outputs, so ARM deploys the
 // storage module (the Flex deployment container included) first.
 module site 'modules/site.bicep' = {
@@ -570,7 +420,7 @@ module site 'modules/site.bicep' = {
     jobsIdentityId: identities.outputs.jobsIdentityId
     storageAccountName: storage.outputs.accountName
     deploymentContainerUrl: storage.outputs.deploymentContainerUrl
-    appSettings: appSettings
+    appSettings: settings.outputs.settings
     tags: tags
   }
 }
@@ -634,159 +484,31 @@ module blobWriters 'modules/blob-writer.bicep' = [for account in outputAccounts:
 }]
 
 // ---------------------------------------------------------------------------------------------------------------
-// Operators' alerts: scheduled query rules on the app's JSON log lines (Application Insights `traces`).
-// The queries are the .kql files in infra/alerts/, tested against the app's own log output
-// (tests/infra/test_alert_queries.py); __NAME__ placeholders are filled here. Runbook: docs/operations.md.
+// Operators' alerts: scheduled query rules on the app's log lines and their action group (modules/alerts.bicep,
+// beside the queries it loads from infra/alerts/). Runbook: docs/operations.md.
 // ---------------------------------------------------------------------------------------------------------------
 
-// Conditions and arithmetic are parenthesized: pycep (checkov's parser) binds `a <= b ? x : y` as
-// `a <= (b ? x : y)` and `2 * a + b` as `2 * (a + b)`; the tests evaluate what pycep reads.
-// Look-backs in minutes. Tick-based rules look back far enough to see every tick they reason about.
-var eventLookbackMinutes = 5
-var missingTickLookbackMinutes = (2 * pollIntervalMinutes) + alertIngestionMarginMinutes
-var hubFailingLookbackMinutes = ((alertHubFailingTicks + 1) * pollIntervalMinutes) + alertIngestionMarginMinutes
-// windowSize takes fixed durations only; each query narrows it with its own ago().
-var missingTickWindow = (missingTickLookbackMinutes <= 60) ? 'PT1H' : 'PT6H'
-var hubFailingWindow = (hubFailingLookbackMinutes <= 60) ? 'PT1H' : ((hubFailingLookbackMinutes <= 360) ? 'PT6H' : 'P1D')
-
-// One alert per value of a dimension column (hub, jobId, ...).
-var includeAll = {
-  operator: 'Include'
-  values: [
-    '*'
-  ]
-}
-
-var alertRules = [
-  {
-    key: 'report-written'
-    enabled: alertOnReportWritten
-    displayName: '${appName}: report written'
-    description: 'A job failed or was cancelled, or an import completed with rejected lines, and the poller wrote its report. Runbook: docs/operations.md, "Alert: report written".'
-    severity: 2
-    windowSize: 'PT5M'
-    query: replace(loadTextContent('alerts/report-written.kql'), '__LOOKBACK__', '${eventLookbackMinutes}m')
-    dimensions: [
-      union(includeAll, {
-        name: 'hub'
-      })
-      union(includeAll, {
-        name: 'jobId'
-      })
-      union(includeAll, {
-        name: 'hint'
-      })
-    ]
-  }
-  {
-    key: 'job-stalled'
-    enabled: alertOnJobStalled
-    displayName: '${appName}: job stalled'
-    description: 'An active job has not moved for MONITOR_STALL_AFTER_MINUTES. Runbook: docs/operations.md, "Alert: job stalled".'
-    severity: 2
-    windowSize: 'PT5M'
-    query: replace(loadTextContent('alerts/job-stalled.kql'), '__LOOKBACK__', '${eventLookbackMinutes}m')
-    dimensions: [
-      union(includeAll, {
-        name: 'hub'
-      })
-      union(includeAll, {
-        name: 'jobId'
-      })
-    ]
-  }
-  {
-    key: 'hub-failing'
-    enabled: alertOnHubFailing
-    displayName: '${appName}: hub failing ${alertHubFailingTicks} ticks in a row'
-    description: 'The poller could not list a hub\'s jobs in each of its last ${alertHubFailingTicks} ticks. Runbook: docs/operations.md, "Alert: hub failing".'
-    severity: 1
-    windowSize: hubFailingWindow
-    query: replace(replace(loadTextContent('alerts/hub-failing.kql'), '__LOOKBACK__', '${hubFailingLookbackMinutes}m'), '__TICKS__', string(alertHubFailingTicks))
-    dimensions: [
-      union(includeAll, {
-        name: 'hub'
-      })
-    ]
-  }
-  {
-    key: 'missing-tick'
-    enabled: alertOnMissingTick
-    displayName: '${appName}: no poller tick'
-    description: 'No poll_job_timer tick was logged for two poll periods (${2 * pollIntervalMinutes} min) plus ${alertIngestionMarginMinutes} min of ingestion margin: the timer stopped or the app cannot start. Runbook: docs/operations.md, "Alert: no tick".'
-    severity: 1
-    windowSize: missingTickWindow
-    query: replace(loadTextContent('alerts/missing-tick.kql'), '__LOOKBACK__', '${missingTickLookbackMinutes}m')
-    dimensions: []
-  }
-  {
-    key: 'get-job-errors'
-    enabled: alertOnGetJobErrors
-    displayName: '${appName}: get_job 5xx/429'
-    description: 'get_job answered 5xx or 429 at least ${alertGetJobErrorThreshold} times in ${alertGetJobErrorWindowMinutes} minutes. Runbook: docs/operations.md, "Alert: get_job errors".'
-    severity: 2
-    windowSize: 'PT${alertGetJobErrorWindowMinutes}M'
-    query: replace(replace(loadTextContent('alerts/get-job-errors.kql'), '__LOOKBACK__', '${alertGetJobErrorWindowMinutes}m'), '__THRESHOLD__', string(alertGetJobErrorThreshold))
-    dimensions: []
-  }
-]
-
-resource alertActionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (deployAlerts && !empty(alertEmail)) {
-  name: 'ag-${appName}'
-  location: 'Global'
-  tags: tags
-  properties: {
-    groupShortName: 'jobmonitor'
-    enabled: true
-    emailReceivers: [
-      {
-        name: 'operators'
-        emailAddress: alertEmail
-        useCommonAlertSchema: true
-      }
-    ]
+module alerting 'modules/alerts.bicep' = {
+  name: take('alerts-${deploymentSuffix}', 64)
+  params: {
+    location: location
+    appName: appName
+    appInsightsId: monitoring.outputs.appInsightsId
+    pollIntervalMinutes: pollIntervalMinutes
+    deployAlerts: deployAlerts
+    alertEmail: alertEmail
+    alertOnReportWritten: alertOnReportWritten
+    alertOnJobStalled: alertOnJobStalled
+    alertOnHubFailing: alertOnHubFailing
+    alertHubFailingTicks: alertHubFailingTicks
+    alertOnMissingTick: alertOnMissingTick
+    alertIngestionMarginMinutes: alertIngestionMarginMinutes
+    alertOnGetJobErrors: alertOnGetJobErrors
+    alertGetJobErrorThreshold: alertGetJobErrorThreshold
+    alertGetJobErrorWindowMinutes: alertGetJobErrorWindowMinutes
+    tags: tags
   }
 }
-
-// Each query returns one row per thing to act on (already filtered); the rule fires when it returns any row,
-// one alert per combination of the listed dimensions.
-resource alerts 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [for rule in alertRules: if (deployAlerts && rule.enabled) {
-  name: 'alert-${appName}-${rule.key}'
-  location: location
-  tags: tags
-  properties: {
-    displayName: rule.displayName
-    description: rule.description
-    severity: rule.severity
-    enabled: true
-    evaluationFrequency: 'PT5M'
-    windowSize: rule.windowSize
-    scopes: [
-      monitoring.outputs.appInsightsId
-    ]
-    criteria: {
-      allOf: [
-        {
-          query: rule.query
-          timeAggregation: 'Count'
-          operator: 'GreaterThan'
-          threshold: 0
-          dimensions: rule.dimensions
-          failingPeriods: {
-            numberOfEvaluationPeriods: 1
-            minFailingPeriodsToAlert: 1
-          }
-        }
-      ]
-    }
-    autoMitigate: true
-    actions: {
-      actionGroups: empty(alertEmail) ? [] : [
-        alertActionGroup.id
-      ]
-    }
-  }
-}]
 
 // ---------------------------------------------------------------------------------------------------------------
 // Outputs

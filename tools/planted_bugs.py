@@ -367,9 +367,9 @@ PLANTS: tuple[Plant, ...] = (
     Plant(
         name="infra-host-storage-by-account-name",
         bug="host storage by AzureWebJobsStorage__accountName (public cloud only) instead of the service URIs",
-        file="infra/main.bicep",
-        old="    name: 'AzureWebJobsStorage__blobServiceUri'\n    value: storage.outputs.blobServiceUri",
-        new="    name: 'AzureWebJobsStorage__accountName'\n    value: storage.outputs.accountName",
+        file="infra/modules/app-settings.bicep",
+        old="    name: 'AzureWebJobsStorage__blobServiceUri'\n    value: blobServiceUri",
+        new="    name: 'AzureWebJobsStorage__accountName'\n    value: 'stjobmon'",
         caught_by=("tests/infra/test_azure_production.py::test_host_storage_is_reached_by_the_accounts_own_service_uris",),
     ),
     Plant(
@@ -858,8 +858,8 @@ PLANTS: tuple[Plant, ...] = (
     # Issue 22, point 7: main.bicep split into modules; the tests follow main.bicep into them.
     Plant(
         name="infra-site-module-drops-app-settings",
-        bug="the site module sets only the plan's own settings: the app's settings from main.bicep never reach the "
-            "site",
+        bug="the site module sets only the plan's own settings: the app's settings (modules/app-settings.bicep) never "
+            "reach the site",
         file="infra/modules/site.bicep",
         old="  appSettings: concat(appSettings, classicRuntimeSettings,",
         new="  appSettings: concat(classicRuntimeSettings,",
@@ -913,6 +913,16 @@ PLANTS: tuple[Plant, ...] = (
         old="        keys = [(redact_sas, repr(job)) for job in jobs]\n",
         new="        keys = [(redact_sas, tuple(job.items())) for job in jobs]\n",
         caught_by=("tests/unit/test_list_memo.py::test_jobs_that_differ_only_in_a_value_s_type_never_share_an_entry",),
+    ),
+    # Issue 22, point 7 (second split): the alert rules and the app's settings in modules of their own.
+    Plant(
+        name="infra-alert-rules-renamed-in-module",
+        bug="the alerts module names its rules anew (alerts-<app>-<key>): a redeploy over a deployment made before "
+            "the split adds a second set of rules beside the first",
+        file="infra/modules/alerts.bicep",
+        old="  name: 'alert-${appName}-${rule.key}'",
+        new="  name: 'alerts-${appName}-${rule.key}'",
+        caught_by=("tests/infra/test_template_wiring.py::test_the_alert_rules_keep_their_names_in_their_module",),
     ),
 )
 

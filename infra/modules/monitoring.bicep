@@ -1,6 +1,6 @@
 // Telemetry: a Log Analytics workspace and the workspace-based Application Insights component the app sends to
 // with Entra ID (local authentication disabled: the connection string alone ingests nothing). The operators'
-// alert rules on it stay in main.bicep, beside the queries they load (infra/alerts/).
+// alert rules on it are modules/alerts.bicep's.
 
 @description('Azure region of the workspace and the component.')
 param location string

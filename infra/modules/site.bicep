@@ -1,5 +1,5 @@
 // The hosting plan and the function app (Linux, Python 3.11), with the settings each plan needs of its own;
-// the app's settings come from main.bicep (appSettings).
+// the app's settings come from modules/app-settings.bicep (appSettings).
 //
 // Flex Consumption rejects several site properties (ARM error 51021, even with null values): ftpsState,
 // linuxFxVersion, use32BitWorkerProcess, javaVersion, netFrameworkVersion, ... So a Flex site gets `flexSiteConfig`
@@ -59,7 +59,7 @@ param storageAccountName string
 @description('URL of the Flex deployment package container in that account.')
 param deploymentContainerUrl string
 
-@description('The app\'s settings (main.bicep); the plan\'s own are added here.')
+@description('The app\'s settings (modules/app-settings.bicep); the plan\'s own are added here.')
 param appSettings array
 
 @description('Tags applied to the plan and the app.')
@@ -85,7 +85,7 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
 }
 
-// app-settings:begin (the plan's own settings; the app's are in main.bicep's block)
+// app-settings:begin (the plan's own settings; the app's are in modules/app-settings.bicep's block)
 // Flex Consumption takes runtime and version from functionAppConfig and rejects these two settings.
 var classicRuntimeSettings = isFlex ? [] : [
   {

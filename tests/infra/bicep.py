@@ -56,6 +56,10 @@ class Opaque:
 @functools.cache
 def parse(path: Path = MAIN) -> dict[str, Any]:
     tree: dict[str, Any] = dict(pycep.BicepParser().parse(text=path.read_text(encoding="utf-8")))
+    # pycep leaves out a section the file has none of (main.bicep declares no resource of its own, the
+    # app-settings module none at all): every section is there, empty if need be.
+    for section in ("parameters", "variables", "resources", "modules", "outputs"):
+        tree.setdefault(section, {})
     return tree
 
 

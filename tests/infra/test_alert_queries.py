@@ -6,10 +6,11 @@ its key, and get_job answering 200, a 503, a persistent 429 and a 404, plus one 
 settings are invalid. The host keeps the real host's rule (devstack/funchost/logs.py): a user log reaches the
 telemetry only from a thread that carries a running invocation id, so a line the poller's thread pools log
 without it never reaches the table, as in Azure. Its telemetry file (one `traces` record a line) becomes the
-`traces` table, and each rule's query, exactly as infra/main.bicep builds it (the .kql file with its placeholders
-filled from the parameters, read with pycep), runs on it with duckdb-kql (Microsoft's KQL grammar on DuckDB).
+`traces` table, and each rule's query, exactly as infra/modules/alerts.bicep builds it with the parameters
+main.bicep passes it (the .kql file with its placeholders filled, read with pycep), runs on it with duckdb-kql
+(Microsoft's KQL grammar on DuckDB).
 
-A rule fires as main.bicep configures it: Count of result rows > 0, one alert per distinct dimension values.
+A rule fires as the alerts module configures it: Count of result rows > 0, one alert per distinct dimension values.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from devstack.hubsim import HubSimulator
 from devstack.hubsim.vocab import FaultKind, Operation
 from shared.poller.events import PollerEvent
 from tests.fixtures.funchost import FuncHostFactory, RunningFuncHost
-from tests.infra.bicep import Evaluator, body, parse
+from tests.infra.bicep import Evaluator, body
 from tests.support.poller import (
     WRONG_KEY,  # the scanned-and-allowed wrong key
     container_sas_uri,
@@ -192,11 +193,15 @@ def _run_get_job(hubsim: HubSimulator, host: RunningFuncHost) -> None:
     control.reset()
 
 
-# -- the rules, as main.bicep builds them --------------------------------------------------------------------------
+# -- the rules, as main.bicep deploys them (modules/alerts.bicep) ---------------------------------------------------
+
+def alerting(**params: Any) -> Evaluator:
+    """The template declaring the alert rules, evaluated with the parameters main.bicep passes it."""
+    return Evaluator({"iotHubNames": ["contoso-hub-1"], **params}).owner("alerts")
+
 
 def rules(**params: Any) -> dict[str, dict[str, Any]]:
-    ev = Evaluator({"iotHubNames": ["contoso-hub-1"], **params})
-    return {rule["key"]: rule for rule in ev.var("alertRules")}
+    return {rule["key"]: rule for rule in alerting(**params).var("alertRules")}
 
 
 def fire(rule: dict[str, Any], lines: list[Line]) -> list[dict[str, Any]]:
@@ -263,7 +268,7 @@ def test_every_app_line_carries_a_running_invocation_of_its_function(app_log: Ap
 
 def test_every_rule_is_configured_as_fire_modelled() -> None:
     # fire() models Count of rows > 0 per dimension; the template must say exactly that.
-    alerts = body(parse()["resources"]["alerts"])
+    alerts = body(alerting().resource("alerts"))
     criterion = alerts["properties"]["criteria"]["allOf"][0]
     assert (criterion["timeAggregation"], criterion["operator"], criterion["threshold"]) == ("Count", "GreaterThan", 0)
     assert criterion["dimensions"] == {"operator": {"type": "property_accessor",
@@ -371,9 +376,9 @@ def test_alerts_are_optional() -> None:
                       ("alertOnGetJobErrors", "get-job-errors")]:
         assert rules()[key]["enabled"] is True
         assert rules(**{flag: False})[key]["enabled"] is False
-    ev = Evaluator({"iotHubNames": ["x"], "deployAlerts": False})
-    alerts = parse()["resources"]["alerts"]["config"]
+    ev = alerting(deployAlerts=False)
+    alerts = ev.resource("alerts")["config"]
     assert ev.possible(alerts["condition"], {"rule": {"enabled": True}}) == [False]
-    group = parse()["resources"]["alertActionGroup"]["config"]["condition"]
-    assert Evaluator({"iotHubNames": ["x"]}).possible(group) == [False], "no e-mail, no action group"
-    assert Evaluator({"iotHubNames": ["x"], "alertEmail": "ops@example.com"}).possible(group) == [True]
+    group = ev.resource("alertActionGroup")["config"]["condition"]
+    assert alerting().possible(group) == [False], "no e-mail, no action group"
+    assert alerting(alertEmail="ops@example.com").possible(group) == [True]

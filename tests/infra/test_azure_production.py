@@ -54,7 +54,7 @@ def test_host_storage_is_reached_by_the_accounts_own_service_uris(plan: str, use
 
 
 def test_no_host_storage_setting_names_a_cloud_suffix() -> None:
-    text = (INFRA / "main.bicep").read_text(encoding="utf-8")
+    text = (MODULES / "app-settings.bicep").read_text(encoding="utf-8")
     block = text[text.index("var hostStorageSettings"):text.index("// Telemetry with Entra ID")]
     assert "core.windows.net" not in block and "accountName" not in block
     # The URIs come from the storage module's outputs and reach the site through the site module: neither names a

@@ -1,12 +1,12 @@
 """One source of truth for setting names: shared.settings.SETTING_NAMES.
 
-Every name in it must be set by infra/main.bicep (unless deliberately not set in Azure, listed below with the
+Every name in it must be set by the template (unless deliberately not set in Azure, listed below with the
 reason), listed in local.settings.sample.json and mentioned in docs/settings.md; and the template must set no app
 setting the app does not read, beyond the platform's own.
 
 The template's app settings are read twice: with a regex over every `name: '...'` line between the
-`// app-settings:begin` and `// app-settings:end` markers (main.bicep's block: the app's settings; the site
-module's: the plan's own), and by evaluating the site's `siteConfig.appSettings` with pycep (checkov's parser,
+`// app-settings:begin` and `// app-settings:end` markers (modules/app-settings.bicep's block: the app's settings;
+the site module's: the plan's own), and by evaluating the site's `siteConfig.appSettings` with pycep (checkov's parser,
 tests/infra/bicep.py) as main.bicep deploys the site module, for every hosting plan, so that a setting declared
 but never wired into the site, or one added outside the markers, is caught too.
 """
@@ -20,9 +20,10 @@ import pytest
 
 from shared.settings import SETTING_NAMES
 from shared.settings.names import AZURE_WEBJOBS_STORAGE_ACCOUNT_NAME, AZURE_WEBJOBS_STORAGE_BLOB_SERVICE_URI
-from tests.infra.bicep import MAIN, ROOT, Evaluator, Opaque, template_files
+from tests.infra.bicep import INFRA, ROOT, Evaluator, Opaque, template_files
 
 PARAMETERS = ROOT / "infra" / "main.parameters.json"
+APP_SETTINGS = INFRA / "modules" / "app-settings.bicep"
 SAMPLE = ROOT / "local.settings.sample.json"
 SETTINGS_DOC = ROOT / "docs" / "settings.md"
 PLANS = ("FlexConsumption", "Consumption", "Premium")
@@ -52,11 +53,11 @@ _NAME = re.compile(r"^\s*name:\s*'(?P<name>[A-Za-z0-9_]+)'\s*$", re.MULTILINE)
 
 
 def template_setting_names() -> set[str]:
-    """Names set in the marked blocks of every template: main.bicep must have one (the app's settings)."""
+    """Names set in the marked blocks of every template: the app-settings module must have one (the app's)."""
     names: set[str] = set()
     for path in template_files():
         blocks = list(_BLOCK.finditer(path.read_text(encoding="utf-8")))
-        assert blocks or path != MAIN, "infra/main.bicep lacks the // app-settings:begin ... :end markers"
+        assert blocks or path != APP_SETTINGS, f"{path} lacks the // app-settings:begin ... :end markers"
         names |= {m["name"] for block in blocks for m in _NAME.finditer(block["body"])}
     return names
 
@@ -100,7 +101,7 @@ def test_exceptions_name_real_settings() -> None:
 
 @pytest.mark.parametrize("name", [n for n in SETTING_NAMES if n not in NOT_SET_IN_AZURE])
 def test_template_sets_every_setting_the_app_reads(name: str) -> None:
-    assert name in template_setting_names(), f"infra/main.bicep does not set {name}"
+    assert name in template_setting_names(), f"the template does not set {name}"
 
 
 @pytest.mark.parametrize("plan", PLANS)
@@ -119,13 +120,13 @@ def test_the_site_gets_only_settings_from_the_marked_block(plan: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(NOT_SET_IN_AZURE))
 def test_template_leaves_out_the_deliberate_exceptions(name: str) -> None:
-    assert name not in template_setting_names(), f"{name} is set by infra/main.bicep: {NOT_SET_IN_AZURE[name]}"
+    assert name not in template_setting_names(), f"{name} is set by the template: {NOT_SET_IN_AZURE[name]}"
 
 
 def test_template_sets_no_setting_the_app_does_not_read() -> None:
     read = set(SETTING_NAMES) | {AZURE_WEBJOBS_STORAGE_ACCOUNT_NAME}
     unread = sorted(n for n in template_setting_names() if n not in read and not is_platform(n))
-    assert not unread, f"infra/main.bicep sets settings nothing reads: {unread}"
+    assert not unread, f"the template sets settings nothing reads: {unread}"
 
 
 @pytest.mark.parametrize("name", SETTING_NAMES)

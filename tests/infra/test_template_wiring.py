@@ -199,3 +199,16 @@ def test_the_evaluator_follows_main_into_its_modules() -> None:
         Evaluator({"iotHubNames": ["x"], "appName": "jobmon-a"}).var("storageAccountName")
     with pytest.raises(KeyError):
         Evaluator({"iotHubNames": ["x"]}).owner("noSuchResource")
+
+
+def test_the_alert_rules_keep_their_names_in_their_module() -> None:
+    # The rules moved out of main.bicep into modules/alerts.bicep: under the same names a redeploy updates them in
+    # place; under new ones it would add a second set of rules (and e-mails) beside the first.
+    alerts = Evaluator({"iotHubNames": ["x"], "appName": "jobmon-a", "alertEmail": "ops@example.com"}).owner("alerts")
+    assert alerts.path.name == "alerts.bicep"
+    assert alerts.value(body(alerts.resource("alertActionGroup"))["name"]) == "ag-jobmon-a"
+    loop = alerts.resource("alerts")["config"]["loop_type"]["detail"]
+    names = [alerts.value(body(alerts.resource("alerts"))["name"], {loop["item_name"]: rule})
+             for rule in alerts.var("alertRules")]
+    assert names == [f"alert-jobmon-a-{key}" for key in
+                     ("report-written", "job-stalled", "hub-failing", "missing-tick", "get-job-errors")]
