@@ -127,6 +127,12 @@ param monitorBackfillHours int = 24
 @description('MONITOR_TICK_BUDGET_SECONDS: time budget of one tick; keep it under functionTimeout in host.json (5 min).')
 param monitorTickBudgetSeconds int = 240
 
+@description('MONITOR_IDLE_LIST_SECONDS: a hub with no active job is listed at most once this often (0-3600; 0: every run). docs/poller.md, "The cadence".')
+param monitorIdleListSeconds int = 300
+
+@description('MONITOR_RECENT_END_MINUTES: a hub is listed on every run for this long after it last showed an active job (0-1440).')
+param monitorRecentEndMinutes string = '5'
+
 @description('STATUS_PAGE_DAYS: the status page shows each hub\'s jobs of the last this many days (0.01-30).')
 param statusPageDays string = '7'
 
@@ -400,6 +406,14 @@ var appReadSettings = [
   {
     name: 'MONITOR_TICK_BUDGET_SECONDS'
     value: string(monitorTickBudgetSeconds)
+  }
+  {
+    name: 'MONITOR_IDLE_LIST_SECONDS'
+    value: string(monitorIdleListSeconds)
+  }
+  {
+    name: 'MONITOR_RECENT_END_MINUTES'
+    value: monitorRecentEndMinutes
   }
   {
     name: 'STATUS_PAGE_DAYS'
