@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -40,7 +41,7 @@ def test_an_idle_hub_is_listed_twelve_times_an_hour_on_a_thirty_second_timer(jit
         listed += [now] if due else []
     assert len(listed) == 36
     # Every tenth tick, never the ninth or the eleventh.
-    gaps = {round(b - a) for a, b in zip(listed, listed[1:], strict=False)}
+    gaps = {round(b - a) for a, b in itertools.pairwise(listed)}
     assert gaps <= {300 - 1, 300, 300 + 1, 302, 298}
 
 
