@@ -427,8 +427,8 @@ PLANTS: tuple[Plant, ...] = (
         name="tick-list-past-its-share",
         bug="the hub list may retry a throttled hub for four times the tick's remaining budget",
         file="shared/poller/tick.py",
-        old="listed = self._hub_client.list_jobs(hub, deadline=Deadline(deadline.remaining() * LIST_SHARE))",
-        new="listed = self._hub_client.list_jobs(hub, deadline=Deadline(deadline.remaining() * 4))",
+        old="listed = self._hub_client.list_jobs(hub, deadline=Deadline(deadline.remaining() * LIST_SHARE)",
+        new="listed = self._hub_client.list_jobs(hub, deadline=Deadline(deadline.remaining() * 4)",
         caught_by=("tests/poller/test_throttled_ticks.py::"
                    "test_every_tick_stays_within_its_budget_under_a_hub_that_throttles_everything",),
     ),
@@ -464,8 +464,8 @@ PLANTS: tuple[Plant, ...] = (
         bug="the poller's thread pools log without the invocation id (the old threaded logging): Azure's host, "
             "and the devstack's, drop their lines",
         file="shared/poller/tick.py",
-        old="executor.submit(carried(self._poll_hub), hub, deadline)",
-        new="executor.submit(self._poll_hub, hub, deadline)",
+        old="executor.submit(carried(self._poll_hub), hub, deadline",
+        new="executor.submit(self._poll_hub, hub, deadline",
         also=(("pool.submit(carried(one), record)", "pool.submit(one, record)"),),
         caught_by=("tests/infra/test_alert_queries.py::test_every_app_line_carries_a_running_invocation_of_its_function",
                    "tests/infra/test_alert_queries.py::test_the_scenario_logged_what_the_rules_watch",
@@ -555,6 +555,16 @@ PLANTS: tuple[Plant, ...] = (
                    "test_a_busy_hub_is_listed_on_every_tick_until_its_job_ended_the_recent_window_ago",
                    "tests/poller/test_cadence.py::"
                    "test_an_answer_with_an_active_job_nudges_its_idle_hub_to_the_next_tick_without_a_hub_call"),
+    ),
+    Plant(
+        name="grant-ahead-counts-from-its-grant",
+        bug="a grant ahead stops counting a minute after it was granted, not after the last moment it may be used: "
+            "a call made with it late in its horizon is counted for less than a minute (the budget weakened)",
+        file="shared/cache/budget.py",
+        old="        end = now + ahead + WINDOW_SECONDS + HOLD_SECONDS",
+        new="        end = now + WINDOW_SECONDS + HOLD_SECONDS",
+        caught_by=("tests/unit/test_budget_ahead.py::"
+                   "test_a_grant_ahead_counts_a_full_window_past_the_last_moment_it_may_be_used",),
     ),
 )
 

@@ -43,6 +43,7 @@ class Due(str, Enum):
     NUDGED = "nudged"  # get_job or the list route saw an active job since the last look
     IDLE = "idle"  # idle, and its idle interval has passed
     UNKNOWN = "unknown"  # the shared record could not be read: every hub is listed (never miss a job)
+    EVERY = "every"  # the cadence is off (MONITOR_IDLE_LIST_SECONDS=0): every hub on every run
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -159,6 +160,15 @@ def due_hubs(record: CadenceRecord, hubs: Iterable[str], *, now: float,
     return due
 
 
+# Hubs due on every run anyway: a tick whose due hubs are all of these needs no claim (an overlapping tick lists
+# them too), and stamps their look when it finishes.
+UNCLAIMED = frozenset({Due.BUSY, Due.RECENT})
+
+
+def needs_claim(due: Mapping[str, Due]) -> bool:
+    return any(reason not in UNCLAIMED for reason in due.values())
+
+
 def claimed(record: CadenceRecord, due: Iterable[str], *, now: float) -> CadenceRecord:
     """The record with `due` looked at now (the claim a tick writes before it lists them)."""
     hubs = dict(record.hubs)
@@ -177,8 +187,8 @@ class Listing:
 
 
 def finished(record: CadenceRecord, listings: Mapping[str, Listing], *, looked: float) -> CadenceRecord:
-    """The record with what this tick's listings (claimed at `looked`) found. A nudge is kept: one newer than
-    the claim stays due; a later look takes it."""
+    """The record with what this tick's listings (claimed, or started, at `looked`) found. A nudge is kept: one
+    newer than the look stays due; a later look takes it."""
     hubs = dict(record.hubs)
     for hub, listing in listings.items():
         before = record.of(hub)
@@ -189,8 +199,9 @@ def finished(record: CadenceRecord, listings: Mapping[str, Listing], *, looked: 
         active_seen = looked if listing.active else before.active_seen
         if before.active_seen is not None and active_seen is not None:
             active_seen = max(before.active_seen, active_seen)  # a slower, older tick never moves it back
-        hubs[hub.lower()] = replace(before, failed=False, active=listing.active, pending_since=pending_since,
-                                    active_seen=active_seen)
+        stamped = looked if before.looked is None else max(before.looked, looked)
+        hubs[hub.lower()] = replace(before, looked=stamped, failed=False, active=listing.active,
+                                    pending_since=pending_since, active_seen=active_seen)
     return CadenceRecord(hubs)
 
 

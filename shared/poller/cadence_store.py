@@ -34,6 +34,7 @@ from shared.poller.cadence import (
     claimed,
     due_hubs,
     finished,
+    needs_claim,
     nudged,
 )
 from shared.poller.events import PollerEvent
@@ -93,12 +94,12 @@ class CadenceBoard:
     # -- the tick ----------------------------------------------------------------------------------
     def begin(self, hubs: Sequence[str], *, now: float) -> Begun:
         if self._settings.idle_seconds <= 0:
-            return Begun(due=dict.fromkeys(hubs, Due.IDLE), looked=now)  # the cadence is off: every hub
+            return Begun(due=dict.fromkeys(hubs, Due.EVERY), looked=now)  # the cadence is off: every hub
         try:
             for _ in range(ROUNDS):
                 record, etag = self._read()
                 due = due_hubs(record, hubs, now=now, settings=self._settings)
-                if not due:
+                if not needs_claim(due):  # nothing due, or only hubs every run lists: finish stamps their look
                     return Begun(due=due, looked=now, etag=etag, record=record)
                 new = claimed(record, due, now=now)
                 written = self._store.write(BLOB_NAME, new.to_bytes(), etag=etag)

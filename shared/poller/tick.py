@@ -32,7 +32,7 @@ from shared.errors import (
 from shared.jobs import ACTIVE_STATUSES, job_status
 from shared.logs import carried, log_event
 from shared.poller.budget import tick_budget_seconds
-from shared.poller.cadence import Listing
+from shared.poller.cadence import Due, Listing
 from shared.poller.cadence_store import CadenceBoard, cadence_settings, cadence_store
 from shared.poller.confirm import WriteOutcome, confirm
 from shared.poller.core import HubView, PlanSettings, hub_view, plan
@@ -58,6 +58,10 @@ JOB_WORKERS = 8  # a hub's jobs with work are written this many at a time
 LIST_SHARE = 0.5  # the hub list may use at most this share of what is left of the budget
 MAX_SHOWN_JOB_ID = 256  # a jobId that is not blob-safe is logged cut to this length
 SAFETY_SECONDS = 1.0  # stop starting new work this long before the budget ends
+# A hub listed for one of these is likely listed on the next run too: its next call budget grant is taken ahead,
+# while this run's list call goes (shared/cache/budget.py), to be used within the timer's interval and this slack.
+EVERY_RUN = frozenset({Due.BUSY, Due.RECENT, Due.NUDGED, Due.UNKNOWN, Due.EVERY})
+RESERVE_SLACK_SECONDS = 10.0
 
 
 @dataclass(kw_only=True)
@@ -153,7 +157,8 @@ class Poller:
         executor = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(len(hubs), 32)),
                                                          thread_name_prefix="poll-hub")
         try:
-            futures = {executor.submit(carried(self._poll_hub), hub, deadline): hub for hub in hubs}
+            futures = {executor.submit(carried(self._poll_hub), hub, deadline, begun.due[hub.name]): hub
+                       for hub in hubs}
             done, not_done = concurrent.futures.wait(futures, timeout=deadline.remaining() + SAFETY_SECONDS / 2)
             for future in done:
                 outcome = future.result()
@@ -187,10 +192,10 @@ class Poller:
         )
         return result
 
-    def _poll_hub(self, hub: HubSettings, deadline: Deadline) -> HubOutcome:
+    def _poll_hub(self, hub: HubSettings, deadline: Deadline, due: Due) -> HubOutcome:
         outcome = HubOutcome(hub=hub.name)
         try:
-            self._poll_hub_inner(hub, deadline, outcome)
+            self._poll_hub_inner(hub, deadline, outcome, self._reserve_next(due))
         except HubThrottledError as exc:
             # Asked to wait past what is left of the tick (HubClient never retries past its deadline, the call
             # budget never sleeps past it): skipped for this tick, said so; the next tick asks again.
@@ -221,9 +226,17 @@ class Poller:
                       message=storage_error_text(exc))
         return outcome
 
-    def _poll_hub_inner(self, hub: HubSettings, deadline: Deadline, outcome: HubOutcome) -> None:
+    def _reserve_next(self, due: Due) -> float:
+        """How soon this hub is listed again, if it is likely on the next run (its next grant is taken ahead)."""
+        interval = self._cadence.settings.schedule_seconds
+        if interval is None or due not in EVERY_RUN:
+            return 0.0
+        return interval + RESERVE_SLACK_SECONDS
+
+    def _poll_hub_inner(self, hub: HubSettings, deadline: Deadline, outcome: HubOutcome, reserve_next: float) -> None:
         store = self._state_store()
-        listed = self._hub_client.list_jobs(hub, deadline=Deadline(deadline.remaining() * LIST_SHARE))
+        listed = self._hub_client.list_jobs(hub, deadline=Deadline(deadline.remaining() * LIST_SHARE),
+                                            reserve_next_seconds=reserve_next)
         listed_at = self._clock()
         jobs = []
         for job in listed.value:
