@@ -98,13 +98,13 @@ param outputStorageAccounts array = []
 @description('MONITOR_STORAGE_HOST_ALLOWLIST override: comma-separated blob host patterns the poller may contact with a job\'s own SAS. Empty = exactly the blob hosts of outputStorageAccounts (and nothing when that list is empty).')
 param monitorStorageHostAllowlist string = ''
 
-@description('Minutes between two runs of poll_job_timer. Builds the default pollSchedule and sizes the "no tick" and "hub failing" alerts; if you set pollSchedule yourself, set its period here too.')
+@description('Minutes that size the "no tick" and "hub failing" alerts (a period of the poller; the timer itself runs every 30 s by default, pollSchedule, and lists each idle hub every monitorIdleListSeconds).')
 @minValue(1)
 @maxValue(60)
 param pollIntervalMinutes int = 5
 
 @description('POLL_SCHEDULE: 6-field NCRONTAB schedule of poll_job_timer.')
-param pollSchedule string = '0 */${pollIntervalMinutes} * * * *'
+param pollSchedule string = '*/30 * * * * *'
 
 @description('MONITOR_PREFIX: blob path prefix of snapshots and reports inside the output container.')
 param monitorPrefix string = 'jobmonitor'
