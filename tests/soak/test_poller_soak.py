@@ -267,7 +267,7 @@ class Driver:
                 continue
             # The draw is made whatever: a quiet spell changes which jobs start, not what is drawn after it.
             if self.rng.random() < 0.7 and not quiet(hub, tick):
-                self._start(hub, tick)
+                self._start(hub, tick, brief=quiet(hub, tick - 1))
 
     def _advance(self, job: Job, tick: int) -> None:
         if job.scripted:
@@ -288,7 +288,9 @@ class Driver:
         service(job.azurite).create_container(job.container)
         job.create_container_at = None
 
-    def _start(self, hub: str, tick: int) -> None:
+    def _start(self, hub: str, tick: int, *, brief: bool = False) -> None:
+        """`brief`: the job that ends a quiet spell lives and ends before its idle hub's next look (a scripted one
+        is put at its end at once; a hub-run one runs for a fraction of a tick)."""
         number = self._created
         kind = JOB_KINDS[number] if number < len(JOB_KINDS) else self.rng.choice(RANDOM_KINDS)
         self._created += 1
@@ -298,6 +300,8 @@ class Driver:
         enqueued, running, steps = self.rng.randint(20, 300), self.rng.randint(100, 1500), self.rng.randint(1, 5)
         if kind == "export_cancel":
             running = 60_000
+        elif brief:
+            enqueued, running = 20, 50
         control.set_timing(enqueued_ms=enqueued, running_ms=running, progress_steps=steps)
         if kind in ("seeded", "seeded_evil"):
             container = new_container(azurite)
@@ -306,7 +310,7 @@ class Driver:
                 container_sas_uri(azurite, container))
             job = Job(job_id=job_id, hub=hub, kind=kind, azurite=azurite, container=container,
                       script=self._script(job_id, uri))
-            self._reseed(job, 0)
+            self._reseed(job, len(job.script) - 1 if brief else 0)
         elif kind == "identity_export":
             container = new_container(self.oauth)
             job = Job(job_id=job_id, hub=hub, kind=kind, azurite=self.oauth, container=container)
