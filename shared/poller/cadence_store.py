@@ -47,6 +47,7 @@ BLOB_NAME = "cadence.json"
 ROUNDS = 4  # conditional writes tried before the tick goes on without its claim (it lists what it decided)
 NUDGE_READ_SECONDS = 5.0  # a process reads the record for nudges at most this often
 NUDGED_JOBS = 4096  # (hub, jobId) pairs a process remembers having nudged
+MAX_JOB_ID = 256
 
 
 def cadence_settings(settings: AppSettings) -> CadenceSettings:
@@ -137,6 +138,7 @@ class CadenceBoard:
         call wrote the nudge. Never raises: a nudge that cannot be written leaves the hub to its idle interval."""
         if self._settings.idle_seconds <= 0:
             return False
+        job_id = job_id[:MAX_JOB_ID]  # a listed job's id is the hub's text: bounded in memory and in the log
         key = (hub.lower(), job_id)
         with self._lock:
             if key in self._nudged:
