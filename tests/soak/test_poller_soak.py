@@ -775,6 +775,7 @@ def check(soak: Soak, driver: Driver) -> tuple[dict[str, Any], list[str]]:
         problems.append(f"storage requests outside the allowlist: {off_list}")
     figures: dict[str, Any] = {k: n[k] for k in (
         "hub transitions", "observed transitions", "required transitions", "hub transitions no successful tick saw",
+        "jobs first seen ended (started and ended between two looks)",
         "snapshots", "latest.json", "failed jobs", "cancelled jobs", "completed jobs", "skipped jobs",
         "failure reports", "import reports", "report blobs",
         "duplicates", "losses", "claims lost with a deleted or restored state", "phantoms", "out of order", "seq gaps",
