@@ -275,8 +275,9 @@ def main() -> None:
             print(f"hub calls per tick / H: {steady[-1]['hub_calls'] / HUBS:.2f} "
                   f"({verdict(steady[-1]['hub_calls'] / HUBS, target=1.0, at_most=True)})")
             print(f"steady blob ops per tick: {steady_ops:.0f} "
-                  f"(H={HUBS} call-budget grants, one per list call; a steady tick neither reads nor writes state: "
-                  "it matches the list against the hub view kept from the last tick)")
+                  f"(H={HUBS} call-budget grants, busy hubs' taken ahead while the list calls go; the cadence record's "
+                  "read and writes; a steady tick neither reads nor writes state: it matches the list against the hub "
+                  "view kept from the last tick)")
             extra_ops = changed["blob_ops"] - steady_ops
             print(f"blob ops for {changed['changes']:.0f} changes: {extra_ops:.0f} above steady "
                   f"({extra_ops / max(changed['changes'], 1):.1f} per change; not proportional to J={JOBS})")

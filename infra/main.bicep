@@ -112,13 +112,13 @@ param outputStorageAccounts array = []
 @description('MONITOR_STORAGE_HOST_ALLOWLIST override: comma-separated blob host patterns the poller may contact with a job\'s own SAS. Empty = exactly the blob hosts of outputStorageAccounts (and nothing when that list is empty).')
 param monitorStorageHostAllowlist string = ''
 
-@description('Minutes between two runs of poll_job_timer. Builds the default pollSchedule and sizes the "no tick" and "hub failing" alerts; if you set pollSchedule yourself, set its period here too.')
+@description('Minutes that size the "no tick" and "hub failing" alerts (a period of the poller; the timer itself runs every 30 s by default, pollSchedule, and lists each idle hub every monitorIdleListSeconds).')
 @minValue(1)
 @maxValue(60)
 param pollIntervalMinutes int = 5
 
 @description('POLL_SCHEDULE: 6-field NCRONTAB schedule of poll_job_timer.')
-param pollSchedule string = '0 */${pollIntervalMinutes} * * * *'
+param pollSchedule string = '*/30 * * * * *'
 
 @description('MONITOR_PREFIX: blob path prefix of snapshots and reports inside the output container.')
 param monitorPrefix string = 'jobmonitor'
@@ -140,6 +140,12 @@ param monitorBackfillHours int = 24
 
 @description('MONITOR_TICK_BUDGET_SECONDS: time budget of one tick; keep it under functionTimeout in host.json (5 min).')
 param monitorTickBudgetSeconds int = 240
+
+@description('MONITOR_IDLE_LIST_SECONDS: a hub with no active job is listed at most once this often (0-3600; 0: every run). docs/poller.md, "The cadence".')
+param monitorIdleListSeconds int = 300
+
+@description('MONITOR_RECENT_END_MINUTES: a hub is listed on every run for this long after it last showed an active job (0-1440).')
+param monitorRecentEndMinutes string = '5'
 
 @description('STATUS_PAGE_DAYS: the status page shows each hub\'s jobs of the last this many days (0.01-30).')
 param statusPageDays string = '7'
@@ -386,6 +392,8 @@ module settings 'modules/app-settings.bicep' = {
     monitorStallAfterMinutes: monitorStallAfterMinutes
     monitorBackfillHours: monitorBackfillHours
     monitorTickBudgetSeconds: monitorTickBudgetSeconds
+    monitorIdleListSeconds: monitorIdleListSeconds
+    monitorRecentEndMinutes: monitorRecentEndMinutes
     statusPageDays: statusPageDays
     effectiveAllowlist: effectiveAllowlist
     monitorIdentityContainers: monitorIdentityContainers

@@ -39,6 +39,9 @@ class JobStatus(str, Enum):
 
 
 TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+# A job the hub is working on: its hub is listed on every tick (shared/poller/cadence.py). `unknown` is not one
+# here, so a job's unrecognised status cannot keep its hub at the busy cadence.
+ACTIVE_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.ENQUEUED, JobStatus.RUNNING})
 
 
 def job_status(job: Mapping[str, Any]) -> JobStatus:

@@ -490,8 +490,8 @@ PLANTS: tuple[Plant, ...] = (
         name="tick-list-past-its-share",
         bug="the hub list may retry a throttled hub for four times the tick's remaining budget",
         file="shared/poller/tick.py",
-        old="listed = self._hub_client.list_jobs(hub, deadline=Deadline(deadline.remaining() * LIST_SHARE))",
-        new="listed = self._hub_client.list_jobs(hub, deadline=Deadline(deadline.remaining() * 4))",
+        old="listed = self._hub_client.list_jobs(hub, deadline=Deadline(deadline.remaining() * LIST_SHARE)",
+        new="listed = self._hub_client.list_jobs(hub, deadline=Deadline(deadline.remaining() * 4)",
         caught_by=("tests/poller/test_throttled_ticks.py::"
                    "test_every_tick_stays_within_its_budget_under_a_hub_that_throttles_everything",),
     ),
@@ -527,8 +527,8 @@ PLANTS: tuple[Plant, ...] = (
         bug="the poller's thread pools log without the invocation id (the old threaded logging): Azure's host, "
             "and the devstack's, drop their lines",
         file="shared/poller/tick.py",
-        old="executor.submit(carried(self._poll_hub), hub, deadline)",
-        new="executor.submit(self._poll_hub, hub, deadline)",
+        old="executor.submit(carried(self._poll_hub), hub, deadline",
+        new="executor.submit(self._poll_hub, hub, deadline",
         also=(("pool.submit(carried(one), record)", "pool.submit(one, record)"),),
         caught_by=("tests/infra/test_alert_queries.py::test_every_app_line_carries_a_running_invocation_of_its_function",
                    "tests/infra/test_alert_queries.py::test_the_scenario_logged_what_the_rules_watch",
@@ -923,6 +923,63 @@ PLANTS: tuple[Plant, ...] = (
         old="  name: 'alert-${appName}-${rule.key}'",
         new="  name: 'alerts-${appName}-${rule.key}'",
         caught_by=("tests/infra/test_template_wiring.py::test_the_alert_rules_keep_their_names_in_their_module",),
+    ),
+    # Issue 24: the cadence
+    Plant(
+        name="cadence-lost-claim-lists-anyway",
+        bug="a tick whose claim of the cadence record lost to another tick lists what it decided anyway: every "
+            "instance at once lists an idle hub",
+        file="shared/poller/cadence_store.py",
+        old="                if written is not None:\n"
+            "                    return Begun(due=due, looked=now, etag=written,",
+        new="                if True:\n                    return Begun(due=due, looked=now, etag=written,",
+        caught_by=("tests/poller/test_cadence.py::"
+                   "test_an_idle_hub_is_listed_once_per_idle_interval_whatever_the_instances_and_overlaps",),
+    ),
+    Plant(
+        name="cadence-nudge-ignored",
+        bug="a nudge does not make its hub due: a job get_job was asked about waits for the idle interval",
+        file="shared/poller/cadence.py",
+        old="    if cadence.nudged is not None and cadence.nudged >= cadence.looked:\n        return Due.NUDGED",
+        new="    if cadence.nudged is not None and cadence.nudged > cadence.looked + 86400:\n        return Due.NUDGED",
+        caught_by=("tests/unit/test_cadence.py::"
+                   "test_a_nudge_is_written_only_for_a_hub_not_due_anyway_and_is_taken_by_the_next_look",
+                   "tests/poller/test_cadence.py::"
+                   "test_an_answer_with_an_active_job_nudges_its_idle_hub_to_the_next_tick_without_a_hub_call"),
+    ),
+    Plant(
+        name="cadence-idle-hub-every-other-interval",
+        bug="an idle hub is listed every second idle interval (the interval counted from the look before last): "
+            "a job that lives and ends between two looks waits twice as long",
+        file="shared/poller/cadence.py",
+        old="    if since < 0 or since >= settings.idle_seconds - settings.early_seconds:",
+        new="    if since < 0 or since >= 2 * settings.idle_seconds - settings.early_seconds:",
+        caught_by=("tests/unit/test_cadence.py::"
+                   "test_an_idle_hub_is_listed_twelve_times_an_hour_on_a_thirty_second_timer",
+                   "tests/poller/test_cadence.py::"
+                   "test_a_job_that_starts_and_ends_while_its_hub_is_idle_gets_its_snapshot_and_report"),
+    ),
+    Plant(
+        name="cadence-busy-hub-left-idle",
+        bug="a hub whose last listing showed an active job is left to the idle interval: its report comes up to "
+            "five minutes after the job's end",
+        file="shared/poller/cadence.py",
+        old="    if cadence.active:\n        return Due.BUSY",
+        new="    if cadence.active and cadence.failed:\n        return Due.BUSY",
+        caught_by=("tests/unit/test_cadence.py::"
+                   "test_a_busy_hub_is_listed_on_every_tick_until_its_job_ended_the_recent_window_ago",
+                   "tests/poller/test_cadence.py::"
+                   "test_an_answer_with_an_active_job_nudges_its_idle_hub_to_the_next_tick_without_a_hub_call"),
+    ),
+    Plant(
+        name="grant-ahead-counts-from-its-grant",
+        bug="a grant ahead stops counting a minute after it was granted, not after the last moment it may be used: "
+            "a call made with it late in its horizon is counted for less than a minute (the budget weakened)",
+        file="shared/cache/budget.py",
+        old="        end = now + ahead + WINDOW_SECONDS + HOLD_SECONDS",
+        new="        end = now + WINDOW_SECONDS + HOLD_SECONDS",
+        caught_by=("tests/unit/test_budget_ahead.py::"
+                   "test_a_grant_ahead_counts_a_full_window_past_the_last_moment_it_may_be_used",),
     ),
 )
 

@@ -59,6 +59,10 @@ param monitorStallAfterMinutes int
 param monitorBackfillHours int
 @description('MONITOR_TICK_BUDGET_SECONDS.')
 param monitorTickBudgetSeconds int
+@description('MONITOR_IDLE_LIST_SECONDS.')
+param monitorIdleListSeconds int
+@description('MONITOR_RECENT_END_MINUTES.')
+param monitorRecentEndMinutes string
 @description('STATUS_PAGE_DAYS.')
 param statusPageDays string
 @description('MONITOR_STORAGE_HOST_ALLOWLIST as main.bicep resolves it (its override, or the output accounts\' hosts).')
@@ -209,6 +213,14 @@ var appReadSettings = [
   {
     name: 'MONITOR_TICK_BUDGET_SECONDS'
     value: string(monitorTickBudgetSeconds)
+  }
+  {
+    name: 'MONITOR_IDLE_LIST_SECONDS'
+    value: string(monitorIdleListSeconds)
+  }
+  {
+    name: 'MONITOR_RECENT_END_MINUTES'
+    value: monitorRecentEndMinutes
   }
   {
     name: 'STATUS_PAGE_DAYS'

@@ -12,11 +12,20 @@ read from them needs no call at all: the list only ever grows between two reads)
 
 While storage is unavailable (shared/cache/health.py), each instance keeps the count on its own, starting from
 the last list it saw: the budget then holds per instance only, and the hub's own throttle is the backstop.
+
+Grants ahead (the poller's list calls, `reserve_next`): a caller that will call the hub again within `reserve_next`
+seconds has its next call granted now, on a worker, while this call goes: the grant's entry in the log stops
+counting `reserve_next` + 61 s from now, so it counts for a full minute after the latest moment it may be used, and
+the budget is not weakened. The next call then takes the reserved grant without a storage write on its path; one
+not used in time is dropped (its entry still counts: conservative). A reserved call sees a 429's pause known to
+this instance; a pause another instance wrote since the reservation is learned by the next write (at most one
+call per hub and instance goes during it; the hub's own 429 answers it).
 """
 
 from __future__ import annotations
 
 import bisect
+import concurrent.futures
 import contextlib
 import json
 import random
@@ -27,6 +36,7 @@ from dataclasses import dataclass, replace
 
 from shared.cache.store import SharedStore, default_shared_store
 from shared.errors import HubBudgetExhausted, SharedStoreUnavailable
+from shared.logs import carried
 from shared.settings import HubClientSettings
 
 WINDOW_SECONDS = 60.0
@@ -35,6 +45,7 @@ HOLD_SECONDS = 1.0
 MAX_ROUNDS = 4
 CONTENDED_WAIT_SECONDS = 0.2
 LOG_VERSION = 1
+RESERVE_WORKERS = 4  # grants ahead written at once, off the callers' paths
 
 
 @dataclass(frozen=True)
@@ -53,12 +64,16 @@ class BudgetLog:
             wait = max(wait, self.ends[first + live - limit] - now)
         return wait
 
-    def granted(self, now: float) -> BudgetLog:
+    def granted(self, now: float, *, ahead: float = 0.0) -> BudgetLog:
+        """With a call granted now; `ahead` > 0: a call that may go any time in the next `ahead` seconds (it
+        counts until a full window after the last of them)."""
         first = bisect.bisect_right(self.ends, now)
-        end = now + WINDOW_SECONDS + HOLD_SECONDS
-        if self.ends:
-            end = max(end, self.ends[-1])  # kept sorted should the clock step back
-        return replace(self, ends=(*self.ends[first:], end))
+        end = now + ahead + WINDOW_SECONDS + HOLD_SECONDS
+        live = list(self.ends[first:])
+        if live and ahead <= 0:
+            end = max(end, live[-1])  # kept sorted should the clock step back
+        bisect.insort(live, end)
+        return replace(self, ends=tuple(live))
 
     def paused(self, until: float) -> BudgetLog:
         return replace(self, paused_until=max(self.paused_until, until))
@@ -97,14 +112,25 @@ class CallBudget:
         self._lock = threading.Lock()
         self._logs: dict[str, BudgetLog] = {}
         self._rng = random.Random()  # noqa: S311 - jitter, not a secret
+        self._reserved: dict[str, float] = {}  # hub -> until when its grant ahead may be used (this clock)
+        self._reserving: set[str] = set()
+        self._workers: concurrent.futures.ThreadPoolExecutor | None = None
 
-    def acquire(self, hub: str, *, wait_seconds: float, sleep: Callable[[float], None] = time.sleep) -> None:
+    def acquire(self, hub: str, *, wait_seconds: float, sleep: Callable[[float], None] = time.sleep,
+                reserve_next: float = 0.0) -> None:
         """Take one call to `hub`, waiting up to `wait_seconds` for one to come free; else HubBudgetExhausted
-        (nothing is sent), whose `retry_after` says when to come back."""
+        (nothing is sent), whose `retry_after` says when to come back. `reserve_next` > 0: the caller calls again
+        within that many seconds; its next call is granted ahead, on a worker (see the module's docstring)."""
+        key = hub.lower()
+        if reserve_next > 0 and self._use_reserved(key):
+            self._reserve(key, reserve_next)
+            return
         give_up = time.monotonic() + max(0.0, wait_seconds)
         while True:
-            wait = self._take(hub.lower())
+            wait = self._take(key)
             if wait <= 0:
+                if reserve_next > 0:
+                    self._reserve(key, reserve_next)
                 return
             if wait > give_up - time.monotonic():
                 raise HubBudgetExhausted(
@@ -119,16 +145,49 @@ class CallBudget:
         with self._lock:
             self._logs[hub.lower()] = self._logs.get(hub.lower(), BudgetLog()).paused(until)
 
-    def _take(self, hub: str) -> float:
-        return self._take_locally(hub)
+    def reserved(self, hub: str) -> bool:
+        """Does this instance hold a grant ahead for `hub`, usable now?"""
+        with self._lock:
+            return self._reserved.get(hub.lower(), 0.0) > self._clock()
 
-    def _take_locally(self, hub: str) -> float:
+    def _use_reserved(self, hub: str) -> bool:
+        now = self._clock()
+        with self._lock:
+            until = self._reserved.pop(hub, 0.0)
+            return until > now and self._logs.get(hub, BudgetLog()).paused_until <= now
+
+    def _reserve(self, hub: str, ahead: float) -> None:
+        """Grant the hub's next call ahead, on a worker: the caller's call goes meanwhile."""
+        with self._lock:
+            if hub in self._reserving or self._reserved.get(hub, 0.0) > self._clock():
+                return
+            self._reserving.add(hub)
+            if self._workers is None:
+                self._workers = concurrent.futures.ThreadPoolExecutor(RESERVE_WORKERS,
+                                                                      thread_name_prefix="budget-ahead")
+            workers = self._workers
+        workers.submit(carried(self._reserve_now), hub, ahead)
+
+    def _reserve_now(self, hub: str, ahead: float) -> None:
+        try:
+            now = self._clock()
+            if self._take(hub, ahead=ahead) <= 0:
+                with self._lock:
+                    self._reserved[hub] = now + ahead
+        finally:
+            with self._lock:
+                self._reserving.discard(hub)
+
+    def _take(self, hub: str, *, ahead: float = 0.0) -> float:
+        return self._take_locally(hub, ahead=ahead)
+
+    def _take_locally(self, hub: str, *, ahead: float = 0.0) -> float:
         now = self._clock()
         with self._lock:
             log = self._logs.get(hub, BudgetLog())
             wait = log.wait(now, self._limit_for(hub))
             if wait <= 0:
-                self._logs[hub] = log.granted(now)
+                self._logs[hub] = log.granted(now, ahead=ahead)
             return wait
 
     def _adopt(self, hub: str, log: BudgetLog) -> None:
@@ -159,19 +218,19 @@ class SharedBudget(CallBudget):
         with contextlib.suppress(SharedStoreUnavailable):
             self._update(hub.lower(), lambda log, _now: (log.paused(until), 0.0), force=True)
 
-    def _take(self, hub: str) -> float:
+    def _take(self, hub: str, *, ahead: float = 0.0) -> float:
         limit = self._limit_for(hub)
 
         def grant(log: BudgetLog, now: float) -> tuple[BudgetLog | None, float]:
             wait = log.wait(now, limit)
-            return (log.granted(now), 0.0) if wait <= 0 else (None, wait)
+            return (log.granted(now, ahead=ahead), 0.0) if wait <= 0 else (None, wait)
 
         if self._store.available:
             try:
                 return self._update(hub, grant, force=False)
             except SharedStoreUnavailable:
                 pass
-        return self._take_locally(hub)
+        return self._take_locally(hub, ahead=ahead)
 
     def _update(self, hub: str, change: Callable[[BudgetLog, float], tuple[BudgetLog | None, float]],
                 *, force: bool) -> float:

@@ -98,12 +98,15 @@ class HubClient:
 
     def list_jobs(
         self, hub: HubSettings, *, api_version: str | None = None, deadline: Deadline | None = None,
-        budget_wait_seconds: float | None = None,
+        budget_wait_seconds: float | None = None, reserve_next_seconds: float = 0.0,
     ) -> HubResult[list[dict[str, Any]]]:
         """`budget_wait_seconds` None waits for the call budget as long as the deadline allows (the poller has
-        time); the list route's callers do not, and pass what get_job passes."""
+        time); the list route's callers do not, and pass what get_job passes. `reserve_next_seconds` > 0: the
+        caller lists the hub again within that long (the poller), so its next grant is taken ahead
+        (shared/cache/budget.py)."""
         result = self._get(hub, "/jobs", api_version=api_version, deadline=deadline, expect=list,
-                           max_bytes=MAX_LIST_BYTES, budget_wait=budget_wait_seconds)
+                           max_bytes=MAX_LIST_BYTES, budget_wait=budget_wait_seconds,
+                           reserve_next=reserve_next_seconds)
         if not all(isinstance(job, dict) for job in result.value):
             raise HubServiceError(
                 "the hub listed jobs that are not JSON objects", hub=hub.name, status_code=200,
@@ -140,6 +143,7 @@ class HubClient:
         expect: type,
         max_bytes: int,
         budget_wait: float | None,
+        reserve_next: float = 0.0,
     ) -> HubResult[Any]:
         deadline = deadline or Deadline(self._settings.retry_budget_seconds)
         url = f"{hub.endpoint}{path}"
@@ -156,7 +160,8 @@ class HubClient:
                 if self._budget is not None:
                     wait = deadline.remaining() if budget_wait is None else min(budget_wait, deadline.remaining())
                     try:
-                        self._budget.acquire(hub.name, wait_seconds=wait, sleep=self._sleep)
+                        self._budget.acquire(hub.name, wait_seconds=wait, sleep=self._sleep,
+                                             reserve_next=reserve_next)
                     except HubBudgetExhausted as exhausted:
                         raise exhausted.evolve(attempts=attempt - 1) from None
                 result = self._attempt(hub, url, params, authorization=authorization, deadline=deadline,

@@ -22,3 +22,5 @@ class PollerEvent(str, Enum):
     HUB_FAILED = "poller.hub_failed"
     HUB_TIMED_OUT = "poller.hub_timed_out"
     TICK = "poller.tick"
+    CADENCE_UNKNOWN = "poller.cadence_unknown"
+    HUB_NUDGED = "poller.hub_nudged"

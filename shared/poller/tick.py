@@ -29,8 +29,11 @@ from shared.errors import (
     TargetRejected,
     TickBudgetExhausted,
 )
+from shared.jobs import ACTIVE_STATUSES, job_status
 from shared.logs import carried, log_event
 from shared.poller.budget import tick_budget_seconds
+from shared.poller.cadence import Due, Listing
+from shared.poller.cadence_store import CadenceBoard, cadence_settings, cadence_store
 from shared.poller.confirm import WriteOutcome, confirm
 from shared.poller.core import HubView, PlanSettings, hub_view, plan
 from shared.poller.documents import blob_safe_job_id
@@ -55,6 +58,10 @@ JOB_WORKERS = 8  # a hub's jobs with work are written this many at a time
 LIST_SHARE = 0.5  # the hub list may use at most this share of what is left of the budget
 MAX_SHOWN_JOB_ID = 256  # a jobId that is not blob-safe is logged cut to this length
 SAFETY_SECONDS = 1.0  # stop starting new work this long before the budget ends
+# A hub listed for one of these is likely listed on the next run too: its next call budget grant is taken ahead,
+# while this run's list call goes (shared/cache/budget.py), to be used within the timer's interval and this slack.
+EVERY_RUN = frozenset({Due.BUSY, Due.RECENT, Due.NUDGED, Due.UNKNOWN, Due.EVERY})
+RESERVE_SLACK_SECONDS = 10.0
 
 
 @dataclass(kw_only=True)
@@ -71,6 +78,12 @@ class HubOutcome:
     claim_conflicts: int = 0
     timed_out: bool = False
     throttled: bool = False  # skipped for this tick: the hub (or the call budget) asked to wait past its budget
+    due: str = ""  # why the cadence listed it this tick (shared/poller/cadence.py's Due)
+    active: bool = False  # an active job was listed
+    pending: bool = False  # work is left for a later tick
+
+    def listing(self) -> Listing:
+        return Listing(ok=self.ok, active=self.active, pending=self.pending)
 
 
 @dataclass(kw_only=True)
@@ -78,6 +91,7 @@ class TickResult:
     hubs: dict[str, HubOutcome] = field(default_factory=dict)
     duration_ms: float = 0.0
     budget_seconds: float = 0.0  # the tick's budget (shared/poller/budget.py)
+    idle: list[str] = field(default_factory=list)  # hubs the cadence left for a later tick (not listed)
 
     @property
     def all_failed(self) -> bool:
@@ -95,6 +109,7 @@ class Poller:
         blobs: BlobClients | None = None,
         clock: Callable[[], datetime.datetime] = utc_now,
         import_log_max_bytes: int = MAX_IMPORT_LOG_BYTES,
+        cadence: CadenceBoard | None = None,
     ) -> None:
         from shared.iothub.client import default_hub_client
 
@@ -114,6 +129,7 @@ class Poller:
             stall_after_seconds=self._config.stall_after_seconds,
             backfill_seconds=self._config.backfill_seconds,
         )
+        self._cadence = cadence or CadenceBoard(cadence_store(settings, self._blobs), cadence_settings(settings))
         self._store_lock = threading.Lock()
         self._store: StateStore | None = None
         # Per hub, what the state said after this process's last tick (see HubView): a job list equal
@@ -135,11 +151,14 @@ class Poller:
         deadline = Deadline(max(1.0, self._budget_seconds - SAFETY_SECONDS))
         started = self._clock()
         result = TickResult(budget_seconds=self._budget_seconds)
-        hubs = self._settings.hub.hubs
-        executor = concurrent.futures.ThreadPoolExecutor(max_workers=min(len(hubs), 32),
+        begun = self._cadence.begin([hub.name for hub in self._settings.hub.hubs], now=started.timestamp())
+        hubs = [hub for hub in self._settings.hub.hubs if hub.name in begun.due]
+        result.idle = [hub.name for hub in self._settings.hub.hubs if hub.name not in begun.due]
+        executor = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(len(hubs), 32)),
                                                          thread_name_prefix="poll-hub")
         try:
-            futures = {executor.submit(carried(self._poll_hub), hub, deadline): hub for hub in hubs}
+            futures = {executor.submit(carried(self._poll_hub), hub, deadline, begun.due[hub.name]): hub
+                       for hub in hubs}
             done, not_done = concurrent.futures.wait(futures, timeout=deadline.remaining() + SAFETY_SECONDS / 2)
             for future in done:
                 outcome = future.result()
@@ -153,10 +172,14 @@ class Poller:
         finally:
             # Never wait for a straggler: what it leaves pending, the next tick finishes.
             executor.shutdown(wait=False, cancel_futures=True)
+        for name, outcome in result.hubs.items():
+            outcome.due = begun.due[name].value
+        self._cadence.finish(begun, {name: outcome.listing() for name, outcome in result.hubs.items()})
         result.duration_ms = round((self._clock() - started).total_seconds() * 1000, 1)
         log_event(
             logger, PollerEvent.TICK, pastDue=past_due, durationMs=result.duration_ms,
-            budgetSeconds=self._budget_seconds,
+            budgetSeconds=self._budget_seconds, hubsLeftIdle=len(result.idle),
+            hubsNudged=sum(o.due == "nudged" for o in result.hubs.values()),
             hubsThrottled=sum(o.throttled for o in result.hubs.values()),
             hubsOk=sum(o.ok for o in result.hubs.values()), hubsFailed=sum(not o.ok for o in result.hubs.values()),
             jobsListed=sum(o.jobs_listed for o in result.hubs.values()),
@@ -169,10 +192,10 @@ class Poller:
         )
         return result
 
-    def _poll_hub(self, hub: HubSettings, deadline: Deadline) -> HubOutcome:
+    def _poll_hub(self, hub: HubSettings, deadline: Deadline, due: Due) -> HubOutcome:
         outcome = HubOutcome(hub=hub.name)
         try:
-            self._poll_hub_inner(hub, deadline, outcome)
+            self._poll_hub_inner(hub, deadline, outcome, self._reserve_next(due))
         except HubThrottledError as exc:
             # Asked to wait past what is left of the tick (HubClient never retries past its deadline, the call
             # budget never sleeps past it): skipped for this tick, said so; the next tick asks again.
@@ -203,9 +226,17 @@ class Poller:
                       message=storage_error_text(exc))
         return outcome
 
-    def _poll_hub_inner(self, hub: HubSettings, deadline: Deadline, outcome: HubOutcome) -> None:
+    def _reserve_next(self, due: Due) -> float:
+        """How soon this hub is listed again, if it is likely on the next run (its next grant is taken ahead)."""
+        interval = self._cadence.settings.schedule_seconds
+        if interval is None or due not in EVERY_RUN:
+            return 0.0
+        return interval + RESERVE_SLACK_SECONDS
+
+    def _poll_hub_inner(self, hub: HubSettings, deadline: Deadline, outcome: HubOutcome, reserve_next: float) -> None:
         store = self._state_store()
-        listed = self._hub_client.list_jobs(hub, deadline=Deadline(deadline.remaining() * LIST_SHARE))
+        listed = self._hub_client.list_jobs(hub, deadline=Deadline(deadline.remaining() * LIST_SHARE),
+                                            reserve_next_seconds=reserve_next)
         listed_at = self._clock()
         jobs = []
         for job in listed.value:
@@ -214,6 +245,7 @@ class Poller:
             else:
                 self._skip_unnamed(hub, job.get("jobId"))
         outcome.jobs_listed = len(jobs)
+        outcome.active = any(job_status(job) in ACTIVE_STATUSES for job in jobs)
         by_id = {str(job["jobId"]): job for job in jobs}
         with self._views_lock:
             view = self._views.pop(hub.name, None)
@@ -272,6 +304,7 @@ class Poller:
             self._emit(hub, confirmed.events, outcome)
             break
         view = hub_view(state, stall_after_seconds=self._config.stall_after_seconds)
+        outcome.pending = view is None  # work left (or its log lines): the cadence looks again soon
         if view is not None:
             with self._views_lock:
                 self._views[hub.name] = view

@@ -11,11 +11,13 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from shared.clock import Deadline
 from shared.errors import CachedFailure, CoalescedWaitTimeout, JobNotFoundError, SettingsError
 from shared.http_trigger import OncePerProcess
+from shared.jobs import ACTIVE_STATUSES
 from shared.logs import log_event
 from shared.proxy.answers import ApiErrorCode, ProxyRequest, ProxyResponse, conditional_answer
 from shared.proxy.cache import CacheOutcome, JobCache
@@ -46,10 +48,12 @@ LAST_ANSWERS = 1024
 class JobProxy:
     """`shared`: the cache shared by every instance, behind this instance's own (None: per instance only)."""
 
-    def __init__(self, *, settings: AppSettings, client: HubClient, shared: SharedJobCache | None = None) -> None:
+    def __init__(self, *, settings: AppSettings, client: HubClient, shared: SharedJobCache | None = None,
+                 nudge: Callable[[str, str], object] | None = None) -> None:
         self._settings = settings
         self._client = client
         self._shared = shared
+        self._nudge = nudge  # an active job's hub is due on the poller's next run (shared/poller/cadence_store.py)
         proxy: ProxySettings = settings.proxy
         self._cache: JobCache[PreparedJob] = JobCache(
             ttl_seconds=proxy.cache_ttl_seconds,
@@ -86,6 +90,8 @@ class JobProxy:
                 started=started, tracking_id=failure.tracking_id, error=failure.code.value,
             )
             return failure_response(failure, job_id=job_id, hub=hub_name, method=request.method)
+        if self._nudge is not None and prepared.status in ACTIVE_STATUSES:
+            self._nudge(hub_name, request.job_id)
         response = self._ok(request, prepared)
         # The leader of this instance says where its answer came from: the hub, the shared cache, or stale.
         cache = prepared.source.value if outcome is CacheOutcome.MISS else outcome.value
@@ -174,12 +180,14 @@ def _build_job_proxy() -> JobProxy:
     # Imported here: requests is the largest import on get_job's path, and the worker imports function modules
     # before the first call arrives.
     from shared.iothub.client import default_hub_client
+    from shared.poller.cadence_store import default_cadence_board
     from shared.proxy.prepared import DocumentKind
     from shared.proxy.shared_tier import default_shared_cache
 
     settings = AppSettings.from_environ(os.environ)
     return JobProxy(settings=settings, client=default_hub_client(settings.hub),
-                    shared=default_shared_cache(settings, kind=DocumentKind.JOB))
+                    shared=default_shared_cache(settings, kind=DocumentKind.JOB),
+                    nudge=default_cadence_board(settings).nudge)
 
 
 # The process's proxy, built from the environment on first use (raises SettingsError).

@@ -20,14 +20,14 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from shared.clock import Deadline, parse_utc
 from shared.errors import CachedFailure, CoalescedWaitTimeout, JobNotFoundError, SettingsError
 from shared.http_trigger import OncePerProcess
-from shared.jobs import JOB_PROPERTIES_TYPES, JobStatus
+from shared.jobs import ACTIVE_STATUSES, JOB_PROPERTIES_TYPES, JobStatus
 from shared.logs import log_event
 from shared.proxy.answers import ApiErrorCode, ProxyRequest, ProxyResponse, conditional_answer
 from shared.proxy.cache import CacheOutcome, JobCache
@@ -164,10 +164,12 @@ class HubJobs:
 class JobListProxy:
     """`shared`: the cache shared by every instance (DocumentKind.JOB_LIST), behind this instance's own."""
 
-    def __init__(self, *, settings: AppSettings, client: HubClient, shared: SharedJobCache | None = None) -> None:
+    def __init__(self, *, settings: AppSettings, client: HubClient, shared: SharedJobCache | None = None,
+                 nudge: Callable[[str, str], object] | None = None) -> None:
         self._settings = settings
         self._client = client
         self._shared = shared
+        self._nudge = nudge  # an active job's hub is due on the poller's next run (shared/poller/cadence_store.py)
         self._cache: JobCache[PreparedJob] = JobCache(
             ttl_seconds=settings.proxy.cache_ttl_seconds, max_final_entries=0, is_final=lambda _list: False,
             ttl_of=self._reuse_seconds,
@@ -196,6 +198,9 @@ class JobListProxy:
                       outcome=failure.outcome.value if failure.outcome else None, attempts=failure.attempts,
                       started=started, tracking_id=failure.tracking_id, error=failure.code.value)
             return failure_response(failure, job_id=None, hub=hub_name, method=request.method)
+        active = next((job for job in listed.view.jobs if job.status in ACTIVE_STATUSES), None)
+        if self._nudge is not None and active is not None:
+            self._nudge(listed.hub, str(active.job.get("jobId")))
         selected = listed.view.select(filters)
         response = self._ok(request, listed, selected, filters)
         prepared = listed.prepared
@@ -331,11 +336,13 @@ def configuration_error_response(error: SettingsError, method: str = "GET") -> P
 
 def _build_list_proxy() -> JobListProxy:
     from shared.iothub.client import default_hub_client
+    from shared.poller.cadence_store import default_cadence_board
     from shared.proxy.shared_tier import default_shared_cache
 
     settings = AppSettings.from_environ(os.environ)
     return JobListProxy(settings=settings, client=default_hub_client(settings.hub),
-                        shared=default_shared_cache(settings, kind=DocumentKind.JOB_LIST))
+                        shared=default_shared_cache(settings, kind=DocumentKind.JOB_LIST),
+                        nudge=default_cadence_board(settings).nudge)
 
 
 # The process's list proxy, built from the environment on first use (raises SettingsError). It shares the

@@ -29,7 +29,9 @@ from shared.settings.names import (
     MONITOR_BACKFILL_HOURS,
     MONITOR_CONTAINER,
     MONITOR_IDENTITY_CONTAINERS,
+    MONITOR_IDLE_LIST_SECONDS,
     MONITOR_PREFIX,
+    MONITOR_RECENT_END_MINUTES,
     MONITOR_REPORTS_CONTAINER,
     MONITOR_STALL_AFTER_MINUTES,
     MONITOR_STATE_CONTAINER,
@@ -43,6 +45,10 @@ from shared.settings.reader import SettingsReader
 _BLOB_PREFIX = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
 DEFAULT_STATE_CONTAINER = "jobmonitor-state"
 DEFAULT_REPORTS_CONTAINER = "jobmonitor-reports"
+# The timer runs often; each run lists only the hubs that are due (shared/poller/cadence.py).
+DEFAULT_SCHEDULE = "*/30 * * * * *"
+DEFAULT_IDLE_LIST_SECONDS = 300.0  # an idle hub: at most 12 list calls an hour
+DEFAULT_RECENT_END_MINUTES = 5.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,6 +65,8 @@ class PollerSettings:
     storage_client_id: str | None
     tick_budget_seconds: float
     state_storage: StateStorage
+    idle_list_seconds: float = DEFAULT_IDLE_LIST_SECONDS  # 0: every hub on every run (no cadence)
+    recent_end_seconds: float = 60 * DEFAULT_RECENT_END_MINUTES
     app_containers: tuple[str, ...] = ()  # the app's other containers in AzureWebJobsStorage (the shared cache)
 
     @property
@@ -138,7 +146,7 @@ def read_poller_settings(
     prefix = (reader.text(MONITOR_PREFIX, "jobmonitor") or "jobmonitor").strip("/")
     if not _BLOB_PREFIX.match(prefix):
         raise SettingsError(MONITOR_PREFIX, f"{prefix!r} is not a blob path prefix")
-    schedule = reader.text(POLL_SCHEDULE, "0 */5 * * * *") or "0 */5 * * * *"
+    schedule = reader.text(POLL_SCHEDULE, DEFAULT_SCHEDULE) or DEFAULT_SCHEDULE
     if len(schedule.split()) != 6:
         raise SettingsError(POLL_SCHEDULE, "must be a 6-field NCRONTAB expression ({second} {minute} ...)")
     allowlist = _allowlist(reader, cloud)
@@ -162,6 +170,10 @@ def read_poller_settings(
         tick_budget_seconds=reader.number(MONITOR_TICK_BUDGET_SECONDS, 240.0, float, low=5, high=3600),
         state_storage=_state_storage(reader, cloud),
         app_containers=app_containers,
+        idle_list_seconds=reader.number(MONITOR_IDLE_LIST_SECONDS, DEFAULT_IDLE_LIST_SECONDS, float, low=0,
+                                        high=3600),
+        recent_end_seconds=60 * reader.number(MONITOR_RECENT_END_MINUTES, DEFAULT_RECENT_END_MINUTES, float, low=0,
+                                              high=24 * 60),
     )
 
 

@@ -157,11 +157,11 @@ class RecordingHubClient(HubClient):
 
     def list_jobs(
         self, hub: HubSettings, *, api_version: str | None = None, deadline: Deadline | None = None,
-        budget_wait_seconds: float | None = None,
+        budget_wait_seconds: float | None = None, reserve_next_seconds: float = 0.0,
     ) -> HubResult[list[dict[str, Any]]]:
         tick = self.tick  # the tick that started this call, even if the host dies while it runs
         result = super().list_jobs(hub, api_version=api_version, deadline=deadline,
-                                   budget_wait_seconds=budget_wait_seconds)
+                                   budget_wait_seconds=budget_wait_seconds, reserve_next_seconds=reserve_next_seconds)
         # A job listed twice (the simulator's duplicate fault) was seen once, at its furthest: the rule the
         # poller documents (docs/poller.md, "No instance's clock orders anything").
         unique, _twice = collapse_duplicates(result.value)

@@ -12,8 +12,12 @@ response after the write landed (the poller's BlobClients request/response hooks
 before a request or right after a write (KilledTick, a BaseException: nothing in the app catches it,
 and the dead host never reaches storage again; it is replaced by a fresh process). Also: a hub's state
 blob deleted, or put back from an older copy, between ticks; host B's clock 10 minutes fast (host A's
-right); lists that name every job twice (the simulator's `duplicate` fault); and import jobs of a hub all
-writing into one shared output container.
+right) for the first half of the run; lists that name every job twice (the simulator's `duplicate` fault); and
+import jobs of a hub all writing into one shared output container.
+
+The cadence is on (issue 24): each tick is a run of the 30 s timer on the hosts' clocks, busy hubs are listed on
+every run and idle ones every tenth, and each hub in turn has quiet spells with no new job, so its cadence goes
+idle and the job that ends a spell may start and end between two looks. Every check below holds for them too.
 
 At the end the faults stop, every job is brought to its end and a few "drain" ticks run. Then:
 every (status, progress) that a host observed in a tick whose claim committed has exactly one snapshot;
@@ -98,6 +102,21 @@ SEED = int(os.environ.get("SOAK_SEED", "20240917"))
 HUBS: tuple[str, ...] = HUBSIM_HUBS
 ALLOWED_HOSTS = frozenset({"127.0.0.1"})
 EVIL = "https://evil.example.invalid/stolen"
+TIMER_SECONDS = 30  # the hosts' clocks move this much a tick: the soak's ticks are the 30 s timer's runs
+IDLE_TICKS = 10  # MONITOR_IDLE_LIST_SECONDS / TIMER_SECONDS: the drain runs past one idle interval
+QUIET_TICKS = 20  # each hub in turn gets no new job for this long: its cadence goes idle, and the job that
+# ends the spell may start and end between two idle looks
+
+
+def quiet(hub: str, tick: int) -> bool:
+    return (tick // QUIET_TICKS + HUBS.index(hub)) % 3 == 0
+
+
+def skew(slot: str, tick: int) -> datetime.timedelta:
+    """Host B's clock is 10 minutes fast for the first half of the run, then put right (as NTP would): while it
+    is fast, every hub is due on host A's ticks (a look stamped in A's future), so the second half is where the
+    cadence leaves idle hubs alone."""
+    return CLOCK_SKEW[slot] if tick <= TICKS // 2 else datetime.timedelta(0)
 EVIL_SIGNATURE = "c29ha3NlY3JldA=="  # base64 of 'soaksecret': nothing may be sent to EVIL, or written anywhere
 
 # Per tick: chance of a hub fault (each hub), an identity fault, a storage fault, a killed host,
@@ -130,6 +149,11 @@ def soak_environ() -> dict[str, str]:
         # Each allowlist entry carries its port: the devstack's storage ports, as PollerEnv lists them.
         "MONITOR_STORAGE_HOST_ALLOWLIST": storage_ports.allowlist(),
         "MONITOR_TICK_BUDGET_SECONDS": "20",
+        # The cadence on, as deployed: each tick is a run of the 30 s timer on the hosts' clocks (TIMER_SECONDS),
+        # busy hubs on every run, idle ones every tenth.
+        "POLL_SCHEDULE": "*/30 * * * * *",
+        "MONITOR_IDLE_LIST_SECONDS": "300",
+        "MONITOR_RECENT_END_MINUTES": "5",
     }
 
 
@@ -243,8 +267,9 @@ class Driver:
             if job is not None and str(listed[hub].get(job.job_id, {}).get("status")) not in TERMINAL:
                 self._advance(job, tick)
                 continue
-            if self.rng.random() < 0.7:
-                self._start(hub, tick)
+            # The draw is made whatever: a quiet spell changes which jobs start, not what is drawn after it.
+            if self.rng.random() < 0.7 and not quiet(hub, tick):
+                self._start(hub, tick, brief=quiet(hub, tick - 1))
 
     def _advance(self, job: Job, tick: int) -> None:
         if job.scripted:
@@ -265,7 +290,9 @@ class Driver:
         service(job.azurite).create_container(job.container)
         job.create_container_at = None
 
-    def _start(self, hub: str, tick: int) -> None:
+    def _start(self, hub: str, tick: int, *, brief: bool = False) -> None:
+        """`brief`: the job that ends a quiet spell lives and ends before its idle hub's next look (a scripted one
+        is put at its end at once; a hub-run one runs for a fraction of a tick)."""
         number = self._created
         kind = JOB_KINDS[number] if number < len(JOB_KINDS) else self.rng.choice(RANDOM_KINDS)
         self._created += 1
@@ -275,6 +302,8 @@ class Driver:
         enqueued, running, steps = self.rng.randint(20, 300), self.rng.randint(100, 1500), self.rng.randint(1, 5)
         if kind == "export_cancel":
             running = 60_000
+        elif brief:
+            enqueued, running = 20, 50
         control.set_timing(enqueued_ms=enqueued, running_ms=running, progress_steps=steps)
         if kind in ("seeded", "seeded_evil"):
             container = new_container(azurite)
@@ -283,7 +312,7 @@ class Driver:
                 container_sas_uri(azurite, container))
             job = Job(job_id=job_id, hub=hub, kind=kind, azurite=azurite, container=container,
                       script=self._script(job_id, uri))
-            self._reseed(job, 0)
+            self._reseed(job, len(job.script) - 1 if brief else 0)
         elif kind == "identity_export":
             container = new_container(self.oauth)
             job = Job(job_id=job_id, hub=hub, kind=kind, azurite=self.oauth, container=container)
@@ -418,6 +447,7 @@ class Soak:
     hub_errors: collections.Counter[str] = field(default_factory=collections.Counter)
     state_copies: dict[str, list[bytes]] = field(default_factory=lambda: collections.defaultdict(list))
     forfeited: set[tuple[str, Pair]] = field(default_factory=set)  # unwritten claims lost with a state
+    timer: int = 0  # the timer's runs so far: the hosts' clocks are TIMER_SECONDS ahead for each
 
     def start_host(self, slot: str) -> None:
         """A new host process in `slot`: its own clients, and no token cached in the process."""
@@ -430,8 +460,8 @@ class Soak:
             backoff=BackoffPolicy(rng=random.Random(f"{SEED}-{name}")),
         )
         forget_credentials()
-        skew = CLOCK_SKEW[slot]
-        poller = Poller(settings, hub_client=hub_client, blobs=blobs, clock=lambda: utc_now() + skew)
+        poller = Poller(settings, hub_client=hub_client, blobs=blobs, clock=lambda: (
+            utc_now() + skew(slot, self.timer) + datetime.timedelta(seconds=TIMER_SECONDS * self.timer)))
         self.hosts[slot] = Host(name=name, poller=poller, blobs=blobs, hub_client=hub_client)
 
     def keep_state_copies(self) -> None:
@@ -480,6 +510,7 @@ class Soak:
             self.hosts[slot].blobs.arm(plan.storage.get(slot))
 
     def run_tick(self, tick: int, plan: TickPlan) -> None:
+        self.timer = tick
         hosts = [self.hosts[slot] for slot in plan.hosts]
         results: dict[str, TickResult | None] = {}
         if len(hosts) == 1:
@@ -499,6 +530,8 @@ class Soak:
                 self.counts["killed ticks"] += 1
                 self.start_host(slot)  # the process died: the platform starts a new one
                 continue
+            self.counts["hub looks left to the cadence (idle hubs not listed)"] += len(result.idle)
+            self.counts["hub looks listed"] += len(result.hubs)
             for hub, outcome in result.hubs.items():
                 self.counts["write failures"] += outcome.write_failures
                 self.counts["claim conflicts"] += outcome.claim_conflicts
@@ -572,7 +605,8 @@ def test_poller_chaos_soak(
     for drain in range(1, 31):
         soak.run_tick(TICKS + drain, TickPlan(hosts=("A",), hub_faults=[], identity_faults=0, storage={},
                                               recycle=None))
-        if drain >= 3 and not pending_work(soak):
+        # Past one idle interval: a job that started and ended while its hub was idle is seen by then.
+        if drain >= max(3, IDLE_TICKS + 1) and not pending_work(soak):
             break
     soak.run_tick(TICKS + drain + 1, TickPlan(hosts=("A",), hub_faults=[], identity_faults=0, storage={},
                                               recycle=None))
@@ -627,6 +661,8 @@ def check(soak: Soak, driver: Driver) -> tuple[dict[str, Any], list[str]]:
         n["observed transitions"] += len(observed[job_id])
         n["required transitions"] += len(required[job_id])
         n["hub transitions no successful tick saw"] += len(set(ledger.hub_truth[job_id]) - observed[job_id])
+        if observed[job_id] and all(status in TERMINAL for status, _ in observed[job_id]):
+            n["jobs first seen ended (started and ended between two looks)"] += 1
         if job.evil:
             if record is None or not (record.get("skipped") or record.get("refused")):
                 problems.append(f"{job_id}: off-allowlist job not recorded as refused: {record}")
@@ -741,6 +777,7 @@ def check(soak: Soak, driver: Driver) -> tuple[dict[str, Any], list[str]]:
         problems.append(f"storage requests outside the allowlist: {off_list}")
     figures: dict[str, Any] = {k: n[k] for k in (
         "hub transitions", "observed transitions", "required transitions", "hub transitions no successful tick saw",
+        "jobs first seen ended (started and ended between two looks)",
         "snapshots", "latest.json", "failed jobs", "cancelled jobs", "completed jobs", "skipped jobs",
         "failure reports", "import reports", "report blobs",
         "duplicates", "losses", "claims lost with a deleted or restored state", "phantoms", "out of order", "seq gaps",

@@ -150,6 +150,9 @@ class PollerEnv:
             # Tests tick far faster than a schedule would: a budget above that, so the poller's tests meet the
             # poller (tests/shared_cache/ drives the budget, the poller's list calls in it included).
             "IOTHUB_CALLS_PER_MINUTE": "10000",
+            # Tests tick when they choose, on the real clock: every hub on every tick, unless a test turns the
+            # cadence on (tests/poller/test_cadence.py, the soak).
+            "MONITOR_IDLE_LIST_SECONDS": "0",
         }
         environ.update(extra)
         return environ

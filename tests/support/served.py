@@ -62,6 +62,8 @@ def host_env(hubsim: HubSimulator, azurite: AzuriteInfo, **overrides: str) -> di
         "IOTHUB_READ_TIMEOUT_SECONDS": "2",
         "AzureWebJobsStorage": azurite.connection_string,
         "SHARED_CACHE_CONTAINER": new_shared_container(),
+        # Runs on demand list every hub, and answers nudge nothing: the cadence's own tests turn it on.
+        "MONITOR_IDLE_LIST_SECONDS": "0",
         **overrides,
     }
 

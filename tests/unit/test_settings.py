@@ -21,7 +21,9 @@ def test_defaults() -> None:
     assert settings.hub.api_version == "2021-04-12"
     assert settings.proxy.cache_ttl_seconds == 2.0
     assert settings.proxy.redact_sas is True
-    assert settings.poller.schedule == "0 */5 * * * *"
+    # The timer runs every 30 s; an idle hub is listed every 300 s (12 calls an hour), a busy one on every run.
+    assert settings.poller.schedule == "*/30 * * * * *"
+    assert (settings.poller.idle_list_seconds, settings.poller.recent_end_seconds) == (300, 300)
     assert settings.poller.stall_after_seconds == 7200
     # Nothing is written anywhere until the operator names output storage.
     assert (settings.poller.storage_host_allowlist, settings.poller.identity_containers) == ((), ())
@@ -88,6 +90,12 @@ def test_several_hubs_endpoint_override_and_connection_strings() -> None:
         ({"POLL_SCHEDULE": "*/5 * * * *"}, "POLL_SCHEDULE"),
         ({"MONITOR_CONTAINER": "Bad_Container"}, "MONITOR_CONTAINER"),
         ({"MONITOR_PREFIX": "a//b"}, "MONITOR_PREFIX"),
+        ({"MONITOR_IDLE_LIST_SECONDS": "-1"}, "MONITOR_IDLE_LIST_SECONDS"),
+        ({"MONITOR_IDLE_LIST_SECONDS": "3601"}, "MONITOR_IDLE_LIST_SECONDS"),
+        ({"MONITOR_IDLE_LIST_SECONDS": "nan"}, "MONITOR_IDLE_LIST_SECONDS"),
+        ({"MONITOR_IDLE_LIST_SECONDS": "five minutes"}, "MONITOR_IDLE_LIST_SECONDS"),
+        ({"MONITOR_RECENT_END_MINUTES": "-0.5"}, "MONITOR_RECENT_END_MINUTES"),
+        ({"MONITOR_RECENT_END_MINUTES": "1441"}, "MONITOR_RECENT_END_MINUTES"),
         ({"AzureWebJobsStorage": ""}, "AzureWebJobsStorage"),
     ],
 )
