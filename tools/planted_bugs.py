@@ -149,7 +149,7 @@ PLANTS: tuple[Plant, ...] = (
     Plant(
         name="import-log-no-retry",
         bug="an unreadable importErrors.log is given up on the first refused read, not after IMPORT_LOG_ATTEMPTS",
-        file="shared/poller/report_writer.py",
+        file="shared/poller/import_evidence.py",
         old=RETRY_LOG_READ,
         new=RETRY_LOG_READ.replace("record.write_failures + 1 < IMPORT_LOG_ATTEMPTS", "False"),
         caught_by=(
@@ -161,7 +161,7 @@ PLANTS: tuple[Plant, ...] = (
     Plant(
         name="import-log-retried-for-ever",
         bug="an unreadable importErrors.log is retried for ever: the report never comes",
-        file="shared/poller/report_writer.py",
+        file="shared/poller/import_evidence.py",
         old=RETRY_LOG_READ,
         new=RETRY_LOG_READ.replace("record.write_failures + 1 < IMPORT_LOG_ATTEMPTS", "True"),
         caught_by=("tests/poller/test_poller_faults.py::"

@@ -1,8 +1,8 @@
 """Writing one job's report beside its output, once: a failure report for a failed or cancelled job, an import
 report for an import whose errors log has lines (shared/reports builds both), and the app's own copy of it.
 
-The errors log is read from the job's output container under a size limit and a share of the tick's budget, and
-the import's input is counted for the title when that is cheap. Both pairs are created with If-None-Match: an
+The errors log and the import's input are read by shared/poller/import_evidence.py, bounded in bytes and time and
+never from another job's blobs. Both pairs are created with If-None-Match: an
 earlier, interrupted or overlapping tick may have written them (its JSON then stays, and the Markdown follows
 it). The app's copy is always the report built here: the job's container is written by whoever created the job.
 
@@ -20,9 +20,8 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from shared.blob_reads import IDENTITY, Cut
-from shared.clock import Deadline, parse_utc, time_text, utc_iso
-from shared.errors import ImportLogOverrun, ReportCopyUnwritten, SummaryAborted, TickBudgetExhausted
+from shared.clock import Deadline, time_text, utc_iso
+from shared.errors import ReportCopyUnwritten, TickBudgetExhausted
 from shared.jobs import JobStatus, job_status
 from shared.logs import log_event
 from shared.poller.confirm import WriteOutcome
@@ -41,20 +40,16 @@ from shared.poller.documents import (
     report_blob_names,
 )
 from shared.poller.events import PollerEvent
-from shared.poller.state import IMPORT_LOG_ATTEMPTS, JobRecord, ReportState
+from shared.poller.import_evidence import MAX_IMPORT_LOG_BYTES, ImportEvidence, log_blob
+from shared.poller.state import JobRecord, ReportState
 from shared.poller.storage import (
-    EMPTY_BLOB_RANGE_CODE,
     BlobClients,
-    blob_size,
     call_options,
     check_deadline,
     list_folder,
     list_refused,
-    not_found,
-    open_body,
     read_bounded_blob,
     sas_refused,
-    storage_error_code,
     storage_error_text,
     storage_refusal,
 )
@@ -62,17 +57,6 @@ from shared.poller.targets import JobTargets
 from shared.reports import delivery
 from shared.reports.copies import ReportCopies
 from shared.reports.delivery import Delivery
-from shared.reports.import_errors import (
-    ImportErrorSummary,
-    ImportLogBlob,
-    count_lines,
-    import_input_blob_name,
-    import_log_blob,
-    input_not_this_jobs,
-    log_not_this_jobs,
-    overwritten_by,
-    summarize_chunks,
-)
 from shared.reports.markdown import render_markdown
 from shared.reports.report import ReportKind, TimelineEntry, build_report, report_kind
 
@@ -81,13 +65,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("jobmonitor.poller")
 
-# importErrors.log: read at most this much (a longer log is summarised from its head, with a note), within
-# this share of what is left of the tick's budget.
-MAX_IMPORT_LOG_BYTES = 64 << 20
-IMPORT_LOG_SHARE = 0.5
-# An import's input is counted only up to this size, within this share of what is left of the budget.
-MAX_INPUT_COUNT_BYTES = 64 << 20
-INPUT_COUNT_SHARE = 0.25
 
 
 class ReportWriter:
@@ -101,7 +78,7 @@ class ReportWriter:
         self._copies = copies
         self._prefix = prefix
         self._clock = clock
-        self._import_log_max_bytes = import_log_max_bytes
+        self._evidence = ImportEvidence(blobs=blobs, import_log_max_bytes=import_log_max_bytes)
 
     def delivery_due(self, record: JobRecord) -> bool:
         """False while a refused delivery beside the job waits for its next attempt (its backoff): the job's
@@ -244,7 +221,7 @@ class ReportWriter:
         refused us already; the copy says why, and the next delivery attempt builds the report afresh)."""
         summary, note, note_is_earlier = None, None, False
         if str(job.get("type", "")).lower() == "import":
-            summary, note, note_is_earlier = self._import_summary(record, job, targets, deadline, listed,
+            summary, note, note_is_earlier = self._evidence.summary(record, job, targets, deadline, listed,
                                                                   at_once=at_once)
         kind = report_kind(job, summary)
         if kind is None and note is not None and job_status(job) is JobStatus.COMPLETED and not note_is_earlier:
@@ -256,10 +233,10 @@ class ReportWriter:
             return None
         if kind is ReportKind.IMPORT or summary is not None:
             # Why the log read is not the one the job named (its outputBlobName was unusable), if it is not.
-            note = "; ".join(n for n in (_log_blob(job, targets).note, note) if n) or None
+            note = "; ".join(n for n in (log_blob(job, targets).note, note) if n) or None
         prefix = record.prefix or self._prefix
         json_name, md_name = report_blob_names(prefix, record.job_id, kind)
-        input_lines = self._input_lines(job, targets, deadline) if summary is not None else None
+        input_lines = self._evidence.input_lines(job, targets, deadline) if summary is not None else None
         report = build_report(
             job, hub=hub, timeline=self._timeline(container, prefix, record, targets, deadline), kind=kind,
             import_errors=summary, import_errors_note=note, generated_at=self._clock(), input_lines=input_lines,
@@ -311,109 +288,11 @@ class ReportWriter:
             ))
         return sorted(entries, key=lambda entry: entry.seq)
 
-    def _input_lines(self, job: Mapping[str, Any], targets: JobTargets, deadline: Deadline) -> int | None:
-        """How many lines the import's input has ("3 of 10,000 lines rejected"), or None when it cannot be
-        known cheaply: no readable input, larger than MAX_INPUT_COUNT_BYTES, out of its share of the budget, or
-        any storage error (the title then gives the rejected lines alone; the report never waits on this)."""
-        if targets.input is None:
-            return None
-        name = import_input_blob_name(job, with_identity=targets.input.uses_identity)
-        if name is None:
-            return None
-        count_deadline = Deadline(deadline.remaining() * INPUT_COUNT_SHARE)
-        try:
-            blob = self._blobs.container(targets.input).get_blob_client(name)
-            check_deadline(count_deadline)
-            properties = blob.get_blob_properties(**call_options(count_deadline))
-            if blob_size(properties) > MAX_INPUT_COUNT_BYTES or input_not_this_jobs(properties.last_modified, job):
-                return None  # too large to count cheaply, or written since the job read it (another job's)
-            check_deadline(count_deadline)
-            body = open_body(blob, max_bytes=MAX_INPUT_COUNT_BYTES, deadline=count_deadline)
-            lines = count_lines(body)
-            if body.cut is not None:  # an input that unpacks past the bound, or out of time: not counted
-                log_event(logger, PollerEvent.INPUT_NOT_COUNTED, jobId=str(job.get("jobId")), blob=name,
-                          error=f"cut:{body.cut.value}", message=body.why(name))
-                return None
-            return lines
-        except Exception as exc:
-            # Never the reason a report is late: logged, and the title goes without the total.
-            log_event(logger, PollerEvent.INPUT_NOT_COUNTED, jobId=str(job.get("jobId")), blob=name,
-                      error=type(exc).__name__, message=storage_error_text(exc))
-            return None
-
-    def _import_summary(
-        self, record: JobRecord, job: Mapping[str, Any], targets: JobTargets, deadline: Deadline,
-        listed: Sequence[Mapping[str, Any]], *, at_once: bool = False,
-    ) -> tuple[ImportErrorSummary | None, str | None, bool]:
-        """Summarise importErrors.log from the job's output container: (summary, note, False), or (None, note,
-        False) when it cannot be, or (None, note, True) when the log there predates the job (an earlier job's).
-
-        At most `import_log_max_bytes` are read, within a share of what is left of the tick's budget (the
-        report still has to be written). Running out of time counts as a failed attempt; after
-        IMPORT_LOG_ATTEMPTS of them the report is written from the part that was read, and says so."""
-        log_name = _log_blob(job, targets).name
-        if targets.output is None:
-            return None, (f"{log_name} was not read: the output container has no usable SAS and is not "
-                          "one the app's identity may read (MONITOR_IDENTITY_CONTAINERS)"), False
-        log_deadline = Deadline(deadline.remaining() * IMPORT_LOG_SHARE)
-        try:
-            blob = self._blobs.container(targets.output).get_blob_client(log_name)
-            body = open_body(blob, max_bytes=self._import_log_max_bytes, deadline=log_deadline)
-            size = blob_size(body.properties)
-            modified = body.properties.last_modified
-            foreign = log_not_this_jobs(modified, job)
-            later = overwritten_by(job, [o for o in listed if _log_blob(o, targets).name == log_name], modified)
-            if later is not None:
-                # Often both ended between two ticks, where times cannot tell: the list says whose the log is.
-                # None of its lines or counts go into this job's report.
-                return None, (f"{log_name} was overwritten by job {later}, a later import of this hub into the "
-                              "same output container: this job's own rejected lines are lost"), False
-            if foreign is not None:
-                # Import jobs often share one output container: the log there may be another job's.
-                started = parse_utc(job.get("startTimeUtc"))
-                return None, f"{log_name} {foreign}, so this report cannot list its lines", (
-                    started is not None and modified is not None and modified < started)
-            summary = summarize_chunks(body, should_stop=lambda: log_deadline.remaining() <= 0)
-            if body.cut is Cut.TIME:
-                raise SummaryAborted(summary)
-        except SummaryAborted as aborted:
-            if record.write_failures + 1 < IMPORT_LOG_ATTEMPTS and not at_once:
-                raise ImportLogOverrun from None  # counts as a failed attempt; the next tick tries again
-            return aborted.summary, (
-                f"{log_name} was only partly read: the time budget ran out {IMPORT_LOG_ATTEMPTS} times; "
-                f"the summary covers its first {aborted.summary.bytes_read} bytes"
-            ), False
-        except Exception as exc:
-            if storage_error_code(exc) == EMPTY_BLOB_RANGE_CODE:
-                return summarize_chunks([]), None, False  # an empty log (a range read of 0 bytes is refused)
-            if not_found(exc):
-                return None, None, False  # no log: nothing was rejected (a failed job's report says it has none)
-            if sas_refused(exc) and not targets.output.uses_identity and not at_once:
-                raise  # _write_job tries the managed identity, where it is allowed
-            if record.write_failures + 1 < IMPORT_LOG_ATTEMPTS and not at_once:
-                raise  # try again next tick
-            return None, f"{log_name} could not be read ({storage_error_text(exc)})", False
-        if body.cut is Cut.ENCODING:
-            return None, f"{body.why(log_name)}: it was not read, so this report cannot list its lines", False
-        if body.cut is Cut.SIZE and body.encoding != IDENTITY:
-            return summary, (f"{body.why(log_name)} (stored: {size} bytes): truncated, the summary covers its "
-                             f"first {body.decoded} unpacked bytes"), False
-        if size > self._import_log_max_bytes or body.cut is Cut.SIZE:
-            return summary, (f"{log_name} is {size} bytes: truncated, the summary covers its first "
-                             f"{self._import_log_max_bytes} bytes"), False
-        return summary, None, False
-
-
 
 def _report_fields(report: Mapping[str, Any], json_name: str, summary_lines: int | None) -> dict[str, Any]:
     hint = report.get("hint")
     return {"status": report.get("status"), "hint": hint.get("key") if isinstance(hint, Mapping) else None,
             "blob": json_name, "importErrorLines": summary_lines}
-
-
-def _log_blob(job: Mapping[str, Any], targets: JobTargets) -> ImportLogBlob:
-    """Where the import's errors log is read: never a blob the job names when the app's identity reads it."""
-    return import_log_blob(job, with_identity=targets.output is not None and targets.output.uses_identity)
 
 
 def _state_timeline(record: JobRecord) -> list[TimelineEntry]:

@@ -38,7 +38,8 @@ from shared.poller.confirm import WriteOutcome, confirm
 from shared.poller.core import HubView, PlanSettings, hub_view, plan
 from shared.poller.documents import blob_safe_job_id
 from shared.poller.events import PollerEvent
-from shared.poller.report_writer import MAX_IMPORT_LOG_BYTES, ReportWriter
+from shared.poller.import_evidence import MAX_IMPORT_LOG_BYTES
+from shared.poller.report_writer import ReportWriter
 from shared.poller.state import JobRecord
 from shared.poller.storage import BlobClients, call_options, check_deadline, storage_error_text
 from shared.poller.store import StateStore

@@ -18,7 +18,7 @@ from azure.storage.blob import ContentSettings
 
 from shared.blob_reads import DECODED_PIECE_BYTES, STORED_BYTES, Cut, StoredBody
 from shared.cache.store import SharedStore
-from shared.poller.report_writer import MAX_IMPORT_LOG_BYTES
+from shared.poller.import_evidence import MAX_IMPORT_LOG_BYTES
 from shared.poller.store import StateStore
 from shared.reports.copies import ReportCopies, copy_blob_name
 from shared.settings import AppSettings
