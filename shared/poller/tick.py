@@ -17,7 +17,6 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from shared.clock import Deadline, utc_now
@@ -32,13 +31,14 @@ from shared.errors import (
 from shared.jobs import ACTIVE_STATUSES, job_status
 from shared.logs import carried, log_event
 from shared.poller.budget import tick_budget_seconds
-from shared.poller.cadence import Due, Listing
+from shared.poller.cadence import Due
 from shared.poller.cadence_store import CadenceBoard, cadence_settings, cadence_store
 from shared.poller.confirm import WriteOutcome, confirm
 from shared.poller.core import HubView, PlanSettings, hub_view, plan
 from shared.poller.documents import blob_safe_job_id
 from shared.poller.events import PollerEvent
 from shared.poller.import_evidence import MAX_IMPORT_LOG_BYTES
+from shared.poller.outcomes import HubOutcome, TickResult
 from shared.poller.report_writer import ReportWriter
 from shared.poller.state import JobRecord
 from shared.poller.storage import BlobClients, call_options, check_deadline, storage_error_text
@@ -63,40 +63,6 @@ SAFETY_SECONDS = 1.0  # stop starting new work this long before the budget ends
 # while this run's list call goes (shared/cache/budget.py), to be used within the timer's interval and this slack.
 EVERY_RUN = frozenset({Due.BUSY, Due.RECENT, Due.NUDGED, Due.UNKNOWN, Due.EVERY})
 RESERVE_SLACK_SECONDS = 10.0
-
-
-@dataclass(kw_only=True)
-class HubOutcome:
-    hub: str
-    ok: bool = False
-    error: str | None = None
-    jobs_listed: int = 0
-    changes: int = 0
-    snapshots_written: int = 0
-    latest_written: int = 0
-    reports_written: int = 0
-    write_failures: int = 0
-    claim_conflicts: int = 0
-    timed_out: bool = False
-    throttled: bool = False  # skipped for this tick: the hub (or the call budget) asked to wait past its budget
-    due: str = ""  # why the cadence listed it this tick (shared/poller/cadence.py's Due)
-    active: bool = False  # an active job was listed
-    pending: bool = False  # work is left for a later tick
-
-    def listing(self) -> Listing:
-        return Listing(ok=self.ok, active=self.active, pending=self.pending)
-
-
-@dataclass(kw_only=True)
-class TickResult:
-    hubs: dict[str, HubOutcome] = field(default_factory=dict)
-    duration_ms: float = 0.0
-    budget_seconds: float = 0.0  # the tick's budget (shared/poller/budget.py)
-    idle: list[str] = field(default_factory=list)  # hubs the cadence left for a later tick (not listed)
-
-    @property
-    def all_failed(self) -> bool:
-        return bool(self.hubs) and not any(o.ok for o in self.hubs.values())
 
 
 class Poller:

@@ -15,7 +15,8 @@ import pytest
 from shared.cache.store import SharedStore
 from shared.iothub.client import default_hub_client
 from shared.poller.cadence_store import CadenceBoard, cadence_settings, cadence_store
-from shared.poller.tick import Poller, TickResult
+from shared.poller.outcomes import TickResult
+from shared.poller.tick import Poller
 from shared.proxy.answers import ProxyRequest
 from shared.proxy.handler import JobProxy
 from shared.proxy.listing import JobListProxy

@@ -66,7 +66,8 @@ from shared.clock import utc_now
 from shared.credentials import forget_credentials
 from shared.http.retry import BackoffPolicy
 from shared.iothub.auth import build_hub_auth
-from shared.poller.tick import Poller, TickResult
+from shared.poller.outcomes import TickResult
+from shared.poller.tick import Poller
 from tests.fixtures.hubsim import HUBSIM_HUBS
 from tests.soak.chaos import (
     ChaosBlobClients,
