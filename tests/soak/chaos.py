@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import collections
+import json
 import threading
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -55,12 +56,36 @@ class WireLog:
     injected: collections.Counter[str] = field(default_factory=collections.Counter)
 
     latest_revs: dict[str, list[int]] = field(default_factory=lambda: collections.defaultdict(list))
+    tick: int = 0  # the soak's tick, set before each one runs (for the state history)
+    # Each job's record as every successful save of a hub's state left it, when it changed: (host, tick, seq,
+    # pending [(seq, status, progress)], timeline seqs). Printed for a job the soak finds a loss of.
+    state_history: dict[str, list[tuple[Any, ...]]] = field(default_factory=lambda: collections.defaultdict(list))
 
     def count_put(self, key: str, headers: Mapping[str, str]) -> None:
         with self.lock:
             self.puts[key] += 1
             if key.endswith("/latest.json"):
                 self.latest_revs[key].append(int(headers.get("x-ms-meta-monitorrev", "-1")))
+
+    def record_state(self, host: str, body: object) -> None:
+        """A hub's state as a successful save wrote it: each job's seq, pending claims and timeline."""
+        try:
+            jobs = json.loads(body)["jobs"] if isinstance(body, (bytes, str)) else None
+        except (ValueError, KeyError, TypeError):
+            return
+        if not isinstance(jobs, dict):
+            return
+        with self.lock:
+            for job_id, record in jobs.items():
+                if not isinstance(record, dict):
+                    continue
+                pending = tuple((p.get("seq"), p.get("document", {}).get("status"), p.get("document", {}).get(
+                    "progress")) for p in record.get("pending", []) if isinstance(p, dict))
+                timeline = tuple(e.get("seq") for e in record.get("timeline", []) if isinstance(e, dict))
+                entry = (host, self.tick, record.get("seq"), pending, timeline)
+                history = self.state_history[job_id]
+                if not history or history[-1][2:] != entry[2:]:
+                    history.append(entry)
 
 
 def _blob_key(url: str) -> str:
@@ -115,7 +140,10 @@ class ChaosBlobClients(BlobClients):
         http_request, http_response = response.http_request, response.http_response
         status = http_response.status_code
         if http_request.method == "PUT" and 200 <= status < 300:
-            self._wire.count_put(_blob_key(http_request.url), http_request.headers)
+            key = _blob_key(http_request.url)
+            self._wire.count_put(key, http_request.headers)
+            if "/hubs/" in key and key.endswith(".json"):
+                self._wire.record_state(self.name, http_request.body)
         with self._chaos_lock:
             if self.dead:
                 raise KilledTick(self.name)

@@ -512,6 +512,7 @@ class Soak:
 
     def run_tick(self, tick: int, plan: TickPlan) -> None:
         self.timer = tick
+        self.wire.tick = tick
         hosts = [self.hosts[slot] for slot in plan.hosts]
         results: dict[str, TickResult | None] = {}
         if len(hosts) == 1:
@@ -639,9 +640,20 @@ def test_poller_chaos_soak(
     assert figures["losses"] == 0
 
 
+def _loss_evidence(ledger: Ledger, wire: WireLog, job_id: str, lost: set[Pair]) -> str:
+    """For a loss: which host and tick saw each lost state (and whether the tick committed), and the job's record
+    across every state save (host, tick, seq, pending claims, timeline seqs): where the claim left."""
+    seen = [(o.host, o.tick, (o.host, o.tick, o.hub) in ledger.committed, (status, progress))
+            for o in ledger.observations for j, status, progress in o.jobs
+            if j == job_id and (status, progress) in lost]
+    saves = "\n".join(f"    {entry}" for entry in wire.state_history.get(job_id, [])[-20:])
+    return f"  seen (host, tick, committed, state): {seen[:10]}\n  the job's record across state saves:\n{saves}"
+
+
 def check(soak: Soak, driver: Driver) -> tuple[dict[str, Any], list[str]]:
     """The invariants; returns the figures and every violation found (an empty list when all hold)."""
     ledger, wire = soak.ledger, soak.wire
+    assert wire.state_history, "no save of a hub's state was recorded: a loss could not be traced"
     observed, required = ledger.observed(), ledger.required()
     for job_id, pair in soak.forfeited:  # claims that lived only in a deleted or overwritten state
         required[job_id].discard(pair)
@@ -709,7 +721,8 @@ def check(soak: Soak, driver: Driver) -> tuple[dict[str, Any], list[str]]:
         if not pairs or pairs[-1] != final:
             lost.add(final)
         if lost:
-            problems.append(f"{job_id}: observed and committed, but no snapshot: {lost} (snapshots {pairs})")
+            problems.append(f"{job_id}: observed and committed, but no snapshot: {lost} (snapshots {pairs})\n"
+                            + _loss_evidence(ledger, wire, job_id, lost))
             n["losses"] += len(lost)
         # latest.json is the last snapshot, and only ever moved forward
         revs = wire.latest_revs[f"{job.container}/{PREFIX}/{job_id}/latest.json"]
