@@ -86,7 +86,7 @@ class Poller:
         self._blobs = blobs or BlobClients(storage_client_id=settings.poller.storage_client_id)
         self._clock = clock
         self._budget_seconds = tick_budget_seconds(self._config.tick_budget_seconds, self._config.schedule)
-        copies = ReportCopies(self._blobs.state_container(self._config.state_storage, self._config.reports_container))
+        copies = ReportCopies.of_app(self._blobs, self._config)
         reports = ReportWriter(blobs=self._blobs, copies=copies, prefix=self._config.prefix, clock=clock,
                                import_log_max_bytes=import_log_max_bytes)
         self._writer = JobWriter(blobs=self._blobs, reports=reports, prefix=self._config.prefix,

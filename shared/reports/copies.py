@@ -19,6 +19,9 @@ from shared.blob_reads import STORED_BYTES, BodyRefused, expires_in, read_second
 if TYPE_CHECKING:
     from azure.storage.blob import ContainerClient
 
+    from shared.poller.storage import BlobClients
+    from shared.settings.poller import PollerSettings
+
 MAX_COPY_BYTES = 8 << 20
 COPY_READ_SECONDS = 10.0  # reading a copy whole, when the caller gave no timeouts
 
@@ -32,6 +35,12 @@ class ReportCopies:
 
     def __init__(self, container: ContainerClient) -> None:
         self._container = container
+
+    @classmethod
+    def of_app(cls, blobs: BlobClients, settings: PollerSettings) -> ReportCopies:
+        """The app's own copies: MONITOR_REPORTS_CONTAINER in its own storage (the poller, the report route and
+        the job page all read and write there)."""
+        return cls(blobs.state_container(settings.state_storage, settings.reports_container))
 
     def put(self, hub: str, job_id: str, document: Mapping[str, Any], **options: Any) -> None:
         """Store (or replace: the same report is written again after a retry) the copy; creates the container

@@ -235,8 +235,7 @@ def _build_report_handler() -> ReportHandler:
 
     settings = AppSettings.from_environ(os.environ)
     blobs = BlobClients(storage_client_id=settings.poller.storage_client_id)
-    container = blobs.state_container(settings.poller.state_storage, settings.poller.reports_container)
-    return ReportHandler(settings=settings, copies=ReportCopies(container))
+    return ReportHandler(settings=settings, copies=ReportCopies.of_app(blobs, settings.poller))
 
 
 # The process's handler, reading the copies with the app's storage clients (raises SettingsError).

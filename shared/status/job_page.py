@@ -210,9 +210,8 @@ def _build_job_page() -> JobPageHandler:
 
     settings = AppSettings.from_environ(os.environ)
     blobs = BlobClients(storage_client_id=settings.poller.storage_client_id)
-    reports = blobs.state_container(settings.poller.state_storage, settings.poller.reports_container)
     return JobPageHandler(settings=settings, jobs=default_job_proxy.get(), client=default_hub_client(settings.hub),
-                          copies=ReportCopies(reports), blobs=blobs)
+                          copies=ReportCopies.of_app(blobs, settings.poller), blobs=blobs)
 
 
 # The process's page: get_job's proxy (its caches and budget), the report copies and the poller's blob clients.
