@@ -104,11 +104,17 @@ class StoredBody:
             if self._expired():
                 self.cut = Cut.TIME
                 return
+        if not decoder.finished:
+            # The stream stops before its end: cut by our own bound on the stored bytes (the blob is larger than
+            # what was read), or cut off as it was stored. Either way it is not the whole body.
+            # (Our reads ask for at most max_bytes stored: having read that many, the rest is beyond our bound.)
+            self.cut = Cut.SIZE if self.stored_read >= self.max_bytes else Cut.ENCODING
 
     def why(self, name: str) -> str:
         """The reason for `cut`, in words (no secret: a blob name and numbers)."""
         if self.cut is Cut.ENCODING:
-            return f"{name} is stored with Content-Encoding {self.encoding[:40]!r}, which the monitor does not decode"
+            return (f"{name} is stored with Content-Encoding {self.encoding[:40]!r}, which the monitor does not decode "
+                    "(or its stream is not whole)")
         if self.cut is Cut.TIME:
             return f"{name} could not be read within its time budget ({self.decoded} bytes read)"
         unpacked = f" once unpacked from {self.encoding}" if self.encoding != IDENTITY else ""
@@ -122,6 +128,11 @@ class _Decoder:
         self._wbits = _DECODERS.get(encoding)
         self._zlib = None if self._wbits is None else zlib.decompressobj(self._wbits)
         self._raw_deflate_tried = False
+
+    @property
+    def finished(self) -> bool:
+        """Whether the stored stream reached its end (always, for a body stored as it is)."""
+        return self._zlib is None or self._zlib.eof
 
     def pieces(self, data: bytes) -> Iterator[bytes]:
         if self._zlib is None:
