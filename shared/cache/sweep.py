@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from shared.cache.store import Listed, SharedStore
 from shared.errors import SharedStoreUnavailable
-from shared.logs import log_event
+from shared.logs import carried, log_event
 
 logger = logging.getLogger("shared_store")
 
@@ -65,7 +65,7 @@ class Sweeper:
             if self._running or time.monotonic() < self._next_try:
                 return
             self._running, self._next_try = True, time.monotonic() + self._interval
-        threading.Thread(target=self._run, name="shared-cache-sweep", daemon=True).start()
+        threading.Thread(target=carried(self._run), name="shared-cache-sweep", daemon=True).start()
 
     def _run(self) -> None:
         try:
